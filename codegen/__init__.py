@@ -1,0 +1,1 @@
+"""symgrad's back end: from an optimized graph to a compiled callable."""

@@ -1,0 +1,234 @@
+"""Lowering: from an optimized graph to a :class:`Program` of fused kernels and driver steps.
+
+A *kernel* is one loop nest. Its root is an elementwise or reduction node; every elementwise
+producer that feeds only this kernel, over the same loop domain, is substituted into the root's
+SymPy expression (fusion is substitution), so a chain like ``exp(-x**2/2) * sin(3*x)`` becomes one
+loop with no temporaries. Dimshuffles (transposes, broadcast dims) read by a kernel cost nothing:
+they only change how the kernel indexes its input. A reduction absorbs the elementwise expression it
+reduces, so ``sum((a - b)**2)`` is one loop as well.
+
+Everything else (matrix products, views, slicing) is a *driver step*: one line of NumPy in the
+generated driver function, between kernel calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import sympy
+
+from symgrad.graph import Apply, Constant, Variable, toposort
+from symgrad.ops.elemwise import Elemwise, sym
+from symgrad.ops.reduce import Reduce
+from symgrad.ops.shape import DimShuffle
+
+
+@dataclass(eq=False)
+class Leaf:
+    """A materialized value read by a kernel, and how: ``index[d]`` is the loop dim that array
+    dim ``d`` follows, or ``None`` to read element 0 (a broadcast dimension)."""
+
+    var: Variable
+    index: tuple[int | None, ...]
+    symbol: sympy.Symbol
+
+
+@dataclass(eq=False)
+class Kernel:
+    """One fused loop nest computing ``output``."""
+
+    name: str
+    output: Variable
+    node: Apply
+    ndim: int  # depth of the loop nest
+    broadcastable: tuple[bool, ...]  # loop dims known to have length 1
+    expr: sympy.Expr  # the value at one point of the loop nest, in the leaves' symbols
+    leaves: list[Leaf] = field(default_factory=list)
+    # (variable, index) pairs read only for their shape (e.g. ``ones_like(x)``); see _Fuser.
+    shape_only: list[tuple[Variable, tuple[int | None, ...]]] = field(default_factory=list)
+    reduction: str | None = None
+    axes: tuple[int, ...] = ()  # the reduced loop dims
+
+    @property
+    def params(self) -> list[Variable]:
+        """The distinct variables the kernel takes as arguments, in first-read order."""
+        seen: dict[int, Variable] = {}
+        for leaf in self.leaves:
+            seen.setdefault(id(leaf.var), leaf.var)
+        return list(seen.values())
+
+    def dim_sources(self, dim: int) -> list[tuple[Variable, int]]:
+        """(variable, array dim) pairs whose length gives loop dim ``dim``."""
+        pairs = []
+        for leaf in self.leaves:
+            for d, loop_dim in enumerate(leaf.index):
+                if loop_dim == dim and (leaf.var, d) not in pairs:
+                    pairs.append((leaf.var, d))
+        return pairs
+
+    @property
+    def parallelizable(self) -> bool:
+        """Whether the outermost loop can be a ``prange``: no race on the result."""
+        if all(self.broadcastable):  # a single point: nothing to share out
+            return False
+        if self.reduction is None or 0 not in self.axes:
+            return True
+        full = self.axes == tuple(range(self.ndim))
+        return full and self.reduction in ("sum", "prod")
+
+
+@dataclass(eq=False)
+class Program:
+    """What the code generator prints: inputs, ordered steps and outputs."""
+
+    inputs: list[Variable]
+    outputs: list[Variable]
+    steps: list[Kernel | Apply]
+
+
+def _kernel_name(index: int, node: Apply) -> str:
+    op = node.op
+    label = op.reduction if isinstance(op, Reduce) else (op.name or "fused")
+    label = "".join(c if c.isalnum() else "_" for c in label).strip("_") or "fused"
+    return f"k{index}_{label}"
+
+
+class _Fuser:
+    def __init__(self, outputs: list[Variable]) -> None:
+        self.nodes = toposort(outputs)
+        # Uses that read values. An elementwise input whose symbol the expression never mentions
+        # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
+        # not stop x from fusing into its real consumer, and the kernel takes its loop bounds from
+        # another argument, or from a materialized variable of the same shape (_shape_source).
+        self.clients: Counter[int] = Counter()
+        for node in self.nodes:
+            used = node.op.expr.free_symbols if isinstance(node.op, Elemwise) else None
+            for i, inp in enumerate(node.inputs):
+                if used is None or sym(i) in used:
+                    self.clients[id(inp)] += 1
+        for out in outputs:
+            self.clients[id(out)] += 2  # an output is always materialized
+        self.inlined: set[int] = set()
+
+    def kernel(self, node: Apply, index: int) -> Kernel:
+        op = node.op
+        if isinstance(op, Reduce):
+            body = node.inputs[0]
+            k = Kernel(_kernel_name(index, node), node.output, node, body.ndim, body.broadcastable,
+                       sympy.Integer(0), reduction=op.reduction, axes=op.axes)  # fmt: skip
+            k.expr = self._visit(k, body, tuple(range(body.ndim)), may_inline=True)
+        else:
+            out = node.output
+            k = Kernel(_kernel_name(index, node), out, node, out.ndim, out.broadcastable, sympy.Integer(0))
+            k.expr = self._inline(k, node, tuple(range(out.ndim)))
+        self._cover_loop_dims(k)
+        return k
+
+    def _inline(self, k: Kernel, node: Apply, index: tuple[int | None, ...]) -> sympy.Expr:
+        used = node.op.expr.free_symbols
+        values = {}
+        for i, inp in enumerate(node.inputs):
+            if sym(i) in used:
+                values[sym(i)] = self._visit(k, inp, index, may_inline=True)
+            else:
+                k.shape_only.append((inp, index))
+        return node.op.expr.xreplace(values)
+
+    def _cover_loop_dims(self, k: Kernel) -> None:
+        """Give every loop dim a length: from a leaf, else from a shape-only input's source."""
+        for dim in range(k.ndim):
+            if k.broadcastable[dim] or k.dim_sources(dim):
+                continue
+            var, index = next((v, ix) for v, ix in k.shape_only if dim in ix and not v.broadcastable[ix.index(dim)])
+            self._leaf(k, *self._shape_source(var, index, dim))
+
+    def _shape_source(self, var: Variable, index: tuple[int | None, ...], dim: int):
+        """A variable that is surely materialized and has loop dim ``dim``'s length."""
+        owner = var.owner
+        if owner is not None and isinstance(owner.op, Elemwise):
+            position = index.index(dim)
+            inp = next(i for i in owner.inputs if not i.broadcastable[position])
+            return self._shape_source(inp, index, dim)
+        if owner is not None and isinstance(owner.op, DimShuffle):
+            source = owner.inputs[0]
+            source_index = [None] * source.ndim
+            for position, d in enumerate(owner.op.new_order):
+                if d != "x":
+                    source_index[d] = index[position]
+            return self._shape_source(source, tuple(source_index), dim)
+        return var, index
+
+    def _visit(self, k: Kernel, var: Variable, index: tuple[int | None, ...], may_inline: bool) -> sympy.Expr:
+        owner = var.owner
+        single_client = self.clients[id(var)] == 1
+        if owner is not None and isinstance(owner.op, Elemwise) and may_inline and single_client:
+            covered = {i for i in index if i is not None}
+            same_domain = all(
+                i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
+            ) and all(k.broadcastable[i] or i in covered for i in range(k.ndim))
+            if same_domain:
+                self.inlined.add(id(var))
+                return self._inline(k, owner, index)
+        if owner is not None and isinstance(owner.op, DimShuffle):
+            # Read through the view: map the source's dims to the loop dims they follow.
+            source = owner.inputs[0]
+            source_index: list[int | None] = [None] * source.ndim
+            for position, d in enumerate(owner.op.new_order):
+                if d != "x":
+                    source_index[d] = index[position]
+            permutation_only = "x" not in owner.op.new_order and source.ndim == var.ndim
+            return self._visit(k, source, tuple(source_index), may_inline and single_client and permutation_only)
+        return self._leaf(k, var, index)
+
+    @staticmethod
+    def _leaf(k: Kernel, var: Variable, index: tuple[int | None, ...]) -> sympy.Symbol:
+        effective = tuple(None if var.type.shape[d] == 1 else i for d, i in enumerate(index))
+        for leaf in k.leaves:
+            if leaf.var is var and leaf.index == effective:
+                return leaf.symbol
+        leaf = Leaf(var, effective, sympy.Symbol(f"L{len(k.leaves)}", real=True))
+        k.leaves.append(leaf)
+        return leaf.symbol
+
+
+def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
+    """Group the graph of ``outputs`` into kernels and driver steps, in execution order."""
+    fuser = _Fuser(outputs)
+    kernels: dict[int, Kernel] = {}
+    # Consumers first, so each decides which producers it absorbs before they are visited.
+    for node in reversed(fuser.nodes):
+        if id(node.output) not in fuser.inlined and isinstance(node.op, (Elemwise, Reduce)):
+            kernels[id(node)] = fuser.kernel(node, 0)
+
+    # Keep only what is read: outputs, kernel arguments and the inputs of needed driver steps.
+    needed = {id(v) for v in outputs}
+    for node in reversed(fuser.nodes):
+        if id(node.output) not in needed:
+            continue
+        reads = kernels[id(node)].params if id(node) in kernels else node.inputs
+        needed.update(id(v) for v in reads)
+
+    steps: list[Kernel | Apply] = []
+    for node in fuser.nodes:
+        if id(node.output) not in needed:
+            continue
+        if id(node) in kernels:
+            k = kernels[id(node)]
+            k.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
+            steps.append(k)
+        else:
+            steps.append(node)
+    return Program(list(inputs), list(outputs), steps)
+
+
+def constants_of(program: Program) -> list[Constant]:
+    """Array constants the program reads (scalars live inside kernel expressions)."""
+    seen: dict[int, Constant] = {}
+    reads: list[Variable] = list(program.outputs)
+    for step in program.steps:
+        reads.extend(step.params if isinstance(step, Kernel) else step.inputs)
+    for var in reads:
+        if isinstance(var, Constant):
+            seen.setdefault(id(var), var)
+    return list(seen.values())

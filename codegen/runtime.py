@@ -1,0 +1,267 @@
+"""Scalar helper functions for generated CPU kernels.
+
+The scalar printer writes calls such as ``digamma(x)`` or ``sigmoid(z)`` for functions that
+neither ``math`` nor Numba provide (or provide only in an unstable form), and the generated
+module imports them by bare name: ``from codegen.runtime import digamma, sigmoid``.
+
+Every function here is a ``numba.njit`` scalar function. ``cache=True`` keeps their machine
+code on disk next to this file, so a warm process does not recompile them;
+``error_model='numpy'`` makes division by zero give inf or nan, as in NumPy, instead of raising
+inside a kernel. Special values (poles, zeros, inf, nan) follow ``scipy.special``, which the
+tests use as the reference.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+__all__ = ["digamma", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "trigamma"]
+
+_jit = numba.njit(cache=True, error_model="numpy")
+
+# Bernoulli numbers B_2, B_4, ..., B_24.
+_BERNOULLI = (
+    1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,
+    43867 / 798, -174611 / 330, 854513 / 138, -236364091 / 2730,
+)  # fmt: skip
+
+# B_2k / (2k) for k = 7 down to 1: the coefficients of 1/x^2k in the asymptotic series of
+# digamma, highest first for Horner's rule. For x >= 10 the first omitted term is below 5e-17.
+_DIGAMMA_ASYMPTOTIC = tuple(_BERNOULLI[k - 1] / (2 * k) for k in range(7, 0, -1))
+
+# B_2j / (2j)! for j = 1..12: the Euler-Maclaurin coefficients of the Hurwitz zeta tail.
+_EULER_MACLAURIN = tuple(b / math.factorial(2 * j) for j, b in enumerate(_BERNOULLI, start=1))
+
+_EPSILON = np.finfo(np.float64).eps
+
+
+# The zero of digamma on the positive axis, as a double plus the rest, so that x - root keeps
+# full relative precision, and the Taylor coefficients of psi there, psi^(k)(root) / k! =
+# (-1)^(k+1) zeta(k+1, root) for k = 1..20 (computed with mpmath at 50 digits; the tests check
+# them). Within 0.2 of the root, 20 terms are exact to double precision.
+_ROOT_HI = 1.4616321449683622
+_ROOT_LO = 9.549995429965697e-17
+_ROOT_TAYLOR = (
+    0.9676722454476212, -0.4427631689835921, 0.258499760955651, -0.16394270544240652,
+    0.10782405069126237, -0.07219956125645471, 0.04880428816414311, -0.03316112647484736,
+    0.022597648232218104, -0.01542476590494896, 0.010538791616612175, -0.007204534386356869,
+    0.004926781395729853, -0.003369801655439328, 0.002305126326734928, -0.0015769367714301972,
+    0.0010788252019162967, -0.0007380709389960052, 0.000504953265834602, -0.0003454680251063077,
+)  # fmt: skip
+
+
+@_jit
+def _digamma_near_root(dx):
+    """psi(root + dx) for |dx| < 0.2, from its Taylor series about the positive root."""
+    series = 0.0
+    for coeff in _ROOT_TAYLOR[::-1]:  # Horner's rule in dx
+        series = series * dx + coeff
+    return series * dx
+
+
+@_jit
+def _digamma_positive(x):
+    """psi(x) for x > 0.
+
+    Near the root: its Taylor series. Elsewhere: shift x up to x >= 10 with
+    psi(x) = psi(x + 1) - 1/x, then sum the asymptotic series ln x - 1/(2x) - sum B_2k / (2k x^2k).
+    The shifted sum carries intermediate values near ln 10, so its absolute error is a few
+    1e-16; that is a large relative error only where psi(x) is near 0, which the Taylor series
+    covers.
+    """
+    dx = (x - _ROOT_HI) - _ROOT_LO
+    if abs(dx) < 0.2:
+        return _digamma_near_root(dx)
+    result = 0.0
+    while x < 10.0:
+        result -= 1.0 / x
+        x += 1.0
+    z = 1.0 / (x * x)  # 0 once x * x overflows, which is the right limit
+    series = 0.0
+    for coeff in _DIGAMMA_ASYMPTOTIC:  # Horner's rule in z
+        series = series * z + coeff
+    return result + math.log(x) - 0.5 / x - series * z
+
+
+@_jit
+def _cot_pi(x):
+    """cot(pi x) for a non-integer x, to a few ulp.
+
+    Computing pi * x first would round away the fractional part of a large x, and tan of an
+    argument near pi/2 magnifies that rounding, so reduce x exactly to r in [-1/2, 1/2] (cot(pi x)
+    has period 1) and near r = +-1/2 use cot(t) = -tan(t -+ pi/2), whose argument is small.
+    """
+    r = x - math.trunc(x)  # exact, in (-1, 1)
+    if r > 0.5:
+        r -= 1.0  # exact (Sterbenz)
+    elif r < -0.5:
+        r += 1.0
+    if r > 0.25:
+        return -math.tan(math.pi * (r - 0.5))
+    if r < -0.25:
+        return -math.tan(math.pi * (r + 0.5))
+    return 1.0 / math.tan(math.pi * r)
+
+
+@_jit
+def digamma(x):
+    """The digamma function psi(x) = d/dx ln Gamma(x), in float64.
+
+    Positive x: upward recurrence to x >= 10, then the asymptotic series. Negative x: the
+    reflection formula psi(x) = psi(1 - x) - pi / tan(pi x). Within 0.2 of the positive zero
+    x = 1.4616..., a Taylor series about it. Relative error a few 1e-15 for x > 0. For x < 0
+    the two reflection terms cancel near the zero of psi in each interval between negative
+    integers, so there the error is a few 1e-16 times |pi / tan(pi x)| in absolute terms
+    (scipy.special.psi has the same limitation, except near its first negative zero).
+    psi(+0) = -inf, psi(-0) = +inf; negative integers, -inf and nan give nan; psi(inf) = inf.
+    """
+    x = float(x)
+    if math.isnan(x) or x == math.inf:
+        return x
+    if x == 0.0:
+        return math.copysign(math.inf, -x)  # the sign of zero says which side of the pole
+    if x < 0.0:
+        if x == math.floor(x):  # a pole; also catches -inf
+            return math.nan
+        # psi(1 - x). Near the root, 1 - x would round away the low bits that x - root needs,
+        # so take the distance from x itself: 1 - x - root = -x - (root - 1), exactly.
+        dx = (-x - (_ROOT_HI - 1.0)) - _ROOT_LO
+        reflected = _digamma_near_root(dx) if abs(dx) < 0.2 else _digamma_positive(1.0 - x)
+        return reflected - math.pi * _cot_pi(x)
+    return _digamma_positive(x)
+
+
+@_jit
+def _hurwitz_zeta(s, q):
+    """zeta(s, q) = sum over k >= 0 of 1 / (q + k)^s, for an integer-valued float s >= 2 and
+    0 < q < inf. (With an integer s, Numba's math.pow takes an integer-power path that raises
+    ZeroDivisionError when q^s underflows, whatever the error model.)
+
+    Sums terms until q >= s + 10, then adds the Euler-Maclaurin tail
+    q^(1-s) / (s-1) + q^-s / 2 + sum_j B_2j / (2j)! * s (s+1) ... (s+2j-2) * q^(1-s-2j).
+    Each tail term is roughly ((s + 2j) / (2 pi q))^2 times the one before, so starting the
+    tail at q >= s + 10 makes twelve terms converge to double precision for every s.
+    """
+    total = 0.0
+    while q < s + 10.0:
+        total += math.pow(q, -s)
+        q += 1.0
+    power = math.pow(q, -s)
+    tail = q * power / (s - 1) + 0.5 * power
+    factor = s * power / q  # s (s+1) ... (s+2j-2) * q^(1-s-2j) for j = 1
+    for j, coeff in enumerate(_EULER_MACLAURIN):
+        term = coeff * factor
+        tail += term
+        if abs(term) <= _EPSILON * tail:
+            break
+        factor *= (s + 2 * j + 1) * (s + 2 * j + 2) / (q * q)
+    return total + tail
+
+
+@_jit
+def _cot_derivative(n, c):
+    """P_n(c), where d^n/dx^n cot(pi x) = pi^n P_n(cot(pi x)).
+
+    P_0(c) = c and P_{k+1}(c) = -(1 + c^2) P_k'(c), since d/dx cot(pi x) = -pi (1 + cot^2).
+    All coefficients of P_n share one sign and P_n has only odd or only even powers, so the
+    Horner evaluation has no cancellation.
+    """
+    coeffs = np.zeros(n + 3)  # P_k has degree k + 1; one spare slot for the c^2 shift
+    coeffs[1] = 1.0
+    for _ in range(n):
+        new = np.zeros(n + 3)
+        for i in range(n + 1):
+            d = (i + 1) * coeffs[i + 1]  # coefficient of c^i in P_k'(c)
+            new[i] -= d
+            new[i + 2] -= d
+        coeffs = new
+    result = 0.0
+    for i in range(n + 1, -1, -1):
+        result = result * c + coeffs[i]
+    return result
+
+
+@_jit
+def _polygamma_positive(n, x):
+    """psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for an integer n >= 1 and 0 < x < inf."""
+    sign = 1.0 if n % 2 == 1 else -1.0
+    return sign * math.gamma(n + 1.0) * _hurwitz_zeta(n + 1.0, x)
+
+
+@_jit
+def polygamma(n, x):
+    """The polygamma function psi^(n)(x), the n-th derivative of digamma, in float64.
+
+    n = 0 is digamma. For n >= 1 and x > 0, psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) with the
+    Hurwitz zeta summed directly up to x >= n + 11 and finished with an Euler-Maclaurin tail:
+    agrees with scipy.special.polygamma to a few 1e-16 relative. For x < 0, the reflection
+    formula psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi^(n+1) P_n(cot(pi x)) (the n-th derivative
+    of psi(1 - x) - psi(x) = pi cot(pi x)); it costs O(n^2) whatever |x|, and loses relative
+    accuracy only near the zeros of psi^(n). Poles (x = 0, negative integers, -inf) give
+    (-1)^(n+1) inf, and psi^(n)(inf) = 0, both as scipy does. A negative or non-integer n
+    gives nan.
+    """
+    if not (n >= 0 and n == math.floor(n)):  # also rejects a nan n
+        return math.nan
+    if n == 0:
+        return digamma(x)
+    order = int(n)
+    x = float(x)
+    sign = 1.0 if order % 2 == 1 else -1.0  # (-1)^(n+1)
+    if math.isnan(x):
+        return x
+    if x == math.inf:
+        return sign * 0.0
+    if x <= 0.0 and x == math.floor(x):
+        return sign * math.inf
+    if x > 0.0:
+        return _polygamma_positive(order, x)
+    cot = _cot_pi(x)
+    reflected = -sign * _polygamma_positive(order, 1.0 - x)  # (-1)^n psi^(n)(1 - x)
+    return reflected - math.pow(math.pi, order + 1.0) * _cot_derivative(order, cot)
+
+
+@_jit
+def trigamma(x):
+    """The trigamma function psi'(x) = polygamma(1, x); same method and accuracy."""
+    return polygamma(1, x)
+
+
+@_jit
+def sigmoid(x):
+    """The logistic function 1 / (1 + exp(-x)), correct to a few ulp everywhere.
+
+    exp is only ever called on a non-positive number, so it cannot overflow: for x < 0 the
+    equivalent form exp(x) / (1 + exp(x)) is used.
+    """
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # also reached by nan, which propagates
+    return e / (1.0 + e)
+
+
+@_jit
+def softplus(x):
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)), correct to a few ulp everywhere.
+
+    The naive form overflows for x > 709 and rounds to 0 for x < -37 where the true value is
+    exp(x); this form has neither problem.
+    """
+    positive_part = x if x > 0 else 0.0  # not max(): a nan x must reach log1p and stay nan
+    return positive_part + math.log1p(math.exp(-abs(x)))
+
+
+@_jit
+def gammaln(x):
+    """ln |Gamma(x)|: math.lgamma, under the name that generated code and scipy use.
+
+    Poles (0 and negative integers) give inf. Unlike scipy.special.gammaln, -inf gives +inf.
+    """
+    return math.lgamma(x)
+
+
+@_jit
+def exp2(x):
+    """2 ** x, in float64. math.exp2 only exists from Python 3.11, and symgrad supports 3.10."""
+    return math.pow(2.0, x)

@@ -1,0 +1,236 @@
+"""The graph: Variables, Constants, Apply nodes, the Op protocol, hash-consing and toposort.
+
+Every symbolic value is a :class:`Variable`. A variable computed by an op has an ``owner``, the
+:class:`Apply` node that records the op and its input variables. Nodes are *hash-consed*: applying
+the same op to the same inputs twice returns the very same variable, so equal subexpressions are
+one node from the start (that is most of common-subexpression elimination, for free).
+
+An :class:`Op` answers four questions, each in one method:
+
+- ``make_type(*inputs)``: the output's :class:`TensorType` (and the place to reject bad inputs);
+- ``perform(*values)``: the NumPy reference implementation, used by constant folding, ``eval`` and
+  the tests as the oracle;
+- ``vjp(inputs, output, g)``: the vector-Jacobian product, one symbolic gradient per input
+  (``None`` where no gradient flows);
+- ``__str__``: how the node reads in debug output.
+
+How an op is lowered to code lives in the back end (``codegen/lower.py``), keyed by op class.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .types import TensorType, describe_shape
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_line() -> str | None:
+    """``file:line`` of the innermost caller outside symgrad: where the user built this node."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+class Op:
+    """Base class of operations. Ops are immutable; equality and hash come from ``props``."""
+
+    props: tuple[str, ...] = ()
+
+    def _key(self) -> tuple:
+        return (type(self), *(getattr(self, p) for p in self.props))
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        args = ", ".join(str(getattr(self, p)) for p in self.props)
+        return f"{type(self).__name__}{{{args}}}" if args else type(self).__name__
+
+    def signature(self) -> str:
+        """A deterministic text naming this op exactly; part of the disk-cache key."""
+        return str(self._key()[1:]) + type(self).__name__
+
+    def make_type(self, *inputs: Variable) -> TensorType:
+        raise NotImplementedError(f"{type(self).__name__} must define make_type")
+
+    def perform(self, *values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must define perform")
+
+    def vjp(self, inputs: Sequence[Variable], output: Variable, g: Variable) -> list[Variable | None]:
+        raise NotImplementedError(f"{type(self).__name__} must define vjp")
+
+
+class Apply:
+    """One application of an op to input variables; ``output`` is the variable it computes."""
+
+    __slots__ = ("op", "inputs", "output", "trace")
+
+    def __init__(self, op: Op, inputs: tuple[Variable, ...], output: Variable, trace: str | None) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.output = output
+        self.trace = trace
+
+
+class Variable:
+    """A symbolic tensor. Operators and methods are added by ``symgrad.tensor.variable``."""
+
+    __slots__ = ("type", "owner", "name", "__weakref__")
+
+    def __init__(self, type: TensorType, owner: Apply | None = None, name: str | None = None) -> None:
+        self.type = type
+        self.owner = owner
+        self.name = name
+
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.ndim
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return self.type.broadcastable
+
+    @property
+    def static_shape(self) -> tuple[int | None, ...]:
+        return self.type.shape
+
+    def __repr__(self) -> str:
+        if self.name:
+            return self.name
+        if self.owner is not None:
+            return f"{self.owner.op}({', '.join(map(repr, self.owner.inputs))})"
+        return f"<{self.type}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "a symbolic variable has no truth value; use T.switch(cond, a, b) or symgrad.ifelse "
+            "for conditions on values"
+        )
+
+    def __iter__(self):
+        raise TypeError("symbolic variables are not iterable; index them explicitly (x[0], x[1], ...)")
+
+
+class Constant(Variable):
+    """A variable with a fixed value. ``weak`` marks Python scalars, which do not widen dtypes."""
+
+    __slots__ = ("data", "weak")
+
+    def __init__(self, type: TensorType, data: np.ndarray, weak: bool) -> None:
+        super().__init__(type)
+        data.setflags(write=False)
+        self.data = data
+        self.weak = weak
+
+    def __repr__(self) -> str:
+        if self.data.ndim == 0:
+            return repr(self.data.item())
+        return f"Constant{{{self.type}}}"
+
+
+# Hash-consing tables. Values are held weakly: a node lives only as long as someone uses it.
+_nodes: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_constants: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def make_variable(type: TensorType, owner: Apply | None = None, name: str | None = None) -> Variable:
+    from .tensor.variable import TensorVariable
+
+    return TensorVariable(type, owner, name)
+
+
+def apply(op: Op, *inputs: Variable) -> Variable:
+    """The output of ``op`` applied to ``inputs``: the existing node if one was built before."""
+    key = (op, inputs)
+    existing = _nodes.get(key)
+    if existing is not None:
+        return existing
+    out_type = op.make_type(*inputs)
+    if inputs and all(isinstance(i, Constant) for i in inputs):  # constant folding
+        return constant(op.perform(*(i.data for i in inputs)), dtype=out_type.dtype, weak=False)
+    output = make_variable(out_type)
+    output.owner = Apply(op, inputs, output, user_line())
+    _nodes[key] = output
+    return output
+
+
+def constant(value: Any, dtype: str | None = None, weak: bool | None = None) -> Constant:
+    """The constant holding ``value``; equal values of equal dtype are one node."""
+    from .types import ALL_DTYPES
+
+    if weak is None:
+        weak = isinstance(value, (bool, int, float)) and dtype is None
+    data = np.asarray(value, dtype=dtype)
+    if data.dtype.name not in ALL_DTYPES:
+        raise TypeError(f"cannot make a constant of dtype {data.dtype} from {value!r}")
+    data = np.array(data, order="C")
+    key = (data.dtype.name, data.shape, data.tobytes(), weak)
+    existing = _constants.get(key)
+    if existing is not None:
+        return existing
+    const = make_constant(TensorType(data.dtype.name, data.shape), data.copy(), weak)
+    _constants[key] = const
+    return const
+
+
+def make_constant(type: TensorType, data: np.ndarray, weak: bool) -> Constant:
+    from .tensor.variable import TensorConstant
+
+    return TensorConstant(type, data, weak)
+
+
+def toposort(outputs: Iterable[Variable]) -> list[Apply]:
+    """Apply nodes needed for ``outputs``, each after its inputs' nodes (iterative DFS)."""
+    order: list[Apply] = []
+    done: set[int] = set()
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            var, expanded = stack.pop()
+            node = var.owner
+            if node is None or id(node) in done:
+                continue
+            if expanded:
+                done.add(id(node))
+                order.append(node)
+                continue
+            stack.append((var, True))
+            stack.extend((inp, False) for inp in reversed(node.inputs) if inp.owner is not None)
+    return order
+
+
+def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
+    """Root variables (no owner, not constant) that ``outputs`` depend on, in first-seen order."""
+    seen: dict[int, Variable] = {}
+    for out in outputs:
+        if out.owner is None and not isinstance(out, Constant):
+            seen.setdefault(id(out), out)
+    for node in toposort(outputs):
+        for inp in node.inputs:
+            if inp.owner is None and not isinstance(inp, Constant):
+                seen.setdefault(id(inp), inp)
+    return list(seen.values())
+
+
+def shape_error(what: str, *pairs: tuple[str, tuple]) -> ValueError:
+    """A ValueError that names each operand with its shape."""
+    return ValueError(f"{what}: " + ", ".join(f"{name} has shape {describe_shape(s)}" for name, s in pairs))

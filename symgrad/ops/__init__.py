@@ -1,0 +1,1 @@
+"""symgrad's ops: elementwise (SymPy-backed), reductions, matrix products and shape ops."""

@@ -1,0 +1,61 @@
+"""Matrix products. ``Dot`` covers vector·vector, matrix·vector, vector·matrix and matrix·matrix.
+
+On the CPU it runs as one BLAS call (through NumPy) with transposed operands passed as views,
+which NumPy hands to BLAS as transpose flags rather than copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Op, Variable, apply
+from ..types import TensorType, describe_shape, promote
+from .elemwise import cast, elemwise
+from .shape import dimshuffle
+
+
+class Dot(Op):
+    """``np.dot`` for 1-d and 2-d operands of one dtype."""
+
+    def make_type(self, a: Variable, b: Variable) -> TensorType:
+        inner_a = a.type.shape[-1]
+        inner_b = b.type.shape[0]
+        if inner_a is not None and inner_b is not None and inner_a != inner_b:
+            raise ValueError(
+                f"dot: shapes {describe_shape(a.type.shape)} of {a!r} and "
+                f"{describe_shape(b.type.shape)} of {b!r} are not aligned ({inner_a} != {inner_b})"
+            )
+        return TensorType(a.dtype, a.type.shape[:-1] + b.type.shape[1:])
+
+    def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(np.dot(a, b))
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        if a.ndim == 1 and b.ndim == 1:  # g is a scalar
+            return [elemwise("mul", g, b), elemwise("mul", g, a)]
+        if a.ndim == 2 and b.ndim == 1:
+            return [outer(g, b), dot(dimshuffle(a, (1, 0)), g)]
+        if a.ndim == 1 and b.ndim == 2:
+            return [dot(b, g), outer(a, g)]
+        return [dot(g, dimshuffle(b, (1, 0))), dot(dimshuffle(a, (1, 0)), g)]
+
+
+def outer(a: Variable, b: Variable) -> Variable:
+    """The outer product of two vectors, as a broadcasting elementwise product."""
+    return elemwise("mul", dimshuffle(a, (0, "x")), dimshuffle(b, ("x", 0)))
+
+
+def dot(a, b) -> Variable:
+    """Theano's ``T.dot``: a matrix product for 1-d/2-d operands, a scaling if one is 0-d."""
+    from ..tensor.basic import as_tensor_variable
+
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return elemwise("mul", a, b)
+    if a.ndim > 2 or b.ndim > 2:
+        raise ValueError(f"dot takes 0-d, 1-d or 2-d operands; got {a.ndim}-d {a!r} and {b.ndim}-d {b!r}")
+    dtype = promote([a.dtype, b.dtype])
+    if dtype == "bool":
+        dtype = "int64"
+    return apply(Dot(), cast(a, dtype), cast(b, dtype))

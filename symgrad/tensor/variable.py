@@ -1,0 +1,148 @@
+"""Python operators and NumPy-style methods on symbolic tensors.
+
+``x + y``, ``x @ w``, ``x[1:, ::2]``, ``x.T``, ``x.sum(axis=0)`` and friends all build graph
+nodes through the functions of ``symgrad.tensor.basic``. ``==`` keeps Python's identity meaning
+(as in Theano), so variables can be dict keys; use ``T.eq`` for elementwise equality.
+"""
+
+from __future__ import annotations
+
+from ..graph import Constant, Variable
+
+
+def _basic():
+    from . import basic
+
+    return basic
+
+
+class TensorVariable(Variable):
+    """A symbolic tensor with operators."""
+
+    __slots__ = ()
+
+    # arithmetic
+    def __add__(self, other):
+        return _basic().add(self, other)
+
+    def __radd__(self, other):
+        return _basic().add(other, self)
+
+    def __sub__(self, other):
+        return _basic().sub(self, other)
+
+    def __rsub__(self, other):
+        return _basic().sub(other, self)
+
+    def __mul__(self, other):
+        return _basic().mul(self, other)
+
+    def __rmul__(self, other):
+        return _basic().mul(other, self)
+
+    def __truediv__(self, other):
+        return _basic().true_div(self, other)
+
+    def __rtruediv__(self, other):
+        return _basic().true_div(other, self)
+
+    def __floordiv__(self, other):
+        return _basic().floor_div(self, other)
+
+    def __rfloordiv__(self, other):
+        return _basic().floor_div(other, self)
+
+    def __mod__(self, other):
+        return _basic().mod(self, other)
+
+    def __rmod__(self, other):
+        return _basic().mod(other, self)
+
+    def __pow__(self, other):
+        return _basic().pow(self, other)
+
+    def __rpow__(self, other):
+        return _basic().pow(other, self)
+
+    def __neg__(self):
+        return _basic().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _basic().abs(self)
+
+    # comparisons (== and != stay identity, as in Theano)
+    def __lt__(self, other):
+        return _basic().lt(self, other)
+
+    def __le__(self, other):
+        return _basic().le(self, other)
+
+    def __gt__(self, other):
+        return _basic().gt(self, other)
+
+    def __ge__(self, other):
+        return _basic().ge(self, other)
+
+    __eq__ = Variable.__eq__
+    __hash__ = Variable.__hash__
+
+    # matrix products and shapes
+    def __matmul__(self, other):
+        return _basic().dot(self, other)
+
+    def __rmatmul__(self, other):
+        return _basic().dot(other, self)
+
+    def __getitem__(self, index):
+        return _basic().subtensor(self, index)
+
+    @property
+    def T(self):
+        return _basic().transpose(self)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return _basic().transpose(self, axes or None)
+
+    def dimshuffle(self, *pattern):
+        if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)):
+            pattern = pattern[0]
+        return _basic().dimshuffle(self, pattern)
+
+    def reshape(self, shape, ndim=None):
+        return _basic().reshape(self, shape, ndim)
+
+    def flatten(self, ndim=1):
+        return _basic().flatten(self, ndim)
+
+    # reductions
+    def sum(self, axis=None, keepdims=False, dtype=None):
+        return _basic().sum(self, axis, keepdims=keepdims, dtype=dtype)
+
+    def prod(self, axis=None, keepdims=False, dtype=None):
+        return _basic().prod(self, axis, keepdims=keepdims, dtype=dtype)
+
+    def max(self, axis=None, keepdims=False):
+        return _basic().max(self, axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _basic().min(self, axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _basic().mean(self, axis, keepdims=keepdims)
+
+    def astype(self, dtype):
+        return _basic().cast(self, dtype)
+
+    def dot(self, other):
+        return _basic().dot(self, other)
+
+
+class TensorConstant(Constant, TensorVariable):
+    """A constant tensor with operators."""
+
+    __slots__ = ()
