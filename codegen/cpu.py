@@ -230,15 +230,14 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     lines: list[str] = []
     if isinstance(step, Kernel):
         out = names.add(step.output)
+        conditions = []
         for dim in range(step.ndim):
-            sources = step.dim_sources(dim)
-            first = sources[0] if sources else None
-            for other in sources[1:]:
-                if first[0] is other[0] and first[1] == other[1]:
-                    continue
-                operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
-                lines.append(f"if {names[first[0]]}.shape[{first[1]}] != {names[other[0]]}.shape[{other[1]}]:")
-                lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {_where(step.node)!r}, {operands})")
+            (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
+            conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
+        if conditions:
+            operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
+            lines.append(f"if {' or '.join(conditions)}:")
+            lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {_where(step.node)!r}, {operands})")
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)

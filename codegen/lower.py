@@ -109,7 +109,6 @@ class _Fuser:
                     self.clients[id(inp)] += 1
         for out in outputs:
             self.clients[id(out)] += 2  # an output is always materialized
-        self.inlined: set[int] = set()
 
     def kernel(self, node: Apply, index: int) -> Kernel:
         op = node.op
@@ -162,13 +161,12 @@ class _Fuser:
     def _visit(self, k: Kernel, var: Variable, index: tuple[int | None, ...], may_inline: bool) -> sympy.Expr:
         owner = var.owner
         single_client = self.clients[id(var)] == 1
-        if owner is not None and isinstance(owner.op, Elemwise) and may_inline and single_client:
+        if owner is not None and isinstance(owner.op, Elemwise) and may_inline and (single_client or _cheap(owner)):
             covered = {i for i in index if i is not None}
             same_domain = all(
                 i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
             ) and all(k.broadcastable[i] or i in covered for i in range(k.ndim))
             if same_domain:
-                self.inlined.add(id(var))
                 return self._inline(k, owner, index)
         if owner is not None and isinstance(owner.op, DimShuffle):
             # Read through the view: map the source's dims to the loop dims they follow.
@@ -192,13 +190,22 @@ class _Fuser:
         return leaf.symbol
 
 
+def _cheap(node: Apply) -> bool:
+    """An elementwise op cheaper to recompute in each consumer than to store and load again:
+    at most two arithmetic operations, no function calls (``a + b``, ``x - m``, ``x > 0``)."""
+    expr = node.op.expr
+    return sympy.count_ops(expr) <= 2 and not expr.atoms(sympy.Function)
+
+
 def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
     """Group the graph of ``outputs`` into kernels and driver steps, in execution order."""
     fuser = _Fuser(outputs)
     kernels: dict[int, Kernel] = {}
-    # Consumers first, so each decides which producers it absorbs before they are visited.
+    # Consumers first, so each decides which producers it absorbs before they are visited. A
+    # cheap producer may be absorbed by some consumers and still be read by others: whether it
+    # gets a kernel of its own is decided below, by what is read.
     for node in reversed(fuser.nodes):
-        if id(node.output) not in fuser.inlined and isinstance(node.op, (Elemwise, Reduce)):
+        if isinstance(node.op, (Elemwise, Reduce)):
             kernels[id(node)] = fuser.kernel(node, 0)
 
     # Keep only what is read: outputs, kernel arguments and the inputs of needed driver steps.
