@@ -12,6 +12,7 @@ SHA-256 of the rest; a file whose text does not match is discarded and written a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -38,15 +39,24 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("symgrad"))
 
 
+@functools.lru_cache(maxsize=1)
 def versions() -> str:
+    """Everything outside the graph that shapes the generated code or its machine code."""
     import llvmlite
     import numba
     import numpy
 
     import symgrad
 
-    return f"symgrad {symgrad.__version__}, numba {numba.__version__}, llvmlite {llvmlite.__version__}, " \
-        f"numpy {numpy.__version__}, python {sys.version.split()[0]}"  # fmt: skip
+    # The compiler's own source too: a development checkout changes without a version bump.
+    compiler = hashlib.sha256()
+    for package in (Path(symgrad.__file__).parent, Path(__file__).parent):
+        for path in sorted(package.rglob("*.py")):
+            compiler.update(path.read_bytes())
+    return (
+        f"symgrad {symgrad.__version__} ({compiler.hexdigest()[:16]}), numba {numba.__version__}, "
+        f"llvmlite {llvmlite.__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}"
+    )
 
 
 def make_key(description: str) -> str:

@@ -241,9 +241,8 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)
-            lines.append(
-                f"{out} = ({step.name}_parallel if {names[biggest]}.size >= PARALLEL_THRESHOLD else {step.name})({args})"
-            )
+            kernel = f"{step.name}_parallel if {names[biggest]}.size >= PARALLEL_THRESHOLD else {step.name}"
+            lines.append(f"{out} = ({kernel})({args})")
         else:
             lines.append(f"{out} = {step.name}({args})")
         return lines
@@ -272,15 +271,40 @@ def _constant_text(c: Constant) -> str:
 def _output_text(var: Variable, names: Names, copied: set[int]) -> str:
     name = names[var]
     if var.ndim == 0:
-        return f"np.asarray({name}, dtype={np_dtype(var.dtype)})"
+        # Kernels return Python scalars; np.array restores float64/int64/bool by itself.
+        exact = var.dtype in ("float64", "int64", "bool")
+        return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
     # Outputs never alias inputs, constants, each other, or what the next call will overwrite.
     aliases = var.owner is None or isinstance(var.owner.op, _VIEW_OPS) or id(var) in copied
     copied.add(id(var))
     return f"{name}.copy()" if aliases else name
 
 
-def emit_module(program: Program, title: str, key: str, parallel_threshold: int, single: bool) -> str:
-    """The full text of the generated module."""
+def _argument_check(var: Variable, name: str) -> list[str]:
+    """Inline fast-path test of one argument; anything unusual goes to its full check."""
+    full = f"{name} = check_{name}({name})"
+    if var.ndim == 0:
+        if var.dtype == "float64":
+            return [
+                f"if type({name}) is not float:",
+                f"    {name} = float({name}) if type({name}) is int and abs({name}) <= 2**53 else check_{name}({name})",
+            ]
+        if var.dtype == "int64":
+            return [f"if type({name}) is not int or not -(2**63) <= {name} < 2**63:", f"    {full}"]
+        return [full]
+    conditions = [
+        f"type({name}) is not np.ndarray",
+        f"{name}.dtype is not DTYPE_{var.dtype.upper()}",
+        f"{name}.ndim != {var.ndim}",
+        f"not {name}.flags.c_contiguous",
+    ] + [f"{name}.shape[{d}] != {n}" for d, n in enumerate(var.type.shape) if n is not None]
+    return [f"if {' or '.join(conditions)}:", f"    {full}"]
+
+
+def emit_module(program: Program, name: str | None, key: str, parallel_threshold: int, single: bool) -> str:
+    """The full text of the generated module for the function called ``name``."""
+    entry_name = name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
+    title = f"symgrad function {name!r}" if name else "A function compiled by symgrad"
     names = Names()
     for var in program.inputs:
         names.add(var, prefix="x")
@@ -319,11 +343,27 @@ def emit_module(program: Program, title: str, key: str, parallel_threshold: int,
         "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
         f"PARALLEL_THRESHOLD = {parallel_threshold}  # elements; smaller loops stay on one thread",
     ]
+    dtypes = sorted({v.dtype for v in program.inputs if v.ndim})
+    header += [f"DTYPE_{d.upper()} = np.dtype('{d}')" for d in dtypes]
     header += [f"{names[c]} = {_constant_text(c)}" for c in constants]
-    params = ", ".join(names[v] for v in program.inputs)
-    run = [f"def run({params}):"] + ["    " + line for line in driver]
-    if single:
-        run.append(f"    return {results[0]}")
-    else:
-        run.append(f"    return [{', '.join(results)}]")
-    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(kernel_texts + ["\n".join(run)]) + "\n"
+
+    params = [names[v] for v in program.inputs]
+    header.append(f"PARAMETERS = {tuple(params)!r}  # the inputs, in order")
+    entry = [
+        "def make_entry(checks, call_error):",
+        '    """The compiled function: argument checks, then the steps in order."""',
+    ]
+    if params:
+        entry.append(f"    {', '.join(f'check_{p}' for p in params)}, = checks")
+    entry += [
+        "",
+        f"    def {entry_name}({''.join(p + ', ' for p in params)}*extra, **unknown):",
+        "        if extra or unknown:",
+        "            raise call_error(extra, unknown)",
+    ]
+    body = [line for var in program.inputs for line in _argument_check(var, names[var])] + driver
+    body.append(f"return {results[0]}" if single else f"return [{', '.join(results)}]")
+    entry += ["        " + line for line in body]
+    entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
+              f"    return {entry_name}"]  # fmt: skip
+    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(kernel_texts + ["\n".join(entry)]) + "\n"

@@ -26,27 +26,23 @@ from .lower import lower
 
 
 class Function:
-    """A compiled symgrad function. Call it with one value per input (by position or name)."""
+    """A compiled symgrad function: call it with one value per input, by position or by name.
 
-    def __init__(self, inputs: list[Variable], run: Callable, module, name: str | None, single: bool,
-                 allow_input_downcast: bool | None) -> None:  # fmt: skip
+    Each compiled function gets its own subclass whose ``__call__`` is the generated entry
+    function itself, so a call costs one Python call plus the kernels (no wrapper layers).
+    """
+
+    __slots__ = ("inputs", "outputs", "name", "_module")
+
+    def __init__(self, inputs: list[Variable], outputs: list[Variable], module, name: str | None) -> None:
         self.inputs = inputs
+        self.outputs = outputs
         self.name = name
         self._module = module
-        self._run = run
-        self._nargs = len(inputs)
-        self._names = [v.name or f"input {i}" for i, v in enumerate(inputs)]
-        self._checks = [_make_check(v, label, allow_input_downcast) for v, label in zip(inputs, self._names)]
-        self._single = single
-        if self._nargs == 1:
-            (check,) = self._checks
-            self._call = lambda a: run(check(a))  # the common case, without the list
-        else:
-            self._call = lambda *args: run(*[c(a) for c, a in zip(self._checks, args)])
 
     @property
     def source(self) -> str:
-        """The generated module: kernels and the driver, as Python a person can read."""
+        """The generated module: kernels and the entry function, as Python a person can read."""
         with open(self._module.__file__, encoding="utf-8") as f:
             return f.read().partition("\n")[2]
 
@@ -60,32 +56,18 @@ class Function:
                 misses += sum(stats.cache_misses.values())
         return hits, misses
 
-    def __call__(self, *args: Any, **kwargs: Any):
-        if kwargs or len(args) != self._nargs:
-            args = self._bind(args, kwargs)
-        return self._call(*args)
 
-    def _bind(self, args: tuple, kwargs: dict) -> tuple:
-        label = f"function {self.name!r}" if self.name else "the function"
-        if len(args) > self._nargs:
-            raise TypeError(f"{label} takes {self._nargs} argument(s) ({', '.join(self._names)}), got {len(args)}")
-        values: list[Any] = list(args) + [_MISSING] * (self._nargs - len(args))
-        for key, value in kwargs.items():
-            if key not in self._names:
-                raise TypeError(f"{label} got an unknown keyword argument {key!r}; its inputs are "
-                                f"{', '.join(self._names)}")  # fmt: skip
-            position = self._names.index(key)
-            if values[position] is not _MISSING:
-                raise TypeError(f"{label} got two values for input {key!r}")
-            values[position] = value
-        missing = [n for n, v in zip(self._names, values) if v is _MISSING]
-        if missing:
-            raise TypeError(f"{label} is missing a value for input(s) {', '.join(missing)} "
-                            f"(it takes {self._nargs}: {', '.join(self._names)})")  # fmt: skip
-        return tuple(values)
+def _call_error(label: str, names: list[str]) -> Callable[[tuple, dict], TypeError]:
+    """The error for surplus positional arguments or unknown keywords, listing the inputs."""
 
+    def error(extra: tuple, unknown: dict) -> TypeError:
+        if extra:
+            return TypeError(
+                f"{label} takes {len(names)} argument(s) ({', '.join(names)}), got {len(names) + len(extra)}"
+            )
+        return TypeError(f"{label} got an unknown keyword argument {next(iter(unknown))!r}; its inputs are {', '.join(names)}")
 
-_MISSING = object()
+    return error
 
 
 def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Callable[[Any], Any]:
@@ -243,13 +225,16 @@ def compile_function(
                 f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
             )
 
-    title = f"symgrad function {name!r}" if name else "symgrad function"
-    options = f"cpu parallel_threshold={config.parallel_threshold} single={single} title={title}"
+    options = f"cpu parallel_threshold={config.parallel_threshold} single={single} name={name!r}"
     key = cache.make_key(_describe_graph(inputs, out_list, options))
 
     def build_source() -> str:
-        return emit_module(lower(inputs, out_list), title, key, config.parallel_threshold, single)
+        return emit_module(lower(inputs, out_list), name, key, config.parallel_threshold, single)
 
     module = cache.load_module(key, build_source)
-    run = module.run
-    return Function(inputs, run, module, name, single, allow_input_downcast)
+    params = list(module.PARAMETERS)
+    checks = [_make_check(v, p, allow_input_downcast) for v, p in zip(inputs, params)]
+    label = f"function {name!r}" if name else "the function"
+    entry = module.make_entry(checks, _call_error(label, params))
+    compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
+    return compiled(inputs, out_list, module, name)

@@ -113,11 +113,11 @@ def test_arity_and_keyword_errors():
     one = np.ones(2)
     with pytest.raises(TypeError, match=r"'adder' takes 2 argument\(s\) \(x, y\), got 3"):
         f(one, one, one)
-    with pytest.raises(TypeError, match="missing a value for input\\(s\\) y"):
+    with pytest.raises(TypeError, match=r"^adder\(\) missing 1 required positional argument: 'y'"):
         f(one)
     with pytest.raises(TypeError, match="unknown keyword argument 'z'; its inputs are x, y"):
-        f(one, z=one)
-    with pytest.raises(TypeError, match="two values for input 'x'"):
+        f(one, one, z=one)
+    with pytest.raises(TypeError, match=r"^adder\(\) got multiple values for argument 'x'"):
         f(one, x=one)
 
 
@@ -182,6 +182,6 @@ def test_source_is_readable_python():
     f = theano.function([x, y], T.exp(-(x**2) / 2) * T.sin(3 * x) + T.log1p(y**2) * T.tanh(x * y))
     source = f.source
     compile(source, "<generated>", "exec")
-    assert "def run(x, y):" in source
+    assert "def compiled_function(x, y, *extra, **unknown):" in source
     assert source.count("@njit") == 2  # one fused loop, plus its multi-threaded twin
     assert "exp(" in source and "log1p(" in source
