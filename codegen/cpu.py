@@ -31,7 +31,7 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
-_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|k\d+_.*|[A-Z_]+|out|acc|v|np|njit|prange|run|math|shape_mismatch)$")
+_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out|acc|v|np|njit|prange|run|math|shape_mismatch)$")
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
 
@@ -107,8 +107,14 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
         else:
             idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
             access[leaf.symbol] = sympy.Symbol(f"{name}[{idx}]", real=True)
-    temporaries, (value,) = sympy.cse([k.expr.xreplace(access)], symbols=sympy.numbered_symbols("e"))
-    body = [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order.
+    numbered = sympy.numbered_symbols("e")
+    body = []
+    for local, expr in [*k.bindings, (None, k.expr)]:
+        temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
+        body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+        if local is not None:
+            body.append(f"{local} = {printer.doprint(value)}")
     value_text = printer.doprint(value)
 
     out_dtype = k.output.dtype
@@ -177,6 +183,8 @@ def describe(k: Kernel, names: Names) -> str:
         plain = loop_dims == sorted(loop_dims) and None not in leaf.index
         rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
     formula = sympy.sstr(k.expr.xreplace(rename))
+    if len(formula) > 100:
+        formula = formula[:97] + "..."
     if k.reduction:
         return f"{k.reduction} over axes {k.axes} of {formula}"
     return f"elementwise {formula}"

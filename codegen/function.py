@@ -65,7 +65,8 @@ def _call_error(label: str, names: list[str]) -> Callable[[tuple, dict], TypeErr
             return TypeError(
                 f"{label} takes {len(names)} argument(s) ({', '.join(names)}), got {len(names) + len(extra)}"
             )
-        return TypeError(f"{label} got an unknown keyword argument {next(iter(unknown))!r}; its inputs are {', '.join(names)}")
+        keyword = next(iter(unknown))
+        return TypeError(f"{label} got an unknown keyword argument {keyword!r}; its inputs are {', '.join(names)}")
 
     return error
 

@@ -45,6 +45,9 @@ class Kernel:
     broadcastable: tuple[bool, ...]  # loop dims known to have length 1
     expr: sympy.Expr  # the value at one point of the loop nest, in the leaves' symbols
     leaves: list[Leaf] = field(default_factory=list)
+    # Values of absorbed producers that the expression reads more than once, bound to a local
+    # name first (``s0 = ...``) rather than substituted twice: keeps the expression linear in size.
+    bindings: list[tuple[sympy.Symbol, sympy.Expr]] = field(default_factory=list)
     # (variable, index) pairs read only for their shape (e.g. ``ones_like(x)``); see _Fuser.
     shape_only: list[tuple[Variable, tuple[int | None, ...]]] = field(default_factory=list)
     reduction: str | None = None
@@ -120,19 +123,25 @@ class _Fuser:
         else:
             out = node.output
             k = Kernel(_kernel_name(index, node), out, node, out.ndim, out.broadcastable, sympy.Integer(0))
-            k.expr = self._inline(k, node, tuple(range(out.ndim)))
+            k.expr = self._inline(k, node, tuple(range(out.ndim)), absorb=True)
         self._cover_loop_dims(k)
         return k
 
-    def _inline(self, k: Kernel, node: Apply, index: tuple[int | None, ...]) -> sympy.Expr:
-        used = node.op.expr.free_symbols
+    def _inline(self, k: Kernel, node: Apply, index: tuple[int | None, ...], absorb: bool) -> sympy.Expr:
+        """``node``'s expression over ``index``; ``absorb``: its producers may be inlined too."""
+        expr = node.op.expr
         values = {}
         for i, inp in enumerate(node.inputs):
-            if sym(i) in used:
-                values[sym(i)] = self._visit(k, inp, index, may_inline=True)
-            else:
+            if not expr.has(sym(i)):
                 k.shape_only.append((inp, index))
-        return node.op.expr.xreplace(values)
+                continue
+            value = self._visit(k, inp, index, may_inline=absorb)
+            if not value.is_Atom and expr.count(sym(i)) > 1:
+                local = sympy.Symbol(f"s{len(k.bindings)}", real=True)
+                k.bindings.append((local, value))
+                value = local
+            values[sym(i)] = value
+        return expr.xreplace(values)
 
     def _cover_loop_dims(self, k: Kernel) -> None:
         """Give every loop dim a length: from a leaf, else from a shape-only input's source."""
@@ -167,7 +176,9 @@ class _Fuser:
                 i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
             ) and all(k.broadcastable[i] or i in covered for i in range(k.ndim))
             if same_domain:
-                return self._inline(k, owner, index)
+                # A cheap node recomputed in several kernels reads its own inputs as arrays, or the
+                # duplication would snowball through everything beneath it.
+                return self._inline(k, owner, index, absorb=single_client)
         if owner is not None and isinstance(owner.op, DimShuffle):
             # Read through the view: map the source's dims to the loop dims they follow.
             source = owner.inputs[0]

@@ -19,6 +19,7 @@ How an op is lowered to code lives in the back end (``codegen/lower.py``), keyed
 
 from __future__ import annotations
 
+import abc
 import os
 import sys
 import weakref
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .types import TensorType, describe_shape
+from .types import TensorType
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,7 +44,7 @@ def user_line() -> str | None:
     return None
 
 
-class Op:
+class Op(abc.ABC):
     """Base class of operations. Ops are immutable; equality and hash come from ``props``."""
 
     props: tuple[str, ...] = ()
@@ -65,14 +66,17 @@ class Op:
         """A deterministic text naming this op exactly; part of the disk-cache key."""
         return str(self._key()[1:]) + type(self).__name__
 
+    @abc.abstractmethod
     def make_type(self, *inputs: Variable) -> TensorType:
-        raise NotImplementedError(f"{type(self).__name__} must define make_type")
+        """The output type; raise here, in the user's terms, if the inputs do not fit."""
 
+    @abc.abstractmethod
     def perform(self, *values: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} must define perform")
+        """The NumPy reference implementation."""
 
+    @abc.abstractmethod
     def vjp(self, inputs: Sequence[Variable], output: Variable, g: Variable) -> list[Variable | None]:
-        raise NotImplementedError(f"{type(self).__name__} must define vjp")
+        """Gradients with respect to each input given ``g``, the gradient of the output."""
 
 
 class Apply:
@@ -229,8 +233,3 @@ def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
             if inp.owner is None and not isinstance(inp, Constant):
                 seen.setdefault(id(inp), inp)
     return list(seen.values())
-
-
-def shape_error(what: str, *pairs: tuple[str, tuple]) -> ValueError:
-    """A ValueError that names each operand with its shape."""
-    return ValueError(f"{what}: " + ", ".join(f"{name} has shape {describe_shape(s)}" for name, s in pairs))
