@@ -443,9 +443,7 @@ def bench_w1(settings: Settings, libs: dict[str, object | None], report: Report)
         rng = np.random.default_rng(0)
         contenders = w1_contenders(libs, rng.standard_normal(n), rng.standard_normal(n))
         label = f"n={n:.0e}"
-        results[label] = run_contenders(
-            contenders, settings, report, f"W1 {label}", ["symgrad", "NumPy"], 1e-9
-        )
+        results[label] = run_contenders(contenders, settings, report, f"W1 {label}", ["symgrad", "NumPy"], 1e-9)
     print_section(
         "W1: fused elementwise, float64 vectors",
         f"`{W1_EXPR}`; median ms per call and time ÷ NumPy's time (< 1 is faster than NumPy).",
@@ -523,9 +521,7 @@ def jax_w2_function(jax: object) -> Callable:
     return jax.jit(jax.value_and_grad(loss, argnums=(1, 2)))
 
 
-def w2_contenders(
-    libs: dict[str, object | None], data: tuple[np.ndarray, ...], dtype: str
-) -> list[Contender]:
+def w2_contenders(libs: dict[str, object | None], data: tuple[np.ndarray, ...], dtype: str) -> list[Contender]:
     theano, T, jax, pytensor = libs["symgrad"], libs["symgrad.tensor"], libs["jax"], libs["pytensor"]
 
     def symgrad_build() -> Callable[[], object]:
@@ -560,9 +556,7 @@ def bench_w2(settings: Settings, libs: dict[str, object | None], report: Report)
         contenders = w2_contenders(libs, data, dtype)
         label = f"{size} {dtype}"
         rtol = 1e-6 if dtype == "float64" else 1e-3
-        results[label] = run_contenders(
-            contenders, settings, report, f"W2 {label}", ["symgrad", W2_NUMPY], rtol
-        )
+        results[label] = run_contenders(contenders, settings, report, f"W2 {label}", ["symgrad", W2_NUMPY], rtol)
     print_section(
         "W2: two-layer net, loss + gradients wrt w1 and w2; sizes are (N, D, H, C)",
         "Median ms per call; time ÷ NumPy's and ÷ PyTensor (default mode)'s time (< 1 is faster).",
@@ -629,9 +623,7 @@ def run_fresh(code: str, env: dict[str, str], extra_path: Sequence[str] = ()) ->
         [str(REPO_ROOT), str(BENCH_DIR), *extra_path, os.environ.get("PYTHONPATH", "")]
     )
     start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=900
-    )
+    proc = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=900)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
@@ -644,9 +636,7 @@ def run_fresh(code: str, env: dict[str, str], extra_path: Sequence[str] = ()) ->
 StartupRow = tuple[str, dict[str, float] | str]
 
 
-def fresh_row(
-    label: str, code: str, env: dict[str, str], report: Report, extra_path: Sequence[str] = ()
-) -> StartupRow:
+def fresh_row(label: str, code: str, env: dict[str, str], report: Report, extra_path: Sequence[str] = ()) -> StartupRow:
     """One table row: ``run_fresh``'s timings, or "error" (with a note) if the child failed."""
     try:
         return label, run_fresh(code, env, extra_path)
@@ -662,9 +652,7 @@ def cold_and_warm(
     name: str, child: tuple[str, str], env: dict[str, str], report: Report, extra_path: Sequence[str] = ()
 ) -> list[StartupRow]:
     """Two fresh processes sharing one cache: the first is cold, the second warm."""
-    return [
-        fresh_row(f"{name}, {kind}", child_code(child), env, report, extra_path) for kind in ("cold", "warm")
-    ]
+    return [fresh_row(f"{name}, {kind}", child_code(child), env, report, extra_path) for kind in ("cold", "warm")]
 
 
 def bench_startup(settings: Settings, libs: dict[str, object | None], report: Report) -> None:
@@ -680,9 +668,7 @@ def bench_startup(settings: Settings, libs: dict[str, object | None], report: Re
             "NUMBA_CACHE_DIR": str(tmp_path / "nbc"),
         }
         rows.append(
-            fresh_row(
-                "symgrad, cold + fresh NUMBA_CACHE_DIR", child_code(SYMGRAD_CHILD), nothing_cached, report
-            )
+            fresh_row("symgrad, cold + fresh NUMBA_CACHE_DIR", child_code(SYMGRAD_CHILD), nothing_cached, report)
         )
         if settings.quick:  # PyTensor's cold C compilation alone takes ~10 s
             rows += [(f"PyTensor (default mode), {kind}", "skipped (--quick)") for kind in ("cold", "warm")]
@@ -725,9 +711,7 @@ SECTIONS = {"w4": bench_w4, "w1": bench_w1, "w2": bench_w2, "startup": bench_sta
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions, small sizes only")
-    parser.add_argument(
-        "--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS), help="sections to run"
-    )
+    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS), help="sections to run")
     args = parser.parse_args(argv)
     settings = Settings.make(args.quick)
 
@@ -752,11 +736,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if libs[name] is None:
             print(f"\nskipped: {name} not installed")
     pytensor = libs["pytensor"]
+    # PyTensor warns at length when it finds no BLAS to link to; the line below says it once.
+    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     if pytensor is not None and not pytensor.config.blas__ldflags:
         print("\nPyTensor found no BLAS to link its C code to (pip install): its default mode's dot and gemm")
         print("call BLAS through NumPy's C API instead.")
-        # ...and it says so in a long warning at each compilation; once is enough.
-        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
     print(
         f"\nmode: {'quick' if settings.quick else 'full'} "
         f"(timeit median of {settings.repeat} repeats, each ≥ {settings.min_time * 1e3:g} ms)"

@@ -1,9 +1,10 @@
 """CPU code generation: a :class:`~codegen.lower.Program` printed as one Python module.
 
 The module holds one ``@njit`` function per kernel (plus a ``prange`` twin for kernels worth
-running on several threads) and a plain-Python driver ``run`` that checks shapes, calls the kernels
-and NumPy's BLAS-backed ``np.dot`` in order, and returns the outputs. Matrix products stay in the
-driver because measured here, small kernels around NumPy's GEMM compile in less than half the time
+running on several threads) and ``make_entry``, which returns the compiled function: plain Python
+that tests its arguments inline, checks shapes, calls the kernels and NumPy's BLAS-backed
+``np.dot`` in order, and returns the outputs. Matrix products stay outside the kernels because,
+measured here, small kernels around NumPy's GEMM compile in less than half the time
 of one kernel calling ``np.dot`` inside Numba, load faster from the disk cache, and run as fast.
 
 Names in the module are the user's variable names where they exist, so ``print(f.source)`` reads
@@ -26,12 +27,12 @@ from symgrad.ops.reduce import reduce_dtype
 from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
 from symgrad.types import kind
 
-from .lower import Kernel, Program, constants_of
+from .lower import Kernel, Program, Result, constants_of
 from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
-_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out|acc|v|np|njit|prange|run|math|shape_mismatch)$")
+_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch)$")
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
 
@@ -97,8 +98,14 @@ def _accumulate(reduction: str, target: str, value: str) -> list[str]:
     return [f"v = {value}", f"if v {better} {target} or v != v:", f"    {target} = v"]
 
 
+def _acc_dtype(r: Result) -> str:
+    dtype = reduce_dtype(r.reduction, r.node.inputs[0].dtype)
+    # float32 sums and products accumulate in float64: more accurate than NumPy's, and as fast.
+    return "float64" if r.reduction in ("sum", "prod") and kind(dtype) == "f" else dtype
+
+
 def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
-    params = [names[v] for v in k.params]
+    """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass."""
     access = {}
     for leaf in k.leaves:
         name = names[leaf.var]
@@ -107,72 +114,77 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
         else:
             idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
             access[leaf.symbol] = sympy.Symbol(f"{name}[{idx}]", real=True)
-    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order.
+    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
+    # then the results, sharing their common parts.
     numbered = sympy.numbered_symbols("e")
     body = []
-    for local, expr in [*k.bindings, (None, k.expr)]:
+    for local, expr in k.bindings:
         temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
         body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-        if local is not None:
-            body.append(f"{local} = {printer.doprint(value)}")
-    value_text = printer.doprint(value)
+        body.append(f"{local} = {printer.doprint(value)}")
+    temporaries, values = sympy.cse([r.expr.xreplace(access) for r in k.results], symbols=numbered)
+    body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+    values = [printer.doprint(v) for v in values]
 
-    out_dtype = k.output.dtype
-    lines = [f"def {k.name}{'_parallel' if parallel else ''}({', '.join(params)}):"]
+    lines = [f"def {k.name}{'_parallel' if parallel else ''}({', '.join(names[v] for v in k.params)}):"]
     lines.append(f'    """{describe(k, names)}"""')
     for dim in range(k.ndim):
         sources = k.dim_sources(dim)
         length = f"{names[sources[0][0]]}.shape[{sources[0][1]}]" if sources else "1"
         lines.append(f"    n{dim} = {length}")
-    kept = [d for d in range(k.ndim) if d not in k.axes]
-    out_shape = "(" + ", ".join(f"n{d}" for d in kept) + ("," if len(kept) == 1 else "") + ")"
-    out_index = ", ".join(f"i{d}" for d in kept)
-    suffix = k.reduction is not None and k.axes == tuple(range(k.ndim - len(k.axes), k.ndim))
-    acc_dtype = reduce_dtype(k.reduction, k.node.inputs[0].dtype) if k.reduction else out_dtype
-    if k.reduction in ("sum", "prod") and kind(acc_dtype) == "f":
-        acc_dtype = "float64"  # float32 sums accumulate in float64: more accurate than NumPy's
-    indent = "    "
-    if k.reduction in ("max", "min"):
-        count = " * ".join(f"n{d}" for d in k.axes)
-        lines += [f"    if {count} == 0:",
-                  f"        raise ValueError('{k.reduction} of an empty array has no identity')"]  # fmt: skip
-    if k.reduction is None:
-        if k.ndim:
-            lines.append(f"    out = np.empty({out_shape}, dtype={np_dtype(out_dtype)})")
-    elif suffix:
+    axes = k.axes
+    kept = [d for d in range(k.ndim) if d not in axes]
+    shape = _shape_text([f"n{d}" for d in range(k.ndim)])
+    kept_shape = _shape_text([f"n{d}" for d in kept])
+    full_index = ", ".join(f"i{d}" for d in range(k.ndim))
+    kept_index = ", ".join(f"i{d}" for d in kept)
+    if any(r.reduction in ("max", "min") for r in k.results):
+        count = " * ".join(f"n{d}" for d in axes)
+        lines += [f"    if {count} == 0:", "        raise ValueError('max or min of an empty array has no identity')"]
+    returns, stores, finals, inits = [], [], [], []
+    for j, (r, value) in enumerate(zip(k.results, values)):
+        dtype = np_dtype(r.var.dtype)
+        if r.reduction is None:
+            if k.ndim:
+                lines.append(f"    out{j} = np.empty({shape}, dtype={dtype})")
+                stores.append(f"out{j}[{full_index}] = {value}")
+                returns.append(f"out{j}")
+            else:
+                returns.append(f"{dtype}({value})")
+            continue
+        acc_dtype = _acc_dtype(r)
+        identity = _identity(r.reduction, acc_dtype)
+        if not k.reduces_suffix:  # a single reduction over outer axes: accumulate in place
+            lines.append(f"    acc{j} = np.full({kept_shape}, {identity}, dtype={np_dtype(acc_dtype)})")
+            stores += _accumulate(r.reduction, f"acc{j}[{kept_index}]", value)
+            returns.append(f"acc{j}" if acc_dtype == r.var.dtype else f"acc{j}.astype({dtype})")
+            continue
+        inits.append(f"acc{j} = {identity}")
+        stores += _accumulate(r.reduction, f"acc{j}", value)
         if kept:
-            lines.append(f"    out = np.empty({out_shape}, dtype={np_dtype(out_dtype)})")
-    else:
-        lines.append(
-            f"    acc = np.full({out_shape}, {_identity(k.reduction, acc_dtype)}, dtype={np_dtype(acc_dtype)})"
-        )
+            lines.append(f"    out{j} = np.empty({kept_shape}, dtype={dtype})")
+            finals.append(f"out{j}[{kept_index}] = acc{j}")
+            returns.append(f"out{j}")
+        else:
+            returns.append(f"{dtype}(acc{j})")
+    indent = "    "
     for dim in range(k.ndim):
-        if suffix and dim == len(kept):
-            lines.append(f"{indent}acc = {_identity(k.reduction, acc_dtype)}")
+        if k.reduces_suffix and dim == len(kept):
+            lines += [indent + line for line in inits]
         loop = "prange" if parallel and dim == 0 else "range"
         lines.append(f"{indent}for i{dim} in {loop}(n{dim}):")
         indent += "    "
-    lines += [indent + line for line in body]
-    if k.reduction is None:
-        target = f"out[{out_index}]" if k.ndim else None
-        if target:
-            lines.append(f"{indent}{target} = {value_text}")
-        else:
-            lines.append(f"    return {np_dtype(out_dtype)}({value_text})")
-    else:
-        target = "acc" if suffix else f"acc[{out_index}]"
-        lines += [indent + line for line in _accumulate(k.reduction, target, value_text)]
-    if k.reduction is not None and suffix:
-        if kept:
-            lines.append(f"{'    ' * (len(kept) + 1)}out[{out_index}] = acc")
-        else:
-            lines.append(f"    return {np_dtype(out_dtype)}(acc)")
-    if k.ndim and (k.reduction is None or (suffix and kept)):
-        lines.append("    return out")
-    elif k.reduction is not None and not suffix:
-        lines.append("    return acc" if acc_dtype == out_dtype else f"    return acc.astype({np_dtype(out_dtype)})")
+    if k.reduces_suffix and len(kept) == k.ndim:
+        lines += [indent + line for line in inits]
+    lines += [indent + line for line in body + stores]
+    lines += ["    " * (len(kept) + 1) + line for line in finals]
+    lines.append(f"    return {', '.join(returns)}")
     options = "PARALLEL_OPTIONS" if parallel else "KERNEL_OPTIONS"
     return f"@njit(**{options})\n" + "\n".join(lines)
+
+
+def _shape_text(dims: list[str]) -> str:
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def describe(k: Kernel, names: Names) -> str:
@@ -182,12 +194,12 @@ def describe(k: Kernel, names: Names) -> str:
         loop_dims = [i for i in leaf.index if i is not None]
         plain = loop_dims == sorted(loop_dims) and None not in leaf.index
         rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
-    formula = sympy.sstr(k.expr.xreplace(rename))
-    if len(formula) > 100:
-        formula = formula[:97] + "..."
-    if k.reduction:
-        return f"{k.reduction} over axes {k.axes} of {formula}"
-    return f"elementwise {formula}"
+    parts = []
+    for r in k.results:
+        formula = sympy.sstr(r.expr.xreplace(rename))
+        formula = formula if len(formula) <= 80 else formula[:77] + "..."
+        parts.append(f"{r.reduction} over axes {r.axes} of {formula}" if r.reduction else formula)
+    return "; ".join(parts)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -237,7 +249,7 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     """Driver lines for one step: shape checks, then the call."""
     lines: list[str] = []
     if isinstance(step, Kernel):
-        out = names.add(step.output)
+        out = ", ".join(names.add(r.var) for r in step.results)
         conditions = []
         for dim in range(step.ndim):
             (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
@@ -245,7 +257,8 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         if conditions:
             operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
             lines.append(f"if {' or '.join(conditions)}:")
-            lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {_where(step.node)!r}, {operands})")
+            where = _where(step.results[0].node)
+            lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {where!r}, {operands})")
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)

@@ -35,23 +35,40 @@ class Leaf:
 
 
 @dataclass(eq=False)
+class Result:
+    """One value a kernel computes: over the whole loop nest, or reduced over ``axes``."""
+
+    var: Variable
+    node: Apply
+    expr: sympy.Expr  # the value at one point of the loop nest, in the leaves' symbols
+    reduction: str | None = None
+    axes: tuple[int, ...] = ()  # the reduced loop dims
+
+
+@dataclass(eq=False)
 class Kernel:
-    """One fused loop nest computing ``output``."""
+    """One fused loop nest computing one or more results."""
 
     name: str
-    output: Variable
-    node: Apply
     ndim: int  # depth of the loop nest
     broadcastable: tuple[bool, ...]  # loop dims known to have length 1
-    expr: sympy.Expr  # the value at one point of the loop nest, in the leaves' symbols
+    results: list[Result] = field(default_factory=list)
     leaves: list[Leaf] = field(default_factory=list)
-    # Values of absorbed producers that the expression reads more than once, bound to a local
-    # name first (``s0 = ...``) rather than substituted twice: keeps the expression linear in size.
+    # Values of absorbed producers that an expression reads more than once, bound to a local
+    # name first (``s0 = ...``) rather than substituted twice: keeps expressions linear in size.
     bindings: list[tuple[sympy.Symbol, sympy.Expr]] = field(default_factory=list)
     # (variable, index) pairs read only for their shape (e.g. ``ones_like(x)``); see _Fuser.
     shape_only: list[tuple[Variable, tuple[int | None, ...]]] = field(default_factory=list)
-    reduction: str | None = None
-    axes: tuple[int, ...] = ()  # the reduced loop dims
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        """The reduced loop dims, shared by every reduction in the kernel."""
+        return next((r.axes for r in self.results if r.reduction), ())
+
+    @property
+    def reduces_suffix(self) -> bool:
+        """Whether the reduced dims are the innermost loops (a scalar accumulator per result)."""
+        return self.axes == tuple(range(self.ndim - len(self.axes), self.ndim))
 
     @property
     def params(self) -> list[Variable]:
@@ -72,13 +89,24 @@ class Kernel:
 
     @property
     def parallelizable(self) -> bool:
-        """Whether the outermost loop can be a ``prange``: no race on the result."""
+        """Whether the outermost loop can be a ``prange``: no race on any result."""
         if all(self.broadcastable):  # a single point: nothing to share out
             return False
-        if self.reduction is None or 0 not in self.axes:
+        if 0 not in self.axes:
             return True
         full = self.axes == tuple(range(self.ndim))
-        return full and self.reduction in ("sum", "prod")
+        return full and all(r.reduction in (None, "sum", "prod") for r in self.results)
+
+    def absorb(self, other: Kernel) -> None:
+        """Take over ``other``'s results: one loop nest computes both kernels' values."""
+        renames: dict[sympy.Symbol, sympy.Symbol] = {}
+        for leaf in other.leaves:
+            renames[leaf.symbol] = _Fuser._leaf(self, leaf.var, leaf.index)
+        for local, expr in other.bindings:
+            renames[local] = sympy.Symbol(f"s{len(self.bindings)}", real=True)
+            self.bindings.append((renames[local], expr.xreplace(renames)))
+        for r in other.results:
+            self.results.append(Result(r.var, r.node, r.expr.xreplace(renames), r.reduction, r.axes))
 
 
 @dataclass(eq=False)
@@ -113,17 +141,17 @@ class _Fuser:
         for out in outputs:
             self.clients[id(out)] += 2  # an output is always materialized
 
-    def kernel(self, node: Apply, index: int) -> Kernel:
+    def kernel(self, node: Apply) -> Kernel:
         op = node.op
         if isinstance(op, Reduce):
             body = node.inputs[0]
-            k = Kernel(_kernel_name(index, node), node.output, node, body.ndim, body.broadcastable,
-                       sympy.Integer(0), reduction=op.reduction, axes=op.axes)  # fmt: skip
-            k.expr = self._visit(k, body, tuple(range(body.ndim)), may_inline=True)
+            k = Kernel(_kernel_name(0, node), body.ndim, body.broadcastable)
+            expr = self._visit(k, body, tuple(range(body.ndim)), may_inline=True)
+            k.results.append(Result(node.output, node, expr, op.reduction, op.axes))
         else:
             out = node.output
-            k = Kernel(_kernel_name(index, node), out, node, out.ndim, out.broadcastable, sympy.Integer(0))
-            k.expr = self._inline(k, node, tuple(range(out.ndim)), absorb=True)
+            k = Kernel(_kernel_name(0, node), out.ndim, out.broadcastable)
+            k.results.append(Result(out, node, self._inline(k, node, tuple(range(out.ndim)), absorb=True)))
         self._cover_loop_dims(k)
         return k
 
@@ -217,7 +245,7 @@ def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
     # gets a kernel of its own is decided below, by what is read.
     for node in reversed(fuser.nodes):
         if isinstance(node.op, (Elemwise, Reduce)):
-            kernels[id(node)] = fuser.kernel(node, 0)
+            kernels[id(node)] = fuser.kernel(node)
 
     # Keep only what is read: outputs, kernel arguments and the inputs of needed driver steps.
     needed = {id(v) for v in outputs}
@@ -232,12 +260,42 @@ def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
         if id(node.output) not in needed:
             continue
         if id(node) in kernels:
-            k = kernels[id(node)]
-            k.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
-            steps.append(k)
+            kernel = kernels[id(node)]
+            host = _sibling(kernel, steps)
+            if host is None:
+                kernel.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
+                steps.append(kernel)
+            else:
+                host.absorb(kernel)
         else:
             steps.append(node)
     return Program(list(inputs), list(outputs), steps)
+
+
+def _sibling(kernel: Kernel, steps: list[Kernel | Apply]) -> Kernel | None:
+    """An earlier kernel that can compute ``kernel``'s results in its own loop nest.
+
+    It must loop over the same domain (the same ranks, and for every dim an array length both
+    loops take their bound from), and everything ``kernel`` reads must already exist where that
+    kernel runs. Reductions may share a loop only over the same innermost axes.
+    """
+    made_after: set[int] = set()
+    for step in reversed(steps):
+        outputs = [r.var for r in step.results] if isinstance(step, Kernel) else [step.output]
+        made_after.update(id(v) for v in outputs)
+        if not isinstance(step, Kernel) or step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable:
+            continue
+        if any(id(v) in made_after for v in kernel.params):
+            return None  # it reads something made at or after this step: no earlier one works either
+        if kernel.axes and step.axes and kernel.axes != step.axes:
+            continue
+        if (kernel.axes or step.axes) and not (kernel.reduces_suffix and step.reduces_suffix):
+            continue
+        if all(
+            kernel.broadcastable[d] or set(kernel.dim_sources(d)) & set(step.dim_sources(d)) for d in range(kernel.ndim)
+        ):
+            return step
+    return None
 
 
 def constants_of(program: Program) -> list[Constant]:

@@ -5,10 +5,12 @@ neither ``math`` nor Numba provide (or provide only in an unstable form), and th
 module imports them by bare name: ``from codegen.runtime import digamma, sigmoid``.
 
 Every function here is a ``numba.njit`` scalar function. ``cache=True`` keeps their machine
-code on disk next to this file, so a warm process does not recompile them;
-``error_model='numpy'`` makes division by zero give inf or nan, as in NumPy, instead of raising
-inside a kernel. Special values (poles, zeros, inf, nan) follow ``scipy.special``, which the
-tests use as the reference.
+code in Numba's on-disk cache (codegen/__pycache__ by default), so a warm process does not
+recompile them; ``error_model='numpy'`` makes division by zero give inf or nan, as in NumPy,
+instead of raising inside a kernel. digamma, trigamma and polygamma work in float64 whatever
+the argument type; sigmoid, softplus and gammaln work in the argument's precision. Special
+values (poles, zeros, inf, nan) follow ``scipy.special``, which the tests use as the
+reference along with mpmath.
 """
 
 import math
@@ -148,7 +150,8 @@ def _hurwitz_zeta(s, q):
         total += math.pow(q, -s)
         q += 1.0
     power = math.pow(q, -s)
-    tail = q * power / (s - 1) + 0.5 * power
+    # q^(1-s) by itself, not q * power: for huge q, power underflows while q^(1-s) does not.
+    tail = math.pow(q, 1.0 - s) / (s - 1.0) + 0.5 * power
     factor = s * power / q  # s (s+1) ... (s+2j-2) * q^(1-s-2j) for j = 1
     for j, coeff in enumerate(_EULER_MACLAURIN):
         term = coeff * factor
@@ -165,7 +168,8 @@ def _cot_derivative(n, c):
 
     P_0(c) = c and P_{k+1}(c) = -(1 + c^2) P_k'(c), since d/dx cot(pi x) = -pi (1 + cot^2).
     All coefficients of P_n share one sign and P_n has only odd or only even powers, so the
-    Horner evaluation has no cancellation.
+    Horner evaluation has no cancellation. (It allocates two small arrays per call, so it is
+    CPU-only; only polygamma at negative x uses it.)
     """
     coeffs = np.zeros(n + 3)  # P_k has degree k + 1; one spare slot for the c^2 shift
     coeffs[1] = 1.0

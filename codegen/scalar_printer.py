@@ -9,6 +9,7 @@ header imports exactly those. Helpers that neither ``math`` nor NumPy provide co
 from __future__ import annotations
 
 import sympy
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
 #: Functions implemented in codegen/runtime.py, by the name generated code calls.
@@ -33,6 +34,14 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_Half(self, expr: sympy.Rational) -> str:
         return "0.5"
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        # Numba computes x**-n as 1/(x**n) but raises ZeroDivisionError when x**n underflows to 0,
+        # even under error_model='numpy'. Written as a division it gives inf, as NumPy does.
+        base, exponent = expr.args
+        if exponent.is_Integer and exponent < -1:
+            return f"1/{self.parenthesize(base**-exponent, PRECEDENCE['Mul'] + 1)}"
+        return super()._print_Pow(expr, rational=rational)
 
     # --- functions SymPy knows under another name or prints unhelpfully -------------------------
     def _runtime(self, name: str, *args: sympy.Basic) -> str:

@@ -268,3 +268,13 @@ def test_shape_op_gradients():
     check_grad(lambda v: v.flatten(2) ** 2, [x])
     check_grad(lambda v: T.exp(v[1:, ::2]), [x])
     check_grad(lambda v: v[0, 1] * v[1, 2], [x])
+
+
+def test_negative_integer_powers_overflow_to_inf_as_in_numpy():
+    # Numba's own x**-n raises ZeroDivisionError when x**n underflows; ours must give inf.
+    x = T.dvector("x")
+    f = theano.function([x], [x**-2, x**-3, T.grad(T.sum(1 / x), x)])
+    data = np.array([1e-200, 0.0, 2.0])
+    with np.errstate(divide="ignore", over="ignore"):
+        for got, want in zip(f(data), [data**-2.0, data**-3.0, -(data**-2.0)]):
+            np.testing.assert_array_equal(got, want)
