@@ -10,15 +10,19 @@ Each pass is a named function from output variables to output variables, run in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from ..graph import Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise
 
 
-def merge(outputs: list[Variable]) -> list[Variable]:
-    """Rebuild every node from its (rebuilt) inputs; equal nodes merge, constants fold."""
-    rebuilt: dict[int, Variable] = {}
+def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None = None) -> list[Variable]:
+    """``outputs`` rebuilt with each key of ``replace`` swapped for its value (``givens``, R-op).
+
+    Every node downstream of a replacement is built again through the hash-consing constructors,
+    so equal nodes merge and nodes whose inputs became constants fold.
+    """
+    rebuilt: dict[int, Variable] = {id(old): new for old, new in (replace or {}).items()}
 
     def new(v: Variable) -> Variable:
         return rebuilt.get(id(v), v)
@@ -34,6 +38,11 @@ def merge(outputs: list[Variable]) -> list[Variable]:
         out.name = out.name or node.output.name
         rebuilt[id(node.output)] = out
     return [new(o) for o in outputs]
+
+
+def merge(outputs: list[Variable]) -> list[Variable]:
+    """Rebuild every node from its (rebuilt) inputs; equal nodes merge, constants fold."""
+    return rebuild(outputs)
 
 
 PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [("merge", merge)]
