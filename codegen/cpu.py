@@ -27,12 +27,14 @@ from symgrad.ops.reduce import reduce_dtype
 from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
 from symgrad.types import kind
 
-from .lower import Kernel, Program, Result, constants_of
+from .lower import Branch, Kernel, Program, Result, Step, constants_of, walk
 from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
-_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch)$")
+_RESERVED = re.compile(
+    r"^(i\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np|njit|prange|math|shape_mismatch)$"
+)
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
 
@@ -45,10 +47,16 @@ class Names:
         self.taken: set[str] = set()
         self.counter = 0
 
-    def add(self, var: Variable, prefix: str = "t") -> str:
+    def add(self, var: Variable, prefix: str = "t", preferred: str | None = None) -> str:
         if id(var) in self.by_var:
             return self.by_var[id(var)]
-        base = re.sub(r"\W", "_", var.name or "") or ""
+        name = self.fresh(preferred or var.name or "", prefix)
+        self.by_var[id(var)] = name
+        return name
+
+    def fresh(self, wanted: str, prefix: str = "t") -> str:
+        """An unused identifier close to ``wanted`` (or ``prefix`` and a number)."""
+        base = re.sub(r"\W", "_", wanted)
         if base and (base[0].isdigit() or keyword.iskeyword(base) or _RESERVED.match(base) or base in _RESERVED_WORDS):
             base = base + "_"
         name = base
@@ -60,7 +68,6 @@ class Names:
                 name = f"{prefix}{self.counter}"
                 self.counter += 1
         self.taken.add(name)
-        self.by_var[id(var)] = name
         return name
 
     def __getitem__(self, var: Variable) -> str:
@@ -142,8 +149,16 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
         count = " * ".join(f"n{d}" for d in axes)
         lines += [f"    if {count} == 0:", "        raise ValueError('max or min of an empty array has no identity')"]
     returns, stores, finals, inits = [], [], [], []
+    if any(r.target is not None for r in k.results):
+        # A result written over one of its own inputs: compute every value of this iteration
+        # before the first store, so no expression reads an element already overwritten.
+        body += [f"r{j} = {value}" for j, value in enumerate(values)]
+        values = [f"r{j}" for j in range(len(values))]
     for j, (r, value) in enumerate(zip(k.results, values)):
         dtype = np_dtype(r.var.dtype)
+        if r.target is not None:
+            stores.append(f"{names[r.target]}[{full_index}] = {value}")
+            continue
         if r.reduction is None:
             if k.ndim:
                 lines.append(f"    out{j} = np.empty({shape}, dtype={dtype})")
@@ -178,7 +193,8 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
         lines += [indent + line for line in inits]
     lines += [indent + line for line in body + stores]
     lines += ["    " * (len(kept) + 1) + line for line in finals]
-    lines.append(f"    return {', '.join(returns)}")
+    if returns:
+        lines.append(f"    return {', '.join(returns)}")
     options = "PARALLEL_OPTIONS" if parallel else "KERNEL_OPTIONS"
     return f"@njit(**{options})\n" + "\n".join(lines)
 
@@ -194,10 +210,16 @@ def describe(k: Kernel, names: Names) -> str:
         loop_dims = [i for i in leaf.index if i is not None]
         plain = loop_dims == sorted(loop_dims) and None not in leaf.index
         rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
-    parts = []
+
+    def short(expr: sympy.Expr) -> str:
+        text = sympy.sstr(expr.xreplace(rename))
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if any(r.expr == local for r in k.results)]
     for r in k.results:
-        formula = sympy.sstr(r.expr.xreplace(rename))
-        formula = formula if len(formula) <= 80 else formula[:77] + "..."
+        formula = short(r.expr)
+        if r.target is not None:
+            formula = f"{names[r.target]} <- {formula} (in place)"
         parts.append(f"{r.reduction} over axes {r.axes} of {formula}" if r.reduction else formula)
     return "; ".join(parts)
 
@@ -245,11 +267,28 @@ def _where(node: Apply) -> str:
     return f" (built at {node.trace})" if node.trace else ""
 
 
+def emit_steps(steps: list[Step], names: Names) -> list[str]:
+    """Driver lines for ``steps``; an ifelse runs only its chosen branch's steps."""
+    lines: list[str] = []
+    for step in steps:
+        if not isinstance(step, Branch):
+            lines += emit_step(step, names)
+            continue
+        condition, then, otherwise = step.node.inputs
+        out = names.add(step.node.output)
+        lines.append(f"if {names[condition]}:")
+        lines += ["    " + line for line in emit_steps(step.then_steps, names)] + [f"    {out} = {names[then]}"]
+        lines.append("else:")
+        lines += ["    " + line for line in emit_steps(step.else_steps, names)] + [f"    {out} = {names[otherwise]}"]
+    return lines
+
+
 def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     """Driver lines for one step: shape checks, then the call."""
     lines: list[str] = []
     if isinstance(step, Kernel):
-        out = ", ".join(names.add(r.var) for r in step.results)
+        out = ", ".join(names.add(r.var) for r in step.results if r.target is None)
+        assign = f"{out} = " if out else ""
         conditions = []
         for dim in range(step.ndim):
             (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
@@ -263,9 +302,9 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)
             kernel = f"{step.name}_parallel if {names[biggest]}.size >= PARALLEL_THRESHOLD else {step.name}"
-            lines.append(f"{out} = ({kernel})({args})")
+            lines.append(f"{assign}({kernel})({args})")
         else:
-            lines.append(f"{out} = {step.name}({args})")
+            lines.append(f"{assign}{step.name}({args})")
         return lines
     out = names.add(step.output)
     if isinstance(step.op, Dot):
@@ -322,20 +361,35 @@ def _argument_check(var: Variable, name: str) -> list[str]:
     return [f"if {' or '.join(conditions)}:", f"    {full}"]
 
 
-def emit_module(program: Program, name: str | None, key: str, parallel_threshold: int, single: bool) -> str:
-    """The full text of the generated module for the function called ``name``."""
+def emit_module(
+    program: Program,
+    name: str | None,
+    key: str,
+    parallel_threshold: int,
+    single: bool,
+    parameter_names: list[str | None] | None = None,
+    n_defaults: int = 0,
+) -> str:
+    """The full text of the generated module for the function called ``name``.
+
+    ``parameter_names`` overrides the inputs' own names as the entry's parameter names
+    (``theano.In(x, name=...)``); the last ``n_defaults`` parameters have default values, which
+    ``make_entry`` receives already checked.
+    """
     entry_name = name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
     title = f"symgrad function {name!r}" if name else "A function compiled by symgrad"
     names = Names()
-    for var in program.inputs:
-        names.add(var, prefix="x")
+    for var, preferred in zip(program.inputs, parameter_names or [None] * len(program.inputs)):
+        names.add(var, prefix="x", preferred=preferred)
+    for var in program.shared:
+        names.add(var, prefix="shared")
     constants = constants_of(program)
     for c in constants:
         names.add(c, prefix="c")
     printer = NumbaPrinter()
-    kernel_texts, driver = [], []
-    for step in program.steps:
-        driver += emit_step(step, names)
+    driver = emit_steps(program.steps, names)
+    kernel_texts = []
+    for step in walk(program.steps):
         if isinstance(step, Kernel):
             kernel_texts.append(emit_kernel(step, names, printer, parallel=False))
             if step.parallelizable:
@@ -344,6 +398,11 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
         names.add(var)
     copied: set[int] = set()
     results = [_output_text(v, names, copied) for v in program.outputs]
+    deferred = program.deferred_updates()
+    for _, value in deferred:
+        names.add(value)
+    # New shared values never alias an input, an output or another shared value.
+    new_values = [_output_text(value, names, copied) for _, value in deferred]
 
     header = [
         f'"""{title}',
@@ -370,20 +429,33 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
 
     params = [names[v] for v in program.inputs]
     header.append(f"PARAMETERS = {tuple(params)!r}  # the inputs, in order")
+    cells = [names.fresh(f"{names[v]}_storage") for v in program.shared]
+    defaults = [names.fresh(f"{p}_default") for p in params[len(params) - n_defaults :]]
     entry = [
-        "def make_entry(checks, call_error):",
+        "def make_entry(checks, call_error, defaults, storage):",
         '    """The compiled function: argument checks, then the steps in order."""',
     ]
-    if params:
-        entry.append(f"    {', '.join(f'check_{p}' for p in params)}, = checks")
+    unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
+    entry += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
+    required = len(params) - n_defaults
+    signature = params[:required] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
     entry += [
         "",
-        f"    def {entry_name}({''.join(p + ', ' for p in params)}*extra, **unknown):",
+        f"    def {entry_name}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
         "        if extra or unknown:",
         "            raise call_error(extra, unknown)",
     ]
-    body = [line for var in program.inputs for line in _argument_check(var, names[var])] + driver
-    body.append(f"return {results[0]}" if single else f"return [{', '.join(results)}]")
+    body = [line for var in program.inputs for line in _argument_check(var, names[var])]
+    for var, cell in zip(program.shared, cells):
+        body.append(f"{names[var]} = {cell}[0]{'[()]' if var.ndim == 0 else ''}  # the shared value, as of this call")
+    body += driver
+    returned = results[0] if single else f"[{', '.join(results)}]"
+    if deferred:
+        body.append(f"result = {returned}  # before the updates: outputs see the old values")
+        cell_of = {id(v): c for v, c in zip(program.shared, cells)}
+        body += [f"{cell_of[id(target)]}[0] = {text}" for (target, _), text in zip(deferred, new_values)]
+        returned = "result"
+    body.append(f"return {returned}")
     entry += ["        " + line for line in body]
     entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
               f"    return {entry_name}"]  # fmt: skip

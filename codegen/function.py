@@ -10,15 +10,17 @@ C-contiguous (one copy) whatever their layout, so each kernel is compiled once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import keyword
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from symgrad.config import config
 from symgrad.graph import Constant, Variable, graph_inputs, toposort
-from symgrad.rewrite import optimize
-from symgrad.types import describe_shape
+from symgrad.rewrite import optimize, rebuild
+from symgrad.values import coerce
 
 from . import cache
 from .cpu import emit_module
@@ -72,36 +74,18 @@ def _call_error(label: str, names: list[str]) -> Callable[[tuple, dict], TypeErr
 
 
 def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Callable[[Any], Any]:
-    """A function that returns the argument as the kernel wants it, or raises a clear error."""
+    """A function that returns the argument as the kernel wants it, or raises a clear error.
+
+    The generated entry tests the common case inline; this runs only for the rest, and its own
+    fast paths cover Python numbers for scalar inputs.
+    """
     dtype = np.dtype(var.dtype)
-    ndim = var.ndim
-    static = var.type.shape
-    fixed = [(d, n) for d, n in enumerate(static) if n is not None]
+    where = f"input {label!r}"
 
     def slow(value: Any) -> Any:
-        if isinstance(value, Variable):
-            raise TypeError(f"input {label!r}: got the symbolic variable {value!r}; pass a value (e.g. a NumPy array)")
-        from_python = isinstance(value, (bool, int, float, list, tuple))
-        array = value if isinstance(value, np.ndarray) else _as_array(value, label, var.dtype)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"input {label!r} expects {var.dtype}, got an array of {array.dtype}, not real numbers")
-        if array.ndim != ndim:
-            raise TypeError(
-                f"input {label!r} expects a {ndim}-d {var.dtype} value ({var.type}), got a {array.ndim}-d "
-                f"{array.dtype} value of shape {describe_shape(array.shape)}"
-            )
-        for d, n in fixed:
-            if array.shape[d] != n:
-                raise ValueError(
-                    f"input {label!r} expects shape {describe_shape(static)}, got {describe_shape(array.shape)}"
-                )
-        if array.dtype != dtype:
-            array = _cast(array, dtype, label, from_python and not isinstance(value, (list, tuple)), allow_downcast)
-        if ndim == 0:
-            return array[()]
-        return np.ascontiguousarray(array)
+        return coerce(value, var.type, where, allow_downcast)
 
-    if ndim == 0 and dtype == np.float64:
+    if var.ndim == 0 and dtype == np.float64:
 
         def check(value: Any) -> Any:
             kind_ = type(value)
@@ -111,60 +95,29 @@ def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Calla
                 return float(value)
             return slow(value)
 
-    elif ndim == 0 and dtype == np.int64:
+    elif var.ndim == 0 and dtype == np.int64:
 
         def check(value: Any) -> Any:
             return value if type(value) is int and -(2**63) <= value < 2**63 else slow(value)
 
-    elif ndim == 0:
-        check = slow
     else:
-
-        def check(value: Any) -> Any:
-            if (
-                type(value) is np.ndarray and value.dtype is dtype and value.ndim == ndim
-                and value.flags.c_contiguous and not fixed
-            ):  # fmt: skip
-                return value
-            return slow(value)
-
+        check = slow
     return check
 
 
-def _as_array(value: Any, label: str, dtype: str) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"input {label!r}: cannot convert {type(value).__name__} to an array: {err}") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"input {label!r} expects {dtype}, got {type(value).__name__} {value!r:.60}, not real numbers")
-    return array
-
-
-def _cast(array: np.ndarray, dtype: np.dtype, label: str, python_scalar: bool, allow_downcast: bool | None):
-    source_kind, target_kind = array.dtype.kind, dtype.kind
-    if source_kind == "b" and target_kind != "b" and not allow_downcast:
-        raise TypeError(f"input {label!r} expects {dtype.name}, got bool; cast it explicitly if you mean 0/1")
-    lossless = np.can_cast(array.dtype, dtype, "safe")
-    if python_scalar and not lossless:
-        # A Python number may take the input's dtype if the value survives the trip.
-        converted = array.astype(dtype)
-        lossless = target_kind == "f" and source_kind in "iuf" or converted.astype(array.dtype) == array
-    if not lossless and not allow_downcast:
-        raise TypeError(
-            f"input {label!r} expects {dtype.name}, got {array.dtype}; converting would lose precision. "
-            f"Cast the value, or pass allow_input_downcast=True to theano.function"
-        )
-    return array.astype(dtype)
-
-
-def _describe_graph(inputs: list[Variable], outputs: list[Variable], options: str) -> str:
+def _describe_graph(
+    inputs: list[Variable],
+    shared: list[Variable],
+    outputs: list[Variable],
+    updates: list[tuple[Variable, Variable]],
+    options: str,
+) -> str:
     """A canonical text of the optimized graph: equal text means the same compiled code."""
     ids: dict[int, int] = {}
     lines = [options]
-    for i, v in enumerate(inputs):
+    for i, v in enumerate(inputs + shared):
         ids[id(v)] = len(ids)
-        lines.append(f"in {i} {v.type} {v.name!r}")
+        lines.append(f"{'in' if i < len(inputs) else 'shared'} {i} {v.type} {v.name!r}")
 
     def ref(v: Variable) -> str:
         if id(v) not in ids:
@@ -173,69 +126,167 @@ def _describe_graph(inputs: list[Variable], outputs: list[Variable], options: st
                 lines.append(f"const {ids[id(v)]} {v.dtype} {v.data.shape} {v.data.tobytes().hex()}")
         return str(ids[id(v)])
 
-    for node in toposort(outputs):
+    for node in toposort(outputs + [v for _, v in updates]):
         args = ",".join(ref(i) for i in node.inputs)
         ids[id(node.output)] = len(ids)
         lines.append(f"{ids[id(node.output)]} = {node.op.signature()}({args}) {node.output.name!r}")
     lines.append("out " + ",".join(ref(o) for o in outputs))
+    lines += [f"update {ref(t)} {ref(v)}" for t, v in updates]
     return "\n".join(lines)
 
 
+def _pairs(value: Any, what: str) -> list[tuple[Any, Any]]:
+    """``updates=``/``givens=`` as a list of pairs: from a dict, or a list or tuple of pairs."""
+    if value is None:
+        return []
+    items = list(value.items()) if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"theano.function: {what} must be a dict or a list of (variable, value) pairs, "
+                        f"got {type(value).__name__}")  # fmt: skip
+    if len(items) == 2 and isinstance(items[0], Variable) and not isinstance(items[1], (list, tuple)):
+        items = [items]  # a single pair, as Theano accepts
+    pairs = []
+    for item in items:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise TypeError(f"theano.function: each entry of {what} must be a (variable, value) pair, got {item!r}")
+        pairs.append(tuple(item))
+    return pairs
+
+
+def _check_updates(pairs: list[tuple[Any, Any]]) -> list[tuple[Variable, Variable]]:
+    from symgrad.shared import SharedVariable
+    from symgrad.tensor.basic import as_tensor_variable
+
+    checked: list[tuple[Variable, Variable]] = []
+    for target, value in pairs:
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"theano.function: update target {target!r} is not a shared variable; "
+                            "only variables made with theano.shared can be updated")  # fmt: skip
+        if any(t is target for t, _ in checked):
+            raise ValueError(f"theano.function: shared variable {target!r} is updated twice")
+        value = as_tensor_variable(value)
+        if value.dtype != target.dtype or value.ndim != target.ndim:
+            raise TypeError(
+                f"theano.function: the update of {target!r} must have its type {target.type}, got {value.type} "
+                f"(an update cannot change the dtype or number of dimensions; cast it with T.cast)"
+            )
+        if any(n is not None and m is not None and n != m for n, m in zip(target.type.shape, value.type.shape)):
+            raise ValueError(f"theano.function: the update of {target!r} has shape {value.type}, not {target.type}")
+        checked.append((target, value))
+    return checked
+
+
+def _check_givens(pairs: list[tuple[Any, Any]]) -> dict[Variable, Variable]:
+    from symgrad.tensor.basic import as_tensor_variable
+
+    replace: dict[Variable, Variable] = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable) or old.owner is not None or isinstance(old, Constant):
+            raise TypeError(f"theano.function: givens can only replace free variables (inputs or shared "
+                            f"variables), got {old!r}")  # fmt: skip
+        new = as_tensor_variable(new)
+        if new.dtype != old.dtype or new.ndim != old.ndim:
+            raise TypeError(f"theano.function: givens replaces {old!r} ({old.type}) with a value of type {new.type}; "
+                            "the types must agree")  # fmt: skip
+        replace[old] = new
+    return replace
+
+
+def _parameters(inputs: Sequence[Any], allow_downcast: bool | None) -> tuple[list[Variable], list, list]:
+    """The input variables, their parameter names and the checked default values (``theano.In``)."""
+    from symgrad.function import In
+    from symgrad.shared import SharedVariable
+
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"theano.function: inputs must be a list of variables, got {type(inputs).__name__}")
+    variables, names, defaults = [], [], []
+    for i, item in enumerate(inputs):
+        spec = item if isinstance(item, In) else In(item)
+        v = spec.variable
+        if not isinstance(v, Variable):
+            raise TypeError(f"theano.function: inputs[{i}] is a {type(v).__name__}, not a symbolic variable")
+        if isinstance(v, SharedVariable):
+            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is a shared variable; shared variables are "
+                            "implicit inputs (their value is used), so leave them out of the inputs list")  # fmt: skip
+        if isinstance(v, Constant) or v.owner is not None:
+            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is computed from other variables or is a "
+                            "constant; inputs must be free variables such as T.dmatrix('x')")  # fmt: skip
+        if any(v is w for w in variables):
+            raise ValueError(f"theano.function: input {v!r} is listed twice")
+        label = spec.name or v.name or f"inputs[{i}]"
+        if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
+            raise ValueError(f"theano.function: In(name={spec.name!r}) is not a valid Python parameter name")
+        if spec.has_default:
+            defaults.append(coerce(spec.value, v.type, f"the default value of input {label!r}", allow_downcast))
+        elif defaults:
+            raise ValueError(f"theano.function: input {label!r} has no default value but follows one that has; "
+                             "inputs with defaults (theano.In(..., value=...)) must come last")  # fmt: skip
+        variables.append(v)
+        names.append(spec.name)
+    return variables, names, defaults
+
+
 def compile_function(
-    inputs: Sequence[Variable],
+    inputs: Sequence[Any],
     outputs: Variable | Sequence[Variable] | None,
     *,
     name: str | None,
     on_unused_input: str,
     allow_input_downcast: bool | None,
+    updates: Any = None,
+    givens: Any = None,
 ) -> Function:
+    from symgrad.shared import SharedVariable
     from symgrad.tensor.basic import as_tensor_variable
 
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"theano.function: inputs must be a list of variables, got {type(inputs).__name__}")
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    inputs = list(inputs)
-    for i, v in enumerate(inputs):
-        if not isinstance(v, Variable):
-            raise TypeError(f"theano.function: inputs[{i}] is a {type(v).__name__}, not a symbolic variable")
-        if isinstance(v, Constant) or v.owner is not None:
-            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is computed from other variables or is a "
-                            "constant; inputs must be free variables such as T.dmatrix('x')")  # fmt: skip
-        if any(v is w for w in inputs[:i]):
-            raise ValueError(f"theano.function: input {v!r} is listed twice")
-    single = not isinstance(outputs, (list, tuple))
-    out_list = [outputs] if single else list(outputs)
+    inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
+    out_list = [] if outputs is None else [outputs] if single else list(outputs)
     out_list = [as_tensor_variable(o) for o in out_list]
-    out_list = optimize(out_list)
-
-    used = {id(v) for v in graph_inputs(out_list)}
+    update_pairs = _check_updates(_pairs(updates, "updates"))
+    replace = _check_givens(_pairs(givens, "givens"))
+    everything = out_list + [v for _, v in update_pairs]
+    if replace:
+        everything = rebuild(everything, replace)
+    # Used means used by the graph as written: rewrites may drop reads of values that only lent
+    # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
+    used = {id(v) for v in graph_inputs(everything)}
+    everything = optimize(everything)
+    out_list = everything[: len(out_list)]
+    update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
     for v in inputs:
         if id(v) not in used:
             message = f"theano.function: input {v!r} is not used to compute any output"
             if on_unused_input == "raise":
                 raise ValueError(message + "; pass on_unused_input='ignore' (or 'warn') if that is intended")
             if on_unused_input == "warn":
-                import warnings
-
                 warnings.warn(message, stacklevel=3)
     listed = {id(v) for v in inputs}
-    for v in graph_inputs(out_list):
-        if id(v) not in listed:
+    shared: list[Variable] = []
+    for v in graph_inputs(everything) + [t for t, _ in update_pairs]:
+        if isinstance(v, SharedVariable):
+            if all(v is not s for s in shared):
+                shared.append(v)
+        elif id(v) not in listed:
             raise ValueError(
                 f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
             )
 
-    options = f"cpu parallel_threshold={config.parallel_threshold} single={single} name={name!r}"
-    key = cache.make_key(_describe_graph(inputs, out_list, options))
+    options = (f"cpu parallel_threshold={config.parallel_threshold} single={single} name={name!r} "
+               f"parameters={parameter_names} defaults={len(defaults)}")  # fmt: skip
+    key = cache.make_key(_describe_graph(inputs, shared, out_list, update_pairs, options))
 
     def build_source() -> str:
-        return emit_module(lower(inputs, out_list), name, key, config.parallel_threshold, single)
+        program = lower(inputs, out_list, shared, update_pairs)
+        return emit_module(program, name, key, config.parallel_threshold, single, parameter_names, len(defaults))
 
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)
     checks = [_make_check(v, p, allow_input_downcast) for v, p in zip(inputs, params)]
     label = f"function {name!r}" if name else "the function"
-    entry = module.make_entry(checks, _call_error(label, params))
+    storage = [v.storage for v in shared]
+    entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
     return compiled(inputs, out_list, module, name)

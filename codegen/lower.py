@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from symgrad.graph import Apply, Constant, Variable, toposort
+from symgrad.ifelse import IfElse
 from symgrad.ops.elemwise import Elemwise, sym
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle
@@ -43,6 +44,9 @@ class Result:
     expr: sympy.Expr  # the value at one point of the loop nest, in the leaves' symbols
     reduction: str | None = None
     axes: tuple[int, ...] = ()  # the reduced loop dims
+    # A shared variable whose buffer this result is written into, in place (an update); see
+    # _write_in_place for when that is safe.
+    target: Variable | None = None
 
 
 @dataclass(eq=False)
@@ -97,10 +101,28 @@ class Kernel:
         full = self.axes == tuple(range(self.ndim))
         return full and all(r.reduction in (None, "sum", "prod") for r in self.results)
 
+    def _bind(self, result: Result) -> sympy.Symbol:
+        """A local holding ``result``'s value, for other results to read (keeps expressions small:
+        substituting the expression itself would copy it into every reader)."""
+        if isinstance(result.expr, sympy.Symbol) and any(result.expr == local for local, _ in self.bindings):
+            return result.expr
+        local = sympy.Symbol(f"s{len(self.bindings)}", real=True)
+        self.bindings.append((local, result.expr))
+        result.expr = local
+        return local
+
     def absorb(self, other: Kernel) -> None:
-        """Take over ``other``'s results: one loop nest computes both kernels' values."""
-        renames: dict[sympy.Symbol, sympy.Symbol] = {}
+        """Take over ``other``'s results: one loop nest computes both kernels' values.
+
+        Where ``other`` reads one of this kernel's elementwise results (at the element being
+        computed, see _sibling), it uses the value just computed instead of loading it back.
+        """
+        renames: dict[sympy.Symbol, sympy.Expr] = {}
         for leaf in other.leaves:
+            mine = next((r for r in self.results if r.var is leaf.var and r.reduction is None), None)
+            if mine is not None:
+                renames[leaf.symbol] = self._bind(mine)
+                continue
             renames[leaf.symbol] = _Fuser._leaf(self, leaf.var, leaf.index)
         for local, expr in other.bindings:
             renames[local] = sympy.Symbol(f"s{len(self.bindings)}", real=True)
@@ -110,12 +132,50 @@ class Kernel:
 
 
 @dataclass(eq=False)
+class Branch:
+    """An ``ifelse``: the steps only the true branch needs, and those only the false one needs,
+    run inside an ``if``/``else`` on the condition, so the branch not taken costs nothing."""
+
+    node: Apply
+    then_steps: list[Kernel | Apply | Branch]
+    else_steps: list[Kernel | Apply | Branch]
+
+
+Step = Kernel | Apply | Branch
+
+
+def walk(steps: list[Step]) -> list[Kernel | Apply]:
+    """Every kernel and driver step, branches flattened in order (a Branch as its ifelse node)."""
+    flat: list[Kernel | Apply] = []
+    for step in steps:
+        if isinstance(step, Branch):
+            flat += walk(step.then_steps) + walk(step.else_steps) + [step.node]
+        else:
+            flat.append(step)
+    return flat
+
+
+@dataclass(eq=False)
 class Program:
-    """What the code generator prints: inputs, ordered steps and outputs."""
+    """What the code generator prints: inputs, ordered steps, outputs and shared-variable updates.
+
+    ``shared`` are the shared variables the program reads or updates (implicit inputs); each of
+    ``updates`` pairs one of them with the variable holding its new value. Updates whose value a
+    kernel writes straight into the shared buffer are marked on that kernel's result (``target``);
+    the others are stored after the outputs are computed.
+    """
 
     inputs: list[Variable]
     outputs: list[Variable]
-    steps: list[Kernel | Apply]
+    steps: list[Step]
+    shared: list[Variable] = field(default_factory=list)
+    updates: list[tuple[Variable, Variable]] = field(default_factory=list)
+
+    def deferred_updates(self) -> list[tuple[Variable, Variable]]:
+        """The updates not written in place by a kernel: stored when the call ends."""
+        kernels = [s for s in walk(self.steps) if isinstance(s, Kernel)]
+        in_place = {id(r.target) for k in kernels for r in k.results if r.target is not None}
+        return [(target, value) for target, value in self.updates if id(target) not in in_place and value is not target]
 
 
 def _kernel_name(index: int, node: Apply) -> str:
@@ -140,6 +200,7 @@ class _Fuser:
                     self.clients[id(inp)] += 1
         for out in outputs:
             self.clients[id(out)] += 2  # an output is always materialized
+        self.outputs = {id(out) for out in outputs}
 
     def kernel(self, node: Apply) -> Kernel:
         op = node.op
@@ -198,7 +259,12 @@ class _Fuser:
     def _visit(self, k: Kernel, var: Variable, index: tuple[int | None, ...], may_inline: bool) -> sympy.Expr:
         owner = var.owner
         single_client = self.clients[id(var)] == 1
-        if owner is not None and isinstance(owner.op, Elemwise) and may_inline and (single_client or _cheap(owner)):
+        # A cheap node is recomputed by each consumer rather than stored and loaded, unless it is
+        # an output (stored anyway): then a consumer in the same loop domain shares its loop
+        # nest and uses the value directly (_sibling), which beats recomputing it.
+        elementwise = owner is not None and isinstance(owner.op, Elemwise)
+        cheap = elementwise and id(var) not in self.outputs and _cheap(owner)
+        if elementwise and may_inline and (single_client or cheap):
             covered = {i for i in index if i is not None}
             same_domain = all(
                 i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
@@ -236,9 +302,71 @@ def _cheap(node: Apply) -> bool:
     return sympy.count_ops(expr) <= 2 and not expr.atoms(sympy.Function)
 
 
-def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
-    """Group the graph of ``outputs`` into kernels and driver steps, in execution order."""
+def lower(
+    inputs: list[Variable],
+    outputs: list[Variable],
+    shared: list[Variable] = (),
+    updates: list[tuple[Variable, Variable]] = (),
+) -> Program:
+    """Group the graph of ``outputs`` and update values into kernels and driver steps, in order."""
+    program = Program(list(inputs), list(outputs), _steps(list(outputs) + [v for _, v in updates]), list(shared),
+                      list(updates))  # fmt: skip
+    for target, value in updates:
+        _write_in_place(program, target, value)
+    return program
+
+
+Region = tuple[tuple[int, int], ...]  # nested (ifelse node id, 0 for then / 1 for else) pairs
+
+
+def _regions(nodes: list[Apply], outputs: list[Variable]) -> dict[int, Region]:
+    """For each node, the innermost ifelse branch that alone needs its value (``()``: none).
+
+    A node read by one branch of an ifelse belongs to that branch; a node read from several
+    places belongs to the innermost region they share.
+    """
+    readers: dict[int, list[tuple[Apply, int]]] = {}
+    for node in nodes:
+        for position, inp in enumerate(node.inputs):
+            readers.setdefault(id(inp), []).append((node, position))
+    wanted = {id(v) for v in outputs}
+    regions: dict[int, Region] = {}
+    for node in reversed(nodes):
+        if id(node.output) in wanted:
+            regions[id(node)] = ()
+            continue
+        found: list[Region] = []
+        for reader, position in readers.get(id(node.output), []):
+            region = regions[id(reader)]
+            if isinstance(reader.op, IfElse) and position and reader.inputs.count(node.output) == 1:
+                region = region + ((id(reader), position - 1),)
+            found.append(region)
+        common = found[0] if found else ()
+        for region in found[1:]:
+            length = next((i for i, (a, b) in enumerate(zip(common, region)) if a != b), min(len(common), len(region)))
+            common = common[:length]
+        regions[id(node)] = common
+    return regions
+
+
+def _nest(steps: list[Kernel | Apply], region_of: dict[int, Region], region: Region = ()) -> list[Step]:
+    """The steps of ``region``, each ifelse node replaced by a Branch holding its branches' steps."""
+    nested: list[Step] = []
+    for step in steps:
+        if region_of[id(step)] != region:
+            continue
+        if isinstance(step, Apply) and isinstance(step.op, IfElse):
+            then_steps = _nest(steps, region_of, region + ((id(step), 0),))
+            else_steps = _nest(steps, region_of, region + ((id(step), 1),))
+            nested.append(Branch(step, then_steps, else_steps))
+        else:
+            nested.append(step)
+    return nested
+
+
+def _steps(outputs: list[Variable]) -> list[Step]:
     fuser = _Fuser(outputs)
+    regions = _regions(fuser.nodes, outputs)
     kernels: dict[int, Kernel] = {}
     # Consumers first, so each decides which producers it absorbs before they are visited. A
     # cheap producer may be absorbed by some consumers and still be read by others: whether it
@@ -256,24 +384,67 @@ def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
         needed.update(id(v) for v in reads)
 
     steps: list[Kernel | Apply] = []
+    region_of: dict[int, Region] = {}  # by step
     for node in fuser.nodes:
         if id(node.output) not in needed:
             continue
         if id(node) in kernels:
             kernel = kernels[id(node)]
-            host = _sibling(kernel, steps)
+            same_region = [s for s in steps if region_of[id(s)] == regions[id(node)]]
+            host = _sibling(kernel, steps, same_region)
             if host is None:
                 kernel.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
                 steps.append(kernel)
+                region_of[id(kernel)] = regions[id(node)]
             else:
                 host.absorb(kernel)
         else:
             steps.append(node)
-    return Program(list(inputs), list(outputs), steps)
+            region_of[id(node)] = regions[id(node)]
+    return _nest(steps, region_of)
 
 
-def _sibling(kernel: Kernel, steps: list[Kernel | Apply]) -> Kernel | None:
-    """An earlier kernel that can compute ``kernel``'s results in its own loop nest.
+def _write_in_place(program: Program, target: Variable, value: Variable) -> None:
+    """Let the kernel computing ``value`` store it straight into ``target``'s buffer, if safe.
+
+    Safe when nothing reads the old value after that kernel, and the kernel itself reads it only
+    at the very element it writes (it computes every result of an iteration before storing any).
+    Anything that may share ``target``'s memory counts as reading it: driver steps are assumed
+    to return views of their inputs.
+    """
+    aliases = {id(target)}
+    found = None
+    steps = walk(program.steps)
+    for position, step in enumerate(steps):
+        if isinstance(step, Kernel):
+            result = next((r for r in step.results if r.var is value and r.reduction is None), None)
+            if result is not None:
+                found = position, step, result
+        elif any(id(i) in aliases for i in step.inputs):
+            aliases.add(id(step.output))
+    if found is None or target.ndim == 0:
+        return
+    position, kernel, result = found
+    reads = [leaf for leaf in kernel.leaves if id(leaf.var) in aliases]
+    in_step = all(
+        leaf.var is target and all(i == d or (i is None and kernel.broadcastable[d]) for d, i in enumerate(leaf.index))
+        for leaf in reads
+    )
+    if not reads or not in_step or kernel.ndim != target.ndim:
+        return
+    later = steps[position + 1 :]
+    read_later = [v for s in later for v in (s.params if isinstance(s, Kernel) else s.inputs)]
+    others = [v for t, v in program.updates if v is not value] + program.outputs
+    if any(id(v) in aliases for v in read_later + others):
+        return
+    if any(v is value for v in read_later + others) or sum(r.var is value for r in kernel.results) > 1:
+        return
+    result.target = target
+
+
+def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kernel | Apply]) -> Kernel | None:
+    """An earlier kernel, one of ``candidates``, that can compute ``kernel``'s results in its own
+    loop nest.
 
     It must loop over the same domain (the same ranks, and for every dim an array length both
     loops take their bound from), and everything ``kernel`` reads must already exist where that
@@ -281,28 +452,55 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply]) -> Kernel | None:
     """
     made_after: set[int] = set()
     for step in reversed(steps):
+        if any(id(v) in made_after for v in kernel.params):
+            return None  # it reads something made after this step: no earlier one works either
         outputs = [r.var for r in step.results] if isinstance(step, Kernel) else [step.output]
         made_after.update(id(v) for v in outputs)
-        if not isinstance(step, Kernel) or step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable:
+        reads_step = any(id(v) in made_after for v in kernel.params)
+        if all(step is not c for c in candidates):  # in another ifelse branch
+            if reads_step:
+                return None
             continue
-        if any(id(v) in made_after for v in kernel.params):
-            return None  # it reads something made at or after this step: no earlier one works either
+        if not isinstance(step, Kernel) or step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable:
+            if reads_step:
+                return None
+            continue
+        if reads_step and not _reads_pointwise(kernel, step):
+            return None
         if kernel.axes and step.axes and kernel.axes != step.axes:
             continue
         if (kernel.axes or step.axes) and not (kernel.reduces_suffix and step.reduces_suffix):
             continue
+        made_here = [(r.var, d) for r in step.results if r.reduction is None for d in range(step.ndim)]
         if all(
-            kernel.broadcastable[d] or set(kernel.dim_sources(d)) & set(step.dim_sources(d)) for d in range(kernel.ndim)
+            kernel.broadcastable[d] or set(kernel.dim_sources(d)) & set(step.dim_sources(d) + made_here)
+            for d in range(kernel.ndim)
         ):
             return step
     return None
+
+
+def _reads_pointwise(kernel: Kernel, host: Kernel) -> bool:
+    """Whether ``kernel`` reads ``host``'s results only as elementwise values at the point being
+    computed, so one loop nest can compute them and then use them (an update that reads the new
+    value of another, as Adam's parameter step reads the new moments)."""
+    made = {id(r.var): r for r in host.results}
+    for leaf in kernel.leaves:
+        r = made.get(id(leaf.var))
+        if r is None:
+            continue
+        if r.reduction is not None:
+            return False
+        if any(i != d and not (i is None and kernel.broadcastable[d]) for d, i in enumerate(leaf.index)):
+            return False
+    return True
 
 
 def constants_of(program: Program) -> list[Constant]:
     """Array constants the program reads (scalars live inside kernel expressions)."""
     seen: dict[int, Constant] = {}
     reads: list[Variable] = list(program.outputs)
-    for step in program.steps:
+    for step in walk(program.steps):
         reads.extend(step.params if isinstance(step, Kernel) else step.inputs)
     for var in reads:
         if isinstance(var, Constant):

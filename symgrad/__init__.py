@@ -12,8 +12,9 @@ Importing symgrad is cheap: Numba is imported only when a function is compiled.
 
 from . import tensor
 from .config import config
-from .function import function
+from .function import In, function
 from .grad import grad
+from .shared import SharedVariable, shared
 
 __version__ = "0.1.0"
-__all__ = ["config", "function", "grad", "tensor", "__version__"]
+__all__ = ["In", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]

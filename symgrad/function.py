@@ -1,28 +1,63 @@
-"""``theano.function``: the front-end entry point; the compiled callable is built in ``codegen``."""
+"""``theano.function`` and ``theano.In``: the front-end entry points; compilation is in ``codegen``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .graph import Variable
 
+_NO_DEFAULT = object()
+
+
+class In:
+    """An input with options, as in Theano: ``theano.In(x, value=1.0, name='rate')``.
+
+    ``value`` is the default used when the argument is not passed; ``name`` is the keyword the
+    compiled function accepts for it (the variable's own name otherwise). Inputs with a default
+    come after those without.
+    """
+
+    def __init__(self, variable: Variable, name: str | None = None, value: Any = _NO_DEFAULT) -> None:
+        self.variable = variable
+        self.name = name
+        self.value = value
+
+    @property
+    def has_default(self) -> bool:
+        return self.value is not _NO_DEFAULT
+
+    def __repr__(self) -> str:
+        default = f", value={self.value!r}" if self.has_default else ""
+        return f"In({self.variable!r}{', name=' + repr(self.name) if self.name else ''}{default})"
+
 
 def function(
-    inputs: Sequence[Variable],
+    inputs: Sequence[Variable | In],
     outputs: Variable | Sequence[Variable] | None = None,
     *,
+    updates: Mapping | Sequence[tuple[Variable, Any]] | None = None,
+    givens: Mapping | Sequence[tuple[Variable, Any]] | None = None,
     name: str | None = None,
     on_unused_input: str = "raise",
     allow_input_downcast: bool | None = None,
 ):
     """Compile ``outputs`` as a function of ``inputs``; returns a callable.
 
-    ``outputs`` may be one variable (the call returns one array) or a list (a list of arrays).
-    Arguments are checked against the inputs' types before any kernel runs; see
-    ``codegen.function.Function`` for the casting rules.
+    ``outputs`` may be one variable (the call returns one array), a list (a list of arrays) or
+    ``None`` (the call returns ``[]``; useful with ``updates``). ``updates`` pairs shared variables
+    with expressions for their new values: all are computed from the values before the call, then
+    written. ``givens`` pairs variables with what to use in their place. Arguments are checked
+    against the inputs' types before any kernel runs; see ``symgrad.values`` for the casting rules.
     """
     from codegen.function import compile_function
 
     return compile_function(
-        inputs, outputs, name=name, on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast
+        inputs,
+        outputs,
+        name=name,
+        on_unused_input=on_unused_input,
+        allow_input_downcast=allow_input_downcast,
+        updates=updates,
+        givens=givens,
     )

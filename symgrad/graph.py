@@ -30,7 +30,12 @@ import numpy as np
 
 from .types import TensorType
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Frames in these directories are symgrad's own (the front end and the back end, which rebuilds
+# graphs while optimizing them); the user's line is the innermost frame outside them.
+_OWN_DIRS = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), package) + os.sep
+    for package in ("symgrad", "codegen")
+)
 
 
 def user_line() -> str | None:
@@ -38,7 +43,7 @@ def user_line() -> str | None:
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR):
+        if not filename.startswith(_OWN_DIRS):
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return None
@@ -56,7 +61,12 @@ class Op(abc.ABC):
         return type(self) is type(other) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        # Computed once: hashing SymPy expressions is slow, and the hash-consing tables hash ops
+        # again when entries die, which can happen while the interpreter is shutting down.
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = hash(self._key())
+        return cached
 
     def __str__(self) -> str:
         args = ", ".join(str(getattr(self, p)) for p in self.props)

@@ -22,7 +22,7 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
 from ..config import config
 from ..graph import Constant, Op, Variable, apply, constant
-from ..types import TensorType, broadcast_static, float_of, kind, promote
+from ..types import ALL_DTYPES, TensorType, broadcast_static, float_of, kind, promote
 
 
 @functools.cache
@@ -322,6 +322,8 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
     final.sort()
     expr = expr.xreplace({sym(i): sym(j) for j, i in enumerate(final)})
     final_inputs = [kept[i] for i in final]
+    if expr == sym(0) and final_inputs[0].dtype == dtype and final_inputs[0].type.shape == out_shape:
+        return final_inputs[0]  # the identity: no node at all
     if not final_inputs and expr.is_number:  # constant folding of a number: no NumPy needed
         value = np.asarray(int(expr) if expr.is_Integer else float(expr), dtype=dtype)
         return constant(np.broadcast_to(value, [n or 1 for n in out_shape]), dtype=dtype, weak=False)
@@ -344,8 +346,13 @@ def elemwise(name: str, *args: object) -> Variable:
     return make_elemwise(expr, inputs, dtype, name)
 
 
-def cast(x: Variable, dtype: str) -> Variable:
+def cast(x: Variable | float, dtype: str) -> Variable:
     """``x`` converted to ``dtype`` (truncating toward zero for float to int, as NumPy)."""
+    from ..tensor.basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    if dtype not in ALL_DTYPES:
+        raise TypeError(f"T.cast: unknown dtype {dtype!r}; use one of {', '.join(ALL_DTYPES)}")
     if x.dtype == dtype:
         return x
     return make_elemwise(sym(0), [x], dtype, f"cast{{{dtype}}}")

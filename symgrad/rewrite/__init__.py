@@ -5,6 +5,7 @@ Each pass is a named function from output variables to output variables, run in 
 - ``merge``: rebuild the graph through the hash-consing constructors, so identical subgraphs
   (from user code, from ``T.grad``, from substitutions) become one node, and any node whose inputs
   are all constants is evaluated (constant folding happens in ``graph.apply``);
+- ``fill_numbers``: a tensor filled with one number is read as that number;
 - dead-code removal is implicit: later stages only ever walk what the outputs depend on.
 """
 
@@ -12,15 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import sympy
+
 from ..graph import Variable, apply, toposort
-from ..ops.elemwise import Elemwise, make_elemwise
+from ..ops.elemwise import Elemwise, make_elemwise, sym
 
 
-def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None = None) -> list[Variable]:
+def rebuild(
+    outputs: list[Variable],
+    replace: Mapping[Variable, Variable] | None = None,
+    rewrite_expr: Callable[[sympy.Expr, list[Variable]], sympy.Expr] | None = None,
+) -> list[Variable]:
     """``outputs`` rebuilt with each key of ``replace`` swapped for its value (``givens``, R-op).
 
     Every node downstream of a replacement is built again through the hash-consing constructors,
-    so equal nodes merge and nodes whose inputs became constants fold.
+    so equal nodes merge and nodes whose inputs became constants fold. ``rewrite_expr`` may
+    rewrite each elementwise node's expression, given its (rebuilt) inputs.
     """
     rebuilt: dict[int, Variable] = {id(old): new for old, new in (replace or {}).items()}
 
@@ -29,10 +37,12 @@ def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None
 
     for node in toposort(outputs):
         inputs = [new(i) for i in node.inputs]
-        if all(a is b for a, b in zip(inputs, node.inputs)):
+        elementwise = isinstance(node.op, Elemwise)
+        expr = rewrite_expr(node.op.expr, inputs) if elementwise and rewrite_expr else None
+        if all(a is b for a, b in zip(inputs, node.inputs)) and (expr is None or expr == node.op.expr):
             continue
-        if isinstance(node.op, Elemwise):  # re-canonicalize: constants may now fold into the expression
-            out = make_elemwise(node.op.expr, inputs, node.op.dtype, node.op.name)
+        if elementwise:  # re-canonicalize: constants may now fold into the expression
+            out = make_elemwise(node.op.expr if expr is None else expr, inputs, node.op.dtype, node.op.name)
         else:
             out = apply(node.op, *inputs)
         out.name = out.name or node.output.name
@@ -45,7 +55,26 @@ def merge(outputs: list[Variable]) -> list[Variable]:
     return rebuild(outputs)
 
 
-PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [("merge", merge)]
+def _read_fills_as_numbers(expr: sympy.Expr, inputs: list[Variable]) -> sympy.Expr:
+    numbers = {}
+    for i, var in enumerate(inputs):
+        owner = var.owner
+        if owner is not None and isinstance(owner.op, Elemwise) and owner.op.expr.is_number:
+            numbers[sym(i)] = owner.op.expr
+    return expr.xreplace(numbers) if numbers else expr
+
+
+def fill_numbers(outputs: list[Variable]) -> list[Variable]:
+    """Read tensors filled with one number (``ones_like(x)``, the seeds ``T.grad`` broadcasts) as
+    that number, so ``2 * x * ones_like(x)`` becomes ``2 * x``; such a tensor stays an input of
+    the node only where it is needed for the output's shape."""
+    return rebuild(outputs, rewrite_expr=_read_fills_as_numbers)
+
+
+PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [
+    ("merge", merge),
+    ("fill_numbers", fill_numbers),
+]
 
 
 def optimize(outputs: list[Variable]) -> list[Variable]:

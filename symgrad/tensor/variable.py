@@ -7,7 +7,13 @@ nodes through the functions of ``symgrad.tensor.basic``. ``==`` keeps Python's i
 
 from __future__ import annotations
 
+import weakref
+
 from ..graph import Constant, Variable
+
+# Functions compiled by Variable.eval, per variable (dropped with it) and per tuple of inputs;
+# each entry keeps its inputs alive so their ids stay valid.
+_eval_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _basic():
@@ -140,6 +146,21 @@ class TensorVariable(Variable):
 
     def dot(self, other):
         return _basic().dot(self, other)
+
+    def eval(self, inputs_to_values: dict | None = None):
+        """The value of this variable, given values for the inputs it depends on (as in Theano).
+
+        The compiled function is kept (per set of inputs), so evaluating again is cheap.
+        """
+        from ..function import function
+
+        inputs_to_values = dict(inputs_to_values or {})
+        inputs = list(inputs_to_values)
+        key = tuple(id(v) for v in inputs)
+        compiled = _eval_cache.setdefault(self, {})
+        if key not in compiled:
+            compiled[key] = (inputs, function(inputs, self, on_unused_input="ignore"))
+        return compiled[key][1](*inputs_to_values.values())
 
 
 class TensorConstant(Constant, TensorVariable):

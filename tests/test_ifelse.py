@@ -1,0 +1,83 @@
+"""symgrad.ifelse: a lazy scalar conditional, beside T.switch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgrad as theano
+import symgrad.tensor as T
+from symgrad.ifelse import ifelse
+
+from .helpers import numeric_grad
+
+
+def test_ifelse_picks_a_branch_and_matches_switch():
+    a, b = T.dscalars("a", "b")
+    x, y = T.dmatrices("x", "y")
+    lazy = theano.function([a, b, x, y], ifelse(T.lt(a, b), T.mean(x), T.mean(y)))
+    eager = theano.function([a, b, x, y], T.switch(T.lt(a, b), T.mean(x), T.mean(y)))
+    data_x, data_y = np.ones((3, 4)), np.zeros((2, 2))
+    for first, second in [(1.0, 2.0), (2.0, 1.0)]:
+        assert lazy(first, second, data_x, data_y) == eager(first, second, data_x, data_y)
+    assert lazy(1.0, 2.0, data_x, data_y) == 1.0 and lazy(2.0, 1.0, data_x, data_y) == 0.0
+
+
+def test_only_the_branch_taken_runs():
+    # The false branch multiplies matrices whose shapes do not fit: it would raise if it ran.
+    flag = T.lscalar("flag")
+    x, w = T.dmatrices("x", "w")
+    f = theano.function([flag, x, w], ifelse(flag, T.sum(x), T.sum(T.dot(x, w))))
+    source = f.source
+    assert "if flag:" in source and "else:" in source
+    assert f(1, np.ones((2, 3)), np.ones((2, 2))) == 6.0
+    with pytest.raises(ValueError, match="dot"):
+        f(0, np.ones((2, 3)), np.ones((2, 2)))
+
+
+def test_work_shared_by_both_branches_runs_once_before_the_if():
+    c = T.bscalar("c")
+    x = T.dvector("x")
+    common = T.exp(x) + 1
+    f = theano.function([c, x], ifelse(c, T.sum(common), T.max(common)))
+    head, _, branches = f.source.partition("if c:")
+    assert "exp(" not in branches.split("def make_entry")[-1]  # computed once, before the branches
+    data = np.array([0.0, 1.0])
+    assert f(1, data) == pytest.approx(np.sum(np.exp(data) + 1))
+    assert f(0, data) == pytest.approx(np.max(np.exp(data) + 1))
+
+
+def test_lists_nesting_and_python_numbers():
+    c, d = T.lscalars("c", "d")
+    x = T.fvector("x")
+    inner = ifelse(d, x * 2, x * 3)
+    first, second = ifelse(c, [inner, T.sum(x)], [x, 0.0])
+    f = theano.function([c, d, x], [first, second])
+    data = np.array([1.0, 2.0], dtype="float32")
+    out = f(1, 0, data)
+    assert out[0].dtype == np.float32 and out[0].tolist() == [3.0, 6.0] and out[1] == 3.0
+    out = f(0, 1, data)
+    assert out[0].tolist() == [1.0, 2.0] and out[1] == 0.0 and out[1].dtype == np.float32
+
+
+def test_gradient_flows_into_the_branch_taken():
+    c = T.lscalar("c")
+    x, y = T.dvectors("x", "y")
+    cost = T.sum(ifelse(c, T.sin(x) * y, y**2))
+    grads = theano.function([c, x, y], T.grad(cost, [x, y]))
+    value = theano.function([c, x, y], cost)
+    data = [np.array([0.3, -1.2]), np.array([2.0, 0.5])]
+    for flag in (0, 1):
+        for i, got in enumerate(grads(flag, *data)):
+            expected = numeric_grad(lambda u, v, flag=flag: value(flag, u, v), data, i)
+            np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-9)
+
+
+def test_ifelse_errors():
+    x, y = T.dvectors("x", "y")
+    with pytest.raises(TypeError, match="the condition must be a scalar"):
+        ifelse(x, x, y)
+    with pytest.raises(TypeError, match="both branches must have one type"):
+        ifelse(T.dscalar("c"), x, T.fvector("z"))
+    with pytest.raises(ValueError, match="the branches have 2 and 1 values"):
+        ifelse(T.dscalar("c"), [x, y], [x])
