@@ -22,6 +22,17 @@ __all__ = ["digamma", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "tr
 
 _jit = numba.njit(cache=True, error_model="numpy")
 
+
+def _exact(signature: str):
+    """Compile now, for ``signature`` only, without fastmath.
+
+    A dispatcher first compiled from inside a kernel inherits that kernel's fastmath flags, and
+    'reassoc' turns the double-double step ``(x - root_hi) - root_lo`` into ``x - root_hi``,
+    losing digamma's relative accuracy near its root (and the cache keeps that version for
+    every later caller). Compiling at import, with the only signature calls may use, rules that out.
+    """
+    return numba.njit(signature, cache=True, error_model="numpy")
+
 # Bernoulli numbers B_2, B_4, ..., B_24.
 _BERNOULLI = (
     1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,
@@ -53,7 +64,7 @@ _ROOT_TAYLOR = (
 )  # fmt: skip
 
 
-@_jit
+@_exact("float64(float64)")
 def _digamma_near_root(dx):
     """psi(root + dx) for |dx| < 0.2, from its Taylor series about the positive root."""
     series = 0.0
@@ -62,7 +73,7 @@ def _digamma_near_root(dx):
     return series * dx
 
 
-@_jit
+@_exact("float64(float64)")
 def _digamma_positive(x):
     """psi(x) for x > 0.
 
@@ -86,7 +97,7 @@ def _digamma_positive(x):
     return result + math.log(x) - 0.5 / x - series * z
 
 
-@_jit
+@_exact("float64(float64)")
 def _cot_pi(x):
     """cot(pi x) for a non-integer x, to a few ulp.
 
@@ -106,7 +117,7 @@ def _cot_pi(x):
     return 1.0 / math.tan(math.pi * r)
 
 
-@_jit
+@_exact("float64(float64)")
 def digamma(x):
     """The digamma function psi(x) = d/dx ln Gamma(x), in float64.
 
@@ -134,7 +145,7 @@ def digamma(x):
     return _digamma_positive(x)
 
 
-@_jit
+@_exact("float64(float64, float64)")
 def _hurwitz_zeta(s, q):
     """zeta(s, q) = sum over k >= 0 of 1 / (q + k)^s, for an integer-valued float s >= 2 and
     0 < q < inf. (With an integer s, Numba's math.pow takes an integer-power path that raises
@@ -162,7 +173,7 @@ def _hurwitz_zeta(s, q):
     return total + tail
 
 
-@_jit
+@_exact("float64(int64, float64)")
 def _cot_derivative(n, c):
     """P_n(c), where d^n/dx^n cot(pi x) = pi^n P_n(cot(pi x)).
 
@@ -186,14 +197,14 @@ def _cot_derivative(n, c):
     return result
 
 
-@_jit
+@_exact("float64(int64, float64)")
 def _polygamma_positive(n, x):
     """psi^(n)(x) = (-1)^(n+1) n! zeta(n+1, x) for an integer n >= 1 and 0 < x < inf."""
     sign = 1.0 if n % 2 == 1 else -1.0
     return sign * math.gamma(n + 1.0) * _hurwitz_zeta(n + 1.0, x)
 
 
-@_jit
+@_exact("float64(float64, float64)")
 def polygamma(n, x):
     """The polygamma function psi^(n)(x), the n-th derivative of digamma, in float64.
 
@@ -226,7 +237,7 @@ def polygamma(n, x):
     return reflected - math.pow(math.pi, order + 1.0) * _cot_derivative(order, cot)
 
 
-@_jit
+@_exact("float64(float64)")
 def trigamma(x):
     """The trigamma function psi'(x) = polygamma(1, x); same method and accuracy."""
     return polygamma(1, x)

@@ -1,6 +1,9 @@
 """Accuracy of the scalar helpers in codegen.runtime against scipy.special and mpmath."""
 
 import math
+import os
+import subprocess
+import sys
 
 import mpmath
 import numpy as np
@@ -242,3 +245,21 @@ def test_exp2():
     np.testing.assert_allclose(apply(exp2, xs), np.exp2(xs), rtol=2 * EPS, atol=0)
     assert exp2(3) == 8.0 and exp2(-2000) == 0.0 and exp2(math.inf) == math.inf
     assert exp2(-math.inf) == 0.0 and math.isnan(exp2(math.nan))
+
+
+def test_digamma_stays_exact_when_a_kernel_compiles_it_first(tmp_path):
+    # A dispatcher first compiled from inside a fastmath kernel used to inherit 'reassoc' and
+    # lose digamma's accuracy near its root, for every later caller too (through Numba's cache).
+    script = (
+        "import numpy as np, symgrad as theano, symgrad.tensor as T\n"
+        "from codegen import runtime\n"
+        "x = T.dvector('x')\n"
+        "kernel = theano.function([x], T.psi(x))(np.array([runtime._ROOT_HI + 1e-9]))[0]\n"
+        "print(repr(float(kernel)), repr(runtime.digamma(runtime._ROOT_HI + 1e-9)))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), SYMGRAD_CACHE_DIR=str(tmp_path / "symgrad"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    kernel, direct = map(float, done.stdout.split())
+    truth = float(mpmath.digamma(mpmath.mpf(runtime._ROOT_HI + 1e-9)))
+    assert abs(kernel - truth) <= 1e-13 * abs(truth) and abs(direct - truth) <= 1e-13 * abs(truth)
