@@ -271,7 +271,8 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     if isinstance(step.op, Dot):
         a, b = step.inputs
         lines.append(f"if {names[a]}.shape[-1] != {names[b]}.shape[0]:")
-        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {names[a]}={names[a]}, {names[b]}={names[b]})")
+        operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})")
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
         x, g = step.inputs
