@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..graph import Variable, apply, toposort
+from ..graph import Apply, Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise
 
 
@@ -28,16 +28,23 @@ def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None
         return rebuilt.get(id(v), v)
 
     for node in toposort(outputs):
+        if id(node.output) in rebuilt:  # replaced: what computed it no longer matters
+            continue
         inputs = [new(i) for i in node.inputs]
         if all(a is b for a, b in zip(inputs, node.inputs)):
             continue
-        if isinstance(node.op, Elemwise):  # re-canonicalize: constants may now fold into the expression
-            out = make_elemwise(node.op.expr, inputs, node.op.dtype, node.op.name)
-        else:
-            out = apply(node.op, *inputs)
-        out.name = out.name or node.output.name
-        rebuilt[id(node.output)] = out
+        rebuilt[id(node.output)] = remake(node, inputs)
     return [new(o) for o in outputs]
+
+
+def remake(node: Apply, inputs: list[Variable]) -> Variable:
+    """``node``'s op applied to new ``inputs``, through the hash-consing constructors."""
+    if isinstance(node.op, Elemwise):  # re-canonicalize: constants may now fold into the expression
+        out = make_elemwise(node.op.expr, inputs, node.op.dtype, node.op.name)
+    else:
+        out = apply(node.op, *inputs)
+    out.name = out.name or node.output.name
+    return out
 
 
 def merge(outputs: list[Variable]) -> list[Variable]:
