@@ -24,7 +24,7 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.blas import Dot
 from symgrad.ops.reduce import reduce_dtype
-from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
+from symgrad.ops.shape import SYMBOLIC, DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
 from symgrad.types import kind
 
 from .lower import Kernel, Program, Result, constants_of
@@ -32,7 +32,9 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
-_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch)$")
+_RESERVED = re.compile(
+    r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch|index_error)$"
+)
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
 
@@ -224,7 +226,7 @@ def _view(node: Apply, names: Names) -> str:
             text = f"np.reshape({text}, {_shape_tuple(node.output, names, op)})"
         return text
     if isinstance(op, Subtensor):
-        return f"{x}{index_text(op.index)}"
+        return f"{x}{index_text(op.index, [names[v] for v in node.inputs[1:]])}"
     if isinstance(op, Reshape):
         dims = [f"{x}.shape[{s[1]}]" if isinstance(s, tuple) else str(s) for s in op.shape]
         return f"np.reshape({x}, ({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
@@ -243,6 +245,25 @@ def _shape_tuple(out: Variable, names: Names, op: DimShuffle) -> str:
 
 def _where(node: Apply) -> str:
     return f" (built at {node.trace})" if node.trace else ""
+
+
+def _index_checks(node: Apply, names: Names) -> list[str]:
+    """Bounds checks for the symbolic integer entries of an index (``x[i]``), so that an index out
+    of range names the indexed variable and the line that built the node."""
+    x = names[node.inputs[0]]
+    scalars = iter(node.inputs[2 if isinstance(node.op, SubtensorGrad) else 1 :])
+    lines = []
+    for dim, item in enumerate(node.op.index):
+        if isinstance(item, tuple):  # slice bounds clip, as in NumPy: only consume their scalars
+            for _ in range(item.count(SYMBOLIC)):
+                next(scalars)
+            continue
+        if item != SYMBOLIC:
+            continue
+        i, length = names[next(scalars)], f"{x}.shape[{dim}]"
+        lines.append(f"if not -{length} <= {i} < {length}:")
+        lines.append(f"    raise index_error({i}, {dim}, {x!r}, {length}, {_where(node)!r})")
+    return lines
 
 
 def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
@@ -275,9 +296,13 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})")
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
-        x, g = step.inputs
+        x, g, *scalars = step.inputs
+        lines += _index_checks(step, names)
         lines.append(f"{out} = np.zeros(np.shape({names[x]}), dtype={np_dtype(step.output.dtype)})")
-        lines.append(f"{out}{index_text(step.op.index)} = {names[g]}")
+        lines.append(f"{out}{index_text(step.op.index, [names[v] for v in scalars])} = {names[g]}")
+    elif isinstance(step.op, Subtensor):
+        lines += _index_checks(step, names)
+        lines.append(f"{out} = {_view(step, names)}")
     else:
         lines.append(f"{out} = {_view(step, names)}")
     return lines
@@ -358,7 +383,7 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
         header.append(f"from codegen.runtime import {', '.join(sorted(printer.runtime_imports))}")
-    header.append("from codegen.errors import shape_mismatch")
+    header.append("from codegen.errors import index_error, shape_mismatch")
     header += [
         "",
         f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",
