@@ -1,5 +1,5 @@
-"""Symbolic integer indices ``x[i]``, ``x[i:j]``: values, gradients and range errors (the start of
-higher derivatives: the gradient of ``y[i]`` is the one-hot seed of a Jacobian's row ``i``)."""
+"""Higher derivatives: T.Lop, T.Rop and Hessian-vector products, checked against finite differences
+(of the function, or of the compiled gradient), plus symbolic indexing ``x[i]``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,29 @@ import pytest
 
 import symgrad as theano
 import symgrad.tensor as T
+from symgrad.graph import graph_inputs, toposort
+from symgrad.rewrite import optimize, rebuild
 
 from .helpers import rand
+
+
+def numeric_jacobian(f, x, eps=1e-6):
+    """Central differences of the array-valued ``f`` at ``x``: shape ``f(x).shape + x.shape``."""
+    x = np.array(x, dtype="float64")
+    y = np.asarray(f(x))
+    jac = np.zeros(y.shape + x.shape)
+    for j in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[j] = eps
+        jac[(..., *j)] = (np.asarray(f(x + step), dtype="float64") - np.asarray(f(x - step), dtype="float64")) / (
+            2 * eps
+        )
+    return jac
+
+
+def rosenbrock(x):
+    return T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
 
 # ------------------------------------------------------------------------------------------------
 # Symbolic indexing
@@ -48,3 +69,152 @@ def test_out_of_range_symbolic_index_names_the_variable():
         x[i].owner.op.perform(np.zeros(3), np.int64(3))  # the NumPy reference says the same
     with pytest.raises(TypeError, match="an index must be an integer scalar"):
         _ = x[T.dscalar("s")]
+
+
+# ------------------------------------------------------------------------------------------------
+# Lop and Rop
+
+
+def _f_of(x, a):
+    return T.tanh(T.dot(a, x)) * T.exp(x[0])
+
+
+def test_lop_and_rop_match_the_jacobian():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    u, v = T.dvector("u"), T.dvector("v")
+    y = _f_of(x, a)
+    f = theano.function([x, a, u, v], [y, T.Lop(y, x, u), T.Rop(y, x, v)])
+    xv, av, uv, vv = rand(3, seed=1), rand((4, 3), seed=2), rand(4, seed=3), rand(3, seed=4)
+    _, lop, rop = f(xv, av, uv, vv)
+    jac = numeric_jacobian(lambda w: f(w, av, uv, vv)[0], xv)
+    np.testing.assert_allclose(lop, uv @ jac, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(rop, jac @ vv, rtol=1e-6, atol=1e-8)
+
+
+def test_lop_and_rop_with_lists():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    u1, u2, vx, va = T.dvector("u1"), T.dscalar("u2"), T.dvector("vx"), T.dmatrix("va")
+    y1, y2 = _f_of(x, a), T.sum(T.dot(a, x) ** 2)
+    lx, la = T.Lop([y1, y2], [x, a], [u1, u2])
+    r1, r2 = T.Rop([y1, y2], [x, a], [vx, va])
+    f = theano.function([x, a, u1, u2, vx, va], [lx, la, r1, r2])
+    xv, av = rand(3, seed=1), rand((4, 3), seed=2)
+    u1v, u2v, vxv, vav = rand(4, seed=3), 0.7, rand(3, seed=4), rand((4, 3), seed=5)
+    got = f(xv, av, u1v, u2v, vxv, vav)
+    y = theano.function([x, a], [y1, y2])
+    jx = [numeric_jacobian(lambda w, k=k: y(w, av)[k], xv) for k in range(2)]
+    ja = [numeric_jacobian(lambda w, k=k: y(xv, w)[k], av) for k in range(2)]
+    tol = dict(rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(got[0], u1v @ jx[0] + u2v * jx[1], **tol)
+    np.testing.assert_allclose(got[1], np.tensordot(u1v, ja[0], 1) + u2v * ja[1], **tol)
+    np.testing.assert_allclose(got[2], jx[0] @ vxv + np.tensordot(ja[0], vav, 2), **tol)
+    np.testing.assert_allclose(got[3], jx[1] @ vxv + np.tensordot(ja[1], vav, 2), **tol)
+
+
+def test_rop_float32_and_of_the_identity():
+    x, v = T.fvector("x"), T.fvector("v")
+    f = theano.function([x, v], [T.Rop(T.exp(x) * 2, x, v), T.Rop(x, x, v)])
+    xv, vv = rand(5, "float32", seed=1), rand(5, "float32", seed=2)
+    rop, identity = f(xv, vv)
+    assert rop.dtype == np.float32
+    np.testing.assert_allclose(rop, 2 * np.exp(xv) * vv, rtol=1e-6)
+    np.testing.assert_array_equal(identity, vv)
+
+
+def test_rebuild_keeps_a_replacement_of_a_computed_variable():
+    # Replacing x and exp(x) at once: exp(x)'s own node must not be rebuilt over x's replacement.
+    x, p, q = T.dvector("x"), T.dvector("p"), T.dvector("q")
+    h = T.exp(x)
+    (out,) = rebuild([h * x], {x: p, h: q})
+    assert {v.name for v in graph_inputs([out])} == {"p", "q"}
+
+
+def test_rop_leaves_no_reference_to_its_dummy_seed():
+    # The transposed Jacobian of a broadcast keeps the seed u as an input that only lends its
+    # shape (to the gradient of the sum over the broadcast axis); it must be replaced, or the
+    # function would depend on an unlisted input.
+    x, ys, v = T.dvector("x"), T.dmatrix("ys"), T.dvector("v")
+    f_out = T.exp(x.dimshuffle(0, "x") + ys)
+    rop = T.Rop(f_out, x, v)
+    assert {r.name for r in graph_inputs([rop])} <= {"x", "ys", "v"}
+    f = theano.function([x, ys, v], rop)
+    xv, yv, vv = rand(3, seed=1), rand((3, 2), seed=2), rand(3, seed=3)
+    np.testing.assert_allclose(f(xv, yv, vv), np.exp(xv[:, None] + yv) * vv[:, None], rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# Hessian-vector products
+
+
+def test_hessian_vector_product_matches_finite_differences_of_the_gradient():
+    x, v = T.dvector("x"), T.dvector("v")
+    cost = rosenbrock(x) + T.sum(T.sin(x) * T.exp(x[::-1]))
+    g = theano.function([x], T.grad(cost, x))
+    f = theano.function([x, v], [T.hessian_vector_product(cost, x, v), T.Rop(T.grad(cost, x), x, v)])
+    xv, vv = rand(7, seed=1, low=-1, high=1), rand(7, seed=2)
+    eps = 1e-6
+    along_v = (g(xv + eps * vv) - g(xv - eps * vv)) / (2 * eps)
+    hvp, rop = f(xv, vv)
+    np.testing.assert_allclose(hvp, along_v, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(rop, hvp, rtol=1e-11, atol=1e-10)
+
+
+def _net_cost(W, b, X):
+    return T.sum(T.tanh(T.dot(X, W) + b) ** 2)
+
+
+def test_hessian_vector_product_with_lists_and_float32():
+    W, b, X, vW, vb = T.fmatrix("W"), T.fvector("b"), T.fmatrix("X"), T.fmatrix("vW"), T.fvector("vb")
+    f = theano.function([W, b, X, vW, vb], T.hessian_vector_product(_net_cost(W, b, X), [W, b], [vW, vb]))
+    W64, b64, X64 = T.dmatrix("W"), T.dvector("b"), T.dmatrix("X")
+    g = theano.function([W64, b64, X64], T.grad(_net_cost(W64, b64, X64), [W64, b64]))
+    Wv, bv, Xv, vWv, vbv = rand((3, 2), seed=1), rand(2, seed=2), rand((5, 3), seed=3), rand((3, 2), seed=4), rand(2)
+    got = f(*(a.astype("float32") for a in (Wv, bv, Xv, vWv, vbv)))
+    eps = 1e-6
+    plus, minus = g(Wv + eps * vWv, bv + eps * vbv, Xv), g(Wv - eps * vWv, bv - eps * vbv, Xv)
+    for got_k, p, m in zip(got, plus, minus):
+        assert got_k.dtype == np.float32
+        np.testing.assert_allclose(got_k, (p - m) / (2 * eps), rtol=1e-4, atol=1e-4)
+
+
+def _graph_size(outputs):
+    """(nodes, elements computed) of the optimized graph: a count of work by static shapes."""
+    nodes = toposort(optimize(outputs))
+    return len(nodes), sum(int(np.prod(n.output.type.shape)) for n in nodes), nodes
+
+
+def test_hessian_vector_product_costs_a_small_multiple_of_one_gradient():
+    m, n = 7, 50
+    X, y = T.tensor("float64", (m, n), name="X"), T.tensor("float64", (m,), name="y")
+    w, v = T.tensor("float64", (n,), name="w"), T.tensor("float64", (n,), name="v")
+    cost = T.sum(T.nnet.softplus(-y * T.dot(X, w))) + 0.5 * T.sum(w**2) + T.sum(T.sin(w) * T.sum(T.exp(w[1:])))
+    grad_nodes, grad_work, _ = _graph_size([T.grad(cost, w)])
+    for hvp in (T.hessian_vector_product(cost, w, v), T.Rop(T.grad(cost, w), w, v)):
+        nodes, work, graph = _graph_size([hvp])
+        assert nodes <= 3 * grad_nodes and work <= 3 * grad_work, (nodes, grad_nodes, work, grad_work)
+        assert not [node for node in graph if node.output.type.shape.count(n) >= 2], "an n x n intermediate"
+
+
+# ------------------------------------------------------------------------------------------------
+# Errors of Lop, Rop and the Hessian-vector product
+
+
+def test_lop_and_rop_errors_name_the_inputs():
+    x, a, v, s = T.dvector("x"), T.dmatrix("a"), T.dmatrix("v"), T.dscalar("s")
+    with pytest.raises(ValueError, match=r"T.Rop: got 1 eval_points for 2 wrt \(x, a\)"):
+        T.Rop(T.dot(a, x), [x, a], [x])
+    with pytest.raises(ValueError, match=r"eval_points\[0\] v \(float64\[\?, \?\]\) must have the shape of wrt\[0\] x"):
+        T.Rop(T.exp(x), x, v)
+    fixed = T.tensor("float64", (3,), name="fixed")
+    with pytest.raises(ValueError, match=r"\(4,\) does not fit \(3,\)"):
+        T.Rop(T.exp(fixed), fixed, np.ones(4))
+    with pytest.raises(ValueError, match=r"T.Lop: eval_points\[0\] s \(float64\) must have the shape of f\[0\]"):
+        T.Lop(T.exp(x), x, s)
+    with pytest.raises(ValueError, match=r"T.Lop: got 2 eval_points for 1 f"):
+        T.Lop(T.exp(x), x, [x, x])
+    with pytest.raises(ValueError, match=r"T.hessian_vector_product: eval_points\[0\] v .* wrt\[0\] x"):
+        T.hessian_vector_product(T.sum(x**2), x, v)
+    with pytest.raises(T.DisconnectedInputError, match=r"T.Rop: f\[0\] .* does not depend on any of wrt"):
+        T.Rop(x * 2, s, s)
+    with pytest.raises(TypeError, match="T.Rop needs a float f"):
+        T.Rop(T.lvector("n"), x, x)
