@@ -27,7 +27,7 @@ from symgrad.ops.reduce import reduce_dtype
 from symgrad.ops.shape import SYMBOLIC, DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
 from symgrad.types import kind
 
-from .lower import Kernel, Program, Result, constants_of
+from .lower import Kernel, Loop, Program, Result, constants_of
 from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
@@ -67,6 +67,10 @@ class Names:
 
     def __getitem__(self, var: Variable) -> str:
         return self.by_var[id(var)]
+
+    def alias(self, var: Variable, same: Variable) -> None:
+        """Give ``var`` the name of ``same``: a loop body's placeholder reads the outer value."""
+        self.by_var[id(var)] = self[same]
 
 
 def np_dtype(dtype: str) -> str:
@@ -308,6 +312,44 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     return lines
 
 
+def emit_steps(steps: list[Kernel | Apply | Loop], names: Names, printer: NumbaPrinter) -> tuple[list[str], list[str]]:
+    """Driver lines for ``steps`` in order, and the text of every kernel they call."""
+    driver: list[str] = []
+    kernel_texts: list[str] = []
+    for step in steps:
+        if isinstance(step, Loop):
+            lines, texts = emit_loop(step, names, printer)
+            driver += lines
+            kernel_texts += texts
+            continue
+        driver += emit_step(step, names)
+        if isinstance(step, Kernel):
+            kernel_texts.append(emit_kernel(step, names, printer, parallel=False))
+            if step.parallelizable:
+                kernel_texts.append(emit_kernel(step, names, printer, parallel=True))
+    return driver, kernel_texts
+
+
+def emit_loop(loop: Loop, names: Names, printer: NumbaPrinter) -> tuple[list[str], list[str]]:
+    """A Map as a plain ``for`` loop in the driver: allocate the result, then run the body's steps
+    once per row and store the row. The body reads the outer values under their own names."""
+    op = loop.node.op
+    n, like, *outer = loop.inputs
+    for placeholder, value in zip(op.placeholders, outer):
+        names.alias(placeholder, value)
+    i, out = names.add(op.index), names.add(loop.output)
+    body, kernel_texts = emit_steps(loop.body.steps, names, printer)
+    dtype = np_dtype(loop.output.dtype)
+    lines = [
+        f"# {out}[{i}] for each {i} < {names[n]}; what does not depend on {i} is computed above, once",
+        f"{out} = np.empty(({names[n]},) + np.shape({names[like]}), dtype={dtype})",
+        f"for {i} in range({names[n]}):",
+        *("    " + line for line in body),
+        f"    {out}[{i}] = {names[op.row]}",
+    ]
+    return lines, kernel_texts
+
+
 def _constant_text(c: Constant) -> str:
     data = c.data
     if data.size <= 64 and np.all(np.isfinite(data)):
@@ -359,13 +401,7 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
     for c in constants:
         names.add(c, prefix="c")
     printer = NumbaPrinter()
-    kernel_texts, driver = [], []
-    for step in program.steps:
-        driver += emit_step(step, names)
-        if isinstance(step, Kernel):
-            kernel_texts.append(emit_kernel(step, names, printer, parallel=False))
-            if step.parallelizable:
-                kernel_texts.append(emit_kernel(step, names, printer, parallel=True))
+    driver, kernel_texts = emit_steps(program.steps, names, printer)
     for var in program.outputs:
         names.add(var)
     copied: set[int] = set()

@@ -8,7 +8,8 @@ they only change how the kernel indexes its input. A reduction absorbs the eleme
 reduces, so ``sum((a - b)**2)`` is one loop as well.
 
 Everything else (matrix products, views, slicing) is a *driver step*: one line of NumPy in the
-generated driver function, between kernel calls.
+generated driver function, between kernel calls. A ``Map`` node (the rows of a Jacobian) becomes a
+:class:`Loop`: its inner graph is lowered to a program of its own, run once per row.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sympy
 
 from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ops.elemwise import Elemwise, sym
+from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle
 
@@ -115,7 +117,27 @@ class Program:
 
     inputs: list[Variable]
     outputs: list[Variable]
-    steps: list[Kernel | Apply]
+    steps: list[Kernel | Apply | Loop]
+
+
+@dataclass(eq=False)
+class Loop:
+    """A ``Map`` node as a loop: ``body`` computes row ``i`` from the index and the placeholders
+    (its inputs, bound to the Map node's outer values); the driver stores each row in the result.
+
+    ``output`` and ``inputs`` are the node's, so the outer program treats a loop like any step.
+    """
+
+    node: Apply
+    body: Program
+
+    @property
+    def output(self) -> Variable:
+        return self.node.output
+
+    @property
+    def inputs(self) -> tuple[Variable, ...]:
+        return self.node.inputs
 
 
 def _kernel_name(index: int, node: Apply) -> str:
@@ -268,8 +290,28 @@ def lower(inputs: list[Variable], outputs: list[Variable]) -> Program:
             else:
                 host.absorb(kernel)
         else:
-            steps.append(node)
+            steps.append(_loop(node) if isinstance(node.op, Map) else node)
+    _number_kernels(steps)
     return Program(list(inputs), list(outputs), steps)
+
+
+def _loop(node: Apply) -> Loop:
+    """The Map node's inner graph, lowered like any program: its inputs are the index and the
+    placeholders, its one output the row."""
+    op = node.op
+    return Loop(node, lower([op.index, *op.placeholders], [op.row]))
+
+
+def _number_kernels(steps: list[Kernel | Apply | Loop], first: int = 0) -> int:
+    """Name kernels k0, k1, ... in the order they run, loop bodies included, so the kernels of a
+    loop and those around it never share a name in the module. Returns the next free number."""
+    for step in steps:
+        if isinstance(step, Kernel):
+            step.name = _kernel_name(first, step.results[0].node)
+            first += 1
+        elif isinstance(step, Loop):
+            first = _number_kernels(step.body.steps, first)
+    return first
 
 
 def _sibling(kernel: Kernel, steps: list[Kernel | Apply]) -> Kernel | None:
@@ -304,6 +346,8 @@ def constants_of(program: Program) -> list[Constant]:
     reads: list[Variable] = list(program.outputs)
     for step in program.steps:
         reads.extend(step.params if isinstance(step, Kernel) else step.inputs)
+        if isinstance(step, Loop):
+            reads.extend(constants_of(step.body))
     for var in reads:
         if isinstance(var, Constant):
             seen.setdefault(id(var), var)

@@ -12,7 +12,10 @@ function's size. Everything else here is a choice of seeds:
 - ``Rop(f, x, v)``: the Jacobian-vector product ``J v``, from two Lops: ``Lop(f, x, u)`` is linear
   in the dummy seed ``u``, so its own Lop with respect to ``u``, seeded with ``v``, is ``J v``;
 - ``hessian_vector_product(cost, x, v)``: the gradient of ``dot(grad(cost, x), v)``, a few times the
-  cost of one gradient, never forming the Hessian.
+  cost of one gradient, never forming the Hessian;
+- ``jacobian(y, x)``: row ``i`` is ``grad(y[i], x)`` (the gradient of indexing is the one-hot seed
+  ``e_i``), built by a loop over a symbolic index (``ops/loop.py``); ``hessian`` is the Jacobian
+  of the gradient.
 """
 
 from __future__ import annotations
@@ -351,4 +354,86 @@ def hessian_vector_product(
         directional = directional + reduce("sum", gj * vj)
     # A gradient that does not depend on some wrt (a cost linear in it) is a zero Hessian block.
     results = _gradients(directional, wrt_list, consider_constant, "ignore", who)
+    return results[0] if single else results
+
+
+def jacobian(
+    expression: Variable,
+    wrt: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The Jacobian of a vector (or scalar) ``expression``: shape ``expression.shape + w.shape`` for
+    each ``w`` of ``wrt`` (a variable or a list; the result has the same form).
+
+    Row ``i`` is ``grad(expression[i], w)``, computed by a loop over ``i`` whose length is known
+    only when the function runs; what the rows share (the forward pass) is computed once, outside.
+    """
+    from .tensor.basic import as_tensor_variable
+
+    who = "T.jacobian"
+    _check_disconnected(disconnected_inputs, who)
+    expression = as_tensor_variable(expression)
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    _check_float(expression, who, "expression")
+    if expression.ndim > 1:
+        raise TypeError(
+            f"{who} needs a vector or scalar expression, got {_describe(expression)} with {expression.ndim} "
+            "dimensions; flatten it first (expression.flatten())"
+        )
+    results = _jacobians(expression, wrt_list, consider_constant, disconnected_inputs, who)
+    return results[0] if single else results
+
+
+def _jacobians(
+    expression: Variable,
+    wrt: list[Variable],
+    consider_constant: Sequence[Variable] | None,
+    disconnected_inputs: str,
+    who: str,
+) -> list[Variable]:
+    from .ops.loop import map_rows, new_index
+    from .ops.shape import size
+
+    if expression.ndim == 0:
+        return _gradients(expression, wrt, consider_constant, disconnected_inputs, who, "the expression")
+    n = size(expression, (0,))
+    results = []
+    for w in wrt:
+        i = new_index()
+        (row,) = _gradients(expression[i], [w], consider_constant, disconnected_inputs, who, "the expression")
+        results.append(map_rows(i, n, row, like=w))
+    return results
+
+
+def hessian(
+    cost: Variable,
+    wrt: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The Hessian of the scalar ``cost``: shape ``w.shape + w.shape`` for each ``w`` of ``wrt``.
+
+    For a list, the list of each variable's own Hessian (the diagonal blocks), as in Theano. For a
+    matrix ``w`` of shape (a, b) the result has shape (a, b, a, b), entry ``[i, j, k, l]`` being
+    ``d^2 cost / dw[i, j] dw[k, l]``; ``h.reshape((a * b, a * b))`` is the Hessian of the flattened
+    ``w``. Computed as the Jacobian of the gradient, one row per element of ``w``.
+    """
+    from .graph import apply
+    from .ops.shape import Reshape, flatten
+
+    who = "T.hessian"
+    _check_disconnected(disconnected_inputs, who)
+    cost = _scalar_cost(cost, who, "the Hessian is defined for scalar costs (use T.jacobian on a gradient)")
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    results = []
+    for w in wrt_list:
+        (g,) = _gradients(cost, [w], consider_constant, disconnected_inputs, who)
+        # The gradient may not depend on w at all (a cost linear in w): its Jacobian is zero.
+        (h,) = _jacobians(g if g.ndim <= 1 else flatten(g), [w], consider_constant, "ignore", who)
+        if w.ndim > 1:  # (size, *w.shape) to (*w.shape, *w.shape)
+            h = apply(Reshape(tuple(("dim", d) for d in range(1, w.ndim + 1)) * 2), h)
+        results.append(h)
     return results[0] if single else results

@@ -1,14 +1,20 @@
-"""Higher derivatives: T.Lop, T.Rop and Hessian-vector products, checked against finite differences
-(of the function, or of the compiled gradient), plus symbolic indexing ``x[i]``."""
+"""Higher derivatives: T.jacobian, T.hessian, T.Lop, T.Rop and Hessian-vector products, checked
+against finite differences (of the function, or of the compiled gradient), plus symbolic indexing
+``x[i]`` (which gives each Jacobian row its one-hot seed) and the loop that builds the rows."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import scipy.optimize
+import scipy.special
 
 import symgrad as theano
 import symgrad.tensor as T
 from symgrad.graph import graph_inputs, toposort
+from symgrad.ops.loop import evaluate
 from symgrad.rewrite import optimize, rebuild
 
 from .helpers import rand
@@ -218,3 +224,216 @@ def test_lop_and_rop_errors_name_the_inputs():
         T.Rop(x * 2, s, s)
     with pytest.raises(TypeError, match="T.Rop needs a float f"):
         T.Rop(T.lvector("n"), x, x)
+
+
+# ------------------------------------------------------------------------------------------------
+# Jacobians
+
+# name: (y as a function of x (3,) and a (4, 3), which of x and a to differentiate with respect to)
+JACOBIAN_CASES = {
+    "elementwise": (lambda x, a: T.exp(x) * T.sin(x) + x**3, "x"),
+    "dot": (lambda x, a: T.dot(a, x), "x"),
+    "dot, matrix wrt": (lambda x, a: T.tanh(T.dot(a, x)), "a"),
+    "softmax": (lambda x, a: T.exp(x - T.max(x)) / T.sum(T.exp(x - T.max(x))), "x"),
+    "reductions": (lambda x, a: x * T.sum(x**2) + T.mean(x) + T.prod(x) + T.sum(a, axis=1)[:3], "x"),
+    "slices": (lambda x, a: (x[1:] - x[:-1] ** 2) * x[0], "x"),
+    "composition": (lambda x, a: T.nnet.sigmoid(T.dot(a.T, T.tanh(T.dot(a, x)))), "x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JACOBIAN_CASES))
+def test_jacobian_matches_finite_differences(name):
+    build, wrt = JACOBIAN_CASES[name]
+    x, a = T.dvector("x"), T.dmatrix("a")
+    y = build(x, a)
+    target = {"x": x, "a": a}[wrt]
+    f = theano.function([x, a], [y, T.jacobian(y, target)], on_unused_input="ignore")
+    xv, av = rand(3, low=0.2, high=1.5, seed=1), rand((4, 3), seed=2)
+    value, jac = f(xv, av)
+    if wrt == "x":
+        expected = numeric_jacobian(lambda v: f(v, av)[0], xv)
+    else:
+        expected = numeric_jacobian(lambda v: f(xv, v)[0], av)
+    assert jac.shape == value.shape + target_shape(wrt)
+    np.testing.assert_allclose(jac, expected, rtol=1e-6, atol=1e-8)
+
+
+def target_shape(wrt):
+    return (3,) if wrt == "x" else (4, 3)
+
+
+def test_jacobian_float32():
+    x, a = T.fvector("x"), T.fmatrix("a")
+    f = theano.function([x, a], T.jacobian(T.tanh(T.dot(a, x)) * T.exp(x[0]), x))
+    xv, av = rand(3, seed=1), rand((4, 3), seed=2)
+    jac = f(xv.astype("float32"), av.astype("float32"))
+    assert jac.dtype == np.float32
+    expected = numeric_jacobian(lambda v: np.tanh(av @ v) * np.exp(v[0]), xv)
+    np.testing.assert_allclose(jac, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_jacobian_of_a_list_of_wrt_and_of_a_scalar():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    y = T.dot(a, x) ** 2
+    jx, ja = T.jacobian(y, [x, a])
+    scalar = T.jacobian(T.sum(x**2), x)  # a scalar's Jacobian is its gradient
+    f = theano.function([x, a], [jx, ja, scalar])
+    xv, av = rand(3, seed=1), rand((4, 3), seed=2)
+    gx, ga, gs = f(xv, av)
+    np.testing.assert_allclose(gx, 2 * (av @ xv)[:, None] * av, rtol=1e-12)
+    np.testing.assert_allclose(ga, numeric_jacobian(lambda v: (v @ xv) ** 2, av), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gs, 2 * xv)
+
+
+def test_jacobian_size_one_and_size_zero():
+    x, z = T.dvector("x"), T.dvector("z")
+    f = theano.function([x], T.jacobian(T.exp(x) * 3, x))
+    np.testing.assert_allclose(f(np.array([0.5])), [[3 * np.exp(0.5)]])
+    assert f(np.zeros(0)).shape == (0, 0)
+    empty_rows = theano.function([x], T.jacobian(x[5:] * 2, x))
+    np.testing.assert_array_equal(empty_rows(np.ones(3)), np.zeros((0, 3)))
+    empty_wrt = theano.function([x, z], T.jacobian(z * T.sum(x), x))
+    np.testing.assert_array_equal(empty_wrt(np.zeros(0), np.ones(2)), np.zeros((2, 0)))
+
+
+def test_jacobian_with_a_static_length_and_consider_constant():
+    x = T.tensor("float64", (3,), name="x")
+    h = T.exp(x)
+    y = h * x
+    f = theano.function([x], [T.jacobian(y, x), T.jacobian(y, x, consider_constant=[h])])
+    xv = rand(3, seed=4)
+    full, held = f(xv)
+    np.testing.assert_allclose(full, np.diag(np.exp(xv) * (1 + xv)))
+    np.testing.assert_allclose(held, np.diag(np.exp(xv)))
+
+
+def test_jacobian_and_hessian_errors_name_the_inputs():
+    x, a, s = T.dvector("x"), T.dmatrix("a"), T.dscalar("s")
+    with pytest.raises(TypeError, match=r"T.hessian needs a scalar \(0-d\) cost, got .* with 1 dimensions"):
+        T.hessian(x * 2, x)
+    with pytest.raises(TypeError, match="vector or scalar expression, got .* 2 dimensions; flatten it first"):
+        T.jacobian(a * 2, a)
+    with pytest.raises(T.DisconnectedInputError, match="T.jacobian: the expression does not depend on s"):
+        T.jacobian(x * 2, s)
+
+
+# ------------------------------------------------------------------------------------------------
+# Hessians
+
+
+def test_hessian_of_a_quadratic_form_is_exactly_a_plus_a_transposed():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    f = theano.function([x, a], T.hessian(T.dot(x, T.dot(a, x)), x))
+    av = rand((5, 5), seed=1)
+    np.testing.assert_array_equal(f(rand(5, seed=2), av), av + av.T)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_hessian_of_rosenbrock(dtype):
+    x = T.tensor(dtype, (None,), name="x")
+    cost = rosenbrock(x)
+    f = theano.function([x], [T.grad(cost, x), T.hessian(cost, x)])
+    xv = rand(6, seed=3, low=-1.5, high=1.5)
+    grad, hess = f(xv.astype(dtype))
+    assert hess.dtype == np.dtype(dtype)
+    tolerance = dict(rtol=1e-12, atol=1e-10) if dtype == "float64" else dict(rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(hess, scipy.optimize.rosen_hess(xv), **tolerance)
+    if dtype == "float64":
+        np.testing.assert_allclose(hess, numeric_jacobian(lambda v: f(v)[0], xv), rtol=1e-6, atol=1e-5)
+
+
+def test_hessian_of_the_logistic_loss():
+    w, X, y = T.dvector("w"), T.dmatrix("X"), T.dvector("y")
+    cost = T.sum(T.nnet.softplus(-y * T.dot(X, w))) + 0.05 * T.sum(w**2)
+    f = theano.function([w, X, y], [T.grad(cost, w), T.hessian(cost, w)])
+    wv, Xv, yv = rand(4, seed=1), rand((9, 4), seed=2), np.sign(rand(9, seed=3))
+    _, hess = f(wv, Xv, yv)
+    s = scipy.special.expit(-yv * (Xv @ wv))
+    np.testing.assert_allclose(hess, Xv.T @ np.diag(s * (1 - s)) @ Xv + 0.1 * np.eye(4), rtol=1e-12)
+    np.testing.assert_allclose(hess, numeric_jacobian(lambda v: f(v, Xv, yv)[0], wv), rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_with_respect_to_a_matrix_and_a_list():
+    W, x = T.dmatrix("W"), T.dvector("x")
+    cost = T.sum(T.tanh(T.dot(W, x)) ** 2) + T.sum(x**3)
+    hW, hx = T.hessian(cost, [W, x])
+    f = theano.function([W, x], [T.grad(cost, W), hW, hx])
+    Wv, xv = rand((2, 3), seed=1), rand(3, seed=2)
+    _, hess_W, hess_x = f(Wv, xv)
+    assert hess_W.shape == (2, 3, 2, 3)
+    np.testing.assert_allclose(hess_W, numeric_jacobian(lambda v: f(v, xv)[0], Wv), rtol=1e-6, atol=1e-8)
+    gx = theano.function([W, x], T.grad(cost, x))
+    np.testing.assert_allclose(hess_x, numeric_jacobian(lambda v: gx(Wv, v), xv), rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_sizes_one_and_zero_and_a_linear_cost():
+    x = T.dvector("x")
+    f = theano.function([x], T.hessian(T.sum(T.exp(x)), x))
+    np.testing.assert_allclose(f(np.array([0.3])), [[np.exp(0.3)]])
+    assert f(np.zeros(0)).shape == (0, 0)
+    linear = theano.function([x], T.hessian(T.sum(x * 3), x))
+    np.testing.assert_array_equal(linear(np.ones(2)), np.zeros((2, 2)))
+    s = T.dscalar("s")
+    np.testing.assert_allclose(theano.function([s], T.hessian(s**3, s))(2.0), 12.0)
+
+
+def test_hessian_through_piecewise_functions():
+    x = T.dvector("x")
+    cost = T.sum(T.maximum(x, 0.3) ** 3 + T.switch(x > 0, x**2 * T.sin(x), T.exp(x)) + T.clip(x, -1, 1) ** 4)
+    f = theano.function([x], [T.grad(cost, x), T.hessian(cost, x)])
+    xv = np.array([-1.7, -0.4, 0.1, 0.6, 0.9, 1.4])  # away from the kinks at -1, 0, 0.3 and 1
+    np.testing.assert_allclose(f(xv)[1], numeric_jacobian(lambda v: f(v)[0], xv), rtol=1e-6, atol=1e-6)
+
+
+def test_hessian_times_v_is_the_hessian_vector_product():
+    x, v = T.dvector("x"), T.dvector("v")
+    cost = rosenbrock(x) + T.sum(T.sin(x) * T.exp(x[::-1]))
+    f = theano.function([x, v], [T.hessian(cost, x), T.hessian_vector_product(cost, x, v)])
+    xv, vv = rand(7, seed=1, low=-1, high=1), rand(7, seed=2)
+    hess, hvp = f(xv, vv)
+    np.testing.assert_allclose(hess @ vv, hvp, rtol=1e-11, atol=1e-10)
+
+
+def test_hessian_source_has_one_loop_with_the_forward_pass_hoisted():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    f = theano.function([x, a], T.hessian(T.sum(T.exp(x) * T.dot(a, x)), x))
+    entry = f.source.split("def make_entry")[1].splitlines()
+    loops = [k for k, line in enumerate(entry) if line.strip().startswith("for ")]
+    assert len(loops) == 1 and "for i in range(" in entry[loops[0]]
+    forward = [k for k, line in enumerate(entry) if "np.dot(a, x)" in line]
+    assert len(forward) == 1 and forward[0] < loops[0], "the forward product is computed once, before the loop"
+    # exp(x) and its products with other index-free values are hoisted too: no kernel called in
+    # the loop computes an exponential.
+    called = {name for line in entry[loops[0] :] for name in re.findall(r"\b(k\d+_\w+?)(?:_parallel)?\b", line)}
+    assert called
+    for name in called:
+        kernel = f.source.split(f"def {name}(")[1].split("\n\n")[0]
+        assert "exp(" not in kernel, kernel
+    xv, av = rand(4, seed=1), rand((4, 4), seed=2)
+    grad = theano.function([x, a], T.grad(T.sum(T.exp(x) * T.dot(a, x)), x))
+    np.testing.assert_allclose(f(xv, av), numeric_jacobian(lambda v: grad(v, av), xv), rtol=1e-6, atol=1e-8)
+
+
+def test_reference_evaluation_of_the_loop_matches_the_compiled_function():
+    x, a = T.dvector("x"), T.dmatrix("a")
+    hess = T.hessian(T.sum(T.sin(x) * T.dot(a, x**2)), x)
+    xv, av = rand(4, seed=1), rand((4, 4), seed=2)
+    (reference,) = evaluate([hess], {id(x): xv, id(a): av})
+    np.testing.assert_allclose(theano.function([x, a], hess)(xv, av), reference, rtol=1e-12, atol=1e-12)
+
+
+def test_third_derivatives_through_the_loop():
+    x, m = T.dvector("x"), T.dmatrix("m")
+    hess = T.hessian(T.sum(T.exp(x) * T.sin(x)) + T.dot(x, x) ** 2, x)
+    third = T.grad(T.sum(hess * m), x)
+    nested = T.jacobian(T.jacobian(T.tanh(x) * x[0], x).flatten(), x)  # a loop inside a loop
+    f = theano.function([x, m], [hess, third, nested])
+    xv, mv = rand(3, seed=1), rand((3, 3), seed=2)
+    _, got_third, got_nested = f(xv, mv)
+    want_third = numeric_jacobian(lambda v: np.sum(f(v, mv)[0] * mv), xv)
+    np.testing.assert_allclose(got_third, want_third, rtol=1e-6, atol=1e-6)
+    jac = theano.function([x], T.jacobian(T.tanh(x) * x[0], x).flatten())
+    np.testing.assert_allclose(got_nested, numeric_jacobian(jac, xv), rtol=1e-6, atol=1e-6)
+    loops = [line for line in f.source.split("def make_entry")[1].splitlines() if line.strip().startswith("for i")]
+    depths = {len(line) - len(line.lstrip()) for line in loops}
+    assert len(depths) == 2, "the nested Jacobian runs a loop inside a loop"
