@@ -24,16 +24,17 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.blas import Dot
 from symgrad.ops.reduce import reduce_dtype
-from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
+from symgrad.ops.shape import SYMBOLIC, DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
 from symgrad.types import kind
 
-from .lower import Branch, Kernel, Program, Result, Step, constants_of, walk
+from .lower import Branch, Kernel, Loop, Program, Result, Step, constants_of
 from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np|njit|prange|math|shape_mismatch)$"
+    r"^(i\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np|njit|prange|math"
+    r"|shape_mismatch|index_error)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
@@ -72,6 +73,10 @@ class Names:
 
     def __getitem__(self, var: Variable) -> str:
         return self.by_var[id(var)]
+
+    def alias(self, var: Variable, same: Variable) -> None:
+        """Give ``var`` the name of ``same``: a loop body's placeholder reads the outer value."""
+        self.by_var[id(var)] = self[same]
 
 
 def np_dtype(dtype: str) -> str:
@@ -246,7 +251,7 @@ def _view(node: Apply, names: Names) -> str:
             text = f"np.reshape({text}, {_shape_tuple(node.output, names, op)})"
         return text
     if isinstance(op, Subtensor):
-        return f"{x}{index_text(op.index)}"
+        return f"{x}{index_text(op.index, [names[v] for v in node.inputs[1:]])}"
     if isinstance(op, Reshape):
         dims = [f"{x}.shape[{s[1]}]" if isinstance(s, tuple) else str(s) for s in op.shape]
         return f"np.reshape({x}, ({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
@@ -267,19 +272,22 @@ def _where(node: Apply) -> str:
     return f" (built at {node.trace})" if node.trace else ""
 
 
-def emit_steps(steps: list[Step], names: Names) -> list[str]:
-    """Driver lines for ``steps``; an ifelse runs only its chosen branch's steps."""
-    lines: list[str] = []
-    for step in steps:
-        if not isinstance(step, Branch):
-            lines += emit_step(step, names)
+def _index_checks(node: Apply, names: Names) -> list[str]:
+    """Bounds checks for the symbolic integer entries of an index (``x[i]``), so that an index out
+    of range names the indexed variable and the line that built the node."""
+    x = names[node.inputs[0]]
+    scalars = iter(node.inputs[2 if isinstance(node.op, SubtensorGrad) else 1 :])
+    lines = []
+    for dim, item in enumerate(node.op.index):
+        if isinstance(item, tuple):  # slice bounds clip, as in NumPy: only consume their scalars
+            for _ in range(item.count(SYMBOLIC)):
+                next(scalars)
             continue
-        condition, then, otherwise = step.node.inputs
-        out = names.add(step.node.output)
-        lines.append(f"if {names[condition]}:")
-        lines += ["    " + line for line in emit_steps(step.then_steps, names)] + [f"    {out} = {names[then]}"]
-        lines.append("else:")
-        lines += ["    " + line for line in emit_steps(step.else_steps, names)] + [f"    {out} = {names[otherwise]}"]
+        if item != SYMBOLIC:
+            continue
+        i, length = names[next(scalars)], f"{x}.shape[{dim}]"
+        lines.append(f"if not -{length} <= {i} < {length}:")
+        lines.append(f"    raise index_error({i}, {dim}, {x!r}, {length}, {_where(node)!r})")
     return lines
 
 
@@ -310,15 +318,71 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     if isinstance(step.op, Dot):
         a, b = step.inputs
         lines.append(f"if {names[a]}.shape[-1] != {names[b]}.shape[0]:")
-        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {names[a]}={names[a]}, {names[b]}={names[b]})")
+        operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})")
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
-        x, g = step.inputs
+        x, g, *scalars = step.inputs
+        lines += _index_checks(step, names)
         lines.append(f"{out} = np.zeros(np.shape({names[x]}), dtype={np_dtype(step.output.dtype)})")
-        lines.append(f"{out}{index_text(step.op.index)} = {names[g]}")
+        lines.append(f"{out}{index_text(step.op.index, [names[v] for v in scalars])} = {names[g]}")
+    elif isinstance(step.op, Subtensor):
+        lines += _index_checks(step, names)
+        lines.append(f"{out} = {_view(step, names)}")
     else:
         lines.append(f"{out} = {_view(step, names)}")
     return lines
+
+
+def emit_steps(steps: list[Step], names: Names, printer: NumbaPrinter) -> tuple[list[str], list[str]]:
+    """Driver lines for ``steps`` in order, and the text of every kernel they call."""
+    driver: list[str] = []
+    kernel_texts: list[str] = []
+    for step in steps:
+        if isinstance(step, Loop):
+            lines, texts = emit_loop(step, names, printer)
+        elif isinstance(step, Branch):
+            lines, texts = emit_branch(step, names, printer)
+        else:
+            lines, texts = emit_step(step, names), []
+            if isinstance(step, Kernel):
+                texts.append(emit_kernel(step, names, printer, parallel=False))
+                if step.parallelizable:
+                    texts.append(emit_kernel(step, names, printer, parallel=True))
+        driver += lines
+        kernel_texts += texts
+    return driver, kernel_texts
+
+
+def emit_branch(branch: Branch, names: Names, printer: NumbaPrinter) -> tuple[list[str], list[str]]:
+    """An ifelse as ``if``/``else``: each side runs only the steps its branch alone needs."""
+    condition, then, otherwise = branch.node.inputs
+    out = names.add(branch.node.output)
+    then_lines, then_texts = emit_steps(branch.then_steps, names, printer)
+    else_lines, else_texts = emit_steps(branch.else_steps, names, printer)
+    lines = [f"if {names[condition]}:", *("    " + line for line in then_lines), f"    {out} = {names[then]}"]
+    lines += ["else:", *("    " + line for line in else_lines), f"    {out} = {names[otherwise]}"]
+    return lines, then_texts + else_texts
+
+
+def emit_loop(loop: Loop, names: Names, printer: NumbaPrinter) -> tuple[list[str], list[str]]:
+    """A Map as a plain ``for`` loop in the driver: allocate the result, then run the body's steps
+    once per row and store the row. The body reads the outer values under their own names."""
+    op = loop.node.op
+    n, like, *outer = loop.inputs
+    for placeholder, value in zip(op.placeholders, outer):
+        names.alias(placeholder, value)
+    i, out = names.add(op.index), names.add(loop.output)
+    body, kernel_texts = emit_steps(loop.body.steps, names, printer)
+    dtype = np_dtype(loop.output.dtype)
+    lines = [
+        f"# {out}[{i}] for each {i} < {names[n]}; what does not depend on {i} is computed above, once",
+        f"{out} = np.empty(({names[n]},) + np.shape({names[like]}), dtype={dtype})",
+        f"for {i} in range({names[n]}):",
+        *("    " + line for line in body),
+        f"    {out}[{i}] = {names[op.row]}",
+    ]
+    return lines, kernel_texts
 
 
 def _constant_text(c: Constant) -> str:
@@ -387,13 +451,7 @@ def emit_module(
     for c in constants:
         names.add(c, prefix="c")
     printer = NumbaPrinter()
-    driver = emit_steps(program.steps, names)
-    kernel_texts = []
-    for step in walk(program.steps):
-        if isinstance(step, Kernel):
-            kernel_texts.append(emit_kernel(step, names, printer, parallel=False))
-            if step.parallelizable:
-                kernel_texts.append(emit_kernel(step, names, printer, parallel=True))
+    driver, kernel_texts = emit_steps(program.steps, names, printer)
     for var in program.outputs:
         names.add(var)
     copied: set[int] = set()
@@ -416,7 +474,7 @@ def emit_module(
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
         header.append(f"from codegen.runtime import {', '.join(sorted(printer.runtime_imports))}")
-    header.append("from codegen.errors import shape_mismatch")
+    header.append("from codegen.errors import index_error, shape_mismatch")
     header += [
         "",
         f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",

@@ -8,7 +8,8 @@ they only change how the kernel indexes its input. A reduction absorbs the eleme
 reduces, so ``sum((a - b)**2)`` is one loop as well.
 
 Everything else (matrix products, views, slicing) is a *driver step*: one line of NumPy in the
-generated driver function, between kernel calls.
+generated driver function, between kernel calls. A ``Map`` node (the rows of a Jacobian) becomes a
+:class:`Loop`: its inner graph is lowered to a program of its own, run once per row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ifelse import IfElse
 from symgrad.ops.elemwise import Elemwise, sym
+from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle
 
@@ -137,16 +139,13 @@ class Branch:
     run inside an ``if``/``else`` on the condition, so the branch not taken costs nothing."""
 
     node: Apply
-    then_steps: list[Kernel | Apply | Branch]
-    else_steps: list[Kernel | Apply | Branch]
+    then_steps: list[Step]
+    else_steps: list[Step]
 
 
-Step = Kernel | Apply | Branch
-
-
-def walk(steps: list[Step]) -> list[Kernel | Apply]:
-    """Every kernel and driver step, branches flattened in order (a Branch as its ifelse node)."""
-    flat: list[Kernel | Apply] = []
+def walk(steps: list[Step]) -> list[Kernel | Apply | Loop]:
+    """Every step, branches flattened in order (a Branch as its ifelse node); loops stay whole."""
+    flat: list[Kernel | Apply | Loop] = []
     for step in steps:
         if isinstance(step, Branch):
             flat += walk(step.then_steps) + walk(step.else_steps) + [step.node]
@@ -176,6 +175,29 @@ class Program:
         kernels = [s for s in walk(self.steps) if isinstance(s, Kernel)]
         in_place = {id(r.target) for k in kernels for r in k.results if r.target is not None}
         return [(target, value) for target, value in self.updates if id(target) not in in_place and value is not target]
+
+
+@dataclass(eq=False)
+class Loop:
+    """A ``Map`` node as a loop: ``body`` computes row ``i`` from the index and the placeholders
+    (its inputs, bound to the Map node's outer values); the driver stores each row in the result.
+
+    ``output`` and ``inputs`` are the node's, so the outer program treats a loop like any step.
+    """
+
+    node: Apply
+    body: Program
+
+    @property
+    def output(self) -> Variable:
+        return self.node.output
+
+    @property
+    def inputs(self) -> tuple[Variable, ...]:
+        return self.node.inputs
+
+
+Step = Kernel | Apply | Branch | Loop
 
 
 def _kernel_name(index: int, node: Apply) -> str:
@@ -399,9 +421,12 @@ def _steps(outputs: list[Variable]) -> list[Step]:
             else:
                 host.absorb(kernel)
         else:
-            steps.append(node)
-            region_of[id(node)] = regions[id(node)]
-    return _nest(steps, region_of)
+            step = _loop(node) if isinstance(node.op, Map) else node
+            steps.append(step)
+            region_of[id(step)] = regions[id(node)]
+    nested = _nest(steps, region_of)
+    _number_kernels(nested)
+    return nested
 
 
 def _write_in_place(program: Program, target: Variable, value: Variable) -> None:
@@ -440,6 +465,27 @@ def _write_in_place(program: Program, target: Variable, value: Variable) -> None
     if any(v is value for v in read_later + others) or sum(r.var is value for r in kernel.results) > 1:
         return
     result.target = target
+
+
+def _loop(node: Apply) -> Loop:
+    """The Map node's inner graph, lowered like any program: its inputs are the index and the
+    placeholders, its one output the row."""
+    op = node.op
+    return Loop(node, lower([op.index, *op.placeholders], [op.row]))
+
+
+def _number_kernels(steps: list[Step], first: int = 0) -> int:
+    """Name kernels k0, k1, ... in the order they are printed, loop bodies and branches included,
+    so no two kernels of a module share a name. Returns the next free number."""
+    for step in steps:
+        if isinstance(step, Branch):
+            first = _number_kernels(step.then_steps + step.else_steps, first)
+        elif isinstance(step, Kernel):
+            step.name = _kernel_name(first, step.results[0].node)
+            first += 1
+        elif isinstance(step, Loop):
+            first = _number_kernels(step.body.steps, first)
+    return first
 
 
 def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kernel | Apply]) -> Kernel | None:
@@ -502,6 +548,8 @@ def constants_of(program: Program) -> list[Constant]:
     reads: list[Variable] = list(program.outputs)
     for step in walk(program.steps):
         reads.extend(step.params if isinstance(step, Kernel) else step.inputs)
+        if isinstance(step, Loop):
+            reads.extend(constants_of(step.body))
     for var in reads:
         if isinstance(var, Constant):
             seen.setdefault(id(var), var)

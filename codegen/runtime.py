@@ -33,6 +33,7 @@ def _exact(signature: str):
     """
     return numba.njit(signature, cache=True, error_model="numpy")
 
+
 # Bernoulli numbers B_2, B_4, ..., B_24.
 _BERNOULLI = (
     1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510,

@@ -1,19 +1,32 @@
-"""Reverse-mode differentiation over the graph.
+"""Reverse-mode differentiation over the graph, and the derivatives built from it.
 
-Walk the nodes between ``wrt`` and ``cost`` from the cost backwards; each node's op turns the
-gradient of its output into gradients of its inputs (its ``vjp``), and the contributions that
-reach one variable along different paths are added. Because the graph is hash-consed, the
-gradient graph shares every subexpression it can with the function it differentiates, so it
-stays within a small constant factor of the function's size.
+:func:`backprop` is the one reverse sweep: start from seeds (the gradients of some outputs), walk
+the nodes from the outputs backwards, let each node's op turn the gradient of its output into
+gradients of its inputs (its ``vjp``), and add the contributions that reach one variable along
+different paths. Because the graph is hash-consed, the gradient graph shares every subexpression
+it can with the function it differentiates, so it stays within a small constant factor of the
+function's size. Everything else here is a choice of seeds:
+
+- ``grad(cost, x)``: seed 1 for a scalar cost;
+- ``Lop(f, x, u)``: seed ``u`` for any ``f``: the vector-Jacobian product ``u J``;
+- ``Rop(f, x, v)``: the Jacobian-vector product ``J v``, from two Lops: ``Lop(f, x, u)`` is linear
+  in the dummy seed ``u``, so its own Lop with respect to ``u``, seeded with ``v``, is ``J v``;
+- ``hessian_vector_product(cost, x, v)``: the gradient of ``dot(grad(cost, x), v)``, a few times the
+  cost of one gradient, never forming the Hessian;
+- ``jacobian(y, x)``: row ``i`` is ``grad(y[i], x)`` (the gradient of indexing is the one-hot seed
+  ``e_i``), built by a loop over a symbolic index (``ops/loop.py``); ``hessian`` is the Jacobian
+  of the gradient.
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Sequence
 
-from .graph import Constant, Variable, toposort
-from .ops.elemwise import make_elemwise, sym
+from .graph import _OWN_DIRS, Constant, Variable, graph_inputs, make_variable, toposort
+from .ops.elemwise import cast, make_elemwise, sym
+from .types import TensorType, describe_shape
 
 
 class DisconnectedInputError(ValueError):
@@ -35,6 +48,173 @@ def _add_all(terms: list[Variable], like: Variable) -> Variable:
     return total
 
 
+def backprop(
+    outputs: Sequence[Variable],
+    seeds: Sequence[Variable],
+    wrt: Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+) -> dict[int, Variable]:
+    """The reverse sweep: ``sum_k seeds[k] · d outputs[k] / d w`` for each ``w`` in ``wrt``.
+
+    Returns a dict from ``id(w)`` to its gradient, holding only the variables some gradient
+    reached. No gradient flows through the variables in ``consider_constant``.
+    """
+    blocked = {id(v) for v in consider_constant or ()}
+    nodes = [n for n in toposort(outputs) if id(n.output) not in blocked]
+    # Variables on some path from an element of wrt to an output: only these need gradients.
+    wanted = {id(v) for v in wrt}
+    for node in nodes:
+        if any(id(i) in wanted for i in node.inputs):
+            wanted.add(id(node.output))
+
+    adjoints: dict[int, list[Variable]] = {}
+    for out, seed in zip(outputs, seeds):
+        adjoints.setdefault(id(out), []).append(seed)
+    for node in reversed(nodes):
+        terms = adjoints.get(id(node.output))
+        if not terms or id(node.output) not in wanted:
+            continue
+        g = _add_all(terms, node.output)
+        input_grads = node.op.vjp(node.inputs, node.output, g)
+        for inp, gi in zip(node.inputs, input_grads):
+            if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
+                continue
+            adjoints.setdefault(id(inp), []).append(gi)
+    return {id(v): _add_all(adjoints[id(v)], v) for v in wrt if adjoints.get(id(v))}
+
+
+# ------------------------------------------------------------------------------------------------
+# Argument handling shared by the public functions
+
+
+def _as_list(value) -> tuple[bool, list]:
+    """(whether ``value`` was a single item, the items as a list)."""
+    if isinstance(value, (list, tuple)):
+        return False, list(value)
+    return True, [value]
+
+
+def _check_wrt(wrt: list, who: str) -> None:
+    for i, v in enumerate(wrt):
+        if not isinstance(v, Variable):
+            raise TypeError(f"{who}: wrt[{i}] must be a symgrad variable, got {type(v).__name__} {v!r}")
+        if not v.type.is_float:
+            raise TypeError(
+                f"{who}: cannot differentiate with respect to {_describe(v)}: its dtype {v.dtype} is not a "
+                "float type; gradients exist only for float32 and float64 variables"
+            )
+
+
+def _check_float(f: Variable, who: str, what: str) -> None:
+    if not f.type.is_float:
+        raise TypeError(f"{who} needs a float {what}, got {_describe(f)}")
+
+
+def _check_disconnected(disconnected_inputs: str, who: str) -> None:
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError(f"{who}: disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
+
+
+def _eval_points(points: list, targets: list[Variable], who: str, target_label: str) -> list[Variable]:
+    """Each of ``points`` as a variable of its target's dtype, after checking it has its shape."""
+    from .tensor.basic import as_tensor_variable
+
+    if len(points) != len(targets):
+        raise ValueError(
+            f"{who}: got {len(points)} eval_points for {len(targets)} {target_label} "
+            f"({', '.join(map(repr, targets))}); give one per {target_label}, of the same shape"
+        )
+    checked = []
+    for k, (point, target) in enumerate(zip(points, targets)):
+        point = as_tensor_variable(point)
+        mismatch = point.ndim != target.ndim or any(
+            (p is not None and t is not None and p != t) or (p == 1 and t != 1)
+            for p, t in zip(point.type.shape, target.type.shape)
+        )
+        if mismatch:
+            raise ValueError(
+                f"{who}: eval_points[{k}] {_describe(point)} must have the shape of {target_label}[{k}] "
+                f"{_describe(target)}: {describe_shape(point.type.shape)} does not fit "
+                f"{describe_shape(target.type.shape)}"
+            )
+        if point.dtype == "bool":
+            raise TypeError(f"{who}: eval_points[{k}] {_describe(point)} must hold numbers, not booleans")
+        checked.append(cast(point, target.dtype))
+    return checked
+
+
+def _warn(message: str) -> None:
+    """A warning attributed to the user's line: the first caller outside symgrad."""
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_OWN_DIRS):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, stacklevel=level)
+
+
+def _uses(outputs: list[Variable]) -> set[int]:
+    """ids of the variables the graph of ``outputs`` reads (the outputs included)."""
+    return {id(v) for v in outputs} | {id(i) for n in toposort(outputs) for i in n.inputs}
+
+
+def _results(
+    wrt: list[Variable],
+    grads: dict[int, Variable],
+    outputs: list[Variable],
+    disconnected_inputs: str,
+    who: str,
+    what: str = "the cost",
+) -> list[Variable]:
+    """The gradient for each of ``wrt``: zeros where none flowed, after the disconnected check.
+
+    A variable the outputs use only through piecewise-constant ops (``floor``) gets zeros without
+    complaint; one they do not use at all is *disconnected*.
+    """
+    used = _uses(outputs)
+    results = []
+    for v in wrt:
+        if id(v) in grads:
+            results.append(grads[id(v)])
+            continue
+        if id(v) not in used:
+            message = f"{who}: {what} does not depend on {_describe(v)} (it is disconnected from {what})"
+            if disconnected_inputs == "raise":
+                raise DisconnectedInputError(
+                    message + "; pass disconnected_inputs='ignore' or 'warn' to get zeros instead"
+                )
+            if disconnected_inputs == "warn":
+                _warn(message)
+        results.append(zeros_like(v))
+    return results
+
+
+def _gradients(
+    cost: Variable,
+    wrt: list[Variable],
+    consider_constant: Sequence[Variable] | None,
+    disconnected_inputs: str,
+    who: str,
+    what: str = "the cost",
+) -> list[Variable]:
+    """The gradient of the 0-d ``cost`` for each of ``wrt``: the reverse sweep seeded with 1."""
+    one = make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)
+    grads = backprop([cost], [one], wrt, consider_constant)
+    return _results(wrt, grads, [cost], disconnected_inputs, who, what)
+
+
+def _scalar_cost(cost, who: str, hint: str) -> Variable:
+    from .tensor.basic import as_tensor_variable
+
+    cost = as_tensor_variable(cost)
+    if cost.ndim != 0:
+        raise TypeError(f"{who} needs a scalar (0-d) cost, got {_describe(cost)} with {cost.ndim} dimensions; {hint}")
+    _check_float(cost, who, "cost")
+    return cost
+
+
+# ------------------------------------------------------------------------------------------------
+# Public functions
+
+
 def grad(
     cost: Variable,
     wrt: Variable | Sequence[Variable],
@@ -47,63 +227,213 @@ def grad(
     ``wrt``: ``'raise'`` (the default), ``'warn'`` or ``'ignore'``; the latter two return zeros.
     Variables in ``consider_constant`` are treated as constants: no gradient flows through them.
     """
+    who = "T.grad"
+    _check_disconnected(disconnected_inputs, who)
+    cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output")
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    results = _gradients(cost, wrt_list, consider_constant, disconnected_inputs, who)
+    return results[0] if single else results
+
+
+def Lop(
+    f: Variable | Sequence[Variable],
+    wrt: Variable | Sequence[Variable],
+    eval_points: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The vector-Jacobian product ``u J``: ``sum_k eval_points[k] · d f[k] / d w`` for each w in wrt.
+
+    ``f`` and ``eval_points`` are a variable each or lists of equal length, each point shaped like
+    its ``f``; ``wrt`` is a variable or a list (the result has the same form). Costs one reverse
+    sweep. Shapes are checked where they are known statically; lengths known only at run time
+    are checked by the operations the seeds meet.
+    """
+    who = "T.Lop"
+    _check_disconnected(disconnected_inputs, who)
+    _, f_list = _as_list(f)
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    _check_outputs(f_list, who)
+    _, points = _as_list(eval_points)
+    seeds = _eval_points(points, f_list, who, "f")
+    grads = backprop(f_list, seeds, wrt_list, consider_constant)
+    results = _results(wrt_list, grads, f_list, disconnected_inputs, who, "f")
+    return results[0] if single else results
+
+
+def _check_outputs(f_list: list, who: str) -> None:
+    for k, fk in enumerate(f_list):
+        if not isinstance(fk, Variable):
+            raise TypeError(f"{who}: f[{k}] must be a symgrad variable, got {type(fk).__name__} {fk!r}")
+        _check_float(fk, who, f"f[{k}]")
+
+
+def Rop(
+    f: Variable | Sequence[Variable],
+    wrt: Variable | Sequence[Variable],
+    eval_points: Variable | Sequence[Variable],
+    disconnected_outputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The Jacobian-vector product ``J v``: ``sum_j d f / d wrt[j] · eval_points[j]`` for each f.
+
+    ``wrt`` and ``eval_points`` are a variable each or lists of equal length, each point shaped like
+    its ``wrt``; ``f`` is a variable or a list (the result has the same form, each shaped like its f).
+    An ``f`` that depends on no element of ``wrt`` raises, or with ``disconnected_outputs`` 'warn'
+    or 'ignore' gets zeros.
+
+    Built as two reverse sweeps: ``L(u) = Lop(f, wrt, u)`` for a dummy ``u`` shaped like ``f`` is
+    linear in ``u``, so ``Lop(L, u, v)`` is ``J v`` and cannot depend on the value of ``u``. Any
+    reference to ``u`` left in the graph (an input kept only for its shape) is replaced by zeros.
+    """
+    from .rewrite import rebuild
+
+    who = "T.Rop"
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError(
+            f"{who}: disconnected_outputs must be 'raise', 'warn' or 'ignore', got {disconnected_outputs!r}"
+        )
+    single_f, f_list = _as_list(f)
+    _check_outputs(f_list, who)
+    _, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    _, points = _as_list(eval_points)
+    vs = _eval_points(points, wrt_list, who, "wrt")
+    results = []
+    for k, fk in enumerate(f_list):
+        u = make_variable(TensorType(fk.dtype, fk.type.shape), name="u")
+        transposed = backprop([fk], [u], wrt_list)  # u J, one entry per wrt some gradient reached
+        connected = [(transposed[id(w)], v) for w, v in zip(wrt_list, vs) if id(w) in transposed]
+        jvp = None
+        if connected:
+            lops = [lop for lop, _ in connected]
+            jvp = backprop(lops, [cast(v, lop.dtype) for lop, v in connected], [u]).get(id(u))
+        if jvp is None:
+            used = _uses([fk])
+            if not any(id(w) in used for w in wrt_list) and disconnected_outputs != "ignore":
+                message = f"{who}: f[{k}] {_describe(fk)} does not depend on any of wrt"
+                if disconnected_outputs == "raise":
+                    raise DisconnectedInputError(message + "; pass disconnected_outputs='ignore' to get zeros")
+                _warn(message)
+            jvp = zeros_like(fk)
+        elif any(r is u for r in graph_inputs([jvp])):
+            (jvp,) = rebuild([jvp], {u: zeros_like(fk)})
+        results.append(jvp)
+    return results[0] if single_f else results
+
+
+def hessian_vector_product(
+    cost: Variable,
+    wrt: Variable | Sequence[Variable],
+    v: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """``H v`` for the Hessian ``H`` of the scalar ``cost``, without forming ``H``.
+
+    The gradient of ``sum_j dot(grad(cost, wrt[j]), v[j])`` with respect to ``wrt``: a reverse sweep
+    over the gradient's graph, so it costs a small multiple of one gradient whatever the size of
+    ``wrt``. ``wrt`` and ``v`` are a variable each or lists of equal length, each ``v[j]`` shaped
+    like ``wrt[j]``; the result has the form of ``wrt``.
+    """
+    from .ops.reduce import reduce
+
+    who = "T.hessian_vector_product"
+    _check_disconnected(disconnected_inputs, who)
+    cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost))")
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    _, points = _as_list(v)
+    vs = _eval_points(points, wrt_list, who, "wrt")
+    if not wrt_list:
+        return []
+    g = _gradients(cost, wrt_list, consider_constant, disconnected_inputs, who)
+    directional = reduce("sum", g[0] * vs[0])
+    for gj, vj in zip(g[1:], vs[1:]):
+        directional = directional + reduce("sum", gj * vj)
+    # A gradient that does not depend on some wrt (a cost linear in it) is a zero Hessian block.
+    results = _gradients(directional, wrt_list, consider_constant, "ignore", who)
+    return results[0] if single else results
+
+
+def jacobian(
+    expression: Variable,
+    wrt: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The Jacobian of a vector (or scalar) ``expression``: shape ``expression.shape + w.shape`` for
+    each ``w`` of ``wrt`` (a variable or a list; the result has the same form).
+
+    Row ``i`` is ``grad(expression[i], w)``, computed by a loop over ``i`` whose length is known
+    only when the function runs; what the rows share (the forward pass) is computed once, outside.
+    """
     from .tensor.basic import as_tensor_variable
 
-    if disconnected_inputs not in ("raise", "warn", "ignore"):
-        raise ValueError(f"disconnected_inputs must be 'raise', 'warn' or 'ignore', got {disconnected_inputs!r}")
-    if not isinstance(cost, Variable):
-        cost = as_tensor_variable(cost)
-    if cost.ndim != 0:
+    who = "T.jacobian"
+    _check_disconnected(disconnected_inputs, who)
+    expression = as_tensor_variable(expression)
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    _check_float(expression, who, "expression")
+    if expression.ndim > 1:
         raise TypeError(
-            f"T.grad needs a scalar (0-d) cost, got {_describe(cost)} with {cost.ndim} dimensions; "
-            "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output"
+            f"{who} needs a vector or scalar expression, got {_describe(expression)} with {expression.ndim} "
+            "dimensions; flatten it first (expression.flatten())"
         )
-    single = not isinstance(wrt, (list, tuple))
-    wrt_list = [wrt] if single else list(wrt)
-    for i, v in enumerate(wrt_list):
-        if not isinstance(v, Variable):
-            raise TypeError(f"T.grad: wrt[{i}] must be a symgrad variable, got {type(v).__name__} {v!r}")
-        if not v.type.is_float:
-            raise TypeError(
-                f"T.grad: cannot differentiate with respect to {_describe(v)}: its dtype {v.dtype} is not a "
-                "float type; gradients exist only for float32 and float64 variables"
-            )
-    if not cost.type.is_float:
-        raise TypeError(f"T.grad needs a float cost, got {_describe(cost)}")
+    results = _jacobians(expression, wrt_list, consider_constant, disconnected_inputs, who)
+    return results[0] if single else results
 
-    blocked = {id(v) for v in consider_constant or ()}
-    nodes = [n for n in toposort([cost]) if id(n.output) not in blocked]
-    # Variables on some path from an element of wrt to the cost: only these need gradients.
-    wanted = {id(v) for v in wrt_list}
-    for node in nodes:
-        if any(id(i) in wanted for i in node.inputs):
-            wanted.add(id(node.output))
 
-    adjoints: dict[int, list[Variable]] = {id(cost): [make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)]}
-    for node in reversed(nodes):
-        terms = adjoints.get(id(node.output))
-        if not terms:
-            continue
-        g = _add_all(terms, node.output)
-        input_grads = node.op.vjp(node.inputs, node.output, g)
-        for inp, gi in zip(node.inputs, input_grads):
-            if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
-                continue
-            adjoints.setdefault(id(inp), []).append(gi)
+def _jacobians(
+    expression: Variable,
+    wrt: list[Variable],
+    consider_constant: Sequence[Variable] | None,
+    disconnected_inputs: str,
+    who: str,
+) -> list[Variable]:
+    from .ops.loop import map_rows, new_index
+    from .ops.shape import size
 
+    if expression.ndim == 0:
+        return _gradients(expression, wrt, consider_constant, disconnected_inputs, who, "the expression")
+    n = size(expression, (0,))
     results = []
-    for v in wrt_list:
-        terms = adjoints.get(id(v))
-        if terms:
-            results.append(_add_all(terms, v))
-            continue
-        if id(v) != id(cost) and id(v) not in {id(i) for n in nodes for i in n.inputs}:
-            message = f"T.grad: the cost does not depend on {_describe(v)} (it is disconnected from the cost)"
-            if disconnected_inputs == "raise":
-                raise DisconnectedInputError(
-                    message + "; pass disconnected_inputs='ignore' or 'warn' to get zeros instead"
-                )
-            if disconnected_inputs == "warn":
-                warnings.warn(message, stacklevel=2)
-        results.append(zeros_like(v))
+    for w in wrt:
+        i = new_index()
+        (row,) = _gradients(expression[i], [w], consider_constant, disconnected_inputs, who, "the expression")
+        results.append(map_rows(i, n, row, like=w))
+    return results
+
+
+def hessian(
+    cost: Variable,
+    wrt: Variable | Sequence[Variable],
+    consider_constant: Sequence[Variable] | None = None,
+    disconnected_inputs: str = "raise",
+) -> Variable | list[Variable]:
+    """The Hessian of the scalar ``cost``: shape ``w.shape + w.shape`` for each ``w`` of ``wrt``.
+
+    For a list, the list of each variable's own Hessian (the diagonal blocks), as in Theano. For a
+    matrix ``w`` of shape (a, b) the result has shape (a, b, a, b), entry ``[i, j, k, l]`` being
+    ``d^2 cost / dw[i, j] dw[k, l]``; ``h.reshape((a * b, a * b))`` is the Hessian of the flattened
+    ``w``. Computed as the Jacobian of the gradient, one row per element of ``w``.
+    """
+    from .graph import apply
+    from .ops.shape import Reshape, flatten
+
+    who = "T.hessian"
+    _check_disconnected(disconnected_inputs, who)
+    cost = _scalar_cost(cost, who, "the Hessian is defined for scalar costs (use T.jacobian on a gradient)")
+    single, wrt_list = _as_list(wrt)
+    _check_wrt(wrt_list, who)
+    results = []
+    for w in wrt_list:
+        (g,) = _gradients(cost, [w], consider_constant, disconnected_inputs, who)
+        # The gradient may not depend on w at all (a cost linear in w): its Jacobian is zero.
+        (h,) = _jacobians(g if g.ndim <= 1 else flatten(g), [w], consider_constant, "ignore", who)
+        if w.ndim > 1:  # (size, *w.shape) to (*w.shape, *w.shape)
+            h = apply(Reshape(tuple(("dim", d) for d in range(1, w.ndim + 1)) * 2), h)
+        results.append(h)
     return results[0] if single else results

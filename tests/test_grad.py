@@ -114,3 +114,16 @@ def test_consider_constant_blocks_gradient():
     y = x * x
     g = theano.function([x], T.grad(y * x, x, consider_constant=[y]))
     assert g(3.0) == 9.0
+
+
+def test_broadcastable_dimensions_broadcast_and_their_gradient_sums_over_them():
+    r, c, m = T.drow("r"), T.fcol("c"), T.dmatrix("m")
+    assert r.broadcastable == (True, False) and c.broadcastable == (False, True) and c.dtype == "float32"
+    assert [v.type.shape for v in T.lrows(2)] == [(1, None), (1, None)]
+    f = theano.function([m, r], [m + r, T.grad(T.sum((m + r) ** 2), r)])
+    data_m, data_r = rand((3, 2), seed=1), rand((1, 2), seed=2)
+    total, grad = f(data_m, data_r)
+    np.testing.assert_allclose(total, data_m + data_r)
+    np.testing.assert_allclose(grad, np.sum(2 * (data_m + data_r), axis=0, keepdims=True))
+    with pytest.raises(ValueError, match=r"input 'r' expects shape \(1, \?\), got \(2, 2\)"):
+        f(data_m, np.ones((2, 2)))

@@ -1,4 +1,4 @@
-"""Shape ops: dimshuffle (transpose / add / drop broadcastable dims), reshape, basic slicing, size.
+"""Shape ops: dimshuffle (transpose / add / drop broadcastable dims), reshape, basic indexing, size.
 
 On the CPU these become NumPy views in the driver, and a dimshuffle read by a fused kernel costs
 nothing at all: it only changes how the kernel indexes its input.
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..graph import Op, Variable, apply, constant
-from ..types import TensorType, describe_shape
+from ..graph import Constant, Op, Variable, apply, constant
+from ..types import TensorType, describe_shape, kind
 
 
 class DimShuffle(Op):
@@ -129,33 +129,69 @@ def flatten(x: Variable, ndim: int = 1) -> Variable:
     return apply(Reshape(tuple(("dim", k) for k in range(ndim - 1)) + (-1,)), x)
 
 
-def _normalize_index(index: object, ndim: int) -> tuple:
-    """Basic indexing as a hashable tuple of ints and ``(start, stop, step)`` slices."""
+# An index entry (or slice bound) taken from the op's next integer input: ``x[i]``, ``x[i:j]``.
+SYMBOLIC = "?"
+
+
+def _index_part(part: object, what: str, symbolic: list[Variable]) -> int | str | None:
+    """One index entry or slice bound: a Python int, None, or SYMBOLIC (appending its variable)."""
+    if part is None or (isinstance(part, (int, np.integer)) and not isinstance(part, bool)):
+        return None if part is None else int(part)
+    if isinstance(part, Variable) and part.ndim == 0 and kind(part.dtype) == "i":
+        if isinstance(part, Constant):
+            return int(part.data)
+        symbolic.append(part)
+        return SYMBOLIC
+    if isinstance(part, Variable):
+        raise TypeError(f"{what} must be an integer scalar, got {part!r} ({part.type})")
+    kind_name = type(part).__name__
+    raise TypeError(f"symgrad supports basic indexing with ints, integer scalars and slices, got {kind_name} {part!r}")
+
+
+def _normalize_index(index: object, ndim: int) -> tuple[tuple, list[Variable]]:
+    """Basic indexing as a hashable tuple of ints, SYMBOLIC and ``(start, stop, step)`` slices,
+    and the symbolic integer scalars that fill the SYMBOLIC places, in order."""
     items = index if isinstance(index, tuple) else (index,)
-    out = []
+    out: list = []
+    symbolic: list[Variable] = []
     for item in items:
         if isinstance(item, slice):
-            for part in (item.start, item.stop, item.step):
-                if part is not None and not isinstance(part, (int, np.integer)):
-                    raise TypeError(f"slice bounds must be Python ints, got {part!r}")
             if item.step == 0:
                 raise ValueError("slice step cannot be zero")
-            out.append((item.start, item.stop, item.step))
-        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            out.append(int(item))
+            out.append(tuple(_index_part(p, "a slice bound", symbolic) for p in (item.start, item.stop, item.step)))
         else:
-            raise TypeError(f"symgrad supports basic indexing with ints and slices, got {type(item).__name__} {item!r}")
+            out.append(_index_part(item, "an index", symbolic))
     if len(out) > ndim:
         raise IndexError(f"too many indices: {len(out)} for a {ndim}-d tensor")
-    return tuple(out)
+    return tuple(out), symbolic
+
+
+def _fill(index: tuple, values: Sequence) -> tuple:
+    """``index`` with each SYMBOLIC entry replaced by the next of ``values`` (ints)."""
+    given = iter(int(v) for v in values)
+
+    def part(p):
+        return next(given) if p == SYMBOLIC else p
+
+    return tuple(tuple(part(p) for p in i) if isinstance(i, tuple) else part(i) for i in index)
 
 
 def _as_numpy_index(index: tuple) -> tuple:
     return tuple(slice(*i) if isinstance(i, tuple) else i for i in index)
 
 
+def check_index(index: tuple, shape: tuple[int, ...]) -> None:
+    """Raise IndexError for an integer entry outside its dimension (what symbolic ones can do)."""
+    for dim, i in enumerate(index):
+        if isinstance(i, int) and not -shape[dim] <= i < shape[dim]:
+            raise IndexError(f"index {i} is out of bounds for dimension {dim} with length {shape[dim]}")
+
+
 class Subtensor(Op):
-    """Basic indexing ``x[1:, ::2]``, ``x[0]`` with constant ints and slices."""
+    """Basic indexing ``x[1:, ::2]``, ``x[0]``, ``x[i]``, ``x[i:j]``: ints, slices and integer scalars.
+
+    Entries marked SYMBOLIC in ``index`` come from the inputs after ``x``, in order.
+    """
 
     props = ("index",)
 
@@ -165,7 +201,7 @@ class Subtensor(Op):
     def __str__(self) -> str:
         return "Subtensor" + index_text(self.index)
 
-    def make_type(self, x: Variable) -> TensorType:
+    def make_type(self, x: Variable, *scalars: Variable) -> TensorType:
         shape = []
         for dim, length in enumerate(x.type.shape):
             item = self.index[dim] if dim < len(self.index) else (None, None, None)
@@ -173,54 +209,72 @@ class Subtensor(Op):
                 if length is not None and not -length <= item < length:
                     raise IndexError(f"index {item} is out of bounds for dimension {dim} with length {length}")
                 continue
-            shape.append(None if length is None else len(range(*slice(*item).indices(length))))
+            if item == SYMBOLIC:
+                continue
+            static = length is not None and SYMBOLIC not in item
+            shape.append(len(range(*slice(*item).indices(length))) if static else None)
         return TensorType(x.dtype, tuple(shape))
 
-    def perform(self, x: np.ndarray) -> np.ndarray:
-        return x[_as_numpy_index(self.index)]
+    def perform(self, x: np.ndarray, *scalars: np.ndarray) -> np.ndarray:
+        index = _fill(self.index, scalars)
+        check_index(index, x.shape)
+        return x[_as_numpy_index(index)]
 
     def vjp(self, inputs, output, g):
-        return [apply(SubtensorGrad(self.index), inputs[0], g)]
+        x, *scalars = inputs
+        return [apply(SubtensorGrad(self.index), x, g, *scalars)] + [None] * len(scalars)
 
 
-def index_text(index: tuple) -> str:
-    """``[1:, ::2]`` — how an index reads in code and in messages."""
+def index_text(index: tuple, symbols: Sequence[str] = ()) -> str:
+    """``[1:, ::2]``, ``[i]`` — how an index reads in code and in messages; ``symbols`` names the
+    SYMBOLIC entries in order (``?`` where not given)."""
+    names = iter(symbols)
+
+    def text(p):
+        return ("" if p is None else str(p)) if p != SYMBOLIC else next(names, SYMBOLIC)
 
     def part(i):
-        if isinstance(i, int):
-            return str(i)
-        start, stop, step = ("" if p is None else str(p) for p in i)
+        if not isinstance(i, tuple):
+            return text(i)
+        start, stop, step = (text(p) for p in i)
         return f"{start}:{stop}" + (f":{step}" if step else "")
 
     return "[" + ", ".join(part(i) for i in index) + "]"
 
 
 class SubtensorGrad(Op):
-    """Zeros shaped like ``x`` with ``g`` written at ``x[index]``: the gradient of basic indexing."""
+    """Zeros shaped like ``x`` with ``g`` written at ``x[index]``: the gradient of basic indexing.
+
+    With a symbolic index ``i`` and ``g = 1`` this is the one-hot vector ``e_i``: the seed of row
+    ``i`` of a Jacobian.
+    """
 
     props = ("index",)
 
     def __init__(self, index: tuple) -> None:
         self.index = index
 
-    def make_type(self, x: Variable, g: Variable) -> TensorType:
+    def make_type(self, x: Variable, g: Variable, *scalars: Variable) -> TensorType:
         return TensorType(g.dtype, x.type.shape)
 
-    def perform(self, x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def perform(self, x: np.ndarray, g: np.ndarray, *scalars: np.ndarray) -> np.ndarray:
+        index = _fill(self.index, scalars)
+        check_index(index, x.shape)
         out = np.zeros(x.shape, dtype=g.dtype)
-        out[_as_numpy_index(self.index)] = g
+        out[_as_numpy_index(index)] = g
         return out
 
     def vjp(self, inputs, output, gg):
-        return [None, apply(Subtensor(self.index), gg)]
+        x, g, *scalars = inputs
+        return [None, apply(Subtensor(self.index), gg, *scalars)] + [None] * len(scalars)
 
 
 def subtensor(x: Variable, index: object) -> Variable:
-    """``x[index]`` for basic indexing (ints and slices with constant bounds)."""
-    normalized = _normalize_index(index, x.ndim)
+    """``x[index]`` for basic indexing: ints, slices, and integer scalars (``x[i]``, ``x[i:j]``)."""
+    normalized, symbolic = _normalize_index(index, x.ndim)
     if not normalized or all(i == (None, None, None) for i in normalized):
         return x
-    return apply(Subtensor(normalized), x)
+    return apply(Subtensor(normalized), x, *symbolic)
 
 
 class Size(Op):

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import sympy
 
-from ..graph import Variable, apply, toposort
+from ..graph import Apply, Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise, sym
 
 
@@ -36,18 +36,26 @@ def rebuild(
         return rebuilt.get(id(v), v)
 
     for node in toposort(outputs):
+        if id(node.output) in rebuilt:  # replaced: what computed it no longer matters
+            continue
         inputs = [new(i) for i in node.inputs]
         elementwise = isinstance(node.op, Elemwise)
         expr = rewrite_expr(node.op.expr, inputs) if elementwise and rewrite_expr else None
         if all(a is b for a, b in zip(inputs, node.inputs)) and (expr is None or expr == node.op.expr):
             continue
-        if elementwise:  # re-canonicalize: constants may now fold into the expression
-            out = make_elemwise(node.op.expr if expr is None else expr, inputs, node.op.dtype, node.op.name)
-        else:
-            out = apply(node.op, *inputs)
-        out.name = out.name or node.output.name
-        rebuilt[id(node.output)] = out
+        rebuilt[id(node.output)] = remake(node, inputs, expr)
     return [new(o) for o in outputs]
+
+
+def remake(node: Apply, inputs: list[Variable], expr: sympy.Expr | None = None) -> Variable:
+    """``node``'s op applied to new ``inputs`` (and, if elementwise, to ``expr`` if given),
+    through the hash-consing constructors."""
+    if isinstance(node.op, Elemwise):  # re-canonicalize: constants may now fold into the expression
+        out = make_elemwise(node.op.expr if expr is None else expr, inputs, node.op.dtype, node.op.name)
+    else:
+        out = apply(node.op, *inputs)
+    out.name = out.name or node.output.name
+    return out
 
 
 def merge(outputs: list[Variable]) -> list[Variable]:

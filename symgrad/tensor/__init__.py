@@ -1,6 +1,6 @@
 """``symgrad.tensor``: the namespace Theano users know as ``theano.tensor`` (``import ... as T``)."""
 
-from ..grad import DisconnectedInputError, grad
+from ..grad import DisconnectedInputError, Lop, Rop, grad, hessian, hessian_vector_product, jacobian
 from . import nnet
 from .basic import *  # noqa: F403
 from .basic import TYPE_CONSTRUCTORS, as_tensor_variable, tensor
@@ -9,6 +9,6 @@ from .variable import TensorConstant, TensorVariable
 globals().update(TYPE_CONSTRUCTORS)
 
 __all__ = [
-    "DisconnectedInputError", "TensorConstant", "TensorVariable", "as_tensor_variable", "grad", "nnet",
-    "tensor", *TYPE_CONSTRUCTORS,
+    "DisconnectedInputError", "Lop", "Rop", "TensorConstant", "TensorVariable", "as_tensor_variable", "grad",
+    "hessian", "hessian_vector_product", "jacobian", "nnet", "tensor", *TYPE_CONSTRUCTORS,
 ]  # fmt: skip

@@ -47,24 +47,36 @@ def tensor(dtype: str | None = None, shape: Sequence[int | None] = (), name: str
     return make_variable(TensorType(dtype or config.floatX, tuple(shape)), name=name)
 
 
-def _constructor(dtype: str | None, ndim: int, kind_name: str):
+def _constructor(dtype: str | None, default_shape: tuple[int | None, ...], kind_name: str):
+    ndim = len(default_shape)
+
     def make(name: str | None = None, dtype: str | None = dtype, shape: Sequence[int | None] | None = None):
-        shape = (None,) * ndim if shape is None else tuple(shape)
+        shape = default_shape if shape is None else tuple(shape)
         if len(shape) != ndim:
             raise ValueError(f"a {kind_name} has {ndim} dimensions, got shape {shape}")
         return tensor(dtype or config.floatX, shape, name)
 
     make.__name__ = kind_name
-    make.__doc__ = f"A symbolic {ndim}-d input of dtype {dtype or 'config.floatX'}."
+    make.__doc__ = f"A symbolic {ndim}-d input of dtype {dtype or 'config.floatX'} and shape {default_shape}."
     return make
 
 
-_NDIMS = {"scalar": 0, "vector": 1, "matrix": 2, "tensor3": 3, "tensor4": 4}
+# Default shapes: None is a length known only at run time; 1 is a dimension that broadcasts
+# (Theano's broadcastable flag), as in a row (1, n) or a column (n, 1).
+_SHAPES = {
+    "scalar": (),
+    "vector": (None,),
+    "matrix": (None, None),
+    "row": (1, None),
+    "col": (None, 1),
+    "tensor3": (None,) * 3,
+    "tensor4": (None,) * 4,
+}
 _PREFIXES = {"": None, "d": "float64", "f": "float32", "i": "int32", "l": "int64", "b": "int8"}
 TYPE_CONSTRUCTORS = {
-    prefix + kind_name: _constructor(dtype, ndim, prefix + kind_name)
+    prefix + kind_name: _constructor(dtype, shape, prefix + kind_name)
     for prefix, dtype in _PREFIXES.items()
-    for kind_name, ndim in _NDIMS.items()
+    for kind_name, shape in _SHAPES.items()
 }
 globals().update(TYPE_CONSTRUCTORS)
 
@@ -84,16 +96,6 @@ def _plural(make):
 _PLURALS = [_plural(make) for make in TYPE_CONSTRUCTORS.values()]
 TYPE_CONSTRUCTORS.update({make.__name__: make for make in _PLURALS})
 globals().update(TYPE_CONSTRUCTORS)
-
-
-def row(name: str | None = None, dtype: str | None = None) -> Variable:
-    """A matrix with one row (its first dimension broadcasts)."""
-    return tensor(dtype or config.floatX, (1, None), name)
-
-
-def col(name: str | None = None, dtype: str | None = None) -> Variable:
-    """A matrix with one column (its second dimension broadcasts)."""
-    return tensor(dtype or config.floatX, (None, 1), name)
 
 
 # ----------------------------------------------------------------------------------------------
