@@ -5,6 +5,8 @@ Each pass is a named function from output variables to output variables, run in 
 - ``merge``: rebuild the graph through the hash-consing constructors, so identical subgraphs
   (from user code, from ``T.grad``, from substitutions) become one node, and any node whose inputs
   are all constants is evaluated (constant folding happens in ``graph.apply``);
+- ``drop_gradient_stops``: ``disconnected_grad`` nodes only matter to ``T.grad``, which has run by
+  now; removing them lets the fuser see through them;
 - dead-code removal is implicit: later stages only ever walk what the outputs depend on.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Callable, Mapping
 
 from ..graph import Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise
+from ..ops.gradient import DisconnectedGrad
 
 
 def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None = None) -> list[Variable]:
@@ -36,6 +39,8 @@ def rebuild(outputs: list[Variable], replace: Mapping[Variable, Variable] | None
         else:
             out = apply(node.op, *inputs)
         out.name = out.name or node.output.name
+        if out.owner is not None:  # errors should point at the user's line, not at this rewrite
+            out.owner.trace = node.trace
         rebuilt[id(node.output)] = out
     return [new(o) for o in outputs]
 
@@ -45,7 +50,20 @@ def merge(outputs: list[Variable]) -> list[Variable]:
     return rebuild(outputs)
 
 
-PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [("merge", merge)]
+def drop_gradient_stops(outputs: list[Variable]) -> list[Variable]:
+    """Replace every ``disconnected_grad(x)`` by ``x``."""
+    while True:
+        # The first stop in topological order has none upstream, so its input is final.
+        stop = next((n for n in toposort(outputs) if isinstance(n.op, DisconnectedGrad)), None)
+        if stop is None:
+            return outputs
+        outputs = rebuild(outputs, {stop.output: stop.inputs[0]})
+
+
+PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [
+    ("merge", merge),
+    ("drop_gradient_stops", drop_gradient_stops),
+]
 
 
 def optimize(outputs: list[Variable]) -> list[Variable]:
