@@ -22,9 +22,22 @@ import numpy as np
 import sympy
 
 from symgrad.graph import Apply, Constant, Variable
+from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
-from symgrad.ops.reduce import reduce_dtype
-from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
+from symgrad.ops.reduce import Argmax, reduce_dtype
+from symgrad.ops.shape import (
+    DimShuffle,
+    Join,
+    JoinPiece,
+    Reshape,
+    ReshapeAs,
+    Shape,
+    Size,
+    SpecifyShape,
+    Subtensor,
+    SubtensorGrad,
+    index_text,
+)
 from symgrad.types import kind
 
 from .lower import Kernel, Program, Result, constants_of
@@ -34,7 +47,7 @@ FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch)$")
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
-_VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
+_VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
 
 
 class Names:
@@ -226,13 +239,28 @@ def _view(node: Apply, names: Names) -> str:
     if isinstance(op, Subtensor):
         return f"{x}{index_text(op.index)}"
     if isinstance(op, Reshape):
-        dims = [f"{x}.shape[{s[1]}]" if isinstance(s, tuple) else str(s) for s in op.shape]
-        return f"np.reshape({x}, ({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
+        return f"np.reshape({x}, {_shape_text([_length_text(e, node, names) for e in op.shape])})"
     if isinstance(op, ReshapeAs):
         return f"np.reshape({x}, np.shape({names[node.inputs[1]]}))"
     if isinstance(op, Size):
         return " * ".join(f"{x}.shape[{a}]" for a in op.axes) or "1"
+    if isinstance(op, SpecifyShape):
+        return x  # checked by the lines before it
+    if isinstance(op, JoinPiece):
+        lengths = [f"{names[t]}.shape[{op.axis}]" for t in node.inputs[1:]]
+        start = " + ".join(lengths[: op.k])
+        stop = " + ".join(lengths[: op.k + 1]) if op.k + 1 < len(lengths) else ""
+        return f"{x}[{':, ' * op.axis}{start}:{stop}]"
     raise TypeError(f"no CPU lowering for {op}")
+
+
+def _length_text(entry: int | tuple, node: Apply, names: Names) -> str:
+    """A shape entry of a Reshape, Alloc or SpecifyShape: an int, ``('dim', k)`` of the first input,
+    or ``('arg', j)``, the scalar input after it."""
+    if isinstance(entry, tuple):
+        kind_, k = entry
+        return f"{names[node.inputs[0]]}.shape[{k}]" if kind_ == "dim" else names[node.inputs[1 + k]]
+    return str(entry)
 
 
 def _shape_tuple(out: Variable, names: Names, op: DimShuffle) -> str:
@@ -277,9 +305,76 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         x, g = step.inputs
         lines.append(f"{out} = np.zeros(np.shape({names[x]}), dtype={np_dtype(step.output.dtype)})")
         lines.append(f"{out}{index_text(step.op.index)} = {names[g]}")
+    elif type(step.op) in _DRIVER_LINES:
+        lines += _DRIVER_LINES[type(step.op)](step, names, out)
     else:
         lines.append(f"{out} = {_view(step, names)}")
     return lines
+
+
+def _mismatch(conditions: list[str], what: str, node: Apply, operands: list[Variable], names: Names) -> list[str]:
+    """``if <any condition>: raise shape_mismatch(...)`` naming each operand once."""
+    if not conditions:
+        return []
+    listed = ", ".join(f"{n}={n}" for n in dict.fromkeys(names[v] for v in operands))
+    return [f"if {' or '.join(conditions)}:", f"    raise shape_mismatch({what!r}, {_where(node)!r}, {listed})"]
+
+
+def _lines_shape(step: Apply, names: Names, out: str) -> list[str]:
+    return [f"{out} = np.array(np.shape({names[step.inputs[0]]}), dtype=np.int64)"]
+
+
+def _lines_specify_shape(step: Apply, names: Names, out: str) -> list[str]:
+    x = names[step.inputs[0]]
+    conditions = [
+        f"{x}.shape[{d}] != {_length_text(e, step, names)}" for d, e in enumerate(step.op.shape) if e is not None
+    ]
+    return _mismatch(conditions, str(step.op), step, [step.inputs[0]], names) + [f"{out} = {x}"]
+
+
+def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+    axis, (first, *others) = step.op.axis, step.inputs
+    conditions = [
+        f"{names[t]}.shape[{d}] != {names[first]}.shape[{d}]"
+        for t in others
+        for d in range(first.ndim)
+        if d != axis and names[t] != names[first]
+    ]
+    lines = _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
+    return lines + [f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"]
+
+
+def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
+    start, stop, step_ = (names[v] for v in step.inputs)
+    return [f"{out} = np.arange({start}, {stop}, {step_}, dtype={np_dtype(step.output.dtype)})"]
+
+
+def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+    value = step.inputs[0]
+    targets = [_length_text(e, step, names) for e in step.op.shape]
+    offset = len(targets) - value.ndim
+    conditions = [
+        f"{names[value]}.shape[{d}] != {targets[offset + d]}"
+        for d, n in enumerate(value.type.shape)
+        if n != 1 and targets[offset + d] != f"{names[value]}.shape[{d}]"  # alloc(v, n, v.shape[0])
+    ]
+    lines = _mismatch(conditions, str(step.op), step, [value], names)
+    return lines + [f"{out} = np.full({_shape_text(targets)}, {names[value]}, dtype={np_dtype(step.output.dtype)})"]
+
+
+def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
+    axis = "" if step.op.axis is None else f", axis={step.op.axis}"
+    return [f"{out} = np.{step.op.which}({names[step.inputs[0]]}{axis})"]
+
+
+_DRIVER_LINES = {
+    Shape: _lines_shape,
+    SpecifyShape: _lines_specify_shape,
+    Join: _lines_join,
+    ARange: _lines_arange,
+    Alloc: _lines_alloc,
+    Argmax: _lines_argmax,
+}
 
 
 def _constant_text(c: Constant) -> str:

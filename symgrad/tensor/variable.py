@@ -99,6 +99,20 @@ class TensorVariable(Variable):
     def __getitem__(self, index):
         return _basic().subtensor(self, index)
 
+    def __iter__(self):
+        # A vector of known length (such as x.shape) unpacks: n, m = x.shape. Others stay an error.
+        if self.ndim == 1 and self.type.shape[0] is not None:
+            return (self[i] for i in range(self.type.shape[0]))
+        return super().__iter__()
+
+    @property
+    def shape(self):
+        return _basic().shape(self)
+
+    @property
+    def size(self):
+        return _basic().size(self)
+
     @property
     def T(self):
         return _basic().transpose(self)
@@ -134,6 +148,18 @@ class TensorVariable(Variable):
 
     def mean(self, axis=None, keepdims=False):
         return _basic().mean(self, axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _basic().var(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _basic().std(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _basic().argmax(self, axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _basic().argmin(self, axis, keepdims=keepdims)
 
     def astype(self, dtype):
         return _basic().cast(self, dtype)
