@@ -24,6 +24,13 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.indexing import (
+    AdvancedIncSubtensor,
+    AdvancedSubtensor,
+    AdvancedSubtensorGrad,
+    IncSubtensor,
+    result_dims,
+)
 from symgrad.ops.reduce import Argmax, reduce_dtype
 from symgrad.ops.shape import (
     DimShuffle,
@@ -45,9 +52,14 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
-_RESERVED = re.compile(r"^(i\d+|n\d+|e\d+|s\d+|k\d+_.*|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math|shape_mismatch)$")
+_RESERVED = re.compile(
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|k\d+_.*|scatter\d+|[A-Z_]+|out\d*|acc\d*|v|np|njit|prange|math"
+    r"|shape_mismatch|index_out_of_bounds)$"
+)
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
+# Ops printed as a generated Numba loop of their own (a scatter) plus a call in the driver.
+SCATTER_OPS = (AdvancedSubtensorGrad, AdvancedIncSubtensor)
 
 
 class Names:
@@ -367,6 +379,24 @@ def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
     return [f"{out} = np.{step.op.which}({names[step.inputs[0]]}{axis})"]
 
 
+def _lines_advanced_subtensor(step: Apply, names: Names, out: str) -> list[str]:
+    x, *indices = step.inputs
+    return _index_checks(step, names, x, indices, None) + [
+        f"{out} = {_advanced_text(step.op.pattern, x, indices, names)}"
+    ]
+
+
+def _lines_inc_subtensor(step: Apply, names: Names, out: str) -> list[str]:
+    x, y = step.inputs
+    where = index_text(step.op.index)
+    offset = x.ndim - sum(isinstance(i, int) for i in step.op.index) - y.ndim  # y is right-aligned
+    conditions = [
+        f"np.shape({names[y]})[{q}] != {out}{where}.shape[{offset + q}]" for q, n in enumerate(y.type.shape) if n != 1
+    ]
+    lines = [f"{out} = {names[x]}.copy()"] + _mismatch(conditions, str(step.op), step, [x, y], names)
+    return lines + [f"{out}{where} {'+=' if step.op.mode == 'inc' else '='} {names[y]}"]
+
+
 _DRIVER_LINES = {
     Shape: _lines_shape,
     SpecifyShape: _lines_specify_shape,
@@ -374,7 +404,146 @@ _DRIVER_LINES = {
     ARange: _lines_arange,
     Alloc: _lines_alloc,
     Argmax: _lines_argmax,
+    AdvancedSubtensor: _lines_advanced_subtensor,
+    IncSubtensor: _lines_inc_subtensor,
 }
+
+
+# ------------------------------------------------------------------------------------------------
+# Integer-array indexing: index checks in the driver, scatters as generated loops
+
+
+def _advanced_text(pattern: tuple[bool, ...], x: Variable, indices: list[Variable], names: Names) -> str:
+    """``x[t0, :, y]``: the gather as NumPy indexing, trailing full slices left out."""
+    arrays = iter(indices)
+    items = [names[next(arrays)] if is_array else ":" for is_array in pattern]
+    while items[-1] == ":":
+        items.pop()
+    return f"{names[x]}[{', '.join(items)}]"
+
+
+def _index_sources(indices: list[Variable], nb: int) -> list[list[tuple[Variable, int]]]:
+    """For each dim k of the broadcast index shape, the (index, dim) pairs that give its length."""
+    sources: list[list[tuple[Variable, int]]] = [[] for _ in range(nb)]
+    for index in indices:
+        for e, length in enumerate(index.type.shape):
+            if length != 1:
+                sources[nb - index.ndim + e].append((index, e))
+    return sources
+
+
+def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable], value: Variable | None) -> list[str]:
+    """Every index within its dimension of ``x``; index arrays (and the value written) of agreeing shapes."""
+    what = _advanced_text(node.op.pattern, x, indices, names)
+    lines = []
+    positions = [d for d, is_array in enumerate(node.op.pattern) if is_array]
+    for d, index in zip(positions, indices):
+        if isinstance(index, Constant) and x.type.shape[d] is not None:
+            continue  # checked when the graph was built
+        i, length = names[index], f"{names[x]}.shape[{d}]"
+        if index.ndim == 0:
+            condition = f"not -{length} <= {i} < {length}"
+        else:
+            condition = f"{i}.size and ({i}.min() < -{length} or {i}.max() >= {length})"
+        lines += [
+            f"if {condition}:",
+            f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
+        ]
+    nb = max(i.ndim for i in indices)
+    sources = _index_sources(indices, nb)
+    conditions = [
+        f"{names[first]}.shape[{e0}] != {names[v]}.shape[{e}]" for (first, e0), *others in filter(None, sources)
+        for v, e in others
+    ]  # fmt: skip
+    if value is not None:  # right-aligned against the indexed region, as NumPy broadcasts
+        dims = result_dims(node.op.pattern, nb)
+        for q, (kind_, k) in enumerate(dims[len(dims) - value.ndim :]):
+            if value.type.shape[q] == 1:
+                continue
+            if kind_ == "x":
+                expected = f"{names[x]}.shape[{k}]"
+            else:
+                expected = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+            conditions.append(f"{names[value]}.shape[{q}] != {expected}")
+    operands = [v for v in (x, *indices, value) if v is not None and v.ndim]
+    return lines + _mismatch(conditions, what, node, operands, names)
+
+
+def emit_scatter(node: Apply, names: Names, name: str) -> tuple[list[str], str]:
+    """Driver lines (checks, then the call) and the ``@njit`` loop ``name`` for a scatter.
+
+    The loop runs over the broadcast index arrays (``j0, j1, ...``), turns their entries into positions
+    ``i<d>`` in ``x`` (wrapping negative ones; the driver has checked the range), and over the sliced
+    dims of ``x`` (``i<d>`` too), adding or writing the value element by element: a repeated index
+    adds up, as with ``np.add.at``, at the speed of a compiled loop.
+    """
+    op = node.op
+    x, value, *indices = node.inputs
+    out = names.add(node.output)
+    params = list({id(v): v for v in (x, value, *indices)}.values())
+    # 0-d operands arrive as Python or NumPy scalars, or as 0-d constant arrays: pass plain scalars.
+    args = [f"{np_dtype(v.dtype)}({names[v]})" if v.ndim == 0 else names[v] for v in params]
+    driver = _index_checks(node, names, x, indices, value) + [f"{out} = {name}({', '.join(args)})"]
+
+    nb = max(i.ndim for i in indices)
+    sources = _index_sources(indices, nb)
+    adding = isinstance(op, AdvancedSubtensorGrad) or op.mode == "inc"
+    place = _advanced_text(op.pattern, x, indices, names)
+    summary = f"zeros like {names[x]}" if isinstance(op, AdvancedSubtensorGrad) else f"a copy of {names[x]}"
+    action = (
+        f"with {names[value]} added at {place} (repeated indices add up)"
+        if adding
+        else (f"with {names[value]} written to {place} (the last of repeated indices wins)")
+    )
+    lines = [f"def {name}({', '.join(names[v] for v in params)}):", f'    """{summary} {action}"""']
+    if isinstance(op, AdvancedSubtensorGrad):
+        lines.append(f"    out = np.zeros({names[x]}.shape, dtype={np_dtype(node.output.dtype)})")
+    else:
+        lines.append(f"    out = {names[x]}.copy()")
+    lines += [f"    n{d} = {names[x]}.shape[{d}]" for d in range(x.ndim)]
+    indent = "    "
+    for k in range(nb):
+        length = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+        lines.append(f"{indent}for j{k} in range({length}):")
+        indent += "    "
+    positions = [d for d, is_array in enumerate(op.pattern) if is_array]
+    for d, index in zip(positions, indices):
+        where = ", ".join("0" if n == 1 else f"j{nb - index.ndim + e}" for e, n in enumerate(index.type.shape))
+        entry = f"{names[index]}[{where}]" if index.ndim else names[index]
+        lines += [f"{indent}i{d} = int({entry})", f"{indent}if i{d} < 0:", f"{indent}    i{d} += n{d}"]
+    for d in range(x.ndim):
+        if not op.pattern[d]:
+            lines.append(f"{indent}for i{d} in range(n{d}):")
+            indent += "    "
+    dims = result_dims(op.pattern, nb)
+    value_index = [
+        "0" if n == 1 else (f"j{k}" if kind_ == "b" else f"i{k}")
+        for n, (kind_, k) in zip(value.type.shape, dims[len(dims) - value.ndim :])
+    ]
+    element = f"{names[value]}[{', '.join(value_index)}]" if value.ndim else names[value]
+    target = f"out[{', '.join(f'i{d}' for d in range(x.ndim))}]"
+    lines.append(f"{indent}{target} {'+=' if adding else '='} {element}")
+    lines.append("    return out")
+    return driver, "@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines)
+
+
+def _drop_repeated_checks(driver: list[str]) -> list[str]:
+    """Driver lines without a check (``if ...:`` and its ``raise``) whose condition an earlier check
+    tested already: every name is assigned once and shapes never change, so the repeat could not fail
+    (a gather and the scatter of its gradient check the same indices)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(driver):
+        if driver[i].startswith("if ") and i + 1 < len(driver) and driver[i + 1].startswith("    raise "):
+            if driver[i] not in seen:
+                seen.add(driver[i])
+                kept += driver[i : i + 2]
+            i += 2
+            continue
+        kept.append(driver[i])
+        i += 1
+    return kept
 
 
 def _constant_text(c: Constant) -> str:
@@ -392,6 +561,8 @@ def _output_text(var: Variable, names: Names, copied: set[int]) -> str:
         return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
     # Outputs never alias inputs, constants, each other, or what the next call will overwrite.
     aliases = var.owner is None or isinstance(var.owner.op, _VIEW_OPS) or id(var) in copied
+    # Scalar indices only (x[s]): NumPy indexes basically and returns a view.
+    aliases = aliases or isinstance(var.owner.op, AdvancedSubtensor) and all(i.ndim == 0 for i in var.owner.inputs[1:])
     copied.add(id(var))
     return f"{name}.copy()" if aliases else name
 
@@ -429,12 +600,20 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
         names.add(c, prefix="c")
     printer = NumbaPrinter()
     kernel_texts, driver = [], []
+    scatters = 0
     for step in program.steps:
+        if isinstance(step, Apply) and isinstance(step.op, SCATTER_OPS):
+            lines, text = emit_scatter(step, names, f"scatter{scatters}")
+            scatters += 1
+            driver += lines
+            kernel_texts.append(text)
+            continue
         driver += emit_step(step, names)
         if isinstance(step, Kernel):
             kernel_texts.append(emit_kernel(step, names, printer, parallel=False))
             if step.parallelizable:
                 kernel_texts.append(emit_kernel(step, names, printer, parallel=True))
+    driver = _drop_repeated_checks(driver)
     for var in program.outputs:
         names.add(var)
     copied: set[int] = set()
@@ -452,7 +631,7 @@ def emit_module(program: Program, name: str | None, key: str, parallel_threshold
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
         header.append(f"from codegen.runtime import {', '.join(sorted(printer.runtime_imports))}")
-    header.append("from codegen.errors import shape_mismatch")
+    header.append("from codegen.errors import index_out_of_bounds, shape_mismatch")
     header += [
         "",
         f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",

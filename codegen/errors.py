@@ -11,3 +11,12 @@ def shape_mismatch(what: str, where: str, **operands: object) -> ValueError:
     """A ValueError naming each operand of ``what`` with the shape it had at this call."""
     shapes = ", ".join(f"{name} has shape {describe_shape(np.shape(v))}" for name, v in operands.items())
     return ValueError(f"shape mismatch in {what}{where}: {shapes}")
+
+
+def index_out_of_bounds(what: str, where: str, index_name: str, index: object, dim: int, length: int) -> IndexError:
+    """An IndexError naming the index operand, one offending entry and the dimension it indexes."""
+    values = np.asarray(index)
+    bad = values[(values < -length) | (values >= length)] if values.ndim else values
+    return IndexError(
+        f"index {bad.flat[0]} in {index_name} is out of bounds for dimension {dim} of length {length} in {what}{where}"
+    )

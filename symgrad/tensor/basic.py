@@ -19,6 +19,7 @@ from ..ops.alloc import ARange
 from ..ops.alloc import alloc as _alloc
 from ..ops.blas import dot, outer  # noqa: F401  (re-exported)
 from ..ops.elemwise import cast, elemwise, make_elemwise, result_dtype, sym  # noqa: F401
+from ..ops.indexing import getitem, inc_subtensor, set_subtensor  # noqa: F401
 from ..ops.shape import dimshuffle, flatten, reshape, subtensor, transpose  # noqa: F401
 from ..types import TensorType, kind
 
@@ -350,6 +351,6 @@ def ones_like(x, dtype: str | None = None) -> Variable:
 
 _IMPORTED = {
     "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "constant", "make_variable",
-    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym",
+    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "getitem",
 }  # fmt: skip
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _IMPORTED]

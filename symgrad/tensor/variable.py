@@ -97,7 +97,7 @@ class TensorVariable(Variable):
         return _basic().dot(other, self)
 
     def __getitem__(self, index):
-        return _basic().subtensor(self, index)
+        return _basic().getitem(self, index)
 
     def __iter__(self):
         # A vector of known length (such as x.shape) unpacks: n, m = x.shape. Others stay an error.
