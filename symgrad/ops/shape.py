@@ -203,7 +203,7 @@ def _normalize_index(index: object, ndim: int) -> tuple:
         elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             out.append(int(item))
         else:
-            raise TypeError(f"symgrad supports basic indexing with ints and slices, got {type(item).__name__} {item!r}")
+            raise TypeError(f"symgrad indexes with ints, slices and integer tensors, got {type(item).__name__} {item}")
     if len(out) > ndim:
         raise IndexError(f"too many indices: {len(out)} for a {ndim}-d tensor")
     return tuple(out)

@@ -19,6 +19,7 @@ from ..ops.alloc import ARange
 from ..ops.alloc import alloc as _alloc
 from ..ops.blas import dot, outer  # noqa: F401  (re-exported)
 from ..ops.elemwise import cast, elemwise, make_elemwise, result_dtype, sym  # noqa: F401
+from ..ops.gradient import disconnected_grad
 from ..ops.indexing import getitem, inc_subtensor, set_subtensor  # noqa: F401
 from ..ops.shape import dimshuffle, flatten, reshape, subtensor, transpose  # noqa: F401
 from ..types import TensorType, kind
@@ -223,6 +224,17 @@ def std(x, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
     return sqrt(var(x, axis, ddof, keepdims))
 
 
+def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
+    """``log(sum(exp(x), axis))``, computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max, so that
+    it neither overflows nor underflows. ``m`` does not change the value, so ``T.grad`` treats it as
+    a constant: the gradient is exactly the softmax."""
+    x = as_tensor_variable(x)
+    axes = _reduce.normalize_axes(axis, x.ndim)
+    shift = disconnected_grad(max(x, axes))
+    out = log(sum(exp(x - _reduce.expand(shift, x.ndim, axes)), axes)) + shift
+    return _reduce.expand(out, x.ndim, axes) if keepdims else out
+
+
 # ----------------------------------------------------------------------------------------------
 # Shapes, joins and new tensors
 
@@ -351,6 +363,6 @@ def ones_like(x, dtype: str | None = None) -> Variable:
 
 _IMPORTED = {
     "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "constant", "make_variable",
-    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "getitem",
+    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "disconnected_grad", "getitem",
 }  # fmt: skip
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _IMPORTED]

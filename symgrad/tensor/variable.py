@@ -20,6 +20,8 @@ class TensorVariable(Variable):
     """A symbolic tensor with operators."""
 
     __slots__ = ()
+    # NumPy arrays defer to us: ``array * x`` calls ``x.__rmul__`` instead of building an object array.
+    __array_ufunc__ = None
 
     # arithmetic
     def __add__(self, other):
