@@ -22,9 +22,30 @@ import numpy as np
 import sympy
 
 from symgrad.graph import Apply, Constant, Variable
+from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
-from symgrad.ops.reduce import reduce_dtype
-from symgrad.ops.shape import SYMBOLIC, DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
+from symgrad.ops.indexing import (
+    AdvancedIncSubtensor,
+    AdvancedSubtensor,
+    AdvancedSubtensorGrad,
+    IncSubtensor,
+    result_dims,
+)
+from symgrad.ops.reduce import Argmax, reduce_dtype
+from symgrad.ops.shape import (
+    SYMBOLIC,
+    DimShuffle,
+    Join,
+    JoinPiece,
+    Reshape,
+    ReshapeAs,
+    Shape,
+    Size,
+    SpecifyShape,
+    Subtensor,
+    SubtensorGrad,
+    index_text,
+)
 from symgrad.types import kind
 
 from .lower import Branch, Kernel, Loop, Program, Result, Step, constants_of
@@ -33,11 +54,13 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np|njit|prange|math"
-    r"|shape_mismatch|index_error)$"
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np"
+    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
-_VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs)
+_VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
+# Ops printed as a generated Numba loop of their own (a scatter) plus a call in the driver.
+SCATTER_OPS = (AdvancedSubtensorGrad, AdvancedIncSubtensor)
 
 
 class Names:
@@ -54,6 +77,14 @@ class Names:
         name = self.fresh(preferred or var.name or "", prefix)
         self.by_var[id(var)] = name
         return name
+
+    def numbered(self, prefix: str) -> str:
+        """``prefix`` with the smallest number not yet taken: ``scatter0``, ``scatter1``, ..."""
+        k = 0
+        while f"{prefix}{k}" in self.taken:
+            k += 1
+        self.taken.add(f"{prefix}{k}")
+        return f"{prefix}{k}"
 
     def fresh(self, wanted: str, prefix: str = "t") -> str:
         """An unused identifier close to ``wanted`` (or ``prefix`` and a number)."""
@@ -253,13 +284,28 @@ def _view(node: Apply, names: Names) -> str:
     if isinstance(op, Subtensor):
         return f"{x}{index_text(op.index, [names[v] for v in node.inputs[1:]])}"
     if isinstance(op, Reshape):
-        dims = [f"{x}.shape[{s[1]}]" if isinstance(s, tuple) else str(s) for s in op.shape]
-        return f"np.reshape({x}, ({', '.join(dims)}{',' if len(dims) == 1 else ''}))"
+        return f"np.reshape({x}, {_shape_text([_length_text(e, node, names) for e in op.shape])})"
     if isinstance(op, ReshapeAs):
         return f"np.reshape({x}, np.shape({names[node.inputs[1]]}))"
     if isinstance(op, Size):
         return " * ".join(f"{x}.shape[{a}]" for a in op.axes) or "1"
+    if isinstance(op, SpecifyShape):
+        return x  # checked by the lines before it
+    if isinstance(op, JoinPiece):
+        lengths = [f"{names[t]}.shape[{op.axis}]" for t in node.inputs[1:]]
+        start = " + ".join(lengths[: op.k])
+        stop = " + ".join(lengths[: op.k + 1]) if op.k + 1 < len(lengths) else ""
+        return f"{x}[{':, ' * op.axis}{start}:{stop}]"
     raise TypeError(f"no CPU lowering for {op}")
+
+
+def _length_text(entry: int | tuple, node: Apply, names: Names) -> str:
+    """A shape entry of a Reshape, Alloc or SpecifyShape: an int, ``('dim', k)`` of the first input,
+    or ``('arg', j)``, the scalar input after it."""
+    if isinstance(entry, tuple):
+        kind_, k = entry
+        return f"{names[node.inputs[0]]}.shape[{k}]" if kind_ == "dim" else names[node.inputs[1 + k]]
+    return str(entry)
 
 
 def _shape_tuple(out: Variable, names: Names, op: DimShuffle) -> str:
@@ -272,7 +318,7 @@ def _where(node: Apply) -> str:
     return f" (built at {node.trace})" if node.trace else ""
 
 
-def _index_checks(node: Apply, names: Names) -> list[str]:
+def _scalar_index_checks(node: Apply, names: Names) -> list[str]:
     """Bounds checks for the symbolic integer entries of an index (``x[i]``), so that an index out
     of range names the indexed variable and the line that built the node."""
     x = names[node.inputs[0]]
@@ -287,7 +333,7 @@ def _index_checks(node: Apply, names: Names) -> list[str]:
             continue
         i, length = names[next(scalars)], f"{x}.shape[{dim}]"
         lines.append(f"if not -{length} <= {i} < {length}:")
-        lines.append(f"    raise index_error({i}, {dim}, {x!r}, {length}, {_where(node)!r})")
+        lines.append(f"    raise index_error({i}, {i!r}, {dim}, {x!r}, {length}, {_where(node)!r})")
     return lines
 
 
@@ -323,12 +369,14 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
         x, g, *scalars = step.inputs
-        lines += _index_checks(step, names)
+        lines += _scalar_index_checks(step, names)
         lines.append(f"{out} = np.zeros(np.shape({names[x]}), dtype={np_dtype(step.output.dtype)})")
         lines.append(f"{out}{index_text(step.op.index, [names[v] for v in scalars])} = {names[g]}")
     elif isinstance(step.op, Subtensor):
-        lines += _index_checks(step, names)
+        lines += _scalar_index_checks(step, names)
         lines.append(f"{out} = {_view(step, names)}")
+    elif type(step.op) in _DRIVER_LINES:
+        lines += _DRIVER_LINES[type(step.op)](step, names, out)
     else:
         lines.append(f"{out} = {_view(step, names)}")
     return lines
@@ -343,6 +391,9 @@ def emit_steps(steps: list[Step], names: Names, printer: NumbaPrinter) -> tuple[
             lines, texts = emit_loop(step, names, printer)
         elif isinstance(step, Branch):
             lines, texts = emit_branch(step, names, printer)
+        elif isinstance(step, Apply) and isinstance(step.op, SCATTER_OPS):
+            lines, text = emit_scatter(step, names, names.numbered("scatter"))
+            texts = [text]
         else:
             lines, texts = emit_step(step, names), []
             if isinstance(step, Kernel):
@@ -385,6 +436,228 @@ def emit_loop(loop: Loop, names: Names, printer: NumbaPrinter) -> tuple[list[str
     return lines, kernel_texts
 
 
+def _mismatch(conditions: list[str], what: str, node: Apply, operands: list[Variable], names: Names) -> list[str]:
+    """``if <any condition>: raise shape_mismatch(...)`` naming each operand once."""
+    if not conditions:
+        return []
+    listed = ", ".join(f"{n}={n}" for n in dict.fromkeys(names[v] for v in operands))
+    return [f"if {' or '.join(conditions)}:", f"    raise shape_mismatch({what!r}, {_where(node)!r}, {listed})"]
+
+
+def _lines_shape(step: Apply, names: Names, out: str) -> list[str]:
+    return [f"{out} = np.array(np.shape({names[step.inputs[0]]}), dtype=np.int64)"]
+
+
+def _lines_specify_shape(step: Apply, names: Names, out: str) -> list[str]:
+    x = names[step.inputs[0]]
+    conditions = [
+        f"{x}.shape[{d}] != {_length_text(e, step, names)}" for d, e in enumerate(step.op.shape) if e is not None
+    ]
+    return _mismatch(conditions, str(step.op), step, [step.inputs[0]], names) + [f"{out} = {x}"]
+
+
+def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+    axis, (first, *others) = step.op.axis, step.inputs
+    conditions = [
+        f"{names[t]}.shape[{d}] != {names[first]}.shape[{d}]"
+        for t in others
+        for d in range(first.ndim)
+        if d != axis and names[t] != names[first]
+    ]
+    lines = _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
+    return lines + [f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"]
+
+
+def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
+    start, stop, step_ = (names[v] for v in step.inputs)
+    return [f"{out} = np.arange({start}, {stop}, {step_}, dtype={np_dtype(step.output.dtype)})"]
+
+
+def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+    value = step.inputs[0]
+    targets = [_length_text(e, step, names) for e in step.op.shape]
+    offset = len(targets) - value.ndim
+    conditions = [
+        f"{names[value]}.shape[{d}] != {targets[offset + d]}"
+        for d, n in enumerate(value.type.shape)
+        if n != 1 and targets[offset + d] != f"{names[value]}.shape[{d}]"  # alloc(v, n, v.shape[0])
+    ]
+    lines = _mismatch(conditions, str(step.op), step, [value], names)
+    return lines + [f"{out} = np.full({_shape_text(targets)}, {names[value]}, dtype={np_dtype(step.output.dtype)})"]
+
+
+def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
+    axis = "" if step.op.axis is None else f", axis={step.op.axis}"
+    return [f"{out} = np.{step.op.which}({names[step.inputs[0]]}{axis})"]
+
+
+def _lines_advanced_subtensor(step: Apply, names: Names, out: str) -> list[str]:
+    x, *indices = step.inputs
+    return _index_checks(step, names, x, indices, None) + [
+        f"{out} = {_advanced_text(step.op.pattern, x, indices, names)}"
+    ]
+
+
+def _lines_inc_subtensor(step: Apply, names: Names, out: str) -> list[str]:
+    x, y = step.inputs
+    where = index_text(step.op.index)
+    offset = x.ndim - sum(isinstance(i, int) for i in step.op.index) - y.ndim  # y is right-aligned
+    conditions = [
+        f"np.shape({names[y]})[{q}] != {out}{where}.shape[{offset + q}]" for q, n in enumerate(y.type.shape) if n != 1
+    ]
+    lines = [f"{out} = {names[x]}.copy()"] + _mismatch(conditions, str(step.op), step, [x, y], names)
+    return lines + [f"{out}{where} {'+=' if step.op.mode == 'inc' else '='} {names[y]}"]
+
+
+_DRIVER_LINES = {
+    Shape: _lines_shape,
+    SpecifyShape: _lines_specify_shape,
+    Join: _lines_join,
+    ARange: _lines_arange,
+    Alloc: _lines_alloc,
+    Argmax: _lines_argmax,
+    AdvancedSubtensor: _lines_advanced_subtensor,
+    IncSubtensor: _lines_inc_subtensor,
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Integer-array indexing: index checks in the driver, scatters as generated loops
+
+
+def _advanced_text(pattern: tuple[bool, ...], x: Variable, indices: list[Variable], names: Names) -> str:
+    """``x[t0, :, y]``: the gather as NumPy indexing, trailing full slices left out."""
+    arrays = iter(indices)
+    items = [names[next(arrays)] if is_array else ":" for is_array in pattern]
+    while items[-1] == ":":
+        items.pop()
+    return f"{names[x]}[{', '.join(items)}]"
+
+
+def _index_sources(indices: list[Variable], nb: int) -> list[list[tuple[Variable, int]]]:
+    """For each dim k of the broadcast index shape, the (index, dim) pairs that give its length."""
+    sources: list[list[tuple[Variable, int]]] = [[] for _ in range(nb)]
+    for index in indices:
+        for e, length in enumerate(index.type.shape):
+            if length != 1:
+                sources[nb - index.ndim + e].append((index, e))
+    return sources
+
+
+def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable], value: Variable | None) -> list[str]:
+    """Every index within its dimension of ``x``; index arrays (and the value written) of agreeing shapes."""
+    what = _advanced_text(node.op.pattern, x, indices, names)
+    lines = []
+    positions = [d for d, is_array in enumerate(node.op.pattern) if is_array]
+    for d, index in zip(positions, indices):
+        if isinstance(index, Constant) and x.type.shape[d] is not None:
+            continue  # checked when the graph was built
+        i, length = names[index], f"{names[x]}.shape[{d}]"
+        if index.ndim == 0:
+            condition = f"not -{length} <= {i} < {length}"
+        else:
+            condition = f"{i}.size and ({i}.min() < -{length} or {i}.max() >= {length})"
+        lines += [
+            f"if {condition}:",
+            f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
+        ]
+    nb = max(i.ndim for i in indices)
+    sources = _index_sources(indices, nb)
+    conditions = [
+        f"{names[first]}.shape[{e0}] != {names[v]}.shape[{e}]" for (first, e0), *others in filter(None, sources)
+        for v, e in others
+    ]  # fmt: skip
+    if value is not None:  # right-aligned against the indexed region, as NumPy broadcasts
+        dims = result_dims(node.op.pattern, nb)
+        for q, (kind_, k) in enumerate(dims[len(dims) - value.ndim :]):
+            if value.type.shape[q] == 1:
+                continue
+            if kind_ == "x":
+                expected = f"{names[x]}.shape[{k}]"
+            else:
+                expected = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+            conditions.append(f"{names[value]}.shape[{q}] != {expected}")
+    operands = [v for v in (x, *indices, value) if v is not None and v.ndim]
+    return lines + _mismatch(conditions, what, node, operands, names)
+
+
+def emit_scatter(node: Apply, names: Names, name: str) -> tuple[list[str], str]:
+    """Driver lines (checks, then the call) and the ``@njit`` loop ``name`` for a scatter.
+
+    The loop runs over the broadcast index arrays (``j0, j1, ...``), turns their entries into positions
+    ``i<d>`` in ``x`` (wrapping negative ones; the driver has checked the range), and over the sliced
+    dims of ``x`` (``i<d>`` too), adding or writing the value element by element: a repeated index
+    adds up, as with ``np.add.at``, at the speed of a compiled loop.
+    """
+    op = node.op
+    x, value, *indices = node.inputs
+    out = names.add(node.output)
+    params = list({id(v): v for v in (x, value, *indices)}.values())
+    # 0-d operands arrive as Python or NumPy scalars, or as 0-d constant arrays: pass plain scalars.
+    args = [f"{np_dtype(v.dtype)}({names[v]})" if v.ndim == 0 else names[v] for v in params]
+    driver = _index_checks(node, names, x, indices, value) + [f"{out} = {name}({', '.join(args)})"]
+
+    nb = max(i.ndim for i in indices)
+    sources = _index_sources(indices, nb)
+    adding = isinstance(op, AdvancedSubtensorGrad) or op.mode == "inc"
+    place = _advanced_text(op.pattern, x, indices, names)
+    summary = f"zeros like {names[x]}" if isinstance(op, AdvancedSubtensorGrad) else f"a copy of {names[x]}"
+    action = (
+        f"with {names[value]} added at {place} (repeated indices add up)"
+        if adding
+        else (f"with {names[value]} written to {place} (the last of repeated indices wins)")
+    )
+    lines = [f"def {name}({', '.join(names[v] for v in params)}):", f'    """{summary} {action}"""']
+    if isinstance(op, AdvancedSubtensorGrad):
+        lines.append(f"    out = np.zeros({names[x]}.shape, dtype={np_dtype(node.output.dtype)})")
+    else:
+        lines.append(f"    out = {names[x]}.copy()")
+    lines += [f"    n{d} = {names[x]}.shape[{d}]" for d in range(x.ndim)]
+    indent = "    "
+    for k in range(nb):
+        length = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+        lines.append(f"{indent}for j{k} in range({length}):")
+        indent += "    "
+    positions = [d for d, is_array in enumerate(op.pattern) if is_array]
+    for d, index in zip(positions, indices):
+        where = ", ".join("0" if n == 1 else f"j{nb - index.ndim + e}" for e, n in enumerate(index.type.shape))
+        entry = f"{names[index]}[{where}]" if index.ndim else names[index]
+        lines += [f"{indent}i{d} = int({entry})", f"{indent}if i{d} < 0:", f"{indent}    i{d} += n{d}"]
+    for d in range(x.ndim):
+        if not op.pattern[d]:
+            lines.append(f"{indent}for i{d} in range(n{d}):")
+            indent += "    "
+    dims = result_dims(op.pattern, nb)
+    value_index = [
+        "0" if n == 1 else (f"j{k}" if kind_ == "b" else f"i{k}")
+        for n, (kind_, k) in zip(value.type.shape, dims[len(dims) - value.ndim :])
+    ]
+    element = f"{names[value]}[{', '.join(value_index)}]" if value.ndim else names[value]
+    target = f"out[{', '.join(f'i{d}' for d in range(x.ndim))}]"
+    lines.append(f"{indent}{target} {'+=' if adding else '='} {element}")
+    lines.append("    return out")
+    return driver, "@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines)
+
+
+def _drop_repeated_checks(driver: list[str]) -> list[str]:
+    """Driver lines without a check (``if ...:`` and its ``raise``) whose condition an earlier check
+    tested already: every name is assigned once and shapes never change, so the repeat could not fail
+    (a gather and the scatter of its gradient check the same indices)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(driver):
+        if driver[i].startswith("if ") and i + 1 < len(driver) and driver[i + 1].startswith("    raise "):
+            if driver[i] not in seen:
+                seen.add(driver[i])
+                kept += driver[i : i + 2]
+            i += 2
+            continue
+        kept.append(driver[i])
+        i += 1
+    return kept
+
+
 def _constant_text(c: Constant) -> str:
     data = c.data
     if data.size <= 64 and np.all(np.isfinite(data)):
@@ -400,6 +673,8 @@ def _output_text(var: Variable, names: Names, copied: set[int]) -> str:
         return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
     # Outputs never alias inputs, constants, each other, or what the next call will overwrite.
     aliases = var.owner is None or isinstance(var.owner.op, _VIEW_OPS) or id(var) in copied
+    # Scalar indices only (x[s]): NumPy indexes basically and returns a view.
+    aliases = aliases or isinstance(var.owner.op, AdvancedSubtensor) and all(i.ndim == 0 for i in var.owner.inputs[1:])
     copied.add(id(var))
     return f"{name}.copy()" if aliases else name
 
@@ -452,6 +727,7 @@ def emit_module(
         names.add(c, prefix="c")
     printer = NumbaPrinter()
     driver, kernel_texts = emit_steps(program.steps, names, printer)
+    driver = _drop_repeated_checks(driver)
     for var in program.outputs:
         names.add(var)
     copied: set[int] = set()
@@ -474,7 +750,7 @@ def emit_module(
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
         header.append(f"from codegen.runtime import {', '.join(sorted(printer.runtime_imports))}")
-    header.append("from codegen.errors import index_error, shape_mismatch")
+    header.append("from codegen.errors import index_error, index_out_of_bounds, shape_mismatch")
     header += [
         "",
         f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",

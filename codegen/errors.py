@@ -13,6 +13,17 @@ def shape_mismatch(what: str, where: str, **operands: object) -> ValueError:
     return ValueError(f"shape mismatch in {what}{where}: {shapes}")
 
 
-def index_error(index: int, dim: int, name: str, length: int, where: str) -> IndexError:
-    """An IndexError for a symbolic index outside its dimension, naming the indexed variable."""
-    return IndexError(f"index {index} is out of bounds for dimension {dim} of {name}, which has length {length}{where}")
+def index_error(index: int, index_name: str, dim: int, name: str, length: int, where: str) -> IndexError:
+    """An IndexError for a symbolic scalar index outside its dimension, naming both variables."""
+    return IndexError(
+        f"index {index} in {index_name} is out of bounds for dimension {dim} of length {length} in {name}{where}"
+    )
+
+
+def index_out_of_bounds(what: str, where: str, index_name: str, index: object, dim: int, length: int) -> IndexError:
+    """An IndexError naming the index operand, one offending entry and the dimension it indexes."""
+    values = np.asarray(index)
+    bad = values[(values < -length) | (values >= length)] if values.ndim else values
+    return IndexError(
+        f"index {bad.flat[0]} in {index_name} is out of bounds for dimension {dim} of length {length} in {what}{where}"
+    )

@@ -19,7 +19,7 @@ def rand(shape, dtype="float64", low=-2.0, high=2.0, seed=0):
 
 def numeric_grad(f, values, i, eps=1e-6):
     """Central differences of the scalar f(*values) with respect to values[i]."""
-    x = np.array(values[i], dtype="float64")
+    x = np.array(values[i], dtype="float64", order="C")  # C order: the flat view below must alias x
     grad = np.zeros_like(x)
     flat, g = x.reshape(-1), grad.reshape(-1)
     for j in range(flat.size):

@@ -1,1 +1,2 @@
-"""symgrad's ops: elementwise (SymPy-backed), reductions, matrix products and shape ops."""
+"""symgrad's ops: elementwise (SymPy-backed), reductions, matrix products, shape ops, integer-array
+indexing, arange/alloc, and the gradient stop."""

@@ -1,4 +1,4 @@
-"""Reductions over axes: sum, prod, max, min; mean is built from sum and a size.
+"""Reductions over axes: sum, prod, max, min, argmax, argmin; mean is built from sum and a size.
 
 The output drops the reduced axes; ``keepdims`` is a dimshuffle re-adding them as broadcastable.
 Each reduction's gradient is written beside it, in terms of ``expand``: the incoming gradient
@@ -116,3 +116,43 @@ def sum_to(g: Variable, target: TensorType) -> Variable:
     if axes:
         g = expand(apply(Reduce("sum", axes), g), g.ndim, axes)
     return g
+
+
+class Argmax(Op):
+    """NumPy's ``argmax`` (or ``argmin``: ``which``) over one ``axis``, or over the flattened input
+    when ``axis`` is None. Indices are int64 and have no gradient."""
+
+    props = ("which", "axis")
+
+    def __init__(self, which: str, axis: int | None) -> None:
+        self.which = which
+        self.axis = axis
+
+    def __str__(self) -> str:
+        return f"{self.which}{{axis={self.axis}}}"
+
+    def make_type(self, x: Variable) -> TensorType:
+        if self.axis is None:
+            return TensorType("int64", ())
+        return TensorType("int64", tuple(n for d, n in enumerate(x.type.shape) if d != self.axis))
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(getattr(np, self.which)(x, axis=self.axis), dtype="int64")
+
+    def vjp(self, inputs, output, g):
+        return [None]
+
+
+def argmax(which: str, x: Variable, axis=None, keepdims: bool = False) -> Variable:
+    """``argmax``/``argmin`` of ``x`` over ``axis`` (an int, or None for the flattened input)."""
+    from ..tensor.basic import as_tensor_variable
+
+    x = as_tensor_variable(x)
+    if axis is not None and not isinstance(axis, (int, np.integer)):
+        axes = normalize_axes(axis, x.ndim)
+        if len(axes) != 1 and axes != tuple(range(x.ndim)):
+            raise ValueError(f"{which} takes one axis or None (all axes), got axis={axis}")
+        axis = axes[0] if len(axes) == 1 else None
+    axes = normalize_axes(axis, x.ndim) if axis is not None else tuple(range(x.ndim))
+    out = apply(Argmax(which, axes[0] if axis is not None and x.ndim else None), x)
+    return expand(out, x.ndim, axes) if keepdims else out

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..graph import Constant, Op, Variable, apply, constant
-from ..types import TensorType, describe_shape, kind
+from ..types import INT_DTYPES, TensorType, describe_shape, kind
 
 
 class DimShuffle(Op):
@@ -72,15 +72,16 @@ def transpose(x: Variable, axes: Sequence[int] | None = None) -> Variable:
 
 
 class Reshape(Op):
-    """Reshape to ``shape``: ints (one may be -1) or ``('dim', k)``, the input's k-th length."""
+    """Reshape to ``shape``: ints (one may be -1), ``('dim', k)``, the input's k-th length, or
+    ``('arg', j)``, the value of the j-th scalar input after ``x`` (a symbolic length)."""
 
     props = ("shape",)
 
     def __init__(self, shape: tuple) -> None:
         self.shape = shape
 
-    def make_type(self, x: Variable) -> TensorType:
-        static = [x.type.shape[s[1]] if isinstance(s, tuple) else (None if s == -1 else s) for s in self.shape]
+    def make_type(self, x: Variable, *lengths: Variable) -> TensorType:
+        static = [_static_length(s, x) for s in self.shape]
         known = x.type.shape
         if -1 in self.shape and None not in known:
             rest = [n for i, n in enumerate(static) if i != self.shape.index(-1)]
@@ -90,14 +91,71 @@ class Reshape(Op):
             raise ValueError(f"cannot reshape {x!r} of shape {describe_shape(x.type.shape)} to {self.shape}")
         return TensorType(x.dtype, tuple(static))
 
-    def target(self, shape: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(shape[s[1]] if isinstance(s, tuple) else s for s in self.shape)
+    def target(self, shape: tuple[int, ...], lengths: Sequence = ()) -> tuple[int, ...]:
+        return tuple(_runtime_length(s, shape, lengths) for s in self.shape)
 
-    def perform(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(self.target(x.shape))
+    def perform(self, x: np.ndarray, *lengths: np.ndarray) -> np.ndarray:
+        return x.reshape(self.target(x.shape, lengths))
 
     def vjp(self, inputs, output, g):
-        return [apply(ReshapeAs(), g, inputs[0])]
+        return [apply(ReshapeAs(), g, inputs[0]), *[None] * (len(inputs) - 1)]
+
+
+def _static_length(entry: int | tuple, x: Variable) -> int | None:
+    """A shape entry's length as far as it is known before the call."""
+    if isinstance(entry, tuple):
+        return x.type.shape[entry[1]] if entry[0] == "dim" else None
+    return None if entry == -1 else entry
+
+
+def _runtime_length(entry: int | tuple | None, shape: tuple[int, ...], lengths: Sequence) -> int | None:
+    if isinstance(entry, tuple):
+        return int(shape[entry[1]] if entry[0] == "dim" else lengths[entry[1]])
+    return entry
+
+
+def shape_arguments(
+    shape: object, what: str, allow: tuple = (), source: Variable | None = None
+) -> tuple[tuple, list[Variable]]:
+    """A shape given as ints, symbolic integer scalars or a symbolic vector of known length, split
+    into a hashable pattern (ints, ``('arg', j)`` for the j-th symbolic entry, and the values in
+    ``allow``: -1 or None) and the list of symbolic entries, which become the op's extra inputs.
+
+    A length of ``source`` itself (``x.shape[1]`` when reshaping ``x``) becomes ``('dim', k)``: it
+    is read from ``source`` at run time, with no extra input, and its static length carries over.
+    """
+    from ..tensor.basic import as_tensor_variable
+
+    if isinstance(shape, Variable) and shape.ndim == 1:
+        shape = list(shape)  # a static-length vector such as x.shape unpacks into its entries
+    entries = shape if isinstance(shape, (tuple, list)) else (shape,)
+    pattern: list = []
+    lengths: list[Variable] = []
+    for entry in entries:
+        if isinstance(entry, Constant) and entry.ndim == 0 and entry.dtype in INT_DTYPES:
+            entry = int(entry.data)
+        if entry is None and None in allow:
+            pattern.append(None)
+            continue
+        if isinstance(entry, (int, np.integer)) and not isinstance(entry, bool):
+            if entry < 0 and not (entry == -1 and -1 in allow):
+                raise ValueError(f"{what}: invalid length {entry} in the shape {tuple(entries)}")
+            pattern.append(int(entry))
+            continue
+        var = entry if isinstance(entry, Variable) else as_tensor_variable(entry)
+        if var.ndim != 0 or var.dtype not in INT_DTYPES:
+            raise TypeError(f"{what}: shape entries must be ints or integer scalars, got {var!r} ({var.type})")
+        owner = var.owner
+        if source is not None and owner is not None and isinstance(owner.op, Size) and owner.inputs[0] is source:
+            if len(owner.op.axes) == 1:
+                pattern.append(("dim", owner.op.axes[0]))
+                continue
+        if var in lengths:
+            pattern.append(("arg", lengths.index(var)))
+        else:
+            pattern.append(("arg", len(lengths)))
+            lengths.append(var)
+    return tuple(pattern), lengths
 
 
 class ReshapeAs(Op):
@@ -113,13 +171,14 @@ class ReshapeAs(Op):
         return [apply(ReshapeAs(), gg, inputs[0]), None]
 
 
-def reshape(x: Variable, shape: Sequence[int], ndim: int | None = None) -> Variable:
-    shape = tuple(int(n) for n in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    if ndim is not None and ndim != len(shape):
-        raise ValueError(f"reshape: ndim={ndim} but the new shape {shape} has {len(shape)} entries")
-    if sum(n == -1 for n in shape) > 1 or any(n < -1 for n in shape):
-        raise ValueError(f"reshape: invalid shape {shape}; use at most one -1 and no other negative lengths")
-    return apply(Reshape(shape), x)
+def reshape(x: Variable, shape: object, ndim: int | None = None) -> Variable:
+    """``x`` with a new shape: ints (at most one -1) and symbolic integer scalars such as ``y.shape[0]``."""
+    pattern, lengths = shape_arguments(shape, "reshape", allow=(-1,), source=x)
+    if ndim is not None and ndim != len(pattern):
+        raise ValueError(f"reshape: ndim={ndim} but the new shape {pattern} has {len(pattern)} entries")
+    if sum(n == -1 for n in pattern) > 1:
+        raise ValueError(f"reshape: invalid shape {pattern}; use at most one -1")
+    return apply(Reshape(pattern), x, *lengths)
 
 
 def flatten(x: Variable, ndim: int = 1) -> Variable:
@@ -145,7 +204,7 @@ def _index_part(part: object, what: str, symbolic: list[Variable]) -> int | str 
     if isinstance(part, Variable):
         raise TypeError(f"{what} must be an integer scalar, got {part!r} ({part.type})")
     kind_name = type(part).__name__
-    raise TypeError(f"symgrad supports basic indexing with ints, integer scalars and slices, got {kind_name} {part!r}")
+    raise TypeError(f"symgrad indexes with ints, slices, integer scalars and integer tensors, got {kind_name} {part!r}")
 
 
 def _normalize_index(index: object, ndim: int) -> tuple[tuple, list[Variable]]:
@@ -274,6 +333,12 @@ def subtensor(x: Variable, index: object) -> Variable:
     normalized, symbolic = _normalize_index(index, x.ndim)
     if not normalized or all(i == (None, None, None) for i in normalized):
         return x
+    if x.owner is not None and isinstance(x.owner.op, Shape) and isinstance(normalized[0], int):
+        # x.shape[k] is the length itself, not an element of a shape array built first.
+        source = x.owner.inputs[0]
+        if not -source.ndim <= normalized[0] < source.ndim:
+            raise IndexError(f"{source!r} has {source.ndim} dimensions; there is no x.shape[{normalized[0]}]")
+        return size(source, (normalized[0] % source.ndim,))
     return apply(Subtensor(normalized), x, *symbolic)
 
 
@@ -300,3 +365,130 @@ def size(x: Variable, axes: Sequence[int]) -> Variable:
     if all(x.type.shape[a] is not None for a in axes):
         return constant(int(np.prod([x.type.shape[a] for a in axes])), dtype="int64", weak=False)
     return apply(Size(axes), x)
+
+
+class Shape(Op):
+    """``x.shape`` as a symbolic int64 vector (Theano's ``x.shape``); ``x.shape[k]`` is ``size(x, (k,))``."""
+
+    def make_type(self, x: Variable) -> TensorType:
+        return TensorType("int64", (x.ndim,))
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return np.array(x.shape, dtype="int64")
+
+    def vjp(self, inputs, output, g):
+        return [None]
+
+
+def shape(x: Variable) -> Variable:
+    """The shape of ``x``: a constant when every length is known statically."""
+    if None not in x.type.shape:
+        return constant(np.array(x.type.shape, dtype="int64"), dtype="int64", weak=False)
+    return apply(Shape(), x)
+
+
+class SpecifyShape(Op):
+    """``x``, checked at call time to have ``shape`` (entries: ints, None for any length, or
+    ``('arg', j)``, the j-th scalar input after ``x``); the known lengths become static."""
+
+    props = ("shape",)
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+    def __str__(self) -> str:
+        return f"specify_shape{describe_shape(tuple(n if isinstance(n, int) else None for n in self.shape))}"
+
+    def make_type(self, x: Variable, *lengths: Variable) -> TensorType:
+        if len(self.shape) != x.ndim:
+            raise ValueError(
+                f"specify_shape: {x!r} has {x.ndim} dimensions, but the shape {self.shape} has {len(self.shape)}"
+            )
+        static = []
+        for dim, (known, wanted) in enumerate(zip(x.type.shape, self.shape)):
+            wanted = wanted if isinstance(wanted, int) else None
+            if known is not None and wanted is not None and known != wanted:
+                raise ValueError(
+                    f"specify_shape: {x!r} has static shape {describe_shape(x.type.shape)}, "
+                    f"which disagrees with {self} in dimension {dim}"
+                )
+            static.append(known if wanted is None else wanted)
+        return TensorType(x.dtype, tuple(static))
+
+    def perform(self, x: np.ndarray, *lengths: np.ndarray) -> np.ndarray:
+        for dim, entry in enumerate(self.shape):
+            wanted = _runtime_length(entry, x.shape, lengths)
+            if wanted is not None and x.shape[dim] != wanted:
+                raise ValueError(f"specify_shape: dimension {dim} should have length {wanted}; the shape is {x.shape}")
+        return x
+
+    def vjp(self, inputs, output, g):
+        return [g, *[None] * (len(inputs) - 1)]
+
+
+def specify_shape(x: Variable, shape: object) -> Variable:
+    """``x`` with the given shape (ints, None, integer scalars), checked when the function runs."""
+    pattern, lengths = shape_arguments(shape, "specify_shape", allow=(None,))
+    if all(e is None for e in pattern) and len(pattern) == x.ndim:
+        return x
+    return apply(SpecifyShape(pattern), x, *lengths)
+
+
+class Join(Op):
+    """``np.concatenate`` of equal-rank, equal-dtype tensors along ``axis``."""
+
+    props = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def make_type(self, *tensors: Variable) -> TensorType:
+        shapes = [t.type.shape for t in tensors]
+        out = []
+        for dim, lengths in enumerate(zip(*shapes)):
+            known = {n for n in lengths if n is not None}
+            if dim == self.axis:
+                out.append(sum(lengths) if None not in lengths else None)
+            elif len(known) > 1:
+                raise ValueError(
+                    f"join along axis {self.axis}: the shapes {', '.join(describe_shape(s) for s in shapes)} "
+                    f"of {', '.join(map(repr, tensors))} differ in dimension {dim}"
+                )
+            else:
+                out.append(known.pop() if known else None)
+        return TensorType(tensors[0].dtype, tuple(out))
+
+    def perform(self, *values: np.ndarray) -> np.ndarray:
+        return np.concatenate(values, axis=self.axis)
+
+    def vjp(self, inputs, output, g):
+        return [apply(JoinPiece(self.axis, k), g, *inputs) for k in range(len(inputs))]
+
+
+class JoinPiece(Op):
+    """The part of ``g`` (shaped like a join of ``tensors``) that lies over ``tensors[k]``: the
+    gradient of a join. The tensors only lend their lengths along ``axis``."""
+
+    props = ("axis", "k")
+
+    def __init__(self, axis: int, k: int) -> None:
+        self.axis = axis
+        self.k = k
+
+    def make_type(self, g: Variable, *tensors: Variable) -> TensorType:
+        return TensorType(g.dtype, tensors[self.k].type.shape)
+
+    def bounds(self, lengths: Sequence[int]) -> tuple[int, int]:
+        start = sum(lengths[: self.k])
+        return start, start + lengths[self.k]
+
+    def perform(self, g: np.ndarray, *tensors: np.ndarray) -> np.ndarray:
+        start, stop = self.bounds([t.shape[self.axis] for t in tensors])
+        return g[(slice(None),) * self.axis + (slice(start, stop),)]
+
+    def vjp(self, inputs, output, gg):
+        from .elemwise import make_elemwise, sym
+
+        g, *tensors = inputs
+        zeros = [gg if i == self.k else make_elemwise(sym(0) * 0, [t], gg.dtype) for i, t in enumerate(tensors)]
+        return [apply(Join(self.axis), *zeros), *[None] * len(tensors)]

@@ -6,6 +6,8 @@ Each pass is a named function from output variables to output variables, run in 
   (from user code, from ``T.grad``, from substitutions) become one node, and any node whose inputs
   are all constants is evaluated (constant folding happens in ``graph.apply``);
 - ``fill_numbers``: a tensor filled with one number is read as that number;
+- ``drop_gradient_stops``: ``disconnected_grad`` nodes only matter to ``T.grad``, which has run by
+  now; removing them lets the fuser see through them;
 - dead-code removal is implicit: later stages only ever walk what the outputs depend on.
 """
 
@@ -17,6 +19,7 @@ import sympy
 
 from ..graph import Apply, Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise, sym
+from ..ops.gradient import DisconnectedGrad
 
 
 def rebuild(
@@ -55,6 +58,8 @@ def remake(node: Apply, inputs: list[Variable], expr: sympy.Expr | None = None) 
     else:
         out = apply(node.op, *inputs)
     out.name = out.name or node.output.name
+    if out.owner is not None:  # errors should point at the user's line, not at this rewrite
+        out.owner.trace = node.trace
     return out
 
 
@@ -79,9 +84,20 @@ def fill_numbers(outputs: list[Variable]) -> list[Variable]:
     return rebuild(outputs, rewrite_expr=_read_fills_as_numbers)
 
 
+def drop_gradient_stops(outputs: list[Variable]) -> list[Variable]:
+    """Replace every ``disconnected_grad(x)`` by ``x``."""
+    while True:
+        # The first stop in topological order has none upstream, so its input is final.
+        stop = next((n for n in toposort(outputs) if isinstance(n.op, DisconnectedGrad)), None)
+        if stop is None:
+            return outputs
+        outputs = rebuild(outputs, {stop.output: stop.inputs[0]})
+
+
 PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [
     ("merge", merge),
     ("fill_numbers", fill_numbers),
+    ("drop_gradient_stops", drop_gradient_stops),
 ]
 
 

@@ -12,12 +12,17 @@ from typing import Any
 import numpy as np
 
 from ..config import config
-from ..graph import Variable, constant, make_variable
+from ..graph import Constant, Variable, apply, constant, make_variable
 from ..ops import reduce as _reduce
+from ..ops import shape as _shape
+from ..ops.alloc import ARange
+from ..ops.alloc import alloc as _alloc
 from ..ops.blas import dot, outer  # noqa: F401  (re-exported)
-from ..ops.elemwise import cast, elemwise  # noqa: F401
+from ..ops.elemwise import cast, elemwise, make_elemwise, result_dtype, sym  # noqa: F401
+from ..ops.gradient import disconnected_grad
+from ..ops.indexing import getitem, inc_subtensor, set_subtensor  # noqa: F401
 from ..ops.shape import dimshuffle, flatten, reshape, subtensor, transpose  # noqa: F401
-from ..types import TensorType
+from ..types import TensorType, kind
 
 
 def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None) -> Variable:
@@ -191,5 +196,175 @@ def mean(x, axis=None, keepdims: bool = False) -> Variable:
     return _reduce.mean(x, axis, keepdims)
 
 
-_IMPORTED = {"annotations", "Sequence", "Any", "np", "config", "Variable", "constant", "make_variable", "TensorType"}
+def argmax(x, axis=None, keepdims: bool = False) -> Variable:
+    """Indices (int64) of the largest entries over ``axis`` (one axis, or None for the flattened
+    tensor). Not differentiable: ``T.grad`` sends no gradient through it."""
+    return _reduce.argmax("argmax", x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims: bool = False) -> Variable:
+    """Indices (int64) of the smallest entries over ``axis``; see ``argmax``."""
+    return _reduce.argmax("argmin", x, axis, keepdims)
+
+
+def var(x, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
+    """The variance over ``axis``: the mean squared deviation, divided by ``n - ddof`` instead of
+    ``n`` when ``ddof`` is given (NumPy's meaning)."""
+    x = as_tensor_variable(x)
+    axes = _reduce.normalize_axes(axis, x.ndim)
+    deviation = x - mean(x, axes, keepdims=True)
+    if ddof == 0:
+        return mean(sqr(deviation), axes, keepdims)
+    total = sum(sqr(deviation), axes, keepdims)
+    # As NumPy: no degrees of freedom left (n <= ddof) gives nan or inf, never a negative variance.
+    count = maximum(_shape.size(x, axes) - ddof, 0)
+    return make_elemwise(sym(0) / sym(1), [total, count], total.dtype, "var")  # the count does not widen
+
+
+def std(x, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
+    """The standard deviation over ``axis``: ``sqrt(var(x, axis, ddof, keepdims))``."""
+    return sqrt(var(x, axis, ddof, keepdims))
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Variable:
+    """``log(sum(exp(x), axis))``, computed as ``m + log(sum(exp(x - m)))`` with ``m`` the max, so that
+    it neither overflows nor underflows. ``m`` does not change the value, so ``T.grad`` treats it as
+    a constant: the gradient is exactly the softmax."""
+    x = as_tensor_variable(x)
+    axes = _reduce.normalize_axes(axis, x.ndim)
+    shift = disconnected_grad(max(x, axes))
+    out = log(sum(exp(x - _reduce.expand(shift, x.ndim, axes)), axes)) + shift
+    return _reduce.expand(out, x.ndim, axes) if keepdims else out
+
+
+# ----------------------------------------------------------------------------------------------
+# Shapes, joins and new tensors
+
+
+def shape(x) -> Variable:
+    """The shape of ``x`` as an int64 vector; ``shape(x)[k]`` is an int64 scalar usable as a length."""
+    return _shape.shape(as_tensor_variable(x))
+
+
+def size(x) -> Variable:
+    """The number of elements of ``x`` (an int64 scalar)."""
+    x = as_tensor_variable(x)
+    return _shape.size(x, range(x.ndim))
+
+
+def specify_shape(x, shape) -> Variable:
+    """``x``, with its shape checked when the function runs: ints, None (any length) or integer
+    scalars. The given lengths become static, so later ops can rely on them."""
+    return _shape.specify_shape(as_tensor_variable(x), shape)
+
+
+def shape_padleft(x, n_ones: int = 1) -> Variable:
+    """``x`` with ``n_ones`` broadcastable dimensions added in front."""
+    x = as_tensor_variable(x)
+    return dimshuffle(x, ["x"] * n_ones + list(range(x.ndim)))
+
+
+def shape_padright(x, n_ones: int = 1) -> Variable:
+    """``x`` with ``n_ones`` broadcastable dimensions added at the end."""
+    x = as_tensor_variable(x)
+    return dimshuffle(x, list(range(x.ndim)) + ["x"] * n_ones)
+
+
+def join(axis: int, *tensors) -> Variable:
+    """Theano's ``T.join(axis, a, b, ...)``: the tensors concatenated along ``axis``. Lengths along
+    the other axes must agree (a ValueError naming the shapes, at build or call time)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        raise ValueError("join needs at least one tensor")
+    tensors = tuple(as_tensor_variable(t) for t in tensors)
+    if len({t.ndim for t in tensors}) > 1 or tensors[0].ndim == 0:
+        shapes = ", ".join(f"{t!r} {t.type}" for t in tensors)
+        raise ValueError(f"join needs tensors of one rank, at least 1 (use T.stack for scalars); got {shapes}")
+    ndim = tensors[0].ndim
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"join: axis {axis} is out of range for {ndim}-d tensors")
+    if len(tensors) == 1:
+        return tensors[0]
+    dtype = result_dtype("promote", tensors)
+    return apply(_shape.Join(axis % ndim), *(cast(t, dtype) for t in tensors))
+
+
+def concatenate(tensor_list: Sequence, axis: int = 0) -> Variable:
+    """NumPy's ``concatenate``: ``join(axis, *tensor_list)``."""
+    if not isinstance(tensor_list, (list, tuple)):
+        raise TypeError(f"concatenate takes a list or tuple of tensors, got {type(tensor_list).__name__}")
+    return join(axis, *tensor_list)
+
+
+def stack(tensors: Sequence, axis: int = 0) -> Variable:
+    """The tensors (of one shape) stacked along a new dimension ``axis``."""
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise TypeError(f"stack takes a non-empty list or tuple of tensors, got {tensors!r}")
+    tensors = [as_tensor_variable(t) for t in tensors]
+    dtype = result_dtype("promote", tensors)  # before padding, while Python numbers still count as weak
+    tensors = [cast(t, dtype) for t in tensors]
+    ndim = tensors[0].ndim
+    if not -ndim - 1 <= axis <= ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for {ndim}-d tensors")
+    axis %= ndim + 1
+    return join(axis, *(dimshuffle(t, [*range(axis), "x", *range(axis, t.ndim)]) for t in tensors))
+
+
+def arange(start, stop=None, step=1, dtype: str | None = None) -> Variable:
+    """NumPy's ``arange`` with constant or symbolic scalar bounds (``T.arange(x.shape[0])``). The
+    dtype is int64 for integer bounds, as in NumPy, else the bounds' float type."""
+    if stop is None:
+        start, stop = 0, start
+    bounds = [as_tensor_variable(v) for v in (start, stop, step)]
+    for name, v in zip(("start", "stop", "step"), bounds):
+        if v.ndim != 0:
+            raise TypeError(f"arange: {name} must be a scalar, got {v!r} ({v.type})")
+    if isinstance(bounds[2], Constant) and bounds[2].data == 0:
+        raise ValueError("arange: step must not be zero")
+    if dtype is None:
+        dtype = result_dtype("promote", bounds)
+        dtype = "int64" if kind(dtype) != "f" else dtype
+    return apply(ARange(dtype), *bounds)
+
+
+def alloc(value, *shape) -> Variable:
+    """Theano's ``T.alloc(value, *shape)``: ``value`` broadcast to ``shape`` (ints or integer scalars)."""
+    return _alloc(value, *shape)
+
+
+def zeros(shape, dtype: str | None = None) -> Variable:
+    """A tensor of zeros of ``shape`` (ints or integer scalars) and ``dtype`` (floatX by default)."""
+    return _alloc(constant(0, dtype=dtype or config.floatX, weak=False), shape)
+
+
+def ones(shape, dtype: str | None = None) -> Variable:
+    """A tensor of ones of ``shape`` (ints or integer scalars) and ``dtype`` (floatX by default)."""
+    return _alloc(constant(1, dtype=dtype or config.floatX, weak=False), shape)
+
+
+def fill(model, value) -> Variable:
+    """Theano's ``T.fill(model, value)``: ``value`` broadcast to the shape of ``model``. A Python
+    number takes the dtype it would have in arithmetic with ``model``."""
+    model, value = as_tensor_variable(model), as_tensor_variable(value)
+    dtype = result_dtype("promote", [model, value]) if isinstance(value, Constant) and value.weak else value.dtype
+    return make_elemwise(sym(1), [model, value], dtype, "fill")
+
+
+def zeros_like(x, dtype: str | None = None) -> Variable:
+    """Zeros of the shape and (unless given) the dtype of ``x``."""
+    x = as_tensor_variable(x)
+    return make_elemwise(sym(0) * 0, [x], dtype or x.dtype)
+
+
+def ones_like(x, dtype: str | None = None) -> Variable:
+    """Ones of the shape and (unless given) the dtype of ``x``."""
+    x = as_tensor_variable(x)
+    return make_elemwise(sym(0) * 0 + 1, [x], dtype or x.dtype)
+
+
+_IMPORTED = {
+    "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "constant", "make_variable",
+    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "disconnected_grad", "getitem",
+}  # fmt: skip
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _IMPORTED]

@@ -26,6 +26,8 @@ class TensorVariable(Variable):
     """A symbolic tensor with operators."""
 
     __slots__ = ()
+    # NumPy arrays defer to us: ``array * x`` calls ``x.__rmul__`` instead of building an object array.
+    __array_ufunc__ = None
 
     # arithmetic
     def __add__(self, other):
@@ -103,7 +105,21 @@ class TensorVariable(Variable):
         return _basic().dot(other, self)
 
     def __getitem__(self, index):
-        return _basic().subtensor(self, index)
+        return _basic().getitem(self, index)
+
+    def __iter__(self):
+        # A vector of known length (such as x.shape) unpacks: n, m = x.shape. Others stay an error.
+        if self.ndim == 1 and self.type.shape[0] is not None:
+            return (self[i] for i in range(self.type.shape[0]))
+        return super().__iter__()
+
+    @property
+    def shape(self):
+        return _basic().shape(self)
+
+    @property
+    def size(self):
+        return _basic().size(self)
 
     @property
     def T(self):
@@ -140,6 +156,18 @@ class TensorVariable(Variable):
 
     def mean(self, axis=None, keepdims=False):
         return _basic().mean(self, axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _basic().var(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _basic().std(self, axis, ddof=ddof, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _basic().argmax(self, axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _basic().argmin(self, axis, keepdims=keepdims)
 
     def astype(self, dtype):
         return _basic().cast(self, dtype)

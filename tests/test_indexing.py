@@ -1,0 +1,187 @@
+"""Integer-array indexing against NumPy (float32 and float64, broadcasting index arrays, size-0 and
+size-1 dimensions), its scatter-add gradient against np.add.at and finite differences, the index
+errors users see, and inc_subtensor / set_subtensor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symgrad as theano
+import symgrad.tensor as T
+
+from .helpers import check_grad, rand
+
+
+def _labels(n, k, seed, dtype="int64"):
+    return np.random.default_rng(seed).integers(0, k, n).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("index_dtype", ["int64", "int32", "uint8"])
+def test_gather_matches_numpy(dtype, index_dtype):
+    x = T.tensor(dtype, (None, None, None), name="x")
+    m = T.tensor(dtype, (None, None), name="m")
+    i, j = T.tensor(index_dtype, (None,), name="i"), T.tensor(index_dtype, (None,), name="j")
+    col, row = T.tensor(index_dtype, (None, 1), name="col"), T.tensor(index_dtype, (1, None), name="row")
+    s = T.tensor(index_dtype, (), name="s")
+    p = T.tensor(dtype, (None, None), name="p")
+    outputs = [
+        p[T.arange(p.shape[0]), j], m[i], m[:, j], x[i, :, j], x[:, i, j], x[i, j], m[col, row], m[i, 2],
+        x[1:, i], x[:, ::-1, j], m[s], m[s, j], m[[0, -1, 0]], m[col],
+    ]  # fmt: skip
+    f = theano.function([x, m, i, j, col, row, s, p], outputs)
+    for n, k in [(4, 3), (0, 3), (1, 1)]:
+        xv, mv = rand((n + 2, 3, 3), dtype, seed=1), rand((n + 2, 3), dtype, seed=2)
+        iv, jv = _labels(n, 2, seed=3, dtype=index_dtype), _labels(n, 3, seed=4, dtype=index_dtype)
+        cv, rv = _labels(n, 2, seed=5, dtype=index_dtype)[:, None], _labels(k, 3, seed=6, dtype=index_dtype)[None]
+        sv = np.asarray(1, dtype=index_dtype)
+        pm = rand((n, 3), dtype, seed=7)
+        expected = [
+            pm[np.arange(n), jv], mv[iv], mv[:, jv], xv[iv, :, jv], xv[:, iv, jv], xv[iv, jv], mv[cv, rv], mv[iv, 2],
+            xv[1:, iv], xv[:, ::-1, jv], mv[sv], mv[sv, jv], mv[[0, -1, 0]], mv[cv],
+        ]  # fmt: skip
+        for g, e in zip(f(xv, mv, iv, jv, cv, rv, sv, pm), expected):
+            assert g.shape == e.shape and g.dtype == np.dtype(dtype)
+            np.testing.assert_array_equal(g, e)
+
+
+def test_negative_indices_wrap_and_repeated_indices_repeat():
+    m, i = T.dmatrix("m"), T.lvector("i")
+    f = theano.function([m, i], [m[i], m[:, i]])
+    mv, iv = rand((3, 4), seed=1), np.array([-1, 0, -3, 2, 2])
+    rows, cols = f(mv, iv)
+    np.testing.assert_array_equal(rows, mv[iv])
+    np.testing.assert_array_equal(cols, mv[:, np.array([-1, 0, -3, 2, 2])])
+
+
+def test_scatter_add_gradient_accumulates_repeated_indices_like_np_add_at():
+    m, i, j, w = T.dmatrix("m"), T.lvector("i"), T.lvector("j"), T.dvector("w")
+    f = theano.function([m, i, j, w], [T.grad(T.sum(m[i, j] * w), m), T.grad(T.sum(m[i] ** 2), m)])
+    mv, iv, jv, wv = rand((3, 4), seed=1), np.array([0, 2, 0, 0, -1]), np.array([1, 3, 1, 1, 0]), rand(5, seed=2)
+    pair, rows = f(mv, iv, jv, wv)
+    expected_pair, expected_rows = np.zeros_like(mv), np.zeros_like(mv)
+    np.add.at(expected_pair, (iv, jv), wv)
+    np.add.at(expected_rows, iv, 2 * mv[iv])
+    np.testing.assert_allclose(pair, expected_pair, rtol=1e-15)
+    np.testing.assert_allclose(rows, expected_rows, rtol=1e-15)
+    assert "def scatter0(" in f.source and "+=" in f.source  # a generated loop, not np.add.at
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_scatter_gradient_dtypes_and_empty_indices(dtype):
+    m, i = T.tensor(dtype, (None, None), name="m"), T.lvector("i")
+    g = T.grad(T.sum(m[i] * 3), m)
+    assert g.dtype == dtype
+    f = theano.function([m, i], g)
+    np.testing.assert_array_equal(f(np.ones((2, 3), dtype), np.array([], dtype="int64")), np.zeros((2, 3), dtype))
+    np.testing.assert_array_equal(f(np.ones((1, 1), dtype), np.array([0, 0])), np.full((1, 1), 6, dtype))
+
+
+def test_gather_gradients_against_finite_differences():
+    x, m = rand((4, 3, 2), seed=1), rand((4, 3), seed=2)
+    i, j = np.array([0, 3, 3, -1, 1]), np.array([2, 0, 0, 1, 2])
+    check_grad(lambda v: v[np.arange(4), j[:4]], [m])
+    check_grad(lambda v: v[i] ** 2, [m])
+    check_grad(lambda v: T.exp(v[:, j]), [m])
+    check_grad(lambda v: v[i, :, j[:5] % 2], [x])
+    check_grad(lambda v: v[1:, i % 3], [x])
+    check_grad(lambda v: v[i[:, None], j[None, :3]], [m])
+    check_grad(lambda v: v[2, j], [m])
+
+
+def test_symbolic_scalar_index_and_its_gradient():
+    m, s = T.dmatrix("m"), T.lscalar("s")
+    f = theano.function([m, s], [m[s], T.grad(T.sum(m[s] ** 2), m)])
+    mv = rand((3, 2), seed=1)
+    row, grad = f(mv, -1)
+    np.testing.assert_array_equal(row, mv[-1])
+    expected = np.zeros_like(mv)
+    expected[-1] = 2 * mv[-1]
+    np.testing.assert_array_equal(grad, expected)
+    row[:] = 0  # x[s] is a view in NumPy; the output must not be one
+    np.testing.assert_array_equal(mv, rand((3, 2), seed=1))
+
+
+def test_out_of_range_indices_raise_index_errors_naming_the_index():
+    p, labels, s = T.dmatrix("p"), T.lvector("labels"), T.lscalar("s")
+    loss = -T.sum(T.log(p[T.arange(p.shape[0]), labels]))
+    f = theano.function([p, labels, s], [loss, T.grad(loss, p), p[s]])
+    pv = np.full((3, 4), 0.25)
+    with pytest.raises(IndexError, match=r"index 4 in labels is out of bounds for dimension 1 of length 4"):
+        f(pv, np.array([0, 4, 1]), 0)
+    with pytest.raises(IndexError, match=r"index -5 in labels is out of bounds"):
+        f(pv, np.array([0, -5, 1]), 0)
+    with pytest.raises(IndexError, match=r"index 3 in s is out of bounds for dimension 0 of length 3"):
+        f(pv, np.array([0, 1, 1]), 3)
+    with pytest.raises(ValueError, match=r"shape mismatch .*labels has shape \(2,\)"):
+        f(pv, np.array([0, 1]), 0)  # one label per row of p
+    g = theano.function([p, labels], T.grad(T.sum(p[labels]), p))  # the scatter checks on its own
+    with pytest.raises(IndexError, match="index 3 in labels"):
+        g(pv, np.array([3]))
+    with pytest.raises(IndexError, match=r"index 5 is out of bounds for dimension 0 .*length 3"):
+        _ = T.tensor("float64", (3, 2))[[0, 5]]
+
+
+def test_index_type_errors():
+    m = T.dmatrix("m")
+    with pytest.raises(TypeError, match="boolean mask"):
+        _ = m[m > 0]
+    with pytest.raises(TypeError, match="must be an integer tensor, got float64"):
+        _ = m[T.dvector("f")]
+    with pytest.raises(IndexError, match="too many indices"):
+        _ = m[[0], [0], [0]]
+    with pytest.raises(ValueError, match="incompatible static lengths"):
+        _ = m[T.tensor("int64", (2,)), T.tensor("int64", (3,))]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_inc_and_set_subtensor_match_numpy(dtype):
+    m = T.tensor(dtype, (None, None), name="m")
+    i = T.lvector("i")
+    y, z = T.tensor(dtype, (None,), name="y"), T.tensor(dtype, (None,), name="z")
+    outputs = [
+        T.inc_subtensor(m[i], 1.0), T.set_subtensor(m[i], y), T.inc_subtensor(m[i, 0], z), T.set_subtensor(m[:, i], 0),
+        T.inc_subtensor(m[1:, i], 2), T.set_subtensor(m[0], y), T.inc_subtensor(m[:, 1:], 5), m[i],
+    ]  # fmt: skip
+    f = theano.function([m, i, y, z], outputs)
+    for n in (4, 1, 0):
+        mv = rand((n + 1, n + 1), dtype, seed=1)
+        iv = np.array([0, n, 0, -1])  # repeated: adding accumulates, setting writes the same row again
+        yv, zv = rand(n + 1, dtype, seed=2), rand(4, dtype, seed=3)
+        expected = [mv.copy() for _ in range(7)] + [mv[iv]]
+        np.add.at(expected[0], iv, 1.0)
+        expected[1][iv] = yv
+        np.add.at(expected[2], (iv, 0), zv)
+        expected[3][:, iv] = 0
+        np.add.at(expected[4][1:], (slice(None), iv), 2)
+        expected[5][0] = yv
+        expected[6][:, 1:] += 5
+        for got, want in zip(f(mv, iv, yv, zv), expected):
+            assert got.dtype == np.dtype(dtype)
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+        assert mv.base is None and np.array_equal(mv, rand((n + 1, n + 1), dtype, seed=1))  # the input is intact
+
+
+def test_inc_and_set_subtensor_gradients():
+    m, y, w = rand((4, 3), seed=1), rand(3, seed=2), rand((2, 3), seed=3)
+    i = np.array([1, 3, 1])
+    check_grad(lambda a, b: T.inc_subtensor(a[i], b) ** 2, [m, y])
+    check_grad(lambda a, b: T.set_subtensor(a[i[:2]], b) ** 2, [m, y])  # set: exact without repeats
+    check_grad(lambda a, b: T.inc_subtensor(a[1:3], b) ** 2, [m, w])
+    check_grad(lambda a, b: T.set_subtensor(a[:, 0], b[:, 1].sum()) * a, [m, w])
+    check_grad(lambda a, b: T.inc_subtensor(a[1:, i[:2] - 1], b) ** 2, [m, w.T[:, :2]])
+
+
+def test_inc_subtensor_errors():
+    m = T.dmatrix("m")
+    with pytest.raises(TypeError, match="must be an indexed tensor"):
+        T.inc_subtensor(m, 1)
+    with pytest.raises(ValueError, match="more dimensions"):
+        T.set_subtensor(m[0], T.dmatrix("y"))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        T.inc_subtensor(T.tensor("float64", (4, 3))[[0, 1]], T.tensor("float64", (2, 2)))
+    y = T.dvector("y")
+    f = theano.function([m, y], [T.inc_subtensor(m[[0, 1, 0]], y), T.set_subtensor(m[0], y)])
+    with pytest.raises(ValueError, match=r"shape mismatch .*m has shape \(2, 4\).*y has shape \(3,\)"):
+        f(np.zeros((2, 4)), np.ones(3))
