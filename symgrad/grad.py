@@ -10,10 +10,24 @@ stays within a small constant factor of the function's size.
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Sequence
 
 from .graph import Constant, Variable, toposort
 from .ops.elemwise import make_elemwise, sym
+
+# Variables computed by nodes that T.grad created (rather than found in the graph it differentiates),
+# held weakly: graph pictures draw them in their own colour.
+_gradient_variables: weakref.WeakSet = weakref.WeakSet()
+
+
+def is_gradient(var: Variable) -> bool:
+    """Whether ``var`` was computed by a node that ``T.grad`` built."""
+    return var in _gradient_variables
+
+
+def mark_gradient(var: Variable) -> None:
+    _gradient_variables.add(var)
 
 
 class DisconnectedInputError(ValueError):
@@ -106,4 +120,8 @@ def grad(
             if disconnected_inputs == "warn":
                 warnings.warn(message, stacklevel=2)
         results.append(zeros_like(v))
+    forward = {id(n) for n in toposort([cost])}
+    for node in toposort(results):
+        if id(node) not in forward:
+            mark_gradient(node.output)
     return results[0] if single else results

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 import sympy
 
+from ..grad import is_gradient, mark_gradient
 from ..graph import Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise, sym
 
@@ -46,6 +47,8 @@ def rebuild(
         else:
             out = apply(node.op, *inputs)
         out.name = out.name or node.output.name
+        if is_gradient(node.output):
+            mark_gradient(out)
         rebuilt[id(node.output)] = out
     return [new(o) for o in outputs]
 
