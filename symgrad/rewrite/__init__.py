@@ -80,8 +80,12 @@ PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [
 ]
 
 
-def optimize(outputs: list[Variable]) -> list[Variable]:
-    """Run every pass of ``PASSES`` in order."""
-    for _, rewrite in PASSES:
-        outputs = rewrite(outputs)
+def optimize(outputs: list[Variable], applied: list[str] | None = None) -> list[Variable]:
+    """Run every pass of ``PASSES`` in order; the names of those that changed the graph are
+    appended to ``applied`` (the generated code's header lists them)."""
+    for name, rewrite in PASSES:
+        rewritten = rewrite(outputs)
+        if applied is not None and any(a is not b for a, b in zip(rewritten, outputs)):
+            applied.append(name)
+        outputs = rewritten
     return outputs
