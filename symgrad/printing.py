@@ -34,7 +34,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .graph import Apply, Constant, Variable, toposort
-from .ops.elemwise import SCALAR_OPS, sym
+from .ops.elemwise import SCALAR_OPS, Elemwise, sym
 from .ops.reduce import Reduce
 from .ops.shape import index_text
 
@@ -248,13 +248,27 @@ class SympyTranslator(GraphPrinter):
         return opaque("reshape")(g, opaque("shape")(like))
 
     def _print_Size(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        return opaque("size", _reduction_keywords(node.op.axes, node.inputs[0].ndim))(x)
+        # A size depends only on a shape: size(y) reads better than size((y - sigmoid(X·w))**2).
+        source = same_shape_input(node.inputs[0])
+        operand = self.symbol(source) if source.owner is None and not isinstance(source, Constant) else x
+        return opaque("size", _reduction_keywords(node.op.axes, node.inputs[0].ndim))(operand)
 
     def _print_IfElse(self, node: Apply, condition: sympy.Expr, then: sympy.Expr, otherwise: sympy.Expr):
         return opaque("ifelse")(condition, then, otherwise)
 
     def _print_Op(self, node: Apply, *args: sympy.Expr) -> sympy.Expr:
         return opaque(str(node.op))(*args)
+
+
+def same_shape_input(var: Variable) -> Variable:
+    """The variable furthest up an elementwise chain that surely has ``var``'s shape: one with
+    its rank and broadcastable dims (other dims cannot broadcast, so their lengths agree)."""
+    while var.owner is not None and isinstance(var.owner.op, Elemwise):
+        same = [i for i in var.owner.inputs if i.type.broadcastable == var.type.broadcastable]
+        if not same:
+            break
+        var = next((i for i in same if i.owner is None and not isinstance(i, Constant)), same[0])
+    return var
 
 
 def tree_size(expr: sympy.Basic) -> int:
@@ -565,7 +579,7 @@ class DebugPrinter(GraphPrinter):
         return self.dispatch(var.owner)
 
     def _print_Elemwise(self, node: Apply) -> str:
-        return elemwise_label(node.op, str)
+        return elemwise_label(node.op, MathTextPrinter().doprint)
 
     def _print_Op(self, node: Apply) -> str:
         return str(node.op)

@@ -112,6 +112,8 @@ def test_pp_of_matrix_expressions():
     assert theano.pp(X.reshape((-1,))) == "reshape(X, (-1,))"
     cost = T.sum(T.nnet.sigmoid(X @ w))
     assert theano.pp(T.grad(cost, w)) == "Xᵀ·((1 - sigmoid(X·w))*sigmoid(X·w))"
+    # a size depends on a shape only: it names the simplest variable with that shape
+    assert theano.pp(T.grad(T.mean((X @ w - y) ** 2), w)) == "Xᵀ·(2*(-y + X·w)/size(y))"
 
 
 def test_pp_of_a_list_and_of_a_compiled_function():
@@ -191,6 +193,8 @@ def test_debugprint_options_names_constants_and_repeated_nodes():
     ]
     cast = printing.debugprint(T.cast(h, "float32"), file="str", ids="")
     assert cast.splitlines() == ["cast{float32} <float32[?]>", " |exp 'h' <float64[?]>", " | |x <float64[?]>"]
+    relu_grad = printing.debugprint(T.grad(T.sum(T.nnet.relu(x)), x), file="str", ids="", print_type=False)
+    assert relu_grad.splitlines()[0] == "Elemwise{a1*(a0 > 0)}"  # labels in pp's notation
     with pytest.raises(ValueError, match="ids"):
         printing.debugprint(y, ids="letters")
 
