@@ -26,6 +26,7 @@ from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.blas import Dot
 from symgrad.ops.reduce import reduce_dtype
 from symgrad.ops.shape import DimShuffle, Reshape, ReshapeAs, Size, Subtensor, SubtensorGrad, index_text
+from symgrad.printing import MathTextPrinter, pp
 from symgrad.types import kind
 
 from .lower import Branch, Kernel, Program, Result, Step, constants_of, walk
@@ -212,9 +213,7 @@ def describe(k: Kernel, names: Names) -> str:
         plain = loop_dims == sorted(loop_dims) and None not in leaf.index
         rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
 
-    from symgrad.printing import MathTextPrinter  # pp's notation: switch(x > 0, x, 0), not Piecewise
-
-    printer = MathTextPrinter()
+    printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
 
     def short(expr: sympy.Expr) -> str:
         text = printer.doprint(expr.xreplace(rename))
@@ -368,21 +367,22 @@ def _argument_check(var: Variable, name: str) -> list[str]:
 
 def _formula(var: Variable) -> str:
     """What ``var`` computes, as ``pp`` prints it (unsimplified), cut to fit one comment line."""
-    from symgrad.printing import pp
-
     text = " ".join(pp(var, simplify=False).split())
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def _summary(program: Program, names: Names, deferred: list, rewrites: Sequence[str]) -> list[str]:
+def _summary(
+    program: Program, names: Names, deferred: list[tuple[Variable, Variable]], rewrites: Sequence[str]
+) -> list[str]:
     """The header comment: inputs, outputs (with their math), updates and the rewrites applied."""
     rows = [("Inputs:", f"{names[v]}: {v.type}") for v in program.inputs]
     rows += [("Shared:", f"{names[v]}: {v.type}") for v in program.shared]
     rows += [("Outputs:", f"{names[v]}: {v.type} = {_formula(v)}") for v in program.outputs]
-    kernels = [s for s in walk(program.steps) if isinstance(s, Kernel)]
-    in_place = {id(r.target) for k in kernels for r in k.results if r.target is not None}
+    stored = {id(target) for target, _ in deferred}
     for target, value in program.updates:
-        how = "in place" if id(target) in in_place else f"from {names[value]}"
+        if value is target:
+            continue  # an update to itself changes nothing
+        how = f"from {names[value]}" if id(target) in stored else "in place"
         rows.append(("Updates:", f"{names[target]} <- {_formula(value)} ({how})"))
     rows.append(("Rewrites applied:", ", ".join(rewrites) or "none"))
     lines, previous = [], None

@@ -14,13 +14,13 @@ one to get the value. Because graphs are hash-consed, the final adjoints are the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sympy
 
 from .grad import grad
-from .graph import Constant, Variable, make_variable, toposort
+from .graph import Apply, Constant, Variable, make_variable, toposort
 from .ops.elemwise import Elemwise, make_elemwise, partial, sym
 from .ops.shape import DimShuffle
 from .printing import LatexPrinter, MathTextPrinter, SympyTranslator, simplified
@@ -215,7 +215,7 @@ def explain_grad(cost: Variable, wrt: Variable | Sequence[Variable], simplify: b
     return Explanation(symbol_of[cost], cost_expr, forward, backward, results, latex_names)
 
 
-def _leaves(nodes: list, cost: Variable) -> list[Variable]:
+def _leaves(nodes: list[Apply], cost: Variable) -> list[Variable]:
     seen: dict[int, Variable] = {} if cost.owner is not None else {id(cost): cost}
     for node in nodes:
         for inp in node.inputs:
@@ -231,7 +231,13 @@ def _add_all(terms: list[Variable], like: Variable) -> Variable:
     return make_elemwise(sum(sym(i) for i in range(len(terms))), terms, like.dtype)
 
 
-def _forward_step(node, names: SympyTranslator, placeholders, wanted, shown) -> ForwardStep:
+def _forward_step(
+    node: Apply,
+    names: SympyTranslator,
+    placeholders: dict[int, Variable],
+    wanted: set[int],
+    shown: Callable[[Variable], sympy.Expr],
+) -> ForwardStep:
     out, op = node.output, node.op
     step = ForwardStep(names.symbol(out), shown(out))
     step.broadcast = isinstance(op, DimShuffle) and step.expr == names.symbol(node.inputs[0])

@@ -27,6 +27,7 @@ def is_gradient(var: Variable) -> bool:
 
 
 def mark_gradient(var: Variable) -> None:
+    """Record that ``var`` is computed by a gradient node (T.grad's, or a rewrite of one)."""
     _gradient_variables.add(var)
 
 

@@ -18,10 +18,10 @@ import sympy
 from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from .graph import Variable
-from .ops.elemwise import SCALAR_OPS, Elemwise, ceil, floor, make_elemwise, sign, sym
+from .ops.elemwise import SCALAR_OPS, Elemwise, ceil, floor, make_elemwise, result_dtype, sign, sym
 from .ops.shape import DimShuffle
 from .printing import NUMPY_NAMES, SympyTranslator
-from .types import float_of, kind, promote
+from .types import float_of, kind
 
 # SymPy's own functions with a symgrad counterpart of another class (NumPy's float-valued floor,
 # NaN-propagating sign): from_sympy swaps them in.
@@ -140,8 +140,8 @@ def from_sympy(expr: sympy.Expr | str, mapping: Mapping[sympy.Symbol | str, obje
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     inputs = [as_tensor_variable(by_name[s.name]) for s in symbols]
     positional = expr.xreplace({s: sym(i) for i, s in enumerate(symbols)})
-    strong = [v.dtype for v in inputs]
-    dtype = promote(strong) if strong else "float64"
+    # Python numbers in the mapping are weak, as in arithmetic: float32 stays float32.
+    dtype = result_dtype("promote", inputs) if inputs else "float64"
     if kind(dtype) != "f" and not _integer_polynomial(positional):
         dtype = float_of(dtype)
     return make_elemwise(positional, inputs, dtype)

@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -141,7 +141,6 @@ class SympyTranslator(GraphPrinter):
         self.abbreviate_named = abbreviate_named
         self.named_functions = named_functions
         self.symbols: dict[Variable, sympy.Symbol] = dict(symbols or {})
-        self.variables: dict[sympy.Symbol, Variable] = {s: v for v, s in self.symbols.items()}
         self._taken = {s.name for s in self.symbols.values()}
         self._memo: dict[int, sympy.Expr] = {}
 
@@ -160,7 +159,6 @@ class SympyTranslator(GraphPrinter):
         wanted = self.names.get(var) or var.name or (_constant_text(var) if isinstance(var, Constant) else None)
         symbol = sympy.Symbol(self.fresh_name(wanted or f"<{var.type}>"), real=True)
         self.symbols[var] = symbol
-        self.variables[symbol] = var
         return symbol
 
     def fresh_name(self, wanted: str) -> str:
@@ -253,7 +251,7 @@ class SympyTranslator(GraphPrinter):
         operand = self.symbol(source) if source.owner is None and not isinstance(source, Constant) else x
         return opaque("size", _reduction_keywords(node.op.axes, node.inputs[0].ndim))(operand)
 
-    def _print_IfElse(self, node: Apply, condition: sympy.Expr, then: sympy.Expr, otherwise: sympy.Expr):
+    def _print_IfElse(self, node: Apply, condition: sympy.Expr, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Expr:
         return opaque("ifelse")(condition, then, otherwise)
 
     def _print_Op(self, node: Apply, *args: sympy.Expr) -> sympy.Expr:
@@ -546,7 +544,7 @@ def char_id(n: int) -> str:
             return text
 
 
-def elemwise_label(op: Any, show: Any) -> str:
+def elemwise_label(op: Elemwise, show: Callable[[sympy.Expr], str]) -> str:
     """``exp``; ``pow{a0**2}`` where constants were folded into a function of the table (or its
     inputs merged), so the label alone says what the node computes; ``Elemwise{...}`` without a
     name. ``show`` prints the expression."""

@@ -76,6 +76,7 @@ def test_from_sympy_dtypes_numbers_and_broadcasting():
     assert theano.from_sympy(x**2 + 1, {x: i}).dtype == "int32"
     assert theano.from_sympy(x / 2, {x: i}).dtype == "float64"
     assert theano.from_sympy(sympy.exp(x), {x: T.fscalar("f")}).dtype == "float32"
+    assert theano.from_sympy(x * y, {x: T.fvector("f"), y: 2.5}).dtype == "float32"  # numbers are weak
     m, v = T.dmatrix("m"), T.dvector("v")
     out = theano.from_sympy(x * y, {x: m, y: v})
     assert out.ndim == 2
