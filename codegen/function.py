@@ -253,7 +253,8 @@ def compile_function(
     # Used means used by the graph as written: rewrites may drop reads of values that only lent
     # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
     used = {id(v) for v in graph_inputs(everything)}
-    everything = optimize(everything)
+    rewrites: list[str] = []
+    everything = optimize(everything, rewrites)
     out_list = everything[: len(out_list)]
     update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
     for v in inputs:
@@ -274,13 +275,16 @@ def compile_function(
                 f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
             )
 
+    # The rewrites applied are in the key because the module's header lists them.
     options = (f"cpu parallel_threshold={config.parallel_threshold} single={single} name={name!r} "
-               f"parameters={parameter_names} defaults={len(defaults)}")  # fmt: skip
+               f"parameters={parameter_names} defaults={len(defaults)} rewrites={rewrites}")  # fmt: skip
     key = cache.make_key(_describe_graph(inputs, shared, out_list, update_pairs, options))
 
     def build_source() -> str:
         program = lower(inputs, out_list, shared, update_pairs)
-        return emit_module(program, name, key, config.parallel_threshold, single, parameter_names, len(defaults))
+        return emit_module(
+            program, name, key, config.parallel_threshold, single, parameter_names, len(defaults), rewrites
+        )
 
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)

@@ -10,6 +10,8 @@
 Importing symgrad is cheap: Numba is imported only when a function is compiled.
 """
 
+import importlib
+
 from . import tensor
 from .config import config
 from .function import In, function
@@ -18,3 +20,16 @@ from .shared import SharedVariable, shared
 
 __version__ = "0.1.0"
 __all__ = ["In", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
+
+# Printing, explain_grad and SymPy interop load on first use, keeping `import symgrad` cheap.
+_LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),
+         "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy")}  # fmt: skip
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attribute is None else getattr(module, attribute)

@@ -22,11 +22,26 @@ from __future__ import annotations
 
 import sys
 import warnings
+import weakref
 from collections.abc import Sequence
 
 from .graph import _OWN_DIRS, Constant, Variable, graph_inputs, make_variable, toposort
 from .ops.elemwise import cast, make_elemwise, sym
 from .types import TensorType, describe_shape
+
+# Variables computed by nodes that T.grad created (rather than found in the graph it differentiates),
+# held weakly: graph pictures draw them in their own colour.
+_gradient_variables: weakref.WeakSet = weakref.WeakSet()
+
+
+def is_gradient(var: Variable) -> bool:
+    """Whether ``var`` was computed by a node that ``T.grad`` built."""
+    return var in _gradient_variables
+
+
+def mark_gradient(var: Variable) -> None:
+    """Record that ``var`` is computed by a gradient node (T.grad's, or a rewrite of one)."""
+    _gradient_variables.add(var)
 
 
 class DisconnectedInputError(ValueError):
@@ -80,7 +95,12 @@ def backprop(
             if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
                 continue
             adjoints.setdefault(id(inp), []).append(gi)
-    return {id(v): _add_all(adjoints[id(v)], v) for v in wrt if adjoints.get(id(v))}
+    gradients = {id(v): _add_all(adjoints[id(v)], v) for v in wrt if adjoints.get(id(v))}
+    forward = {id(n) for n in nodes}
+    for node in toposort(list(gradients.values())):
+        if id(node) not in forward:
+            mark_gradient(node.output)  # for pictures: gradient nodes look different
+    return gradients
 
 
 # ------------------------------------------------------------------------------------------------

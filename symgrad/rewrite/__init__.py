@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 
 import sympy
 
+from ..grad import is_gradient, mark_gradient
 from ..graph import Apply, Variable, apply, toposort
 from ..ops.elemwise import Elemwise, make_elemwise, sym
 from ..ops.gradient import DisconnectedGrad
@@ -60,6 +61,8 @@ def remake(node: Apply, inputs: list[Variable], expr: sympy.Expr | None = None) 
     out.name = out.name or node.output.name
     if out.owner is not None:  # errors should point at the user's line, not at this rewrite
         out.owner.trace = node.trace
+    if is_gradient(node.output):
+        mark_gradient(out)
     return out
 
 
@@ -101,8 +104,12 @@ PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [
 ]
 
 
-def optimize(outputs: list[Variable]) -> list[Variable]:
-    """Run every pass of ``PASSES`` in order."""
-    for _, rewrite in PASSES:
-        outputs = rewrite(outputs)
+def optimize(outputs: list[Variable], applied: list[str] | None = None) -> list[Variable]:
+    """Run every pass of ``PASSES`` in order; the names of those that changed the graph are
+    appended to ``applied`` (the generated code's header lists them)."""
+    for name, rewrite in PASSES:
+        rewritten = rewrite(outputs)
+        if applied is not None and any(a is not b for a, b in zip(rewritten, outputs)):
+            applied.append(name)
+        outputs = rewritten
     return outputs

@@ -190,6 +190,20 @@ class TensorVariable(Variable):
             compiled[key] = (inputs, function(inputs, self, on_unused_input="ignore"))
         return compiled[key][1](*inputs_to_values.values())
 
+    # Jupyter shows a variable as math (and its graph, where Graphviz is installed).
+    def _repr_latex_(self) -> str:
+        from ..printing import latex
+
+        return f"${latex(self)}$"
+
+    def _repr_svg_(self) -> str | None:
+        from ..printing import GraphvizNotFoundError, svg
+
+        try:
+            return svg(self)
+        except GraphvizNotFoundError:
+            return None  # Jupyter then shows the other representations
+
 
 class TensorConstant(Constant, TensorVariable):
     """A constant tensor with operators."""

@@ -1,0 +1,271 @@
+"""Printers: pp (simplified infix math), LaTeX, debugprint, Graphviz pictures, Jupyter reprs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy
+
+import symgrad as theano
+import symgrad.tensor as T
+from symgrad import printing
+from symgrad.grad import is_gradient
+from symgrad.interop import parse
+from symgrad.ops.elemwise import sigmoid
+
+ROOT = Path(__file__).resolve().parent.parent
+s = sympy.Symbol("x")
+
+# (expression, its derivative worked out by hand)
+STANDARD_DERIVATIVES = [
+    (lambda x: x**3, 3 * s**2),
+    (lambda x: 3 * x**2 - 2 * x + 5, 6 * s - 2),
+    (lambda x: x**-2, -2 / s**3),
+    (lambda x: T.sqrt(x), 1 / (2 * sympy.sqrt(s))),
+    (lambda x: T.exp(x), sympy.exp(s)),
+    (lambda x: T.exp(-(x**2)), -2 * s * sympy.exp(-(s**2))),
+    (lambda x: T.log(x), 1 / s),
+    (lambda x: T.log(1 + x**2), 2 * s / (1 + s**2)),
+    (lambda x: T.sin(x), sympy.cos(s)),
+    (lambda x: T.cos(x), -sympy.sin(s)),
+    (lambda x: T.tan(x), 1 + sympy.tan(s) ** 2),
+    (lambda x: T.tanh(x), 1 - sympy.tanh(s) ** 2),
+    (lambda x: T.arctan(x), 1 / (1 + s**2)),
+    (lambda x: T.nnet.sigmoid(x), sigmoid(s) * (1 - sigmoid(s))),
+    (lambda x: T.nnet.softplus(x), sigmoid(s)),
+    (lambda x: 1 / (1 + T.exp(-x)), sympy.exp(-s) / (1 + sympy.exp(-s)) ** 2),
+    (lambda x: x / (1 + x), 1 / (1 + s) ** 2),
+    (lambda x: T.sin(x) / x, (s * sympy.cos(s) - sympy.sin(s)) / s**2),
+    (lambda x: T.exp(T.sin(x)), sympy.cos(s) * sympy.exp(sympy.sin(s))),
+    (lambda x: T.log(T.cosh(x)), sympy.tanh(s)),
+    (lambda x: T.exp(-(x**2)) * T.sin(x), (sympy.cos(s) - 2 * s * sympy.sin(s)) * sympy.exp(-(s**2))),
+    (lambda x: T.sqrt(1 + x**2), s / sympy.sqrt(1 + s**2)),
+    (lambda x: x**x, s**s * (sympy.log(s) + 1)),
+    (lambda x: T.erf(x), 2 / sympy.sqrt(sympy.pi) * sympy.exp(-(s**2))),
+]
+
+
+@pytest.mark.parametrize("build, expected", STANDARD_DERIVATIVES)
+def test_pp_of_gradients_of_standard_functions_equals_hand_derivatives(build, expected):
+    x = T.dscalar("x")
+    printed = theano.pp(T.grad(build(x), x))
+    assert sympy.simplify(parse(printed) - expected) == 0, printed
+
+
+def test_pp_gradient_of_square_is_2x_and_names_are_the_users():
+    x = T.dscalar("x")
+    assert theano.pp(T.grad(x**2, x)) == "2*x"
+    assert theano.printing.pp(T.exp(-(x**2)) * T.sin(x)) == "exp(-x**2)*sin(x)"
+    assert theano.pp(T.grad(T.exp(-(x**2)) * T.sin(x), x)) == "(-2*x*sin(x) + cos(x))*exp(-x**2)"
+    assert theano.pp(x) == "x"
+
+
+def test_pp_without_simplification_prints_the_graph_as_built():
+    x = T.dscalar("x")
+    g = T.grad(T.exp(-(x**2)) * T.sin(x), x)
+    raw = printing.pp(g, simplify=False)
+    assert raw != printing.pp(g)
+    assert sympy.simplify(parse(raw) - parse(printing.pp(g))) == 0
+
+
+def test_named_intermediates_print_as_names_except_at_the_root():
+    x, w, b = T.dscalars("x", "w", "b")
+    z = w * x + b
+    z.name = "z"
+    y = T.nnet.sigmoid(z)
+    assert theano.pp(y) == "sigmoid(z)"
+    assert theano.pp(z) == "b + w*x"
+    assert theano.pp(T.grad(y, w)) == "x*(1 - sigmoid(z))*sigmoid(z)"
+
+
+def test_distinct_variables_with_one_name_print_distinctly():
+    a, b = T.dscalar("x"), T.dscalar("x")
+    assert theano.pp(a + b) == "x + x_1"
+    assert theano.pp(T.dscalar() * 2) == "2*<float64>"
+
+
+def test_pp_of_matrix_expressions():
+    X, W = T.dmatrices("X", "W")
+    w, y, b = T.dvectors("w", "y", "b")
+    assert theano.pp(T.dot(X, W).T) == "(X·W)ᵀ"
+    assert theano.pp(X @ W + b) == "b + X·W"
+    assert theano.pp(2 * (X @ W)) == "2*(X·W)"
+    assert theano.pp((2 * X) @ W) == "(2*X)·W"
+    assert theano.pp(X @ W @ X) == "X·W·X"
+    assert theano.pp(Y_minus := y - X @ w) == "y - X·w"
+    assert theano.pp(-(X @ w)) == "-X·w"
+    assert theano.pp(T.sum(Y_minus**2, keepdims=True)) == "sum((y - X·w)**2, keepdims=True)"
+    assert theano.pp(T.sum(X, axis=1, keepdims=True) + X) == "X + sum(X, axis=1, keepdims=True)"
+    assert theano.pp(T.mean(X, axis=1)) == "mean(X, axis=1)"
+    assert theano.pp(T.max(X)) == "max(X)"
+    assert theano.pp(X[1:, ::2]) == "X[1:, ::2]"
+    assert theano.pp(T.nnet.relu(X @ W)) == "relu(X·W)"
+    assert theano.pp(T.maximum(X, 0)) == "maximum(X, 0)"
+    assert theano.pp(T.clip(X, -1, 1)) == "clip(X, -1, 1)"
+    assert theano.pp(T.switch(X > 0, X, 2 * X)) == "switch(X > 0, X, 2*X)"
+    assert theano.pp(T.outer(w, y)) == "y*w.dimshuffle(0, 'x')"
+    assert theano.pp(X.reshape((-1,))) == "reshape(X, (-1,))"
+    cost = T.sum(T.nnet.sigmoid(X @ w))
+    assert theano.pp(T.grad(cost, w)) == "Xᵀ·((1 - sigmoid(X·w))*sigmoid(X·w))"
+    # a size depends on a shape only: it names the simplest variable with that shape
+    assert theano.pp(T.grad(T.mean((X @ w - y) ** 2), w)) == "Xᵀ·(2*(-y + X·w)/size(y))"
+
+
+def test_pp_of_a_list_and_of_a_compiled_function():
+    x = T.dscalar("x")
+    g = T.grad(x**3, x)
+    assert theano.pp([x**3, g]) == "x**3\n3*x**2"
+    f = theano.function([x], [x**3, g])
+    assert theano.pp(f) == "x**3\n3*x**2"
+    with pytest.raises(TypeError, match="symbolic variable"):
+        theano.pp("x")
+
+
+def test_pp_names_repeated_parts_of_very_large_expressions():
+    x = T.dscalar("x")
+    y = x
+    for _ in range(12):
+        y = T.sin(y) * T.cos(y)
+    lines = theano.pp(y).splitlines()
+    assert len(lines) > 1 and lines[0].startswith("t0 = ")
+    assert all(" = " in line for line in lines[:-1])
+
+
+def test_latex_and_jupyter_reprs():
+    x = T.dscalar("x")
+    assert printing.latex(x**2) == "x^{2}"
+    assert printing.latex(T.grad(T.nnet.sigmoid(x), x)) == r"\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)"
+    assert (x**2)._repr_latex_() == "$x^{2}$"
+    X, W1 = T.dmatrices("X", "W1")
+    assert printing.latex((X @ W1).T) == r"\left(X \cdot W_{1}\right)^{\top}"
+    assert printing.latex(T.sum(X, axis=1)) == r"\operatorname{sum}_{\text{axis=1}}\left(X\right)"
+    assert printing.latex(T.nnet.relu(x) > 0) == r"\left[\operatorname{relu}\left(x\right) > 0\right]"
+    assert printing.latex([x, x**2]) == r"x \\ x^{2}"
+
+
+DEBUGPRINT = """\
+Elemwise{a0 + a1} [id A] <float64>
+ |Elemwise{a1*cos(a0)} [id B] <float64>
+ | |x [id C] <float64>
+ | |exp [id D] <float64>
+ | | |neg [id E] <float64>
+ | | | |pow{a0**2} [id F] <float64>
+ | | | | |x [id C] <float64>
+ |Elemwise{2*a0*a1} [id G] <float64>
+ | |x [id C] <float64>
+ | |Elemwise{-a0} [id H] <float64>
+ | | |Elemwise{a1*exp(a0)} [id I] <float64>
+ | | | |neg [id E] <float64>
+ | | | |sin [id J] <float64>
+ | | | | |x [id C] <float64>"""
+
+
+def test_debugprint_of_a_gradient_graph(capsys):
+    x = T.dscalar("x")
+    g = T.grad(T.exp(-(x**2)) * T.sin(x), x)
+    assert printing.debugprint(g, file="str") == DEBUGPRINT
+    assert theano.printing.debugprint(g) is None
+    assert capsys.readouterr().out == DEBUGPRINT + "\n"
+
+
+def test_debugprint_options_names_constants_and_repeated_nodes():
+    x = T.dvector("x")
+    h = T.exp(x)
+    h.name = "h"
+    y = h * h + np.arange(3.0)
+    text = printing.debugprint(y, file="str", print_type=False, ids="int")
+    assert text.splitlines() == [
+        "add [id 0]",
+        " |mul{a0**2} [id 1]",
+        " | |exp [id 2] 'h'",
+        " | | |x [id 3]",
+        " |TensorConstant{[0.0, 1.0, 2.0]} [id 4]",
+    ]
+    assert printing.debugprint(y, file="str", depth=1, ids="").splitlines() == [
+        "add <float64[3]>",
+        " |mul{a0**2} <float64[?]>",
+        " |TensorConstant{[0.0, 1.0, 2.0]} <float64[3]>",
+    ]
+    cast = printing.debugprint(T.cast(h, "float32"), file="str", ids="")
+    assert cast.splitlines() == ["cast{float32} <float32[?]>", " |exp 'h' <float64[?]>", " | |x <float64[?]>"]
+    relu_grad = printing.debugprint(T.grad(T.sum(T.nnet.relu(x)), x), file="str", ids="", print_type=False)
+    assert relu_grad.splitlines()[0] == "Elemwise{a1*(a0 > 0)}"  # labels in pp's notation
+    with pytest.raises(ValueError, match="ids"):
+        printing.debugprint(y, ids="letters")
+
+
+def test_debugprint_of_a_compiled_function_shows_the_optimized_graph_in_execution_order():
+    x = T.dscalar("x")
+    f = theano.function([x], T.grad(x**2, x))
+    assert printing.debugprint(f, file="str") == "Elemwise{2*a0} [id A] <float64> 0\n |x [id B] <float64>"
+
+
+def test_gradient_nodes_are_marked_also_after_optimization():
+    x = T.dscalar("x")
+    y = T.exp(x) * x
+    g = T.grad(y, x)
+    assert is_gradient(g) and not is_gradient(y)
+    f = theano.function([x], [y, g])
+    assert not is_gradient(f.outputs[0]) and is_gradient(f.outputs[1])
+    dot = printing.graph_to_dot(f)
+    assert dot.count(printing.STYLES["gradient"]) >= 1
+    assert dot.count(printing.STYLES["input"]) == 1
+    assert dot.count(printing.STYLES["output"]) == 2
+
+
+def test_graph_to_dot_draws_inputs_ops_constants_and_outputs():
+    x = T.dvector("x")
+    y = T.sum(T.exp(x) * np.arange(3.0))
+    y.name = "y"
+    dot = printing.graph_to_dot(y)
+    assert dot.startswith("digraph symgrad {") and dot.rstrip().endswith("}")
+    assert 'label="x\\nfloat64[?]", ' + printing.STYLES["input"] in dot
+    assert printing.STYLES["constant"] in dot
+    assert 'label="y = sum{axis=(0,)}\\nfloat64"' in dot
+    assert 'label="y\\nfloat64", ' + printing.STYLES["output"] in dot
+    assert "[label=1]" in dot  # operand positions where an op has several
+
+
+def test_pydotprint_writes_svg_and_png(tmp_path):
+    assert printing.shutil.which("dot"), "Graphviz's dot must be installed for these tests (.ci/run installs it)"
+    x = T.dscalar("x")
+    cost = T.exp(-(x**2)) * T.sin(x)
+    svg_path = printing.pydotprint([cost, T.grad(cost, x)], outfile=tmp_path / "graph.svg")
+    root = ElementTree.parse(svg_path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"x", "sin", "output 1"} <= texts
+    f = theano.function([x], T.grad(cost, x))
+    png_path = printing.pydotprint(f, outfile=tmp_path / "f.png")
+    assert png_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    svg_text = cost._repr_svg_()
+    assert ElementTree.fromstring(svg_text).tag.endswith("svg")
+    with pytest.raises(ValueError, match="format"):
+        printing.pydotprint(cost, outfile=tmp_path / "graph.gif")
+
+
+def test_without_graphviz_pictures_fail_clearly_and_jupyter_falls_back(monkeypatch, tmp_path):
+    monkeypatch.setattr(printing.shutil, "which", lambda name: None)
+    x = T.dscalar("x")
+    with pytest.raises(printing.GraphvizNotFoundError, match="Graphviz's 'dot' program.*apt-get install graphviz"):
+        printing.pydotprint(x**2, outfile=tmp_path / "g.svg")
+    assert (x**2)._repr_svg_() is None
+    assert "digraph" in printing.graph_to_dot(x**2)
+
+
+def test_import_symgrad_does_not_load_the_printers():
+    code = "import sys, symgrad; print('symgrad.printing' in sys.modules, symgrad.pp.__module__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "symgrad.printing"]
+
+
+def test_lazy_exports():
+    assert theano.explain_grad.__module__ == "symgrad.explain"
+    assert theano.from_sympy.__module__ == theano.to_sympy.__module__ == "symgrad.interop"
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        theano.nonsense  # noqa: B018
