@@ -787,7 +787,8 @@ def emit_module(
     header.append("from codegen.errors import index_error, index_out_of_bounds, shape_mismatch")
     header += [
         "",
-        f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",
+        # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
+        f"KERNEL_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",
         "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
         f"PARALLEL_THRESHOLD = {parallel_threshold}  # elements; smaller loops stay on one thread",
     ]

@@ -45,8 +45,7 @@ class Function:
     @property
     def source(self) -> str:
         """The generated module: kernels and the entry function, as Python a person can read."""
-        with open(self._module.__file__, encoding="utf-8") as f:
-            return f.read().partition("\n")[2]
+        return self._module.__symgrad_source__
 
     def kernel_cache_stats(self) -> tuple[int, int]:
         """(hits, misses) of Numba's disk cache over this function's kernels in this process."""
