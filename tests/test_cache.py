@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from codegen import cache
+from symgrad.__main__ import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -283,3 +284,63 @@ def test_owner_rule():
     )
     assert cache.owner_problem(status(me, 0o664), "f") == "f is writable by its group (mode 0664)"
     assert cache.owner_problem(status(me, 0o602), "f") == "f is writable by other users (mode 0602)"
+
+
+# ------------------------------------------------------------------------------------------------
+# python -m symgrad cache info | clear | prune
+
+
+def cli(capsys, monkeypatch, directory: Path, *argv: str) -> tuple[int, str]:
+    monkeypatch.setenv("SYMGRAD_CACHE_DIR", str(directory))
+    status = main(["cache", *argv])
+    return status, capsys.readouterr().out
+
+
+def test_cache_info_clear_and_prune(template, tmp_path, capsys, monkeypatch):
+    directory = copy_of(template, tmp_path)
+    entries, _ = cache.entries(directory)
+    sizes = [e.size for e in entries]
+    status, out = cli(capsys, monkeypatch, directory, "info")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[:2] == [f"cache directory: {directory}", "status: in use (yours, mode 0700)"]
+    assert lines[2].startswith(f"entries: {len(CASES)} compiled functions, ")
+    # The least recently used go first: use the first entry now, so that it stays.
+    newest = entries[0].key
+    path = directory / f"symgrad_{newest}.py"
+    os.utime(path, (time.time() + 60, path.stat().st_mtime))
+    budget = max(sizes) + 10
+    status, out = cli(capsys, monkeypatch, directory, "prune", "--max-size", str(budget))
+    assert status == 0 and out.startswith(f"removed {len(CASES) - 1} least recently used entries")
+    remaining, _ = cache.entries(directory)
+    assert [e.key for e in remaining] == [newest] and sum(e.size for e in remaining) <= budget
+    (directory / "__pycache__" / "symgrad_{}.orphan-1.py311.nbi".format("0" * 40)).write_bytes(b"x")
+    status, out = cli(capsys, monkeypatch, directory, "prune", "--max-size", "1G")
+    assert out.startswith("removed 1 least recently used entries (1 B)")  # machine code without a module
+    status, out = cli(capsys, monkeypatch, directory, "clear")
+    assert status == 0 and out.startswith("removed 1 entries")
+    assert list(directory.rglob("*.py")) == [] and list((directory / "__pycache__").iterdir()) == []
+
+
+def test_cache_info_explains_a_directory_it_will_not_use(tmp_path, capsys, monkeypatch):
+    directory = tmp_path / "shared"
+    directory.mkdir(mode=0o700)
+    directory.chmod(0o775)
+    _, out = cli(capsys, monkeypatch, directory, "info")
+    assert (
+        f"status: not used: {directory} is writable by its group (mode 0775); functions are compiled in memory" in out
+    )
+    _, out = cli(capsys, monkeypatch, tmp_path / "missing", "info")
+    assert "status: does not exist yet (it is created, with mode 0700, when a function is first compiled)" in out
+
+
+@pytest.mark.parametrize("size, expected", [("500M", 500 * 2**20), ("2G", 2 * 2**30), ("1.5KiB", 1536), ("123", 123)])
+def test_prune_sizes(size, expected):
+    from symgrad.__main__ import _size
+
+    assert _size(size) == expected
+
+
+def test_prune_rejects_a_bad_size(tmp_path, capsys):
+    assert main(["cache", "prune", "--max-size", "12Q"]) == 2
+    assert "--max-size 12Q: not a size (examples: 500M, 2G, 1000000)" in capsys.readouterr().err
