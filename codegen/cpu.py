@@ -57,7 +57,7 @@ FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np"
-    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds)$"
+    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|chunks?|partial\d+)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
@@ -220,21 +220,56 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
             returns.append(f"out{j}")
         else:
             returns.append(f"{dtype}(acc{j})")
-    indent = "    "
-    for dim in range(k.ndim):
-        if k.reduces_suffix and dim == len(kept):
+    if parallel and 0 in axes:
+        lines += _chunked_reduction(k, inits, body + stores)
+    else:
+        indent = "    "
+        for dim in range(k.ndim):
+            if k.reduces_suffix and dim == len(kept):
+                lines += [indent + line for line in inits]
+            loop = "prange" if parallel and dim == 0 else "range"
+            lines.append(f"{indent}for i{dim} in {loop}(n{dim}):")
+            indent += "    "
+        if k.reduces_suffix and len(kept) == k.ndim:
             lines += [indent + line for line in inits]
-        loop = "prange" if parallel and dim == 0 else "range"
-        lines.append(f"{indent}for i{dim} in {loop}(n{dim}):")
-        indent += "    "
-    if k.reduces_suffix and len(kept) == k.ndim:
-        lines += [indent + line for line in inits]
-    lines += [indent + line for line in body + stores]
-    lines += ["    " * (len(kept) + 1) + line for line in finals]
+        lines += [indent + line for line in body + stores]
+        lines += ["    " * (len(kept) + 1) + line for line in finals]
     if returns:
         lines.append(f"    return {', '.join(returns)}")
     options = "PARALLEL_OPTIONS" if parallel else "KERNEL_OPTIONS"
     return f"@njit(**{options})\n" + "\n".join(lines)
+
+
+def _threshold_name(k: Kernel) -> str:
+    """The module constant holding the element count above which ``k`` runs on several threads."""
+    return f"{k.name.upper()}_PARALLEL_ABOVE"
+
+
+def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str]:
+    """The loops of a parallel reduction over every axis, deterministic by construction.
+
+    The outer loop is cut into ``REDUCTION_CHUNKS`` fixed ranges; each thread reduces whole
+    ranges into partial results, which are then combined in order. The additions happen in the
+    same order whatever the number of threads, so the result is the same from run to run (a
+    plain ``prange`` reduction combines partial results in whatever order threads finish).
+    """
+    reduced = [(j, r) for j, r in enumerate(k.results) if r.reduction]
+    lines = ["    chunks = min(n0, REDUCTION_CHUNKS)"]
+    lines += [f"    partial{j} = np.empty(chunks, dtype={np_dtype(_acc_dtype(r))})" for j, r in reduced]
+    lines += ["    for chunk in prange(chunks):"]
+    lines += ["        " + line for line in inits]
+    lines.append("        for i0 in range(chunk * n0 // chunks, (chunk + 1) * n0 // chunks):")
+    indent = "            "
+    for dim in range(1, k.ndim):
+        lines.append(f"{indent}for i{dim} in range(n{dim}):")
+        indent += "    "
+    lines += [indent + line for line in body]
+    lines += [f"        partial{j}[chunk] = acc{j}" for j, _ in reduced]
+    lines += ["    " + line for line in inits]
+    lines.append("    for chunk in range(chunks):  # in order")
+    for j, r in reduced:
+        lines += ["        " + line for line in _accumulate(r.reduction, f"acc{j}", f"partial{j}[chunk]")]
+    return lines
 
 
 def _shape_text(dims: list[str]) -> str:
@@ -359,7 +394,7 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)
-            kernel = f"{step.name}_parallel if {names[biggest]}.size >= PARALLEL_THRESHOLD else {step.name}"
+            kernel = f"{step.name}_parallel if {names[biggest]}.size >= {_threshold_name(step)} else {step.name}"
             lines.append(f"{assign}({kernel})({args})")
         else:
             lines.append(f"{assign}{step.name}({args})")
@@ -404,6 +439,7 @@ def emit_steps(steps: list[Step], names: Names, printer: NumbaPrinter) -> tuple[
                 texts.append(emit_kernel(step, names, printer, parallel=False))
                 if step.parallelizable:
                     texts.append(emit_kernel(step, names, printer, parallel=True))
+                    texts.append(f"{_threshold_name(step)} = max(1, PARALLEL_THRESHOLD // {step.cost})  # elements")
         driver += lines
         kernel_texts += texts
     return driver, kernel_texts
@@ -790,7 +826,8 @@ def emit_module(
         # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
         f"KERNEL_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",
         "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
-        f"PARALLEL_THRESHOLD = {parallel_threshold}  # elements; smaller loops stay on one thread",
+        f"PARALLEL_THRESHOLD = {parallel_threshold}  # work (elements x operations each) worth threads",
+        "REDUCTION_CHUNKS = 64  # a parallel sum adds these parts in order: the same result on any thread count",
     ]
     dtypes = sorted({v.dtype for v in program.inputs if v.ndim})
     header += [f"DTYPE_{d.upper()} = np.dtype('{d}')" for d in dtypes]

@@ -94,14 +94,20 @@ class Kernel:
         return pairs
 
     @property
+    def cost(self) -> int:
+        """Estimated work per loop iteration: 1 per arithmetic operation, 10 per function call
+        (exp, sin, ...), which take tens of cycles. Decides when threads pay off."""
+        exprs = [e for _, e in self.bindings] + [r.expr for r in self.results]
+        return max(1, sum(sympy.count_ops(e) + 9 * len(e.atoms(sympy.Function)) for e in exprs))
+
+    @property
     def parallelizable(self) -> bool:
         """Whether the outermost loop can be a ``prange``: no race on any result."""
         if all(self.broadcastable):  # a single point: nothing to share out
             return False
         if 0 not in self.axes:
             return True
-        full = self.axes == tuple(range(self.ndim))
-        return full and all(r.reduction in (None, "sum", "prod") for r in self.results)
+        return self.axes == tuple(range(self.ndim))  # reduced in fixed chunks: see cpu._chunked_reduction
 
     def _bind(self, result: Result) -> sympy.Symbol:
         """A local holding ``result``'s value, for other results to read (keeps expressions small:

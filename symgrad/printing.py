@@ -232,11 +232,15 @@ class SympyTranslator(GraphPrinter):
     def _print_Dot(self, node: Apply, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
         return opaque("dot")(a, b)
 
-    def _print_Subtensor(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        return opaque("subtensor", postfix=index_text(node.op.index))(x)
+    def _print_Subtensor(self, node: Apply, x: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
+        return opaque("subtensor", postfix=index_text(node.op.index, [str(i) for i in scalars]))(x)
 
-    def _print_SubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr) -> sympy.Expr:
-        return opaque("inc_subtensor", postfix=index_text(node.op.index))(opaque("zeros_like")(x), g)
+    def _print_SubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
+        postfix = index_text(node.op.index, [str(i) for i in scalars])
+        return opaque("inc_subtensor", postfix=postfix)(opaque("zeros_like")(x), g)
+
+    def _print_DisconnectedGrad(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         shape = ", ".join(f"shape({d[1]})" if isinstance(d, tuple) else str(d) for d in node.op.shape)

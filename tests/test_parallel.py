@@ -1,0 +1,65 @@
+"""Parallel loops: the threshold by estimated work, the thread count, deterministic reductions."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+import symgrad as theano
+import symgrad.tensor as T
+from symgrad.config import config
+
+
+@pytest.fixture
+def threads():
+    yield
+    config.num_threads = None
+
+
+def test_costly_loops_go_parallel_sooner_than_cheap_ones():
+    x, y = T.dvectors("x", "y")
+    cheap = theano.function([x, y], x + y).source
+    costly = theano.function([x, y], T.exp(-(x**2) / 2) * T.sin(3 * x) + T.log1p(y**2) * T.tanh(x * y)).source
+
+    def above(source: str) -> int:
+        line = next(line for line in source.splitlines() if "_PARALLEL_ABOVE = " in line)
+        return max(1, config.parallel_threshold // int(line.split("//")[1].split(")")[0]))
+
+    assert above(cheap) == config.parallel_threshold
+    assert above(costly) < config.parallel_threshold // 20
+
+
+def test_parallel_reductions_give_the_same_bits_on_any_thread_count(monkeypatch, threads):
+    monkeypatch.setattr(config, "parallel_threshold", 1)
+    x, y = T.dvectors("x", "y")
+    f = theano.function([x, y], [T.sum(x * y), T.max(x), T.min(y * 2), T.prod(1 + x / 1000), x * y])
+    assert "for chunk in prange(chunks):" in f.source
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=100_003), rng.normal(size=100_003)
+    results = []
+    for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        config.num_threads = n
+        assert numba.get_num_threads() == n
+        results.append(f(a, b))
+    for got in results[1:]:
+        for left, right in zip(results[0], got):
+            assert np.array_equal(left, right)
+    total, largest, smallest, product, elementwise = results[0]
+    np.testing.assert_allclose(total, np.sum(a * b), rtol=1e-12)
+    assert largest == a.max() and smallest == (2 * b).min()
+    np.testing.assert_allclose(product, np.prod(1 + a / 1000), rtol=1e-10)
+    np.testing.assert_array_equal(elementwise, a * b)
+    # Fewer elements than chunks, none at all, and NaN propagation through the partial results.
+    assert f(a[:3], b[:3])[0] == pytest.approx(np.sum(a[:3] * b[:3]))
+    assert theano.function([x, y], T.sum(x * y))(np.zeros(0), np.zeros(0)) == 0.0
+    with_nan = a.copy()
+    with_nan[77_777] = np.nan
+    assert np.isnan(f(with_nan, b)[1])
+
+
+def test_num_threads_is_checked(threads):
+    with pytest.raises(ValueError, match="config.num_threads must be None or 1.."):
+        config.num_threads = 0
+    config.num_threads = 1
+    assert config.num_threads == 1 and numba.get_num_threads() == 1
