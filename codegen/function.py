@@ -24,6 +24,7 @@ from symgrad.values import coerce
 
 from . import cache
 from .cpu import emit_module
+from .errors import MISSING
 from .lower import lower
 
 
@@ -72,16 +73,24 @@ def _call_error(label: str, names: list[str]) -> Callable[[tuple, dict], TypeErr
     return error
 
 
-def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Callable[[Any], Any]:
+def _make_check(
+    var: Variable, label: str, allow_downcast: bool | None, function: str, names: list[str]
+) -> Callable[[Any], Any]:
     """A function that returns the argument as the kernel wants it, or raises a clear error.
 
     The generated entry tests the common case inline; this runs only for the rest, and its own
-    fast paths cover Python numbers for scalar inputs.
+    fast paths cover Python numbers for scalar inputs. ``function`` and ``names`` (all the
+    parameters) word the error for a missing argument.
     """
     dtype = np.dtype(var.dtype)
     where = f"input {label!r}"
 
     def slow(value: Any) -> Any:
+        if value is MISSING:
+            raise TypeError(
+                f"{function} got no value for input {label!r} (a {var.type} value); "
+                f"it takes {len(names)} argument(s): {', '.join(names)}"
+            )
         return coerce(value, var.type, where, allow_downcast)
 
     if var.ndim == 0 and dtype == np.float64:
@@ -287,8 +296,8 @@ def compile_function(
 
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)
-    checks = [_make_check(v, p, allow_input_downcast) for v, p in zip(inputs, params)]
     label = f"function {name!r}" if name else "the function"
+    checks = [_make_check(v, p, allow_input_downcast, label, params) for v, p in zip(inputs, params)]
     storage = [v.storage for v in shared]
     entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
