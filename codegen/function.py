@@ -10,7 +10,9 @@ C-contiguous (one copy) whatever their layout, so each kernel is compiled once.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -111,6 +113,61 @@ def _make_check(
     else:
         check = slow
     return check
+
+
+def _serialized(entry: Callable, locks: list[threading.Lock]) -> Callable:
+    """``entry`` holding ``locks`` (of the shared variables it updates) while it runs.
+
+    Calls that update the same shared variable then run one at a time, so none reads a value
+    another is about to replace (a lost update) or sees a buffer half rewritten in place. The
+    locks are taken in one global order (by id), so two functions updating the same variables
+    cannot deadlock. Calls that only read shared variables take no lock.
+    """
+    if len(locks) == 1:
+        (lock,) = locks
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return entry(*args, **kwargs)
+
+    else:
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with contextlib.ExitStack() as held:
+                for lock in locks:
+                    held.enter_context(lock)
+                return entry(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = entry.__name__
+    return call
+
+
+_parallel_lock = threading.Lock()
+
+
+def _guard_parallel_kernels(module) -> None:
+    """Where Numba runs parallel loops on its 'workqueue' threading layer (neither TBB nor OpenMP
+    is installed), two threads running parallel kernels at once abort the process; there, the
+    module's parallel kernels take one process-wide lock. Elsewhere this changes nothing."""
+    parallel = [
+        name for name in vars(module) if name.endswith("_parallel") and hasattr(module.__dict__[name], "py_func")
+    ]
+    if not parallel:
+        return
+    import numba
+    from numba.np.ufunc import parallel as numba_parallel
+
+    numba_parallel._launch_threads()  # chooses the threading layer, so that it can be asked
+    if numba.threading_layer() != "workqueue":
+        return
+    for name in parallel:
+        kernel = module.__dict__[name]
+
+        def locked(*args: Any, _kernel=kernel) -> Any:
+            with _parallel_lock:
+                return _kernel(*args)
+
+        setattr(module, name, locked)
 
 
 def _describe_graph(
@@ -300,5 +357,8 @@ def compile_function(
     checks = [_make_check(v, p, allow_input_downcast, label, params) for v, p in zip(inputs, params)]
     storage = [v.storage for v in shared]
     entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
+    if update_pairs:
+        entry = _serialized(entry, [target.lock for target, _ in sorted(update_pairs, key=lambda p: id(p[0]))])
+    _guard_parallel_kernels(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
     return compiled(inputs, out_list, module, name)
