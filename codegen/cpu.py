@@ -290,7 +290,9 @@ def describe(k: Kernel, names: Names) -> str:
         text = printer.doprint(expr.xreplace(rename))
         return text if len(text) <= 80 else text[:77] + "..."
 
-    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if any(r.expr == local for r in k.results)]
+    # Bindings that results read: values computed once and shared (not every absorbed producer).
+    shown = set().union(*(r.expr.free_symbols for r in k.results))
+    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if local in shown]
     for r in k.results:
         formula = short(r.expr)
         if r.target is not None:

@@ -242,8 +242,13 @@ class SympyTranslator(GraphPrinter):
     def _print_DisconnectedGrad(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
-    def _print_Reshape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        shape = ", ".join(f"shape({d[1]})" if isinstance(d, tuple) else str(d) for d in node.op.shape)
+    def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        def entry(d) -> str:
+            if not isinstance(d, tuple):
+                return str(d)
+            return f"shape({d[1]})" if d[0] == "dim" else str(lengths[d[1]])
+
+        shape = ", ".join(entry(d) for d in node.op.shape)
         return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
