@@ -56,7 +56,7 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np"
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
     r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|chunks?|partial\d+)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
@@ -139,8 +139,9 @@ def _accumulate(reduction: str, target: str, value: str) -> list[str]:
     if reduction == "prod":
         return [f"{target} *= {value}"]
     better = ">" if reduction == "max" else "<"
-    # v != v is true only for nan, which must win (propagate) as in NumPy.
-    return [f"v = {value}", f"if v {better} {target} or v != v:", f"    {target} = v"]
+    # candidate != candidate is true only for nan, which must win (propagate) as in NumPy.
+    return [f"candidate = {value}", f"if candidate {better} {target} or candidate != candidate:",
+            f"    {target} = candidate"]  # fmt: skip
 
 
 def _acc_dtype(r: Result) -> str:
@@ -160,13 +161,17 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
             idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
             access[leaf.symbol] = sympy.Symbol(f"{name}[{idx}]", real=True)
     # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
-    # then the results, sharing their common parts.
+    # then the results, sharing their common parts. A binding holding a named variable's value
+    # takes that name.
+    for local, var in k.bound.items():
+        if var.name:
+            access[local] = sympy.Symbol(names.add(var), real=True)
     numbered = sympy.numbered_symbols("e")
     body = []
     for local, expr in k.bindings:
         temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
         body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-        body.append(f"{local} = {printer.doprint(value)}")
+        body.append(f"{printer.doprint(access.get(local, local))} = {printer.doprint(value)}")
     temporaries, values = sympy.cse([r.expr.xreplace(access) for r in k.results], symbols=numbered)
     body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
     values = [printer.doprint(v) for v in values]
@@ -285,6 +290,10 @@ def describe(k: Kernel, names: Names) -> str:
         rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
 
     printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
+
+    for local, var in k.bound.items():
+        if var.name:
+            rename[local] = sympy.Symbol(names.add(var))
 
     def short(expr: sympy.Expr) -> str:
         text = printer.doprint(expr.xreplace(rename))

@@ -69,6 +69,9 @@ class Kernel:
     bindings: list[tuple[sympy.Symbol, sympy.Expr]] = field(default_factory=list)
     # (variable, index) pairs read only for their shape (e.g. ``ones_like(x)``); see _Fuser.
     shape_only: list[tuple[Variable, tuple[int | None, ...]]] = field(default_factory=list)
+    # Bindings holding the value of a graph variable (a result other results read): printed
+    # under the variable's name where it has one.
+    bound: dict[sympy.Symbol, Variable] = field(default_factory=dict)
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -122,6 +125,7 @@ class Kernel:
             return result.expr
         local = sympy.Symbol(f"s{len(self.bindings)}", real=True)
         self.bindings.append((local, result.expr))
+        self.bound[local] = result.var
         result.expr = local
         return local
 
@@ -141,6 +145,8 @@ class Kernel:
         for local, expr in other.bindings:
             renames[local] = sympy.Symbol(f"s{len(self.bindings)}", real=True)
             self.bindings.append((renames[local], expr.xreplace(renames)))
+            if local in other.bound:
+                self.bound[renames[local]] = other.bound[local]
         for r in other.results:
             self.results.append(Result(r.var, r.node, r.expr.xreplace(renames), r.reduction, r.axes))
 
