@@ -232,14 +232,20 @@ class SympyTranslator(GraphPrinter):
     def _print_Dot(self, node: Apply, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
         return opaque("dot")(a, b)
 
-    def _print_Subtensor(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        return opaque("subtensor", postfix=index_text(node.op.index))(x)
+    def _print_Subtensor(self, node: Apply, x: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
+        return opaque("subtensor", postfix=index_text(node.op.index, [str(i) for i in scalars]))(x)
 
-    def _print_SubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr) -> sympy.Expr:
-        return opaque("inc_subtensor", postfix=index_text(node.op.index))(opaque("zeros_like")(x), g)
+    def _print_SubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
+        postfix = index_text(node.op.index, [str(i) for i in scalars])
+        return opaque("inc_subtensor", postfix=postfix)(opaque("zeros_like")(x), g)
 
-    def _print_Reshape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        shape = ", ".join(f"shape({d[1]})" if isinstance(d, tuple) else str(d) for d in node.op.shape)
+    def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
+            if not isinstance(e, tuple):
+                return str(e)
+            return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
+
+        shape = ", ".join(entry(e) for e in node.op.shape)
         return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
