@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``theano.config.compiledir``.
+"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``.
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -20,6 +20,12 @@ class Config:
         self.compiledir: str | None = None
         #: Loop nests with at least this many elements run the multi-threaded (``prange``) kernel.
         self.parallel_threshold: int = 100_000
+        #: Names of graph rewrites (or of whole phases) that no compilation and no ``T.grad`` may
+        #: apply; ``$SYMGRAD_EXCLUDED_REWRITES`` (comma-separated) sets the initial value. See
+        #: ``symgrad.rewrite.REWRITES`` for the names.
+        self.excluded_rewrites: set[str] = {
+            name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
+        }
 
     @property
     def floatX(self) -> str:
