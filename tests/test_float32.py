@@ -20,32 +20,7 @@ import symgrad as theano
 import symgrad.tensor as T
 from codegen.runtime import sigmoid, softplus
 
-
-def llvm_of(dispatcher, signature=None) -> str:
-    """The LLVM IR of the function's own code (not Numba's Python wrapper), freshly compiled for
-    ``signature`` (by default, the one the dispatcher was called with)."""
-    options = {k: v for k, v in dispatcher.targetoptions.items() if k not in ("cache", "nopython")}
-    fresh = numba.njit(**options)(dispatcher.py_func)
-    fresh.compile(signature or dispatcher.signatures[0])
-    functions = re.findall(r"define [^\n]*\{.*?\n\}", fresh.inspect_llvm(fresh.signatures[0]), re.S)
-    return next(f for f in functions if "cpython" not in f.split("(")[0])
-
-
-# An LLVM instruction computing with a double (loading float64 data and rounding it to float32, what
-# a cast does, is no computation in double).
-DOUBLE_ARITHMETIC = re.compile(r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp|fpext|select|phi|call)\b.*\bdouble\b")
-
-
-def double_arithmetic(llvm: str) -> list[str]:
-    return [line.strip() for line in llvm.splitlines() if DOUBLE_ARITHMETIC.search(line)]
-
-
-def kernels(f) -> dict:
-    return {
-        name: value
-        for name, value in vars(f._module).items()
-        if re.match(r"k\d+_", name) and not name.endswith("_parallel") and hasattr(value, "py_func")
-    }
+from .helpers import double_arithmetic, kernels, llvm_of
 
 
 def test_elementwise_kernels_of_float32_graphs_compute_in_float32_only():

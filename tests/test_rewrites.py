@@ -25,6 +25,8 @@ from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle, Reshape, Size
 from symgrad.rewrite import PHASES, REWRITES, optimize, rebuild
 
+from .helpers import kernels, llvm_of
+
 x, y = T.dvectors("x", "y")
 X, Y = T.dmatrices("X", "Y")
 XV = np.array([0.5, 1.5, 3.0])
@@ -119,6 +121,18 @@ def test_checks_for_unused_inputs_see_the_graph_as_written():
 
 # ------------------------------------------------------------------------------------------------
 # canonicalize
+
+
+def test_integer_powers_are_multiplications_in_the_machine_code():
+    """x**2 → x*x is Numba's: it lowers an integer power to multiplications (no pow call), so SymPy's
+    x**2, which it would fold back from x*x anyway, stays as it is."""
+    for vector in (T.dvector, T.fvector):
+        v = vector("v")
+        f = theano.function([v], v**2 + v**3)
+        f(np.ones(3, dtype=v.dtype))
+        (kernel,) = kernels(f).values()
+        llvm = llvm_of(kernel)
+        assert "fmul" in llvm and "pow" not in llvm
 
 
 def test_identities_within_one_node_are_applied_by_sympy_as_the_node_is_built():
