@@ -34,12 +34,16 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "_module")
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "_module")
 
-    def __init__(self, inputs: list[Variable], outputs: list[Variable], module, name: str | None) -> None:
+    def __init__(
+        self, inputs: list[Variable], outputs: list[Variable], module, name: str | None, rewrites: tuple[str, ...]
+    ) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.name = name
+        #: The graph rewrites that changed this function's graph, in the order they first fired.
+        self.rewrites = rewrites
         self._module = module
 
     @property
@@ -235,6 +239,7 @@ def compile_function(
     allow_input_downcast: bool | None,
     updates: Any = None,
     givens: Any = None,
+    exclude: Sequence[str] = (),
 ) -> Function:
     from symgrad.shared import SharedVariable
     from symgrad.tensor.basic import as_tensor_variable
@@ -254,7 +259,9 @@ def compile_function(
     # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
     used = {id(v) for v in graph_inputs(everything)}
     rewrites: list[str] = []
-    everything = optimize(everything, rewrites)
+    if isinstance(exclude, str):
+        exclude = [exclude]  # one name, not its letters
+    everything = optimize(everything, rewrites, exclude=exclude)
     out_list = everything[: len(out_list)]
     update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
     for v in inputs:
@@ -293,4 +300,4 @@ def compile_function(
     storage = [v.storage for v in shared]
     entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
-    return compiled(inputs, out_list, module, name)
+    return compiled(inputs, out_list, module, name, tuple(rewrites))

@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``theano.config.compiledir``.
+"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``.
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -26,6 +26,12 @@ class Config:
         #: with threads against 1 ms without. So threads start only where the serial loop would
         #: take about 100 us: 250,000 units (x + y from 250,000 elements, that expression from ~5,000).
         self.parallel_threshold: int = 250_000
+        #: Names of graph rewrites (or of whole phases) that no compilation and no ``T.grad`` may
+        #: apply; ``$SYMGRAD_EXCLUDED_REWRITES`` (comma-separated) sets the initial value. See
+        #: ``symgrad.rewrite.REWRITES`` for the names.
+        self.excluded_rewrites: set[str] = {
+            name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
+        }
         self._num_threads: int | None = None
 
     @property

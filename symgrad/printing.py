@@ -243,12 +243,12 @@ class SympyTranslator(GraphPrinter):
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        def entry(d) -> str:
-            if not isinstance(d, tuple):
-                return str(d)
-            return f"shape({d[1]})" if d[0] == "dim" else str(lengths[d[1]])
+        def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
+            if not isinstance(e, tuple):
+                return str(e)
+            return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
 
-        shape = ", ".join(entry(d) for d in node.op.shape)
+        shape = ", ".join(entry(e) for e in node.op.shape)
         return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
