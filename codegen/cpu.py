@@ -25,6 +25,7 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.elemwise import as_condition, floor_div, mod
 from symgrad.ops.indexing import (
     AdvancedIncSubtensor,
     AdvancedSubtensor,
@@ -56,7 +57,7 @@ from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np"
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
     r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
@@ -126,7 +127,8 @@ def _identity(reduction: str, dtype: str) -> str:
     if reduction == "prod":
         return "1.0" if kind(dtype) == "f" else "1"
     if kind(dtype) == "f":
-        return "-np.inf" if reduction == "max" else "np.inf"
+        infinity = "-np.inf" if reduction == "max" else "np.inf"
+        return f"np.float32({infinity})" if dtype == "float32" else infinity  # or the max is a double
     if dtype == "bool":
         return "False" if reduction == "max" else "True"
     info = np.iinfo(dtype)
@@ -139,8 +141,9 @@ def _accumulate(reduction: str, target: str, value: str) -> list[str]:
     if reduction == "prod":
         return [f"{target} *= {value}"]
     better = ">" if reduction == "max" else "<"
-    # v != v is true only for nan, which must win (propagate) as in NumPy.
-    return [f"v = {value}", f"if v {better} {target} or v != v:", f"    {target} = v"]
+    # candidate != candidate is true only for nan, which must win (propagate) as in NumPy.
+    return [f"candidate = {value}", f"if candidate {better} {target} or candidate != candidate:",
+            f"    {target} = candidate"]  # fmt: skip
 
 
 def _acc_dtype(r: Result) -> str:
@@ -149,27 +152,79 @@ def _acc_dtype(r: Result) -> str:
     return "float64" if r.reduction in ("sum", "prod") and kind(dtype) == "f" else dtype
 
 
+# Leaf dtypes that would turn float32 arithmetic into double arithmetic in Numba (int8, int16 and
+# bool do not: Numba promotes them with float32 to float32, as NumPy does).
+_WIDENING = ("float64", "int32", "int64", "uint32", "uint64")
+
+
+def _in_float32(k: Kernel) -> bool:
+    """Whether ``k`` computes float32 values (and perhaps booleans), and so must print its numbers
+    typed and read wider leaves as float32: nothing in it should compute in double."""
+    dtypes = {r.var.dtype for r in k.results}
+    return "float32" in dtypes and dtypes <= {"float32", "bool"}
+
+
+def _exactly_compared(k: Kernel) -> set[sympy.Symbol]:
+    """Symbols that a comparison, a floor division or a modulo reads (directly or through a local):
+    their leaves keep their own dtype, so that comparing int64 values stays exact."""
+    exact: set[sympy.Symbol] = set()
+    for expr in [e for _, e in k.bindings] + [r.expr for r in k.results]:
+        for atom in expr.atoms(sympy.core.relational.Relational, floor_div, mod):
+            exact |= atom.free_symbols
+    for local, expr in reversed(k.bindings):
+        if local in exact:
+            exact |= expr.free_symbols
+    return exact
+
+
 def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
-    """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass."""
+    """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass.
+
+    A kernel of float32 results computes in float32 (see ``_in_float32``), except that sums and
+    products accumulate in float64, for accuracy, before the result is rounded to float32.
+    """
+    printer.float32 = _in_float32(k)
+    try:
+        return _emit_kernel(k, names, printer, parallel)
+    finally:
+        printer.float32 = False
+
+
+def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
+    exact = _exactly_compared(k) if printer.float32 else set()
     access = {}
     for leaf in k.leaves:
         name = names[leaf.var]
         if leaf.var.ndim == 0:
-            access[leaf.symbol] = sympy.Symbol(name, real=True)
+            text = name
         else:
             idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
-            access[leaf.symbol] = sympy.Symbol(f"{name}[{idx}]", real=True)
+            text = f"{name}[{idx}]"
+        # A wider leaf is read as float32, as the graph's cast to float32 did before fusion; so is
+        # every 0-d leaf: kernels return 0-d results as Python numbers, which Numba types as doubles.
+        widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")
+        if printer.float32 and widening and leaf.symbol not in exact:
+            text = f"np.float32({text})"
+        access[leaf.symbol] = sympy.Symbol(text, real=True)
     # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
-    # then the results, sharing their common parts.
+    # then the results, sharing their common parts. A binding holding a named variable's value
+    # takes that name.
+    for local, var in k.bound.items():
+        if var.name:
+            access[local] = sympy.Symbol(names.add(var), real=True)
     numbered = sympy.numbered_symbols("e")
     body = []
     for local, expr in k.bindings:
         temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
         body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-        body.append(f"{local} = {printer.doprint(value)}")
+        body.append(f"{printer.doprint(access.get(local, local))} = {printer.doprint(value)}")
     temporaries, values = sympy.cse([r.expr.xreplace(access) for r in k.results], symbols=numbered)
     body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-    values = [printer.doprint(v) for v in values]
+    # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
+    values = [
+        printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
+        for r, v in zip(k.results, values)
+    ]
 
     lines = [f"def {k.name}{'_parallel' if parallel else ''}({', '.join(names[v] for v in k.params)}):"]
     lines.append(f'    """{describe(k, names)}"""')
@@ -287,11 +342,17 @@ def describe(k: Kernel, names: Names) -> str:
 
     printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
 
+    for local, var in k.bound.items():
+        if var.name:
+            rename[local] = sympy.Symbol(names.add(var))
+
     def short(expr: sympy.Expr) -> str:
         text = printer.doprint(expr.xreplace(rename))
         return text if len(text) <= 80 else text[:77] + "..."
 
-    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if any(r.expr == local for r in k.results)]
+    # Bindings that results read: values computed once and shared (not every absorbed producer).
+    shown = set().union(*(r.expr.free_symbols for r in k.results))
+    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if local in shown]
     for r in k.results:
         formula = short(r.expr)
         if r.target is not None:

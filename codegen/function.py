@@ -37,12 +37,16 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "_module")
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "_module")
 
-    def __init__(self, inputs: list[Variable], outputs: list[Variable], module, name: str | None) -> None:
+    def __init__(
+        self, inputs: list[Variable], outputs: list[Variable], module, name: str | None, rewrites: tuple[str, ...]
+    ) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.name = name
+        #: The graph rewrites that changed this function's graph, in the order they first fired.
+        self.rewrites = rewrites
         self._module = module
 
     @property
@@ -300,6 +304,7 @@ def compile_function(
     allow_input_downcast: bool | None,
     updates: Any = None,
     givens: Any = None,
+    exclude: Sequence[str] = (),
 ) -> Function:
     from symgrad.shared import SharedVariable
     from symgrad.tensor.basic import as_tensor_variable
@@ -319,7 +324,9 @@ def compile_function(
     # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
     used = {id(v) for v in graph_inputs(everything)}
     rewrites: list[str] = []
-    everything = optimize(everything, rewrites)
+    if isinstance(exclude, str):
+        exclude = [exclude]  # one name, not its letters
+    everything = optimize(everything, rewrites, exclude=exclude)
     out_list = everything[: len(out_list)]
     update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
     for v in inputs:
@@ -361,4 +368,4 @@ def compile_function(
         entry = _serialized(entry, [target.lock for target, _ in sorted(update_pairs, key=lambda p: id(p[0]))])
     _guard_parallel_kernels(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
-    return compiled(inputs, out_list, module, name)
+    return compiled(inputs, out_list, module, name, tuple(rewrites))

@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``theano.config.compiledir``.
+"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``.
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -20,9 +20,18 @@ class Config:
         self.compiledir: str | None = None
         #: A loop nest runs its multi-threaded (``prange``) twin when its elements times its estimated
         #: operations per element (1 per arithmetic operation, 10 per function call) reach this.
-        #: Measured on 2 cores: starting threads costs 3-5 us; x + y breaks even near 30,000
-        #: elements, exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y) near 600.
-        self.parallel_threshold: int = 30_000
+        #: Measured on 2 cores: starting threads costs 3-5 us on a quiet machine (x + y breaks even
+        #: near 30,000 elements, exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y) near 600), but far
+        #: more when other processes share the cores: a 300x100 net's training step took 45 ms
+        #: with threads against 1 ms without. So threads start only where the serial loop would
+        #: take about 100 us: 250,000 units (x + y from 250,000 elements, that expression from ~5,000).
+        self.parallel_threshold: int = 250_000
+        #: Names of graph rewrites (or of whole phases) that no compilation and no ``T.grad`` may
+        #: apply; ``$SYMGRAD_EXCLUDED_REWRITES`` (comma-separated) sets the initial value. See
+        #: ``symgrad.rewrite.REWRITES`` for the names.
+        self.excluded_rewrites: set[str] = {
+            name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
+        }
         self._num_threads: int | None = None
 
     @property

@@ -41,6 +41,7 @@ def function(
     name: str | None = None,
     on_unused_input: str = "raise",
     allow_input_downcast: bool | None = None,
+    exclude: Sequence[str] = (),
 ):
     """Compile ``outputs`` as a function of ``inputs``; returns a callable.
 
@@ -49,6 +50,10 @@ def function(
     with expressions for their new values: all are computed from the values before the call, then
     written. ``givens`` pairs variables with what to use in their place. Arguments are checked
     against the inputs' types before any kernel runs; see ``symgrad.values`` for the casting rules.
+
+    ``exclude`` names graph rewrites (or whole phases: ``'stabilize'``) not to apply, in addition to
+    ``theano.config.excluded_rewrites``; ``symgrad.rewrite.REWRITES`` lists them. The compiled
+    function's ``rewrites`` attribute names those that changed the graph.
     """
     from codegen.function import compile_function
 
@@ -60,4 +65,5 @@ def function(
         allow_input_downcast=allow_input_downcast,
         updates=updates,
         givens=givens,
+        exclude=exclude,
     )
