@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import collections
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import symgrad as theano
+import symgrad.tensor as T
 
 from .fuzz import check_example, graphs
 
@@ -38,3 +42,21 @@ def summary():
     checked.clear()
     yield
     print(f"\nfuzz: {sum(checked.values())} graphs checked: {dict(checked)}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Bugs the fuzzer found, each pinned by its (shrunk) graph
+
+
+def test_gradient_of_a_sum_over_one_axis_of_a_3d_input_compiles():
+    # The stabilize rule softmax_max_shift took any elementwise node reading a dimshuffled sum
+    # for a softmax denominator, and re-expanding a 2-d sum to the node's rank 3 raised
+    # StopIteration inside T.grad's rewrites.
+    x = T.tensor("float64", (None, None, 1), name="x0")
+    w = T.dmatrix("w0")
+    cost = T.sum(w * T.sum(x, axis=0))
+    f = theano.function([x, w], [cost, T.grad(cost, x)])
+    for shape in [(0, 0, 1), (2, 3, 1)]:
+        values = np.random.default_rng(0).normal(size=shape), np.ones(shape[1:])
+        total, grad = f(*values)
+        assert total == pytest.approx(values[0].sum()) and np.array_equal(grad, np.ones(shape))
