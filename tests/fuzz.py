@@ -256,13 +256,20 @@ def graphs(draw, max_depth: int = 4):
 
 
 def evaluate(outputs: list[Variable], inputs: list[Variable], values: list[np.ndarray]) -> dict[int, np.ndarray]:
-    """Every node's value, computed by its op's ``perform`` in topological order (by variable id)."""
+    """Every variable's value (by id), each node's computed by its op's ``perform`` in topological
+    order; constants (an output may have folded to one) hold their data."""
     memo = {id(v): value for v, value in zip(inputs, values)}
     for node in toposort(outputs):
-        args = [i.data if isinstance(i, Constant) else memo[id(i)] for i in node.inputs]
+        args = [_value(i, memo) for i in node.inputs]
         with np.errstate(all="ignore"):
             memo[id(node.output)] = np.asarray(node.op.perform(*args))
+    for out in outputs:
+        memo[id(out)] = _value(out, memo)
     return memo
+
+
+def _value(v: Variable, memo: dict[int, np.ndarray]) -> np.ndarray:
+    return v.data if isinstance(v, Constant) else memo[id(v)]
 
 
 def scale(output: Variable, memo: dict[int, np.ndarray]) -> float:
@@ -270,7 +277,7 @@ def scale(output: Variable, memo: dict[int, np.ndarray]) -> float:
     largest, size = 1.0, 1
     for node in toposort([output]):
         for v in (*node.inputs, node.output):
-            value = v.data if isinstance(v, Constant) else memo[id(v)]
+            value = _value(v, memo)
             finite = np.abs(value[np.isfinite(value)]) if value.dtype.kind == "f" else np.abs(value)
             if finite.size:
                 largest = max(largest, float(finite.max()))
@@ -309,16 +316,13 @@ KINK_DISTANCE = 1e-4
 def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | None:
     """Why the graph may not be differentiable at this point (None if it is, everywhere)."""
 
-    def value(v: Variable) -> np.ndarray:
-        return v.data if isinstance(v, Constant) else memo[id(v)]
-
     for node in toposort(outputs):
-        out = value(node.output)
+        out = _value(node.output, memo)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             return "a value is not finite"
         if out.dtype.kind == "f" and np.any(np.abs(out) > 1e6):
             return "a value is too large for finite differences"
-        op, args = node.op, [value(i) for i in node.inputs]
+        op, args = node.op, [_value(i, memo) for i in node.inputs]
         name = getattr(op, "name", None) or type(op).__name__
         if name == "Reduce" and op.reduction in ("max", "min") and args[0].size:
             top = np.sort(np.moveaxis(args[0], op.axes, range(-len(op.axes), 0)).reshape(*out.shape, -1), axis=-1)
