@@ -20,13 +20,16 @@ and the compiled entry already checks its arguments inline.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import tensor as T
 from .function import function
 from .graph import Constant, Variable
+
+if TYPE_CHECKING:
+    from scipy.optimize import OptimizeResult
 
 # Methods of scipy.optimize.minimize that use second derivatives: those that accept a
 # Hessian-vector product get one (it never forms the n x n matrix), the others the dense Hessian.
@@ -48,7 +51,9 @@ class Objective:
     ``scipy.optimize.minimize`` (or to :meth:`minimize`), in the order of the symbolic ``args``.
     """
 
-    def __init__(self, cost: Variable, x: Variable, args: Sequence[Variable] = (), name: str | None = None) -> None:
+    def __init__(
+        self, cost: Variable, x: Variable, args: Variable | Sequence[Variable] = (), name: str | None = None
+    ) -> None:
         x = _check_input(x, "x")
         if x.dtype != "float64" or x.ndim != 1:
             raise TypeError(
@@ -62,6 +67,7 @@ class Objective:
                             f"({cost.type}); reduce it first (e.g. T.sum)")  # fmt: skip
         self.cost = T.cast(cost, "float64")
         self.x = x
+        args = [args] if isinstance(args, Variable) else list(args)
         self.args = [_check_input(a, f"args[{i}]") for i, a in enumerate(args)]
         self.name = name or "objective"
         self._fun: Callable[..., tuple[float, np.ndarray]] | None = None
@@ -100,7 +106,7 @@ class Objective:
                                    on_unused_input="ignore")  # fmt: skip
         return self._hessp
 
-    def minimize(self, x0: Any, method: str | None = None, args: Sequence[Any] = (), **kwargs: Any):
+    def minimize(self, x0: Any, method: str | None = None, args: Sequence[Any] = (), **kwargs: Any) -> OptimizeResult:
         """``scipy.optimize.minimize(self.fun, x0, args=args, jac=True, method=method, ...)``.
 
         Methods that use second derivatives get ``hessp`` (Newton-CG, trust-ncg, trust-krylov,
@@ -119,7 +125,9 @@ class Objective:
         return scipy.optimize.minimize(self.fun, x0, args=tuple(args), method=method, jac=True, **kwargs)
 
 
-def objective(cost: Variable, x: Variable, args: Sequence[Variable] = (), name: str | None = None) -> Objective:
+def objective(
+    cost: Variable, x: Variable, args: Variable | Sequence[Variable] = (), name: str | None = None
+) -> Objective:
     """Compile-on-demand SciPy callables for the scalar ``cost`` as a function of the float64 vector ``x``.
 
     ``args`` lists the other symbolic inputs of ``cost`` (data), whose values SciPy passes through

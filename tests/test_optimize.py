@@ -98,6 +98,15 @@ def test_data_arguments_pass_through_in_scipys_order():
     np.testing.assert_allclose(result.x, [1.5, -2.0], atol=1e-6)
 
 
+def test_a_matrix_parameter_is_a_reshaped_slice_of_x_and_one_data_input_needs_no_tuple():
+    x, A = T.dvector("x"), T.dmatrix("A")
+    W = x[:6].reshape((2, 3))
+    obj = objective(T.sum((A @ W - A @ T.ones((2, 3))) ** 2), x, args=A)
+    data = np.random.default_rng(0).normal(size=(5, 2))
+    result = obj.minimize(np.zeros(6), method="trust-ncg", args=(data,), options={"gtol": 1e-10})
+    np.testing.assert_allclose(result.x, 1.0, atol=1e-8)
+
+
 def test_shared_variables_are_read_at_each_call():
     x = T.dvector("x")
     target = theano.shared(np.zeros(3), name="target")
