@@ -221,3 +221,12 @@ def test_second_process_loads_the_cuda_module_from_the_disk_cache(tmp_path):
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert runs[0] == runs[1]
     assert len(list(tmp_path.glob("symgrad_*.py"))) == 1
+
+
+def test_hessian_vector_product_and_rop_run_on_the_device():
+    x, v = T.dvectors("x", "v")
+    cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    wanted = [T.hessian_vector_product(cost, x, v), T.Rop(T.tanh(x) * x, x, v)]
+    xv, vv = rand(5, seed=1), rand(5, seed=2)
+    for got, want in zip(theano.function([x, v], wanted)(xv, vv), evaluate(wanted, {x: xv, v: vv})):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
