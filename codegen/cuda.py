@@ -35,8 +35,11 @@ import keyword
 from collections.abc import Sequence
 
 from symgrad.graph import Apply, Variable
+from symgrad.ifelse import IfElse
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
+from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
     SYMBOLIC,
@@ -78,11 +81,11 @@ from .scalar_printer import CudaPrinter, NotSupportedOnDevice
 
 #: Ops with no CUDA lowering yet, and what to say about them.
 UNSUPPORTED = {
-    "Map": "a Map loop (the rows of T.jacobian or T.hessian)",
-    "IfElse": "ifelse (lazy branches)",
-    "AdvancedSubtensor": "integer-array indexing (x[idx])",
-    "AdvancedSubtensorGrad": "the gradient of integer-array indexing (a scatter-add)",
-    "AdvancedIncSubtensor": "inc_subtensor/set_subtensor with integer-array indices",
+    Map: "a Map loop (the rows of T.jacobian or T.hessian)",
+    IfElse: "ifelse (lazy branches)",
+    AdvancedSubtensor: "integer-array indexing (x[idx])",
+    AdvancedSubtensorGrad: "the gradient of integer-array indexing (a scatter-add)",
+    AdvancedIncSubtensor: "inc_subtensor/set_subtensor with integer-array indices",
 }
 
 
@@ -111,9 +114,9 @@ def check_supported(steps: list[Step]) -> None:
     """Raise NotSupportedOnDevice, naming the op and the line that built it, for anything not lowered here."""
     for step in steps:
         node = step.node if isinstance(step, (Branch, Loop)) else step
-        if isinstance(node, Apply) and type(node.op).__name__ in UNSUPPORTED:
+        if isinstance(node, Apply) and type(node.op) in UNSUPPORTED:
             raise NotSupportedOnDevice(
-                f"device='cuda' cannot run {UNSUPPORTED[type(node.op).__name__]} yet{_where(node)}; "
+                f"device='cuda' cannot run {UNSUPPORTED[type(node.op)]} yet{_where(node)}; "
                 "compile this function with device='cpu'"
             )
 
@@ -143,6 +146,7 @@ class _Printer:
         return f"rt.to_device(np.asarray({name}, dtype={np_dtype(var.dtype)}))" if self.is_host(var) else name
 
     def length(self, k: Kernel, dim: int) -> str:
+        """Loop dim ``dim``'s length, from an array that has it (the same text in kernels and driver)."""
         sources = k.dim_sources(dim)
         return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
 
@@ -218,7 +222,7 @@ class _Printer:
         params = [names[v] for v in k.params] + outs
         lines = [f"def {k.name}({', '.join(params + partials + (['splits'] if k.axes else []))}):"]
         lines.append(f'    """{describe(k, names)}"""')
-        lines += [f"    n{d} = {self._kernel_length(k, d)}" for d in range(k.ndim)]
+        lines += [f"    n{d} = {self.length(k, d)}" for d in range(k.ndim)]
         if not k.axes:
             if k.ndim == 0:
                 lines += ["    if cuda.grid(1) == 0:", *("        " + line for line in body + stores)]
@@ -229,12 +233,6 @@ class _Printer:
             return [_jit(lines)]
         return [_jit(lines + self._reduction_loops(k, body, stores)), self._finish(k)]
 
-    def _kernel_length(self, k: Kernel, dim: int) -> str:
-        sources = k.dim_sources(dim)
-        if k.broadcastable[dim] or not sources:
-            return "1"
-        return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]"
-
     def _reduction_loops(self, k: Kernel, body: list[str], stores: list[str]) -> list[str]:
         """Blocks over (kept element, split) pairs; threads over the reduced elements; then the tree."""
         reduced = [(j, r) for j, r in enumerate(k.results) if r.reduction]
@@ -244,7 +242,7 @@ class _Printer:
         lines = ["    thread = cuda.threadIdx.x", "    threads = cuda.blockDim.x"]
         lines += [f"    shared{j} = cuda.shared.array(REDUCE_THREADS, {np_dtype(_acc_dtype(r))})" for j, r in reduced]
         lines += [
-            f"    for block in range(cuda.blockIdx.x, {n_kept} * splits, cuda.gridDim.x):",
+            f"    for block in range(cuda.blockIdx.x, {n_kept + ' * ' if kept else ''}splits, cuda.gridDim.x):",
             "        kept = block // splits",
             "        part = block % splits",
         ]
@@ -342,7 +340,7 @@ class _Printer:
             ]
         if isinstance(op, Argmax):
             return [f"{out} = rt.argmax({self.device_value(step.inputs[0])}, {op.axis!r}, {op.which!r})"]
-        if type(op).__name__ == "IncSubtensor":
+        if isinstance(op, IncSubtensor):
             return self._inc_subtensor(step, out)
         raise NotSupportedOnDevice(f"device='cuda' cannot run {op}{_where(step)} yet; compile with device='cpu'")
 
