@@ -92,8 +92,8 @@ def reduce_grid(kept: int, reduced: int) -> tuple[int, int, int]:
 
     Each kept element is reduced by ``splits`` blocks, each over an interleaved part of its
     elements; a second kernel adds the parts. Few kept elements (a full sum) get several splits so
-    that every multiprocessor works; many get one. The block size is the power of two nearest
-    above the work per split, at most :data:`REDUCE_THREADS`.
+    that every multiprocessor works; many get one. The block size is the smallest power of two at
+    least the reduced length, at most :data:`REDUCE_THREADS`.
     """
     threads = 1
     while threads < min(reduced, REDUCE_THREADS):
