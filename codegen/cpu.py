@@ -25,6 +25,7 @@ import sympy
 from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.elemwise import as_condition, floor_div, mod
 from symgrad.ops.indexing import (
     AdvancedIncSubtensor,
     AdvancedSubtensor,
@@ -50,16 +51,17 @@ from symgrad.ops.shape import (
 from symgrad.printing import MathTextPrinter, pp
 from symgrad.types import kind
 
-from .lower import Branch, Kernel, Loop, Program, Result, Step, constants_of
-from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
+from .lower import Branch, Kernel, Leaf, Loop, Program, Result, Step, constants_of
+from .scalar_printer import CUDA_FUNCTIONS, RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|v|result|np"
-    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|chunks?|partial\d+)$"
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
+    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|chunks?|partial\d+"
+    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+)$"  # CUDA modules' own names
 )
-_RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
+_RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
 # Ops printed as a generated Numba loop of their own (a scatter) plus a call in the driver.
 SCATTER_OPS = (AdvancedSubtensorGrad, AdvancedIncSubtensor)
@@ -126,7 +128,8 @@ def _identity(reduction: str, dtype: str) -> str:
     if reduction == "prod":
         return "1.0" if kind(dtype) == "f" else "1"
     if kind(dtype) == "f":
-        return "-np.inf" if reduction == "max" else "np.inf"
+        infinity = "-np.inf" if reduction == "max" else "np.inf"
+        return f"np.float32({infinity})" if dtype == "float32" else infinity  # or the max is a double
     if dtype == "bool":
         return "False" if reduction == "max" else "True"
     info = np.iinfo(dtype)
@@ -139,8 +142,9 @@ def _accumulate(reduction: str, target: str, value: str) -> list[str]:
     if reduction == "prod":
         return [f"{target} *= {value}"]
     better = ">" if reduction == "max" else "<"
-    # v != v is true only for nan, which must win (propagate) as in NumPy.
-    return [f"v = {value}", f"if v {better} {target} or v != v:", f"    {target} = v"]
+    # candidate != candidate is true only for nan, which must win (propagate) as in NumPy.
+    return [f"candidate = {value}", f"if candidate {better} {target} or candidate != candidate:",
+            f"    {target} = candidate"]  # fmt: skip
 
 
 def _acc_dtype(r: Result) -> str:
@@ -149,27 +153,89 @@ def _acc_dtype(r: Result) -> str:
     return "float64" if r.reduction in ("sum", "prod") and kind(dtype) == "f" else dtype
 
 
-def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
-    """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass."""
-    access = {}
-    for leaf in k.leaves:
-        name = names[leaf.var]
-        if leaf.var.ndim == 0:
-            access[leaf.symbol] = sympy.Symbol(name, real=True)
-        else:
-            idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
-            access[leaf.symbol] = sympy.Symbol(f"{name}[{idx}]", real=True)
+# Leaf dtypes that would turn float32 arithmetic into double arithmetic in Numba (int8, int16 and
+# bool do not: Numba promotes them with float32 to float32, as NumPy does).
+_WIDENING = ("float64", "int32", "int64", "uint32", "uint64")
+
+
+def _in_float32(k: Kernel) -> bool:
+    """Whether ``k`` computes float32 values (and perhaps booleans), and so must print its numbers
+    typed and read wider leaves as float32: nothing in it should compute in double."""
+    dtypes = {r.var.dtype for r in k.results}
+    return "float32" in dtypes and dtypes <= {"float32", "bool"}
+
+
+def _exactly_compared(k: Kernel) -> set[sympy.Symbol]:
+    """Symbols that a comparison, a floor division or a modulo reads (directly or through a local):
+    their leaves keep their own dtype, so that comparing int64 values stays exact."""
+    exact: set[sympy.Symbol] = set()
+    for expr in [e for _, e in k.bindings] + [r.expr for r in k.results]:
+        for atom in expr.atoms(sympy.core.relational.Relational, floor_div, mod):
+            exact |= atom.free_symbols
+    for local, expr in reversed(k.bindings):
+        if local in exact:
+            exact |= expr.free_symbols
+    return exact
+
+
+def leaf_index(leaf: Leaf) -> str:
+    """How a kernel indexes a leaf array at the current point: ``i0, 0, i2`` (0 for a broadcast dim)."""
+    return ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
+
+
+def kernel_body(
+    k: Kernel, access: dict[sympy.Symbol, str], printer: NumbaPrinter, names: Names
+) -> tuple[list[str], list[str]]:
+    """The statements computing one point of ``k``'s loop nest, and the text of each result's value
+    there; ``access`` is how each leaf is read (``x[i0, i1]``). Shared by the CPU and CUDA printers."""
+    reads = {symbol: sympy.Symbol(text, real=True) for symbol, text in access.items()}
     # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
-    # then the results, sharing their common parts.
+    # then the results, sharing their common parts. A binding holding a named variable's value
+    # takes that name.
+    for local, var in k.bound.items():
+        if var.name:
+            reads[local] = sympy.Symbol(names.add(var), real=True)
     numbered = sympy.numbered_symbols("e")
     body = []
     for local, expr in k.bindings:
-        temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
+        temporaries, (value,) = sympy.cse([expr.xreplace(reads)], symbols=numbered)
         body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-        body.append(f"{local} = {printer.doprint(value)}")
-    temporaries, values = sympy.cse([r.expr.xreplace(access) for r in k.results], symbols=numbered)
+        body.append(f"{printer.doprint(reads.get(local, local))} = {printer.doprint(value)}")
+    temporaries, values = sympy.cse([r.expr.xreplace(reads) for r in k.results], symbols=numbered)
     body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-    values = [printer.doprint(v) for v in values]
+    # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
+    texts = [
+        printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
+        for r, v in zip(k.results, values)
+    ]
+    return body, texts
+
+
+def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
+    """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass.
+
+    A kernel of float32 results computes in float32 (see ``_in_float32``), except that sums and
+    products accumulate in float64, for accuracy, before the result is rounded to float32.
+    """
+    printer.float32 = _in_float32(k)
+    try:
+        return _emit_kernel(k, names, printer, parallel)
+    finally:
+        printer.float32 = False
+
+
+def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
+    exact = _exactly_compared(k) if printer.float32 else set()
+    access = {}
+    for leaf in k.leaves:
+        text = names[leaf.var] if leaf.var.ndim == 0 else f"{names[leaf.var]}[{leaf_index(leaf)}]"
+        # A wider leaf is read as float32, as the graph's cast to float32 did before fusion; so is
+        # every 0-d leaf: kernels return 0-d results as Python numbers, which Numba types as doubles.
+        widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")
+        if printer.float32 and widening and leaf.symbol not in exact:
+            text = f"np.float32({text})"
+        access[leaf.symbol] = text
+    body, values = kernel_body(k, access, printer, names)
 
     lines = [f"def {k.name}{'_parallel' if parallel else ''}({', '.join(names[v] for v in k.params)}):"]
     lines.append(f'    """{describe(k, names)}"""')
@@ -286,11 +352,17 @@ def describe(k: Kernel, names: Names) -> str:
 
     printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
 
+    for local, var in k.bound.items():
+        if var.name:
+            rename[local] = sympy.Symbol(names.add(var))
+
     def short(expr: sympy.Expr) -> str:
         text = printer.doprint(expr.xreplace(rename))
         return text if len(text) <= 80 else text[:77] + "..."
 
-    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if any(r.expr == local for r in k.results)]
+    # Bindings that results read: values computed once and shared (not every absorbed producer).
+    shown = set().union(*(r.expr.free_symbols for r in k.results))
+    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if local in shown]
     for r in k.results:
         formula = short(r.expr)
         if r.target is not None:
@@ -376,21 +448,39 @@ def _scalar_index_checks(node: Apply, names: Names) -> list[str]:
     return lines
 
 
+def kernel_checks(step: Kernel, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless the arrays giving each loop dim's length agree."""
+    conditions = []
+    for dim in range(step.ndim):
+        (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
+        conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
+    if not conditions:
+        return []
+    operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
+    where = _where(step.results[0].node)
+    return [
+        f"if {' or '.join(conditions)}:",
+        f"    raise shape_mismatch({describe(step, names)!r}, {where!r}, {operands})",
+    ]
+
+
+def dot_checks(step: Apply, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless a matrix product's inner lengths agree."""
+    a, b = step.inputs
+    operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+    return [
+        f"if {names[a]}.shape[{a.ndim - 1}] != {names[b]}.shape[0]:",
+        f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})",
+    ]
+
+
 def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     """Driver lines for one step: shape checks, then the call."""
     lines: list[str] = []
     if isinstance(step, Kernel):
         out = ", ".join(names.add(r.var) for r in step.results if r.target is None)
         assign = f"{out} = " if out else ""
-        conditions = []
-        for dim in range(step.ndim):
-            (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
-            conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
-        if conditions:
-            operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
-            lines.append(f"if {' or '.join(conditions)}:")
-            where = _where(step.results[0].node)
-            lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {where!r}, {operands})")
+        lines += kernel_checks(step, names)
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)
@@ -402,9 +492,7 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     out = names.add(step.output)
     if isinstance(step.op, Dot):
         a, b = step.inputs
-        lines.append(f"if {names[a]}.shape[-1] != {names[b]}.shape[0]:")
-        operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
-        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})")
+        lines += dot_checks(step, names)
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
         x, g, *scalars = step.inputs
@@ -496,7 +584,8 @@ def _lines_specify_shape(step: Apply, names: Names, out: str) -> list[str]:
     return _mismatch(conditions, str(step.op), step, [step.inputs[0]], names) + [f"{out} = {x}"]
 
 
-def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+def join_checks(step: Apply, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless the joined tensors agree off the join axis."""
     axis, (first, *others) = step.op.axis, step.inputs
     conditions = [
         f"{names[t]}.shape[{d}] != {names[first]}.shape[{d}]"
@@ -504,8 +593,14 @@ def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
         for d in range(first.ndim)
         if d != axis and names[t] != names[first]
     ]
-    lines = _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
-    return lines + [f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"]
+    return _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
+
+
+def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+    axis = step.op.axis
+    return join_checks(step, names) + [
+        f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"
+    ]
 
 
 def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
@@ -513,17 +608,24 @@ def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
     return [f"{out} = np.arange({start}, {stop}, {step_}, dtype={np_dtype(step.output.dtype)})"]
 
 
-def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+def alloc_checks(step: Apply, names: Names, targets: list[str]) -> list[str]:
+    """Driver lines raising a shape mismatch unless an alloc's value broadcasts to ``targets``."""
     value = step.inputs[0]
-    targets = [_length_text(e, step, names) for e in step.op.shape]
     offset = len(targets) - value.ndim
     conditions = [
         f"{names[value]}.shape[{d}] != {targets[offset + d]}"
         for d, n in enumerate(value.type.shape)
         if n != 1 and targets[offset + d] != f"{names[value]}.shape[{d}]"  # alloc(v, n, v.shape[0])
     ]
-    lines = _mismatch(conditions, str(step.op), step, [value], names)
-    return lines + [f"{out} = np.full({_shape_text(targets)}, {names[value]}, dtype={np_dtype(step.output.dtype)})"]
+    return _mismatch(conditions, str(step.op), step, [value], names)
+
+
+def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+    targets = [_length_text(e, step, names) for e in step.op.shape]
+    dtype = np_dtype(step.output.dtype)
+    return alloc_checks(step, names, targets) + [
+        f"{out} = np.full({_shape_text(targets)}, {names[step.inputs[0]]}, dtype={dtype})"
+    ]
 
 
 def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
@@ -711,12 +813,17 @@ def _output_text(var: Variable, names: Names, copied: set[int]) -> str:
         # Kernels return Python scalars; np.array restores float64/int64/bool by itself.
         exact = var.dtype in ("float64", "int64", "bool")
         return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
-    # Outputs never alias inputs, constants, each other, or what the next call will overwrite.
+    return f"{name}.copy()" if output_aliases(var, copied) else name
+
+
+def output_aliases(var: Variable, copied: set[int]) -> bool:
+    """Whether returning ``var`` as is could alias an input, a constant, another output or what the
+    next call overwrites (then it is copied); ``copied`` collects the variables already returned."""
     aliases = var.owner is None or isinstance(var.owner.op, _VIEW_OPS) or id(var) in copied
     # Scalar indices only (x[s]): NumPy indexes basically and returns a view.
     aliases = aliases or isinstance(var.owner.op, AdvancedSubtensor) and all(i.ndim == 0 for i in var.owner.inputs[1:])
     copied.add(id(var))
-    return f"{name}.copy()" if aliases else name
+    return aliases
 
 
 def _argument_check(var: Variable, name: str) -> list[str]:

@@ -51,6 +51,10 @@ class Result:
     target: Variable | None = None
 
 
+# Functions that compile to a compare or a bit operation, not a library call.
+_CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
+
+
 @dataclass(eq=False)
 class Kernel:
     """One fused loop nest computing one or more results."""
@@ -65,6 +69,9 @@ class Kernel:
     bindings: list[tuple[sympy.Symbol, sympy.Expr]] = field(default_factory=list)
     # (variable, index) pairs read only for their shape (e.g. ``ones_like(x)``); see _Fuser.
     shape_only: list[tuple[Variable, tuple[int | None, ...]]] = field(default_factory=list)
+    # Bindings holding the value of a graph variable (a result other results read): printed
+    # under the variable's name where it has one.
+    bound: dict[sympy.Symbol, Variable] = field(default_factory=dict)
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -95,10 +102,12 @@ class Kernel:
 
     @property
     def cost(self) -> int:
-        """Estimated work per loop iteration: 1 per arithmetic operation, 10 per function call
-        (exp, sin, ...), which take tens of cycles. Decides when threads pay off."""
+        """Estimated work per loop iteration: 1 per arithmetic operation or comparison, 10 per
+        call of a transcendental function (exp, sin, ...), which takes tens of cycles. Decides
+        when threads pay off."""
         exprs = [e for _, e in self.bindings] + [r.expr for r in self.results]
-        return max(1, sum(sympy.count_ops(e) + 9 * len(e.atoms(sympy.Function)) for e in exprs))
+        heavy = [f for e in exprs for f in e.atoms(sympy.Function) if not isinstance(f, _CHEAP_FUNCTIONS)]
+        return max(1, sum(sympy.count_ops(e) for e in exprs) + 9 * len(heavy))
 
     @property
     def parallelizable(self) -> bool:
@@ -116,6 +125,7 @@ class Kernel:
             return result.expr
         local = sympy.Symbol(f"s{len(self.bindings)}", real=True)
         self.bindings.append((local, result.expr))
+        self.bound[local] = result.var
         result.expr = local
         return local
 
@@ -135,6 +145,8 @@ class Kernel:
         for local, expr in other.bindings:
             renames[local] = sympy.Symbol(f"s{len(self.bindings)}", real=True)
             self.bindings.append((renames[local], expr.xreplace(renames)))
+            if local in other.bound:
+                self.bound[renames[local]] = other.bound[local]
         for r in other.results:
             self.results.append(Result(r.var, r.node, r.expr.xreplace(renames), r.reduction, r.axes))
 
@@ -341,7 +353,20 @@ def lower(
                       list(updates))  # fmt: skip
     for target, value in updates:
         _write_in_place(program, target, value)
+    _drop_unread_results(program)
     return program
+
+
+def _drop_unread_results(program: Program) -> None:
+    """Stop storing kernel results that nothing reads any more: a value whose readers all joined
+    its kernel's loop nest (see _sibling) is used there as a local and never needs an array."""
+    read = {id(v) for v in program.outputs} | {id(v) for _, v in program.updates}
+    steps = walk(program.steps)
+    for step in steps:
+        read.update(id(v) for v in (step.params if isinstance(step, Kernel) else step.inputs))
+    for step in steps:
+        if isinstance(step, Kernel):
+            step.results = [r for r in step.results if r.target is not None or id(r.var) in read]
 
 
 Region = tuple[tuple[int, int], ...]  # nested (ifelse node id, 0 for then / 1 for else) pairs

@@ -8,7 +8,8 @@ Every function here is a ``numba.njit`` scalar function. ``cache=True`` keeps th
 code in Numba's on-disk cache (codegen/__pycache__ by default), so a warm process does not
 recompile them; ``error_model='numpy'`` makes division by zero give inf or nan, as in NumPy,
 instead of raising inside a kernel. digamma, trigamma and polygamma work in float64 whatever
-the argument type; sigmoid, softplus and gammaln work in the argument's precision. Special
+the argument type; sigmoid, softplus and gammaln work in the argument's precision (float32 stays
+float32: their constants take the argument's type, see ``_one``). Special
 values (poles, zeros, inf, nan) follow ``scipy.special``, which the tests use as the
 reference along with mpmath.
 """
@@ -17,6 +18,8 @@ import math
 
 import numba
 import numpy as np
+from numba.extending import overload
+from numba.np.numpy_support import as_dtype
 
 __all__ = ["digamma", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "trigamma"]
 
@@ -244,6 +247,18 @@ def trigamma(x):
     return polygamma(1, x)
 
 
+def _one(x):
+    """1 in the float type of ``x`` (1.0 for other types). In compiled code a literal ``1.0`` is a
+    double, and ``1.0 + x`` would compute a float32 ``x`` in double precision."""
+    return type(x)(1) if isinstance(x, (float, np.floating)) else 1.0
+
+
+@overload(_one)
+def _one_typed(x):
+    one = as_dtype(x).type(1) if isinstance(x, numba.types.Float) else 1.0
+    return lambda x: one
+
+
 @_jit
 def sigmoid(x):
     """The logistic function 1 / (1 + exp(-x)), correct to a few ulp everywhere.
@@ -251,10 +266,11 @@ def sigmoid(x):
     exp is only ever called on a non-positive number, so it cannot overflow: for x < 0 the
     equivalent form exp(x) / (1 + exp(x)) is used.
     """
+    one = _one(x)
     if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
+        return one / (one + math.exp(-x))
     e = math.exp(x)  # also reached by nan, which propagates
-    return e / (1.0 + e)
+    return e / (one + e)
 
 
 @_jit
@@ -264,7 +280,8 @@ def softplus(x):
     The naive form overflows for x > 709 and rounds to 0 for x < -37 where the true value is
     exp(x); this form has neither problem.
     """
-    positive_part = x if x > 0 else 0.0  # not max(): a nan x must reach log1p and stay nan
+    zero = _one(x) - _one(x)
+    positive_part = x if x > 0 else zero  # not max(): a nan x must reach log1p and stay nan
     return positive_part + math.log1p(math.exp(-abs(x)))
 
 

@@ -1,9 +1,15 @@
 """SymPy scalar expressions printed as Numba-compilable Python.
 
-One printer class per target: :class:`NumbaPrinter` for the CPU. Functions print under their bare
-names (``exp(x)``, not ``math.exp(x)``) and the printer records which names it used, so the module
-header imports exactly those. Helpers that neither ``math`` nor NumPy provide come from
-``codegen.runtime``.
+One printer class per target: :class:`NumbaPrinter` for the CPU, :class:`CudaPrinter` for
+``numba.cuda`` kernels. Functions print under their bare names (``exp(x)``, not ``math.exp(x)``) and
+the printer records which names it used, so the module header imports exactly those. Helpers that
+neither ``math`` nor NumPy provide come from ``codegen.runtime`` (CPU) or ``codegen.cuda_runtime``
+(CUDA device functions).
+
+In a float32 kernel (``float32`` set) every number is printed as ``np.float32(...)``: Numba types a
+Python number as float64 (an int as int64), and ``x * 0.5`` or ``x + 1`` with a float32 ``x`` would
+compute in double. Integer powers stay integers (Numba multiplies: ``x**2`` is ``x*x`` in float32),
+other exponents are typed too, and ``math`` functions keep float32 arguments in float32.
 """
 
 from __future__ import annotations
@@ -14,6 +20,13 @@ from sympy.printing.pycode import PythonCodePrinter
 
 #: Functions implemented in codegen/runtime.py, by the name generated code calls.
 RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma")
+#: Device functions of codegen/cuda_runtime.py (keep in step with its DEVICE_FUNCTIONS), plus the
+#: NumPy functions that numba.cuda lacks and cuda_runtime provides.
+CUDA_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+
+
+class NotSupportedOnDevice(NotImplementedError):
+    """A graph holds an op, or a scalar function, that the chosen device cannot run."""
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -24,23 +37,57 @@ class NumbaPrinter(PythonCodePrinter):
     def __init__(self) -> None:
         super().__init__({"fully_qualified_modules": False, "standard": "python3"})
         self.runtime_imports: set[str] = set()
+        #: Whether numbers are printed as float32 (set for the kernels of float32 results).
+        self.float32 = False
 
-    # --- numbers: exact, and short where exact allows -------------------------------------------
+    # --- numbers: exact, and short where exact allows; typed in float32 kernels ----------------
+    def doprint(self, expr: sympy.Basic, assign_to: object = None) -> str:
+        if self.float32:  # pi, E, ...: as numbers, which print typed (math.pi is a double)
+            expr = expr.xreplace({c: sympy.Float(c.evalf(20)) for c in expr.atoms(sympy.NumberSymbol)})
+        return super().doprint(expr, assign_to)
+
+    def _number(self, text: str) -> str:
+        if not self.float32:
+            return text
+        # A leading minus stays outside, so sums print as ``x - np.float32(1)``.
+        return f"-np.float32({text[1:]})" if text.startswith("-") else f"np.float32({text})"
+
     def _print_Float(self, expr: sympy.Float) -> str:
-        return repr(float(expr))
+        return self._number(repr(float(expr)))
 
     def _print_Rational(self, expr: sympy.Rational) -> str:
-        return f"({expr.p}/{expr.q})"
+        return self._number(repr(float(expr))) if self.float32 else f"({expr.p}/{expr.q})"
 
     def _print_Half(self, expr: sympy.Rational) -> str:
-        return "0.5"
+        return self._number("0.5")
+
+    def _print_Integer(self, expr: sympy.Integer) -> str:
+        return self._number(str(expr.p))
+
+    def _print_Zero(self, expr: sympy.Integer) -> str:
+        return self._number("0")
+
+    def _print_Infinity(self, expr) -> str:
+        return self._number("np.inf")
+
+    def _print_NegativeInfinity(self, expr) -> str:
+        return f"-{self._number('np.inf')}"
+
+    def _print_NaN(self, expr) -> str:
+        return self._number("np.nan")
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
-        # Numba computes x**-n as 1/(x**n) but raises ZeroDivisionError when x**n underflows to 0,
-        # even under error_model='numpy'. Written as a division it gives inf, as NumPy does.
         base, exponent = expr.args
-        if exponent.is_Integer and exponent < -1:
-            return f"1/{self.parenthesize(base**-exponent, PRECEDENCE['Mul'] + 1)}"
+        if exponent.is_Integer and exponent < 0:
+            # Numba computes x**-n as 1/(x**n) but raises ZeroDivisionError when x**n underflows to
+            # 0, even under error_model='numpy'. Written as a division it gives inf, as NumPy does.
+            one = self._print(sympy.Integer(1))
+            return f"{one}/{self.parenthesize(base**-exponent, PRECEDENCE['Mul'] + 1)}"
+        if self.float32:  # an integer power stays an int (Numba multiplies); x**(3/2) would be double
+            if exponent == sympy.S.Half:
+                return f"{self._module_format('math.sqrt')}({self._print(base)})"
+            power = str(exponent.p) if exponent.is_Integer else self._print(exponent)
+            return f"{self.parenthesize(base, PRECEDENCE['Pow'], strict=True)}**{power}"
         return super()._print_Pow(expr, rational=rational)
 
     # --- functions SymPy knows under another name or prints unhelpfully -------------------------
@@ -86,7 +133,7 @@ class NumbaPrinter(PythonCodePrinter):
         return self._numpy_call("ceil", expr)
 
     def _print_exp2(self, expr) -> str:
-        return f"(2.0**{self.parenthesize(expr.args[0], 100)})"
+        return f"({self._number('2.0')}**{self.parenthesize(expr.args[0], 100)})"
 
     def _print_Piecewise(self, expr) -> str:
         # a if c else (b if d else e): the innermost else is the final True branch.
@@ -95,3 +142,27 @@ class NumbaPrinter(PythonCodePrinter):
         for value, cond in reversed(branches):
             text = f"({self._print(value)} if {self._print(cond)} else {text})"
         return text
+
+
+class CudaPrinter(NumbaPrinter):
+    """Prints scalar expressions for ``numba.cuda`` kernels.
+
+    The same text as for the CPU, except where ``numba.cuda`` differs: the runtime helpers come from
+    ``codegen.cuda_runtime`` as device functions, NumPy's ``sign``, ``floor`` and ``ceil`` (which
+    ``numba.cuda`` does not type) become device functions too, and functions with no device
+    implementation (polygamma of order 2 and up: third derivatives of ``gammaln``) raise
+    :class:`NotSupportedOnDevice` while the module is being generated, naming the function.
+    """
+
+    printmethod = "_cudacode"
+
+    def _runtime(self, name: str, *args: sympy.Basic) -> str:
+        if name not in CUDA_FUNCTIONS:
+            raise NotSupportedOnDevice(
+                f"{name} has no CUDA implementation in symgrad (on the GPU: {', '.join(CUDA_FUNCTIONS)} and "
+                f"the math module's functions); compile this function with device='cpu'"
+            )
+        return super()._runtime(name, *args)
+
+    def _numpy_call(self, name: str, expr) -> str:
+        return self._runtime(name, *expr.args)

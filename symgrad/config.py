@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``theano.config.compiledir``.
+"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``.
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -20,10 +20,20 @@ class Config:
         self.compiledir: str | None = None
         #: A loop nest runs its multi-threaded (``prange``) twin when its elements times its estimated
         #: operations per element (1 per arithmetic operation, 10 per function call) reach this.
-        #: Measured on 2 cores: starting threads costs 3-5 us; x + y breaks even near 30,000
-        #: elements, exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y) near 600.
-        self.parallel_threshold: int = 30_000
+        #: Measured on 2 cores: starting threads costs 3-5 us on a quiet machine (x + y breaks even
+        #: near 30,000 elements, exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y) near 600), but far
+        #: more when other processes share the cores: a 300x100 net's training step took 45 ms
+        #: with threads against 1 ms without. So threads start only where the serial loop would
+        #: take about 100 us: 250,000 units (x + y from 250,000 elements, that expression from ~5,000).
+        self.parallel_threshold: int = 250_000
+        #: Names of graph rewrites (or of whole phases) that no compilation and no ``T.grad`` may
+        #: apply; ``$SYMGRAD_EXCLUDED_REWRITES`` (comma-separated) sets the initial value. See
+        #: ``symgrad.rewrite.REWRITES`` for the names.
+        self.excluded_rewrites: set[str] = {
+            name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
+        }
         self._num_threads: int | None = None
+        self._device = os.environ.get("SYMGRAD_DEVICE", "cpu")
 
     @property
     def num_threads(self) -> int | None:
@@ -38,6 +48,17 @@ class Config:
             raise ValueError(f"config.num_threads must be None or 1..{numba.config.NUMBA_NUM_THREADS}, got {value!r}")
         numba.set_num_threads(value or numba.config.NUMBA_NUM_THREADS)
         self._num_threads = value
+
+    @property
+    def device(self) -> str:
+        """Where ``theano.function`` compiles for when not told: ``'cpu'`` or ``'cuda'`` (as Theano's)."""
+        return self._device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        if value not in ("cpu", "cuda"):
+            raise ValueError(f"config.device must be 'cpu' or 'cuda', got {value!r}")
+        self._device = value
 
     @property
     def floatX(self) -> str:

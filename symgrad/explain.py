@@ -6,10 +6,10 @@ from the cost down to the inputs, its *adjoint* ``v̄ = ∂cost/∂v``: the chai
 every use of ``v``, the same with the local derivatives filled in, and its value in terms of the
 inputs, simplified. The last adjoints are the gradient.
 
-The walk is ``T.grad``'s own (the same order, the same ``vjp`` rule of each op, the same sums),
-run twice per node: once with a symbolic adjoint (``v̄5``) to show the rule, once with the real
-one to get the value. Because graphs are hash-consed, the final adjoints are the very variables
-``T.grad`` returns.
+The walk is ``T.grad``'s own (the cost in the same stable form, the same order, the same ``vjp``
+rule of each op, the same sums), run twice per node: once with a symbolic adjoint (``v̄5``) to
+show the rule, once with the real one to get the value. Because graphs are hash-consed, the final
+adjoints are the very variables ``T.grad`` returns.
 """
 
 from __future__ import annotations
@@ -140,8 +140,12 @@ def explain_grad(cost: Variable, wrt: Variable | Sequence[Variable], simplify: b
     ``print(explain_grad(cost, x))`` shows it as text; ``.latex()`` gives LaTeX. Expressions are
     simplified with SymPy unless ``simplify=False``.
     """
+    from .rewrite import stabilize_for_grad
+
     wrt_list = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
     grad(cost, wrt_list)  # T.grad's checks and errors, before anything is shown
+    # T.grad differentiates the cost in its stable form (log(sigmoid(x)) as -softplus(-x)): show that.
+    (cost,) = stabilize_for_grad([cost], keep=wrt_list)
     nodes = toposort([cost])
     wanted = {id(v) for v in wrt_list}
     for node in nodes:

@@ -73,8 +73,34 @@ def backprop(
 
     Returns a dict from ``id(w)`` to its gradient, holding only the variables some gradient
     reached. No gradient flows through the variables in ``consider_constant``.
+
+    The outputs are first put in their numerically stable forms (the stabilize rewrites, with
+    ``wrt`` and ``consider_constant`` left in place), so that a naive ``log(1 / (1 + exp(-x)))``
+    is differentiated as ``-softplus(-x)``: its gradient is then finite where the naive one is nan.
+    A ``wrt`` variable computed inside the graph must stay, and a pattern through it cannot be
+    rewritten; so the gradients with respect to the graph's inputs get a sweep of their own, over
+    the graph stabilized without that constraint.
     """
-    blocked = {id(v) for v in consider_constant or ()}
+    from .rewrite import stabilize_for_grad
+
+    constants = list(consider_constant or ())
+    inputs = [w for w in wrt if w.owner is None]
+    computed = [w for w in wrt if w.owner is not None]
+    gradients: dict[int, Variable] = {}
+    for group in [inputs, computed] if inputs and computed else [list(wrt)]:
+        stable = stabilize_for_grad(list(outputs), keep=group + constants)
+        gradients.update(_sweep(stable, seeds, group, constants))
+    return gradients
+
+
+def _sweep(
+    outputs: Sequence[Variable],
+    seeds: Sequence[Variable],
+    wrt: Sequence[Variable],
+    consider_constant: Sequence[Variable],
+) -> dict[int, Variable]:
+    """One reverse sweep over the graph of ``outputs`` (see :func:`backprop`)."""
+    blocked = {id(v) for v in consider_constant}
     nodes = [n for n in toposort(outputs) if id(n.output) not in blocked]
     # Variables on some path from an element of wrt to an output: only these need gradients.
     wanted = {id(v) for v in wrt}

@@ -242,8 +242,13 @@ class SympyTranslator(GraphPrinter):
     def _print_DisconnectedGrad(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
-    def _print_Reshape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
-        shape = ", ".join(f"shape({d[1]})" if isinstance(d, tuple) else str(d) for d in node.op.shape)
+    def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
+            if not isinstance(e, tuple):
+                return str(e)
+            return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
+
+        shape = ", ".join(entry(e) for e in node.op.shape)
         return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:

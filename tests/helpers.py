@@ -1,7 +1,10 @@
-"""Shared test helpers: random data and central finite differences."""
+"""Shared test helpers: random data, central finite differences, the LLVM IR of kernels."""
 
 from __future__ import annotations
 
+import re
+
+import numba
 import numpy as np
 
 import symgrad as theano
@@ -46,3 +49,33 @@ def check_grad(build, values, rtol=1e-6, atol=1e-8):
     for i, symbolic in enumerate(grads(*args)):
         expected = numeric_grad(f, args, i)
         np.testing.assert_allclose(symbolic, expected, rtol=rtol, atol=atol, err_msg=f"gradient {i}")
+
+
+def kernels(f) -> dict:
+    """The single-threaded kernels (``k0_...``) of a compiled function's module, by name."""
+    return {
+        name: value
+        for name, value in vars(f._module).items()
+        if re.match(r"k\d+_", name) and not name.endswith("_parallel") and hasattr(value, "py_func")
+    }
+
+
+def llvm_of(dispatcher, signature=None) -> str:
+    """The LLVM IR of the function's own code (not Numba's Python wrapper), freshly compiled for
+    ``signature`` (by default, the one the dispatcher was called with): Numba shows no code for
+    functions it loaded from its disk cache."""
+    options = {k: v for k, v in dispatcher.targetoptions.items() if k not in ("cache", "nopython")}
+    fresh = numba.njit(**options)(dispatcher.py_func)
+    fresh.compile(signature or dispatcher.signatures[0])
+    functions = re.findall(r"define [^\n]*\{.*?\n\}", fresh.inspect_llvm(fresh.signatures[0]), re.S)
+    return next(f for f in functions if "cpython" not in f.split("(")[0])
+
+
+# An LLVM instruction computing with a double (loading float64 data and rounding it to float32, what
+# a cast does, is no computation in double).
+DOUBLE_ARITHMETIC = re.compile(r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp|fpext|select|phi|call)\b.*\bdouble\b")
+
+
+def double_arithmetic(llvm: str) -> list[str]:
+    """The instructions of ``llvm`` that compute in double precision."""
+    return [line.strip() for line in llvm.splitlines() if DOUBLE_ARITHMETIC.search(line)]

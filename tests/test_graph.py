@@ -113,3 +113,18 @@ def test_construction_errors_are_clear():
         T.dot(T.tensor("float64", (2, 3)), T.tensor("float64", (4, 2)))
     with pytest.raises(TypeError, match="cannot convert"):
         T.as_tensor_variable("text")
+
+
+def test_compiled_code_computes_each_value_once_and_nothing_unused():
+    x = T.dvector("x")
+    T.sin(x) * 100  # built, but no output needs it
+    f = theano.function([x], [T.exp(x) + 1, T.exp(x) * 2])
+    kernels = f.source[f.source.index("@njit") : f.source.index("_PARALLEL_ABOVE =")]
+    serial = kernels[: kernels.index("@njit", 1)]
+    code = [line for line in serial.splitlines() if "=" in line and '"""' not in line]
+    assert sum("exp(" in line for line in code) == 1  # one exp(x), shared by both outputs
+    assert "sin" not in f.source
+    assert sum(line.strip().startswith("out") and "np.empty" in line for line in code) == 2  # no array for exp(x)
+    values = f(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(values[0], np.exp([0.0, 1.0]) + 1)
+    np.testing.assert_allclose(values[1], 2 * np.exp([0.0, 1.0]))

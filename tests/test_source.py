@@ -20,7 +20,7 @@ def test_source_is_the_whole_module_with_a_header():
     compile(f.source, "generated", "exec")
     assert header(f)[:3] == [
         "# Inputs:           x: float64",
-        "# Outputs:          t1: float64 = -2*x*exp(-x**2)*sin(x) + exp(-x**2)*cos(x)",
+        "# Outputs:          t0: float64 = -2*x*exp(-x**2)*sin(x) + exp(-x**2)*cos(x)",
         "# Rewrites applied: none",
     ]
 
@@ -38,7 +38,7 @@ def test_header_lists_shared_variables_updates_and_the_rewrites_that_changed_the
         "# Updates:          w <- -0.1*h*v + w (in place)",
         "# Rewrites applied: fill_numbers",
     ]
-    assert "h, t0, t1 = " in step.source  # the user's name for the intermediate
+    assert "        h = exp(v[i0]*w[i0])" in step.source  # the user's name for the intermediate
     swap = theano.shared(np.arange(3.0), name="swap")
     reverse = theano.function([], [], updates=[(swap, swap[::-1])])
     assert header(reverse)[-2:] == ["# Updates:          swap <- swap[::-1] (from t0)", "# Rewrites applied: none"]

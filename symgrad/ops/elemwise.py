@@ -266,7 +266,8 @@ class Elemwise(Op):
 # Construction
 
 
-def _sympy_number(value: np.ndarray) -> sympy.Expr:
+def sympy_number(value: np.ndarray) -> sympy.Expr:
+    """The SymPy number for a NumPy scalar: an Integer where the value is integral, else a Float."""
     v = value.item()
     if isinstance(v, bool):
         return sympy.Integer(int(v))
@@ -301,7 +302,7 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
     ndim = max((v.ndim for v in inputs), default=0)
     for i, var in enumerate(inputs):
         if isinstance(var, Constant) and var.data.size == 1:
-            substitutions[sym(i)] = _sympy_number(var.data.reshape(()))
+            substitutions[sym(i)] = sympy_number(var.data.reshape(()))
         else:
             tensors.append((i, var))
     aligned = align_ndim([var for _, var in tensors], ndim)
