@@ -5,10 +5,8 @@
 
 The tutorial's code with ``import symgrad as theano`` and ``import symgrad.tensor as T`` in place
 of Theano's imports: the weights are shared variables, and the training function updates them in
-place (``updates=``) each time it is called. The cross-entropy is written in the numerically
-stable form that Theano's rewrites derived from the tutorial's formula (see the comment). The data
-are 400 random points with 784 features and random 0/1 labels; with more features than points the
-classes can be separated, and training does.
+place (``updates=``) each time it is called. The data are 400 random points with 784 features and
+random 0/1 labels; with more features than points the classes can be separated, and training does.
 """
 
 from __future__ import annotations
@@ -39,14 +37,12 @@ def main() -> None:
     b = theano.shared(0.0, name="b")
 
     # Construct the expression graph
-    z = T.dot(x, w) + b
-    p_1 = 1 / (1 + T.exp(-z))  # probability that the target is 1
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))  # probability that the target is 1
     prediction = p_1 > 0.5  # the prediction, thresholded
-    # The tutorial's cross-entropy, -y * log(p_1) - (1 - y) * log(1 - p_1), in the form Theano's
-    # stability rewrites turned it into: -log(p_1) = softplus(-z), -log(1 - p_1) = softplus(z).
-    # symgrad has no such rewrites yet, and from the random start z reaches ±80, where p_1 rounds
-    # to exactly 0 or 1 and the literal formula gives log(0) = -inf and then NaN gradients.
-    xent = y * T.nnet.softplus(-z) + (1 - y) * T.nnet.softplus(z)  # cross-entropy loss
+    # From the random start x·w + b reaches ±80, where p_1 rounds to exactly 0 or 1. As Theano's
+    # did, symgrad's stability rewrites compute log(p_1) and log(1 - p_1) as -softplus(-(x·w + b))
+    # and -softplus(x·w + b), so this formula never takes log(0).
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)  # cross-entropy loss function
     cost = xent.mean() + 0.01 * (w**2).sum()  # the cost to minimize, with weight decay
     gw, gb = T.grad(cost, [w, b])
 
