@@ -1,25 +1,48 @@
 """The disk cache: generated modules stored under a content key, loaded by later processes.
 
-Each compiled function is a real ``.py`` file named after its key, imported with ``importlib`` and
-registered in ``sys.modules``; that is what lets Numba's own ``cache=True`` find the kernels'
-machine code again in a new process (it cannot for ``exec``'d code). The key hashes the optimized
-graph, the input types, the options and the versions of everything that shapes the code.
+Each compiled function is a real ``.py`` file named after its key, ``symgrad_<key>.py``; its
+kernels' machine code lives in Numba's files in ``__pycache__`` beside it (see
+``codegen/machine_code.py``), so a new process loads both instead of compiling. The key hashes
+the optimized graph, the input types, the options and the versions of everything that shapes
+the code.
 
-Writes are atomic: the text goes to a temporary file that is then hard-linked into place, so the
-first writer wins and no reader ever sees half a file. The first line of every module records the
-SHA-256 of the rest; a file whose text does not match is discarded and written again.
+Integrity. Writes are atomic: the text goes to a temporary file (mode 0600) that is then
+hard-linked into place, so the first writer wins and no reader ever sees half a file. The first
+line of every module records the SHA-256 of the rest; the text that is checked is the text that
+runs (it is compiled from the bytes read, never re-read by an importer). A file that does not
+match, is not UTF-8 or cannot be read is discarded with a :class:`CacheWarning` and rebuilt;
+Numba's files get the same treatment.
+
+Security. Anyone who can write to the cache can make the next user of it run their code, so
+the directory is created with mode 0700, and symgrad loads nothing from a directory (or its
+``__pycache__``) owned by another user or writable by group or others: it warns once, saying
+why, and compiles in memory. An entry file with such an owner or mode is discarded and rebuilt.
+On the warm path this costs one ``stat`` of the directory per process and one ``fstat`` of each
+entry file it opens.
+
+Fallbacks. A cache directory that cannot be created or written (read-only, missing parent on a
+read-only file system, full disk) gives one warning per process, and the function is compiled
+in memory: it works, but the next process compiles it again.
+
+Housekeeping (``python -m symgrad cache info | clear | prune --max-size SIZE``): :func:`entries`,
+:func:`clear` and :func:`prune`. Loading an entry sets its access time, so pruning removes the
+least recently used entries first.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
+import linecache
 import os
+import re
+import stat
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -27,13 +50,20 @@ from symgrad.config import config
 
 _HASH_PREFIX = "# sha256: "
 _loaded: dict[str, ModuleType] = {}
+# The verdict on each cache directory (None: usable), reached once per process.
+_directory_verdicts: dict[Path, str | None] = {}
+_warned: set[str] = set()
+
+
+class CacheWarning(UserWarning):
+    """The disk cache could not be used, or an entry in it was discarded; symgrad carried on."""
 
 
 def cache_dir() -> Path:
     """``$SYMGRAD_CACHE_DIR``, else ``config.compiledir``, else the platform's user cache dir."""
     configured = os.environ.get("SYMGRAD_CACHE_DIR") or config.compiledir
     if configured:
-        return Path(configured)
+        return Path(os.path.abspath(os.path.expanduser(configured)))
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("symgrad"))
@@ -64,23 +94,109 @@ def make_key(description: str) -> str:
     return hashlib.sha256(f"{description}\n{versions()}".encode()).hexdigest()
 
 
+# ------------------------------------------------------------------------------------------------
+# Who may write: the security checks
+
+
+def owner_problem(st: os.stat_result, what: object) -> str | None:
+    """Why a file or directory with status ``st`` must not be trusted, or None if it may be.
+
+    Trusted means owned by this user and writable by nobody else: anyone else who can write it
+    could replace the code symgrad is about to run.
+    """
+    if st.st_uid != os.geteuid():
+        return f"{what} is owned by user id {st.st_uid}, not by you (user id {os.geteuid()})"
+    writable = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if writable:
+        who = {stat.S_IWGRP: "its group", stat.S_IWOTH: "other users"}.get(writable, "its group and other users")
+        return f"{what} is writable by {who} (mode {stat.S_IMODE(st.st_mode):04o})"
+    return None
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why ``directory`` cannot hold the cache, or None if it can; creates it (mode 0700) if missing."""
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        return f"cannot create the cache directory {directory}: {err.strerror}"
+    if not directory.is_dir():
+        return f"the cache directory {directory} is not a directory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"the cache directory {directory} is read-only"
+    numba_dir = directory / "__pycache__"
+    try:
+        numba_dir.mkdir(mode=0o700, exist_ok=True)  # before Numba makes it with the umask's mode
+    except OSError as err:
+        return f"cannot create {numba_dir}: {err.strerror}"
+    for path in (directory, numba_dir):
+        problem = owner_problem(os.stat(path), f"the cache directory {path}")
+        if problem is not None:
+            return (
+                f"{problem}; anyone who can write there could make symgrad run their code, so nothing is loaded "
+                f"from it (make it yours with mode 0700, or set SYMGRAD_CACHE_DIR to another directory)"
+            )
+    return None
+
+
+def directory_status(directory: Path) -> str:
+    """One line for ``cache info``: whether symgrad uses ``directory``, and why not. Creates nothing."""
+    if not directory.exists():
+        return "does not exist yet (it is created, with mode 0700, when a function is first compiled)"
+    if not directory.is_dir():
+        return "not used: it is not a directory; functions are compiled in memory"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "not used: it is read-only; functions are compiled in memory"
+    for path in (directory, directory / "__pycache__"):
+        if path.exists():
+            problem = owner_problem(os.stat(path), path)
+            if problem is not None:
+                return f"not used: {problem}; functions are compiled in memory"
+    return f"in use (yours, mode {stat.S_IMODE(os.stat(directory).st_mode):04o})"
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, CacheWarning, stacklevel=5)  # the user's theano.function line
+
+
+# ------------------------------------------------------------------------------------------------
+# Entries: reading, writing, loading
+
+
 def _with_hash(text: str) -> str:
     return f"{_HASH_PREFIX}{hashlib.sha256(text.encode()).hexdigest()}\n{text}"
 
 
-def _read_verified(path: Path) -> str | None:
-    """The module text if the file is intact, else None."""
+def _read_entry(path: Path) -> tuple[str | None, str | None, os.stat_result | None]:
+    """``(file text, None, status)`` if the entry is intact and trusted; ``(None, None, None)`` if
+    there is none; ``(None, why not, None)`` otherwise."""
     try:
-        first, _, rest = path.read_text(encoding="utf-8").partition("\n")
-    except (OSError, UnicodeDecodeError):
-        return None
+        f = open(path, "rb")  # fstat below checks the file actually read, not a name
+    except FileNotFoundError:
+        return None, None, None
+    except OSError as err:
+        return None, f"it cannot be read ({err.strerror})", None
+    with f:
+        st = os.fstat(f.fileno())
+        problem = owner_problem(st, "it")
+        if problem is not None:
+            return None, f"{problem}, so anyone else able to write it could make symgrad run their code", None
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "it is damaged (not UTF-8 text)", None
+    first, _, rest = text.partition("\n")
+    if not first.startswith(_HASH_PREFIX):
+        return None, "it is damaged (no hash line)", None
     if first != f"{_HASH_PREFIX}{hashlib.sha256(rest.encode()).hexdigest()}":
-        return None
-    return rest
+        return None, "it is damaged (its text does not match the SHA-256 in its first line)", None
+    return text, None, st
 
 
 def _write_atomically(path: Path, text: str, replace: bool) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".py")  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -98,24 +214,183 @@ def _write_atomically(path: Path, text: str, replace: bool) -> None:
             os.unlink(tmp)
 
 
+def _execute(name: str, text: str, filename: str) -> ModuleType:
+    """A new module ``name`` running ``text``, as if it had been imported from ``filename``."""
+    module = ModuleType(name)
+    module.__symgrad_source__ = text.partition("\n")[2] if text.startswith(_HASH_PREFIX) else text
+    if not filename.startswith("<"):
+        module.__file__ = filename
+    # Registered so that Numba (and pickle) can find the module's functions by module name.
+    sys.modules[name] = module
+    exec(compile(text, filename, "exec"), module.__dict__)
+    return module
+
+
+def _load_from_disk(directory: Path, key: str, source: Callable[[], str]) -> ModuleType:
+    path = directory / f"symgrad_{key[:40]}.py"
+    text, problem, st = _read_entry(path)
+    if problem is not None:
+        warnings.warn(f"symgrad: discarding cache entry {path}: {problem}; rebuilding it", CacheWarning, stacklevel=5)
+    if text is None:
+        _write_atomically(path, _with_hash(source()), replace=problem is not None)
+        text, problem, st = _read_entry(path)
+        if problem is not None:  # a racing writer left a bad file in the place: take it over
+            _write_atomically(path, _with_hash(source()), replace=True)
+            text, problem, st = _read_entry(path)
+            if problem is not None:
+                raise OSError(f"cannot write a trusted cache entry {path}: {problem}")
+    try:  # the access time records the last use, for `cache prune`
+        os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
+    except OSError:
+        pass
+    from .machine_code import attach
+
+    module = _execute(path.stem, text, str(path))
+    attach(module)
+    return module
+
+
 def load_module(key: str, build_source: Callable[[], str]) -> ModuleType:
-    """The module for ``key``: from this process, from disk, or built by ``build_source()``."""
+    """The module for ``key``: from this process, from disk, or built by ``build_source()``.
+
+    Modules compiled in memory (no usable cache directory) have no ``__file__``; every module has
+    ``__symgrad_source__``, its text.
+    """
     if key in _loaded:
         return _loaded[key]
+    built: list[str] = []
+
+    def source() -> str:
+        if not built:
+            built.append(build_source())
+        return built[0]
+
     directory = cache_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = directory / f"symgrad_{key[:40]}.py"
-    if path.exists() and _read_verified(path) is None:
-        warnings.warn(f"symgrad: discarding damaged cache entry {path}; rebuilding it", stacklevel=3)
-        _write_atomically(path, _with_hash(build_source()), replace=True)
-    elif not path.exists():
-        _write_atomically(path, _with_hash(build_source()), replace=False)
-        if _read_verified(path) is None:  # lost a race to a damaged writer: take the place
-            _write_atomically(path, _with_hash(build_source()), replace=True)
-    name = path.stem
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
+    if directory not in _directory_verdicts:
+        _directory_verdicts[directory] = directory_problem(directory)
+    problem = _directory_verdicts[directory]
+    module = None
+    if problem is None:
+        try:
+            module = _load_from_disk(directory, key, source)
+        except OSError as err:  # the disk filled up, or the directory changed under us
+            problem = _directory_verdicts[directory] = f"cannot write to the cache directory {directory}: {err}"
+    if module is None:
+        _warn_once(f"symgrad: {problem}; compiling in memory, so later processes will compile again")
+        filename = f"<symgrad_{key[:40]}>"
+        # Tracebacks through the generated code still show its lines.
+        linecache.cache[filename] = (len(source()), None, source().splitlines(True), filename)
+        module = _execute(f"symgrad_{key[:40]}", source(), filename)
     _loaded[key] = module
     return module
+
+
+# ------------------------------------------------------------------------------------------------
+# Housekeeping: what `python -m symgrad cache info | clear | prune` do
+
+_ENTRY = re.compile(r"^symgrad_([0-9a-f]{40})\.")
+_TEMPORARY = re.compile(r"^\.tmp-.*\.py$|\.tmp\.[0-9a-f]+$")  # ours, and Numba's (<file>.tmp.<uuid>)
+_STALE_TEMPORARY_S = 3600  # older temporary files belong to writers that died
+
+
+@dataclass
+class Entry:
+    """One compiled function in the cache: its module file and Numba's files for its kernels."""
+
+    key: str
+    files: list[Path] = field(default_factory=list)
+    size: int = 0
+    last_used: float = 0.0
+    has_module: bool = False
+
+
+def _files(directory: Path) -> list[tuple[Path, os.stat_result]]:
+    found = []
+    for folder in (directory, directory / "__pycache__"):
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            try:
+                found.append((folder / name, os.lstat(folder / name)))
+            except FileNotFoundError:  # removed by another process meanwhile
+                continue
+    return [(path, st) for path, st in found if stat.S_ISREG(st.st_mode)]
+
+
+def entries(directory: Path | None = None) -> tuple[list[Entry], list[Path]]:
+    """The cache's entries, least recently used first, and its leftover temporary files."""
+    directory = directory or cache_dir()
+    by_key: dict[str, Entry] = {}
+    temporary = []
+    for path, st in _files(directory):
+        if _TEMPORARY.search(path.name):
+            temporary.append(path)
+            continue
+        match = _ENTRY.match(path.name)
+        if match is None:
+            continue
+        entry = by_key.setdefault(match.group(1), Entry(match.group(1)))
+        entry.files.append(path)
+        entry.size += st.st_size
+        if path.parent == directory and path.suffix == ".py":
+            entry.has_module = True
+            entry.last_used = max(entry.last_used, st.st_atime, st.st_mtime)
+        elif not entry.has_module:
+            entry.last_used = max(entry.last_used, st.st_mtime)
+    # Machine code without its module can never be loaded again: it goes first.
+    ordered = sorted(by_key.values(), key=lambda e: (e.has_module, e.last_used))
+    return ordered, temporary
+
+
+def _remove(paths: list[Path]) -> int:
+    freed = 0
+    for path in paths:
+        try:
+            size = path.lstat().st_size
+            path.unlink()
+            freed += size
+        except FileNotFoundError:
+            pass
+    return freed
+
+
+def _stale(paths: list[Path]) -> list[Path]:
+    now = time.time()
+    stale = []
+    for path in paths:
+        try:
+            if now - path.lstat().st_mtime > _STALE_TEMPORARY_S:
+                stale.append(path)
+        except FileNotFoundError:
+            pass
+    return stale
+
+
+def clear(directory: Path | None = None) -> tuple[int, int]:
+    """Remove every entry (and stale temporary files); returns (entries removed, bytes freed).
+
+    Processes running meanwhile are unaffected: they hold what they loaded, and recompile what
+    they have not.
+    """
+    found, temporary = entries(directory)
+    freed = sum(_remove(entry.files) for entry in found) + _remove(_stale(temporary))
+    return len(found), freed
+
+
+def prune(max_bytes: int, directory: Path | None = None) -> tuple[int, int]:
+    """Remove least recently used entries until the cache holds at most ``max_bytes``; returns
+    (entries removed, bytes freed). Machine code whose module is gone is removed first."""
+    found, temporary = entries(directory)
+    freed = _remove(_stale(temporary))
+    total = sum(entry.size for entry in found)
+    removed = 0
+    for entry in found:
+        if total <= max_bytes and entry.has_module:
+            break
+        gone = _remove(entry.files)
+        total -= entry.size
+        freed += gone
+        removed += 1
+    return removed, freed

@@ -58,7 +58,7 @@ FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
-    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|chunks?|partial\d+"
+    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING"
     r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+)$"  # CUDA modules' own names
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)
@@ -251,7 +251,8 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
     kept_index = ", ".join(f"i{d}" for d in kept)
     if any(r.reduction in ("max", "min") for r in k.results):
         count = " * ".join(f"n{d}" for d in axes)
-        lines += [f"    if {count} == 0:", "        raise ValueError('max or min of an empty array has no identity')"]
+        message = f"cannot take {describe(k, names)}{_where(k.results[0].node)}: the axes it reduces are empty"
+        lines += [f"    if {count} == 0:", f"        raise ValueError({message!r})"]
     returns, stores, finals, inits = [], [], [], []
     if any(r.target is not None for r in k.results):
         # A result written over one of its own inputs: compute every value of this iteration
@@ -629,8 +630,12 @@ def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
 
 
 def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
-    axis = "" if step.op.axis is None else f", axis={step.op.axis}"
-    return [f"{out} = np.{step.op.which}({names[step.inputs[0]]}{axis})"]
+    x, op = names[step.inputs[0]], step.op
+    axis = "" if op.axis is None else f", axis={op.axis}"
+    # NumPy's own error ("argmax of an empty sequence") would not say of what.
+    length = f"{x}.size" if op.axis is None else f"{x}.shape[{op.axis}]"
+    message = f"cannot take {op.which}{axis.replace(',', ' over')} of {x}{_where(step)}: it is empty"
+    return [f"if {length} == 0:", f"    raise ValueError({message!r})", f"{out} = np.{op.which}({x}{axis})"]
 
 
 def _lines_advanced_subtensor(step: Apply, names: Names, out: str) -> list[str]:
@@ -927,10 +932,11 @@ def emit_module(
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
         header.append(f"from codegen.runtime import {', '.join(sorted(printer.runtime_imports))}")
-    header.append("from codegen.errors import index_error, index_out_of_bounds, shape_mismatch")
+    header.append("from codegen.errors import MISSING, index_error, index_out_of_bounds, out_of_memory, shape_mismatch")
     header += [
         "",
-        f"KERNEL_OPTIONS = dict(cache=True, error_model='numpy', fastmath={FASTMATH})",
+        # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
+        f"KERNEL_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",
         "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
         f"PARALLEL_THRESHOLD = {parallel_threshold}  # work (elements x operations each) worth threads",
         "REDUCTION_CHUNKS = 64  # a parallel sum adds these parts in order: the same result on any thread count",
@@ -950,7 +956,8 @@ def emit_module(
     unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
     entry += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
     required = len(params) - n_defaults
-    signature = params[:required] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
+    # MISSING: a missing argument is reported by its check, in the user's terms.
+    signature = [f"{p}=MISSING" for p in params[:required]] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
     entry += [
         "",
         f"    def {entry_name}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
@@ -968,7 +975,10 @@ def emit_module(
         body += [f"{cell_of[id(target)]}[0] = {text}" for (target, _), text in zip(deferred, new_values)]
         returned = "result"
     body.append(f"return {returned}")
-    entry += ["        " + line for line in body]
+    # A kernel's failed allocation says only "Allocation failed": name the inputs and their shapes.
+    shapes = "".join(f", {p}={p}" for p in params)
+    entry += ["        try:", *("            " + line for line in body), "        except MemoryError as err:",
+              f"            raise out_of_memory(err{shapes}) from err"]  # fmt: skip
     entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
               f"    return {entry_name}"]  # fmt: skip
     return "\n".join(header) + "\n\n\n" + "\n\n\n".join(kernel_texts + ["\n".join(entry)]) + "\n"

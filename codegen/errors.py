@@ -7,6 +7,20 @@ import numpy as np
 from symgrad.types import describe_shape
 
 
+class _Missing:
+    """The default of each required parameter of a compiled function. The argument's check then
+    reports the missing input in the user's terms, after any unknown keyword has been reported
+    (Python's own "missing argument" error would come first and hide a misspelt keyword)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+MISSING = _Missing()
+
+
 def shape_mismatch(what: str, where: str, **operands: object) -> ValueError:
     """A ValueError naming each operand of ``what`` with the shape it had at this call."""
     shapes = ", ".join(f"{name} has shape {describe_shape(np.shape(v))}" for name, v in operands.items())
@@ -27,3 +41,9 @@ def index_out_of_bounds(what: str, where: str, index_name: str, index: object, d
     return IndexError(
         f"index {bad.flat[0]} in {index_name} is out of bounds for dimension {dim} of length {length} in {what}{where}"
     )
+
+
+def out_of_memory(err: MemoryError, **inputs: object) -> MemoryError:
+    """A MemoryError naming the inputs of the call that ran out, with their shapes."""
+    shapes = ", ".join(f"{name} of shape {describe_shape(np.shape(v))}" for name, v in inputs.items())
+    return MemoryError(f"out of memory computing the outputs from {shapes or 'no inputs'}: {err}")

@@ -10,7 +10,9 @@ C-contiguous (one copy) whatever their layout, so each kernel is compiled once.
 
 from __future__ import annotations
 
+import contextlib
 import keyword
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from symgrad.values import coerce
 
 from . import cache
 from .cpu import emit_module
+from .errors import MISSING
 from .lower import lower
 
 DEVICES = ("cpu", "cuda")
@@ -52,8 +55,7 @@ class Function:
     @property
     def source(self) -> str:
         """The generated module: kernels and the entry function, as Python a person can read."""
-        with open(self._module.__file__, encoding="utf-8") as f:
-            return f.read().partition("\n")[2]
+        return self._module.__symgrad_source__
 
     def kernel_cache_stats(self) -> tuple[int, int]:
         """(hits, misses) of Numba's disk cache over this function's kernels in this process."""
@@ -112,16 +114,24 @@ def _make_device_check(var: Variable, label: str, allow_downcast: bool | None) -
     return check
 
 
-def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Callable[[Any], Any]:
+def _make_check(
+    var: Variable, label: str, allow_downcast: bool | None, function: str, names: list[str]
+) -> Callable[[Any], Any]:
     """A function that returns the argument as the kernel wants it, or raises a clear error.
 
     The generated entry tests the common case inline; this runs only for the rest, and its own
-    fast paths cover Python numbers for scalar inputs.
+    fast paths cover Python numbers for scalar inputs. ``function`` and ``names`` (all the
+    parameters) word the error for a missing argument.
     """
     dtype = np.dtype(var.dtype)
     where = f"input {label!r}"
 
     def slow(value: Any) -> Any:
+        if value is MISSING:
+            raise TypeError(
+                f"{function} got no value for input {label!r} (a {var.type} value); "
+                f"it takes {len(names)} argument(s): {', '.join(names)}"
+            )
         return coerce(value, var.type, where, allow_downcast)
 
     if var.ndim == 0 and dtype == np.float64:
@@ -142,6 +152,61 @@ def _make_check(var: Variable, label: str, allow_downcast: bool | None) -> Calla
     else:
         check = slow
     return check
+
+
+def _serialized(entry: Callable, locks: list[threading.Lock]) -> Callable:
+    """``entry`` holding ``locks`` (of the shared variables it updates) while it runs.
+
+    Calls that update the same shared variable then run one at a time, so none reads a value
+    another is about to replace (a lost update) or sees a buffer half rewritten in place. The
+    locks are taken in one global order (by id), so two functions updating the same variables
+    cannot deadlock. Calls that only read shared variables take no lock.
+    """
+    if len(locks) == 1:
+        (lock,) = locks
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return entry(*args, **kwargs)
+
+    else:
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with contextlib.ExitStack() as held:
+                for lock in locks:
+                    held.enter_context(lock)
+                return entry(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = entry.__name__
+    return call
+
+
+_parallel_lock = threading.Lock()
+
+
+def _guard_parallel_kernels(module) -> None:
+    """Where Numba runs parallel loops on its 'workqueue' threading layer (neither TBB nor OpenMP
+    is installed), two threads running parallel kernels at once abort the process; there, the
+    module's parallel kernels take one process-wide lock. Elsewhere this changes nothing."""
+    parallel = [
+        name for name in vars(module) if name.endswith("_parallel") and hasattr(module.__dict__[name], "py_func")
+    ]
+    if not parallel:
+        return
+    import numba
+    from numba.np.ufunc import parallel as numba_parallel
+
+    numba_parallel._launch_threads()  # chooses the threading layer, so that it can be asked
+    if numba.threading_layer() != "workqueue":
+        return
+    for name in parallel:
+        kernel = module.__dict__[name]
+
+        def locked(*args: Any, _kernel=kernel) -> Any:
+            with _parallel_lock:
+                return _kernel(*args)
+
+        setattr(module, name, locked)
 
 
 def _describe_graph(
@@ -351,10 +416,17 @@ def compile_function(
 
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)
-    make_check = _make_device_check if device == "cuda" else _make_check
-    checks = [make_check(v, p, allow_input_downcast) for v, p in zip(inputs, params)]
     label = f"function {name!r}" if name else "the function"
+    checks = [
+        _make_device_check(v, p, allow_input_downcast)
+        if device == "cuda"
+        else _make_check(v, p, allow_input_downcast, label, params)
+        for v, p in zip(inputs, params)
+    ]
     storage = [v.storage for v in shared]
     entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
+    if update_pairs:
+        entry = _serialized(entry, [target.lock for target, _ in sorted(update_pairs, key=lambda p: id(p[0]))])
+    _guard_parallel_kernels(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
     return compiled(inputs, out_list, module, name, tuple(rewrites))

@@ -126,6 +126,12 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_sign(self, expr) -> str:
         return self._numpy_call("sign", expr)
 
+    def _print_maximum(self, expr) -> str:
+        return f"np.maximum({self._print(expr.args[0])}, {self._print(expr.args[1])})"  # nan wins, as in NumPy
+
+    def _print_minimum(self, expr) -> str:
+        return f"np.minimum({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_floor(self, expr) -> str:
         return self._numpy_call("floor", expr)
 

@@ -5,14 +5,19 @@ Commands:
 - ``grad FORMULA [--wrt x] [--at 1.5 | --at x=1.5,y=2] [--latex] [--source]``: the simplified
   derivative of a formula (NumPy's function names: ``exp(-x**2)*sin(x)``, ``sigmoid(w*x + b)``),
   its value at a point, and optionally its LaTeX or the generated code that computes it.
+- ``cache info | clear | prune --max-size SIZE``: the disk cache of compiled functions: where it is,
+  whether symgrad may use it, what it holds; remove everything; remove the least recently used
+  entries until it fits in SIZE (``500M``, ``2G``, or bytes).
 
-Each command is a subparser with its own ``run`` function, so new ones slot in beside ``grad``.
+Each command is a subparser with its own ``run`` function.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import time
 from collections.abc import Sequence
 
 
@@ -87,6 +92,59 @@ def run_grad(args: argparse.Namespace) -> int:
     return 0
 
 
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def _size(text: str) -> int:
+    """``--max-size``: bytes, or a number with K, M, G or T (binary multiples; KB, KiB also read)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    if match is None:
+        raise CommandError(f"--max-size {text}: not a size (examples: 500M, 2G, 1000000)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from codegen import cache
+
+    directory = cache.cache_dir()
+    if args.action == "info":
+        print(f"cache directory: {directory}")
+        print(f"status: {cache.directory_status(directory)}")
+        found, temporary = cache.entries(directory)
+        modules = sum(f.stat().st_size for e in found for f in e.files if f.suffix == ".py")
+        total = sum(e.size for e in found)
+        orphans = sum(not e.has_module for e in found)
+        print(f"entries: {len(found) - orphans} compiled functions, {_bytes(total)} "
+              f"({_bytes(modules)} generated code, {_bytes(total - modules)} machine code)")  # fmt: skip
+        if orphans:
+            print(f"machine code without its module (removed by prune): {orphans}")
+        used = [e.last_used for e in found if e.has_module]
+        if used:
+            print(f"last used: {_when(min(used))} (least recent) to {_when(max(used))} (most recent)")
+        if temporary:
+            print(f"temporary files (of writers at work, or that died): {len(temporary)}")
+        return 0
+    if args.action == "clear":
+        removed, freed = cache.clear(directory)
+        print(f"removed {removed} entries ({_bytes(freed)}) from {directory}")
+        return 0
+    removed, freed = cache.prune(_size(args.max_size), directory)
+    print(f"removed {removed} least recently used entries ({_bytes(freed)}) from {directory}")
+    return 0
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(prog="python -m symgrad", description="symgrad on the command line.")
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -103,6 +161,19 @@ def parser() -> argparse.ArgumentParser:
     grad.add_argument("--latex", action="store_true", help="also print the derivative as LaTeX")
     grad.add_argument("--source", action="store_true", help="also print the generated code computing it")
     grad.set_defaults(run=run_grad)
+
+    cache = commands.add_parser(
+        "cache",
+        help="inspect or clean the disk cache",
+        description="The disk cache of compiled functions ($SYMGRAD_CACHE_DIR, theano.config.compiledir or the "
+        "platform's cache directory).",
+    )
+    actions = cache.add_subparsers(dest="action", required=True, metavar="action")
+    actions.add_parser("info", help="where the cache is, whether it is used, and what it holds")
+    actions.add_parser("clear", help="remove every entry")
+    prune = actions.add_parser("prune", help="remove the least recently used entries until the cache fits")
+    prune.add_argument("--max-size", required=True, metavar="SIZE", help="e.g. 500M, 2G, or a number of bytes")
+    cache.set_defaults(run=run_cache)
     return main_parser
 
 

@@ -7,6 +7,10 @@ seen by every function at its next call. Functions compiled with ``device='cuda'
 the value on the GPU in the same cell and update it there; the host value is brought up to date
 only when something on the host asks for it.
 
+Threads: each shared variable has a lock. A call of a compiled function that updates it holds
+the lock (see ``codegen/function.py``), and so do ``get_value`` and ``set_value``, so updates from
+several threads are never lost or torn and a copy is never taken half-way through one.
+
 Aliasing follows Theano's "Understanding Memory Aliasing": ``shared(v)`` and ``set_value(v)`` copy
 ``v`` unless ``borrow=True``; ``get_value()`` returns a copy unless ``borrow=True``. With
 ``borrow=True`` the array may be the one a compiled function updates in place, so later calls can
@@ -15,6 +19,7 @@ change it under you, exactly as in Theano.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,25 +85,30 @@ class Storage(list):
 class SharedVariable(TensorVariable):
     """A variable with a value of its own; use it anywhere a symbolic variable is expected."""
 
-    __slots__ = ("storage",)
+    __slots__ = ("storage", "lock")
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None) -> None:
         super().__init__(type, None, name)
         self.storage = Storage(value)
+        self.lock = threading.Lock()
 
     def _label(self) -> str:
         return f"shared variable {self.name!r}" if self.name else "the shared variable"
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         """The current value; a copy unless ``borrow=True``."""
-        return self.storage[0] if borrow else self.storage.host_value().copy()
+        if borrow:
+            return self.storage[0]
+        with self.lock:  # not half-way through an update written in place
+            return self.storage.host_value().copy()
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         """Replace the value. It must keep the variable's dtype (or cast to it without loss) and ndim."""
         array = np.asarray(coerce(value, self.type, self._label()))
         if array is value and not borrow:
             array = array.copy()
-        self.storage[0] = array
+        with self.lock:  # not between an updating call's reads and its writes, which would undo this
+            self.storage[0] = array
 
     def __repr__(self) -> str:
         return self.name or f"<shared {self.type}>"

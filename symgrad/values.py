@@ -51,6 +51,11 @@ def _as_array(value: Any, label: str, dtype: str) -> np.ndarray:
         array = np.asarray(value)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{label}: cannot convert {type(value).__name__} to an array: {err}") from None
+    if array.dtype.kind == "O" and type(value) is int:
+        # Too large for any NumPy integer (NumPy made an object array): a number all the same.
+        if np.dtype(dtype).kind == "f" and abs(value) < 2**1024:
+            return np.asarray(float(value))
+        raise TypeError(f"{label} expects {dtype}, got the int {value}, which is out of the range of {dtype}")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{label} expects {dtype}, got {type(value).__name__} {value!r:.60}, not real numbers")
     return array
@@ -63,11 +68,18 @@ def _cast(array: np.ndarray, dtype: np.dtype, label: str, python_scalar: bool, a
     lossless = np.can_cast(array.dtype, dtype, "safe")
     if python_scalar and not lossless:
         # A Python number may take the input's dtype if the value survives the trip.
-        converted = array.astype(dtype)
-        lossless = target_kind == "f" and source_kind in "iuf" or converted.astype(array.dtype) == array
+        with np.errstate(invalid="ignore", over="ignore"):  # nan or 1e300 to int: tested just below
+            converted = array.astype(dtype)
+            lossless = target_kind == "f" and source_kind in "iuf" or converted.astype(array.dtype) == array
+        if not lossless and not allow_downcast:
+            raise TypeError(
+                f"{label} expects {dtype.name}, got the {type(array.item()).__name__} {array.item()!r}, which "
+                f"{dtype.name} cannot hold exactly. Pass allow_input_downcast=True to theano.function to convert it"
+            )
     if not lossless and not allow_downcast:
         raise TypeError(
             f"{label} expects {dtype.name}, got {array.dtype}; converting would lose precision. "
             f"Cast the value, or pass allow_input_downcast=True to theano.function"
         )
-    return array.astype(dtype)
+    with np.errstate(invalid="ignore", over="ignore"):  # allowed by allow_downcast: NumPy's conversion
+        return array.astype(dtype)

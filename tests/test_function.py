@@ -90,13 +90,16 @@ def test_safe_casts_accepted_unsafe_rejected():
 @pytest.mark.parametrize(
     "value, message",
     [
-        (np.array([1 + 2j]), "expects float64, got an array of complex128, not real numbers"),
-        (np.array(["a"]), "expects float64, got an array of <U1, not real numbers"),
-        (np.array([object()]), "expects float64, got an array of object"),
-        ("text", "expects float64, got str 'text', not real numbers"),
-        (np.array([True, False]), "expects float64, got bool"),
-        (np.ones((2, 2)), r"expects a 1-d float64 value .*got a 2-d float64 value of shape \(2, 2\)"),
-        (3.0, "expects a 1-d float64 value"),
+        pytest.param(np.array([1 + 2j]), "expects float64, got an array of complex128, not real numbers", id="complex"),
+        pytest.param(np.array(["a"]), "expects float64, got an array of <U1, not real numbers", id="str-array"),
+        pytest.param(np.array([object()]), "expects float64, got an array of object", id="object"),
+        pytest.param("text", "expects float64, got str 'text', not real numbers", id="str"),
+        pytest.param(np.array([True, False]), "expects float64, got bool", id="bool"),
+        pytest.param(None, "expects float64, got NoneType None, not real numbers", id="None"),
+        pytest.param(
+            np.ones((2, 2)), r"expects a 1-d float64 value .*got a 2-d float64 value of shape \(2, 2\)", id="ndim"
+        ),
+        pytest.param(3.0, r"expects a 1-d float64 value \(float64\[\?\]\), got a 0-d", id="scalar-for-vector"),
     ],
 )
 def test_bad_argument_errors_name_the_input(value, message):
@@ -107,18 +110,161 @@ def test_bad_argument_errors_name_the_input(value, message):
     assert "'x'" in str(info.value)
 
 
-def test_arity_and_keyword_errors():
+@pytest.fixture(scope="module")
+def adder():
     x, y = T.dvector("x"), T.dvector("y")
-    f = theano.function([x, y], x + y, name="adder")
-    one = np.ones(2)
-    with pytest.raises(TypeError, match=r"'adder' takes 2 argument\(s\) \(x, y\), got 3"):
-        f(one, one, one)
-    with pytest.raises(TypeError, match=r"^adder\(\) missing 1 required positional argument: 'y'"):
-        f(one)
-    with pytest.raises(TypeError, match="unknown keyword argument 'z'; its inputs are x, y"):
-        f(one, one, z=one)
-    with pytest.raises(TypeError, match=r"^adder\(\) got multiple values for argument 'x'"):
-        f(one, x=one)
+    return theano.function([x, y], x + y, name="adder")
+
+
+ONE = np.ones(2)
+
+
+def test_too_many_arguments(adder):
+    with pytest.raises(TypeError, match=r"^function 'adder' takes 2 argument\(s\) \(x, y\), got 3$"):
+        adder(ONE, ONE, ONE)
+
+
+def test_too_few_arguments(adder):
+    message = r"^function 'adder' got no value for input 'y' \(a float64\[\?\] value\); it takes 2 argument\(s\): x, y$"
+    with pytest.raises(TypeError, match=message):
+        adder(ONE)
+    with pytest.raises(TypeError, match="got no value for input 'x'"):
+        adder()
+
+
+def test_unknown_keyword(adder):
+    with pytest.raises(TypeError, match=r"^function 'adder' got an unknown keyword argument 'z'; its inputs are x, y$"):
+        adder(ONE, ONE, z=ONE)
+    with pytest.raises(TypeError, match="unknown keyword argument 'Y'"):  # a misspelt name, not a missing y
+        adder(ONE, Y=ONE)
+
+
+def test_duplicate_argument(adder):
+    with pytest.raises(TypeError, match=r"^adder\(\) got multiple values for argument 'x'$"):
+        adder(ONE, x=ONE)
+
+
+def test_integer_inputs_reject_what_they_cannot_hold():
+    i, s = T.lscalar("i"), T.dscalar("s")
+    f = theano.function([i, s], i * s)
+    with pytest.raises(
+        TypeError, match=r"^input 'i' expects int64, got the int 1180591620717411303424, which is out of"
+    ):
+        f(2**70, 1.0)
+    with pytest.raises(
+        TypeError, match=r"^input 'i' expects int64, got the float 1.5, which int64 cannot hold exactly"
+    ):
+        f(1.5, 1.0)
+    with pytest.raises(TypeError, match=r"^input 'i' expects int64, got the float nan"):
+        f(float("nan"), 1.0)
+    assert f(3, 2**70) == 3 * 2.0**70  # a huge Python int is still a number for a float input
+
+
+def test_wrong_ndim_names_input_and_both_shapes():
+    x = T.dmatrix("x")
+    f = theano.function([x], x.sum())
+    with pytest.raises(TypeError, match=r"^input 'x' expects a 2-d float64 value \(float64\[\?, \?\]\), got a 3-d "
+                                        r"float64 value of shape \(1, 2, 3\)$"):  # fmt: skip
+        f(np.ones((1, 2, 3)))
+
+
+def test_broadcast_mismatch_between_inputs_names_both():
+    a, b = T.dmatrix("a"), T.drow("b")
+    f = theano.function([a, b], T.exp(a) * b)
+    with pytest.raises(ValueError, match=r"shape mismatch in .*exp\(a\).*: a has shape \(2, 3\), b has shape \(1, 4\)"):
+        f(np.ones((2, 3)), np.ones((1, 4)))
+
+
+def test_dot_inner_dimension_mismatch_names_both():
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    f = theano.function([a, b], T.dot(a, b) + 1)
+    with pytest.raises(ValueError, match=r"^shape mismatch in dot \(built at .*test_function.py:\d+\): a has shape "
+                                         r"\(2, 3\), b has shape \(4, 5\)$"):  # fmt: skip
+        f(np.ones((2, 3)), np.ones((4, 5)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_non_finite_values_propagate_as_in_numpy(dtype):
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.5, 1e30], dtype=dtype)
+    x, y = T.tensor(dtype, [None], name="x"), T.tensor(dtype, [None, None], name="y")
+    outputs = {
+        "exp": (T.exp(x), np.exp),
+        "log": (T.log(x), np.log),
+        "sqrt": (T.sqrt(x), np.sqrt),
+        "reciprocal": (1 / x, lambda v: 1 / v),
+        "arithmetic": (x * 2 - 1 + x * x, lambda v: v * 2 - 1 + v * v),
+        "tanh": (T.tanh(x), np.tanh),
+        "sigmoid": (T.nnet.sigmoid(x), lambda v: 1 / (1 + np.exp(-v))),
+        "maximum": (T.maximum(x, 0.5), lambda v: np.maximum(v, 0.5)),
+        "sum": (T.sum(x), np.sum),
+        "prod": (T.prod(x), np.prod),
+        "max": (T.max(x), np.max),
+        "min": (T.min(x), np.min),
+        "mean": (T.mean(x), np.mean),
+        "argmax": (T.argmax(x), np.argmax),
+        "dot": (T.dot(y, x), lambda v: np.ones((2, v.size), dtype) @ v),
+        "softmax": (T.nnet.softmax(y * x), lambda v: _softmax(np.ones((2, v.size), dtype) * v)),
+    }
+    f = theano.function([x, y], [out for out, _ in outputs.values()])
+    for value in [special, special[1:], special[3:]]:  # with nan, with +-inf, finite
+        with np.errstate(all="ignore"):
+            for (name, (_, reference)), got in zip(outputs.items(), f(value, np.ones((2, value.size), dtype))):
+                np.testing.assert_allclose(got, reference(value), rtol=2e-6, err_msg=f"{name} of {value}")
+
+
+def _softmax(v):
+    e = np.exp(v - v.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_huge_array_matches_numpy():
+    x = T.dvector("x")
+    f = theano.function([x], [T.sum(T.exp(-x) * x), T.max(x), x * 2])
+    value = np.linspace(0.0, 5.0, 2**22)  # above the parallel threshold: the multi-threaded kernels run
+    total, largest, doubled = f(value)
+    np.testing.assert_allclose(total, np.sum(np.exp(-value) * value), rtol=1e-12)
+    assert largest == 5.0 and np.array_equal(doubled, value * 2)
+
+
+def test_result_too_large_to_allocate_names_the_inputs():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = theano.function([x, y], x.dimshuffle(0, "x") * y.dimshuffle("x", 0))
+    big = np.ones(10**7)  # a 10^7 x 10^7 result: 800 TB
+    with pytest.raises(MemoryError, match=r"^out of memory computing the outputs from x of shape \(10000000,\), "
+                                          r"y of shape \(10000000,\): "):  # fmt: skip
+        f(big, big)
+
+
+def test_empty_arrays_work_and_empty_max_or_argmax_says_of_what():
+    x = T.dmatrix("x")
+    f = theano.function([x], [T.exp(x) + 1, T.sum(x, axis=0), T.prod(x), T.dot(x.T, x), T.max(x, axis=1), T.mean(x)])
+    empty = np.zeros((0, 3))
+    exp, total, product, gram, row_max, mean = f(empty)
+    assert exp.shape == (0, 3) and np.array_equal(total, np.zeros(3)) and product == 1.0
+    assert np.array_equal(gram, np.zeros((3, 3))) and row_max.shape == (0,) and np.isnan(mean)
+    with pytest.raises(
+        ValueError, match=r"^cannot take max over axes \(0,\) of x \(built at .*\): the axes it reduces"
+    ):
+        theano.function([x], T.max(x, axis=0))(empty)
+    with pytest.raises(ValueError, match=r"^cannot take argmax of x \(built at .*\): it is empty$"):
+        theano.function([x], T.argmax(x))(empty)
+
+
+BAD_VALUES = [None, "text", b"bytes", 1j, [1, "a"], [[1.0], [1.0, 2.0]], object(), {}, {1.0}, np.array(["x"]),
+              np.datetime64("2020-01-01"), 2**70, float("nan"), np.ones((2, 2, 2)), np.array([1j]), True]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype, shape", [("float64", ()), ("int64", ()), ("float32", (None,)), ("int32", (None, None)),
+                                          ("bool", (None,))])  # fmt: skip
+def test_no_bad_argument_reaches_numba(dtype, shape):
+    x = T.tensor(dtype, shape, name="x")
+    f = theano.function([x], T.cast(x, "float64") * 2)
+    for value in BAD_VALUES:
+        try:
+            f(value)
+        except (TypeError, ValueError) as err:
+            assert "input 'x'" in str(err) and "numba" not in str(err).lower(), (value, err)
+            assert not type(err).__module__.startswith("numba"), (value, err)
 
 
 def test_runtime_shape_mismatch_names_operands_and_line():
@@ -182,6 +328,6 @@ def test_source_is_readable_python():
     f = theano.function([x, y], T.exp(-(x**2) / 2) * T.sin(3 * x) + T.log1p(y**2) * T.tanh(x * y))
     source = f.source
     compile(source, "<generated>", "exec")
-    assert "def compiled_function(x, y, *extra, **unknown):" in source
+    assert "def compiled_function(x=MISSING, y=MISSING, *extra, **unknown):" in source
     assert source.count("@njit") == 2  # one fused loop, plus its multi-threaded twin
     assert "exp(" in source and "log1p(" in source

@@ -214,6 +214,24 @@ def test_max_propagates_nan():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_maximum_and_minimum_propagate_nan_as_numpy(dtype):
+    # They were Piecewise expressions, which SymPy (and so the NumPy reference) read as if nan
+    # could not occur: maximum(nan, 1) gave 1 where NumPy gives nan.
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0], dtype=dtype)
+    a, b = (v.ravel() for v in np.meshgrid(special, special))
+    x, y = T.tensor(dtype, [None], name="x"), T.tensor(dtype, [None], name="y")
+    outputs = [T.maximum(x, y), T.minimum(x, y), T.maximum(x, 0.5), T.minimum(2, y)]
+    f = theano.function([x, y], outputs)
+    half, two = np.array(0.5, dtype), np.array(2, dtype)
+    expected = [np.maximum(a, b), np.minimum(a, b), np.maximum(a, half), np.minimum(two, b)]
+    values = {x: a, y: b}
+    for out, got, want in zip(outputs, f(a, b), expected):
+        np.testing.assert_array_equal(got, want.astype(dtype))
+        reference = out.owner.op.perform(*(values[v] for v in out.owner.inputs))  # the tests' oracle agrees
+        np.testing.assert_array_equal(reference, want.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_dot_every_combination(dtype):
     v, w = T.tensor(dtype, (None,), "v"), T.tensor(dtype, (None,), "w")
     a, b = T.tensor(dtype, (None, None), "a"), T.tensor(dtype, (None, None), "b")

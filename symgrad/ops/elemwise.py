@@ -86,6 +86,37 @@ class ceil(sympy.Function):
         return sympy.Integer(0)
 
 
+class maximum(sympy.Function):
+    """NumPy's maximum: the larger argument, and nan if either is nan (SymPy's Max, like any
+    Piecewise on real symbols, assumes there is no nan). At a tie the gradient goes to the first
+    argument."""
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Number and b.is_Number:
+            return sympy.nan if sympy.nan in (a, b) else a if a >= b else b
+        return None
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sympy.Piecewise((1, a >= b), (0, True)) if argindex == 1 else sympy.Piecewise((0, a >= b), (1, True))
+
+
+class minimum(sympy.Function):
+    """NumPy's minimum: the smaller argument, and nan if either is nan. At a tie the gradient goes
+    to the first argument."""
+
+    @classmethod
+    def eval(cls, a, b):
+        if a.is_Number and b.is_Number:
+            return sympy.nan if sympy.nan in (a, b) else a if a <= b else b
+        return None
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sympy.Piecewise((1, a <= b), (0, True)) if argindex == 1 else sympy.Piecewise((0, a <= b), (1, True))
+
+
 def as_condition(e: sympy.Expr) -> sympy.Basic:
     """A boolean condition from a 0/1-valued expression (a comparison) or any number (nonzero)."""
     if isinstance(e, sympy.Piecewise) and len(e.args) == 2 and e.args[0].expr == 1 and e.args[1].expr == 0:
@@ -146,8 +177,8 @@ _scalar("eq", 2, "bool", lambda a, b: indicator(sympy.Eq(a, b)))
 _scalar("neq", 2, "bool", lambda a, b: indicator(sympy.Ne(a, b)))
 # selection; ties in maximum/minimum send the gradient to the first argument
 _scalar("switch", 3, "switch", lambda c, a, b: sympy.Piecewise((a, as_condition(c)), (b, True)))
-_scalar("maximum", 2, "promote", lambda a, b: sympy.Piecewise((a, a >= b), (b, True)))
-_scalar("minimum", 2, "promote", lambda a, b: sympy.Piecewise((a, a <= b), (b, True)))
+_scalar("maximum", 2, "promote", maximum)
+_scalar("minimum", 2, "promote", minimum)
 _scalar("clip", 3, "promote", lambda x, lo, hi: sympy.Piecewise((lo, x < lo), (hi, x > hi), (x, True)))
 _scalar("relu", 1, "promote", lambda a: sympy.Piecewise((a, a > 0), (0, True)))
 _scalar("floor", 1, "float", floor)
@@ -231,6 +262,8 @@ class Elemwise(Op):
                 "sign": np.sign,
                 "floor": np.floor,
                 "ceil": np.ceil,
+                "maximum": np.maximum,
+                "minimum": np.minimum,
             },
             "numpy",
         ]

@@ -222,7 +222,10 @@ def softmax_max_shift(node: Apply, ctx: Context) -> Variable | None:
         if reduction is None or not isinstance(reduction.op, Reduce) or reduction.op.reduction != "sum":
             continue
         axes = reduction.op.axes
-        if view.op.new_order != expand(reduction.output, ndim, axes).owner.op.new_order:
+        if (
+            reduction.output.ndim + len(axes) != ndim
+            or view.op.new_order != expand(reduction.output, ndim, axes).owner.op.new_order
+        ):
             continue  # not the sum broadcast back over the axes it was taken over
         i = next((k for k, v in enumerate(node.inputs) if v is reduction.inputs[0]), None)
         exp_node = None if i is None else _unshifted_exp(node.inputs[i], ctx)

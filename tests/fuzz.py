@@ -1,0 +1,454 @@
+"""Random well-typed expression graphs, their NumPy reference, and the comparison rules.
+
+A graph is grown from the output down (:class:`GraphBuilder`): asked for an expression with
+given dimensions, the builder picks an op that can produce them and asks recursively for its
+operands' dimensions, down to fresh or reused inputs. A dimension is an id with one run-time
+length shared by every tensor that has it (0 to 4, so size-0 and size-1 dimensions occur), or
+``None``: a dimension of static length 1 that broadcasts. Ops: every elementwise function of
+``SCALAR_OPS``, reductions over one or two axes with and without ``keepdims``, ``dot`` in all its
+1-d/2-d forms, transposes, broadcasting dimshuffles, slices, ``flatten``, softmax, log_softmax,
+logsumexp, var, switch and clip.
+
+Discontinuous functions (floor, ceil, sign, //, %, comparisons) are applied to inputs only: on a
+computed value, a rounding difference of one ulp could move it across a jump, which is no bug.
+
+The reference is the graph evaluated node by node with each op's ``perform`` (its NumPy
+implementation). The comparison rules, and why:
+
+- where the reference is nan, the compiled value must be nan, and only there; where it is
+  +-inf, the same inf;
+- elsewhere ``|got - want| <= rtol * (|want| + scale)``, rtol 1e-12 for float64 and 1e-5 for
+  float32. ``scale`` is the largest magnitude among the output's ancestors (inputs included),
+  times the number of elements of the largest of them: fused kernels reassociate ('reassoc'
+  fastmath) and contract to FMAs, and SymPy combines terms when it substitutes one node into
+  another, so a rounding error of a large intermediate (or of a sum's terms) can surface in a
+  small result.
+
+Gradients (float64 only) are checked against central differences of ``sum(w * output)`` for a
+fixed random ``w``, except where the graph is not differentiable at the point: near a kink (abs,
+relu, maximum, minimum, clip, max/min reductions with a near tie, switch conditions, jumps of
+discontinuous functions, zeros of prod) or where a value is not finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+import symgrad as theano
+import symgrad.tensor as T
+from symgrad.graph import Constant, Variable, toposort
+from symgrad.ops.elemwise import SCALAR_OPS, elemwise
+
+RTOL = {"float64": 1e-12, "float32": 1e-5}
+# Continuous, float-valued elementwise functions, with the ones defined only on part of the line
+# included on purpose: they give nan (or inf) there in the reference as in the compiled code.
+UNARY = sorted(
+    name
+    for name, op in SCALAR_OPS.items()
+    if op.arity == 1 and name not in ("sign", "floor", "ceil", "identity") and op.dtype_rule in ("promote", "float")
+)
+BINARY = ["add", "sub", "mul", "true_div", "pow", "maximum", "minimum", "arctan2"]
+JUMPS = ["sign", "floor", "ceil"]
+CONSTANTS = [-2.5, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0]
+LENGTHS = [0, 1, 2, 3, 4]
+# Slices, each with the length of a dimension it gives a result of length n.
+SLICES = {
+    "1:": (slice(1, None), lambda n: n + 1),
+    ":-1": (slice(None, -1), lambda n: n + 1),
+    "::2": (slice(None, None, 2), lambda n: 2 * n),
+    "::-1": (slice(None, None, -1), lambda n: n),
+}
+
+
+@dataclass
+class GraphBuilder:
+    """Grows one random graph; ``draw`` is Hypothesis's ``data.draw``."""
+
+    draw: object
+    dtype: str
+    lengths: dict[int, int] = field(default_factory=dict)
+    inputs: list[tuple[Variable, tuple]] = field(default_factory=list)
+
+    def pick(self, options):
+        """One of ``options``, all about equally likely (``sampled_from`` favours the first ones)."""
+        options = list(options)
+        return options[self.draw(st.integers(0, 2**16)) % len(options)]
+
+    def new_dim(self, length: int | None = None) -> int:
+        dim = len(self.lengths)
+        self.lengths[dim] = self.pick(LENGTHS) if length is None else length
+        return dim
+
+    def shape(self, dims: tuple) -> tuple[int, ...]:
+        return tuple(1 if d is None else self.lengths[d] for d in dims)
+
+    # --- leaves -----------------------------------------------------------------------------
+    def leaf(self, dims: tuple) -> Variable:
+        """An input with exactly these dimensions: one made before, or a new one."""
+        same = [v for v, d in self.inputs if d == dims]
+        if same and self.draw(st.booleans()):
+            return self.pick(same)
+        var = T.tensor(self.dtype, [1 if d is None else None for d in dims], name=f"x{len(self.inputs)}")
+        self.inputs.append((var, dims))
+        return var
+
+    def constant(self) -> float:
+        return self.pick(CONSTANTS)
+
+    # --- the recursive choice of an op --------------------------------------------------------
+    def expr(self, dims: tuple, depth: int) -> Variable:
+        if depth <= 0:
+            return self.leaf(dims)
+        choices = ["leaf", "unary", "binary", "binary", "jump", "switch", "clip", "reduce", "reduce"]
+        if any(d is not None for d in dims):
+            choices += ["slice", "softmax"]
+        if len(dims) <= 2 and all(d is not None for d in dims):
+            choices += ["dot", "dot"]
+        if len(dims) >= 2:
+            choices += ["transpose"]
+        if None in dims:
+            choices += ["broadcast"]
+        if dims and dims[-1] is not None:
+            choices += ["flatten"]
+        kind = self.pick(choices)
+        return getattr(self, f"make_{kind}")(dims, depth - 1)
+
+    def make_leaf(self, dims: tuple, depth: int) -> Variable:
+        return self.leaf(dims)
+
+    def make_unary(self, dims: tuple, depth: int) -> Variable:
+        return elemwise(self.pick(UNARY), self.expr(dims, depth))
+
+    def operand_dims(self, dims: tuple) -> tuple:
+        """Dimensions of an operand that broadcasts to ``dims``: some dropped on the left, some 1."""
+        drop = self.draw(st.integers(0, len(dims)))
+        return tuple(None if d is None or self.draw(st.integers(0, 3)) == 0 else d for d in dims[drop:])
+
+    def make_binary(self, dims: tuple, depth: int) -> Variable:
+        name = self.pick(BINARY)
+        a = self.expr(self.operand_dims(dims), depth)
+        b = self.constant() if self.draw(st.integers(0, 3)) == 0 else self.expr(self.operand_dims(dims), depth)
+        if self.draw(st.booleans()):
+            a, b = b, a
+        return self.fit(elemwise(name, a, b), dims)
+
+    def fit(self, x: Variable, dims: tuple) -> Variable:
+        """``x``, whose operands all broadcast, with exactly the dimensions ``dims``: padded on the
+        left, and added to an input that has the dimensions it lacks."""
+        if x.ndim < len(dims):
+            x = x.dimshuffle(*(["x"] * (len(dims) - x.ndim) + list(range(x.ndim))))
+        if x.broadcastable != tuple(d is None for d in dims):
+            x = elemwise("add", x, self.leaf(dims))
+        return x
+
+    def make_jump(self, dims: tuple, depth: int) -> Variable:
+        name = self.pick([*JUMPS, "floor_div", "mod", "comparison"])
+        x = self.leaf(self.operand_dims(dims))
+        if name in JUMPS:
+            out = elemwise(name, x)
+        elif name == "comparison":
+            op = self.pick(["lt", "le", "gt", "ge", "eq", "neq"])
+            out = T.cast(elemwise(op, x, self.constant()), self.dtype)
+        else:
+            out = elemwise(name, x, self.pick([0.75, 1.5, -2.0, 3.0]))
+        return self.fit(out, dims)
+
+    def make_switch(self, dims: tuple, depth: int) -> Variable:
+        op = self.pick(["lt", "gt", "ge"])
+        condition = elemwise(op, self.leaf(self.operand_dims(dims)), self.constant())
+        a = self.expr(dims, depth)
+        b = self.constant() if self.draw(st.booleans()) else self.expr(self.operand_dims(dims), depth)
+        return T.switch(condition, a, b)
+
+    def make_clip(self, dims: tuple, depth: int) -> Variable:
+        low = self.pick([-2.0, -0.5, 0.0])
+        return T.clip(self.expr(dims, depth), low, low + self.pick([0.5, 1.0, 3.0]))
+
+    def make_reduce(self, dims: tuple, depth: int) -> Variable:
+        how = self.pick(["sum", "prod", "max", "min", "mean", "var", "logsumexp"])
+        keepdims = None in dims and self.draw(st.booleans())
+        if keepdims:  # a static-1 dimension of the result is the reduced one
+            position = self.pick([i for i, d in enumerate(dims) if d is None])
+            operand = dims[:position] + (self.new_dim(),) + dims[position + 1 :]
+            axis: int | tuple[int, ...] = position
+        else:
+            position = self.draw(st.integers(0, len(dims)))
+            extra = tuple(self.new_dim() for _ in range(self.draw(st.integers(1, 2 if len(dims) < 3 else 1))))
+            operand = dims[:position] + extra + dims[position:]
+            axis = tuple(range(position, position + len(extra)))
+            axis = axis[0] if len(axis) == 1 and self.draw(st.booleans()) else axis
+        x = self.expr(operand, depth)
+        if how == "logsumexp":
+            return T.logsumexp(x, axis=axis, keepdims=keepdims)
+        return getattr(T, how)(x, axis=axis, keepdims=keepdims)
+
+    def make_dot(self, dims: tuple, depth: int) -> Variable:
+        inner = self.new_dim()
+        if len(dims) == 2:
+            forms = [((dims[0], inner), (inner, dims[1]))]
+        elif len(dims) == 1:
+            forms = [((dims[0], inner), (inner,)), ((inner,), (inner, dims[0]))]
+        else:
+            forms = [((inner,), (inner,))]
+        a_dims, b_dims = self.pick(forms)
+        return T.dot(self.expr(a_dims, depth), self.expr(b_dims, depth))
+
+    def make_transpose(self, dims: tuple, depth: int) -> Variable:
+        order = self.draw(st.permutations(range(len(dims))))
+        source = [None] * len(dims)
+        for position, d in enumerate(order):
+            source[d] = dims[position]
+        return self.expr(tuple(source), depth).dimshuffle(*order)
+
+    def make_broadcast(self, dims: tuple, depth: int) -> Variable:
+        kept = tuple(d for d in dims if d is not None)
+        pattern, k = [], 0
+        for d in dims:
+            if d is None:
+                pattern.append("x")
+            else:
+                pattern.append(k)
+                k += 1
+        return self.expr(kept, depth).dimshuffle(*pattern)
+
+    def make_slice(self, dims: tuple, depth: int) -> Variable:
+        position = self.pick([i for i, d in enumerate(dims) if d is not None])
+        length = self.lengths[dims[position]]
+        item, source_length = SLICES[self.pick(sorted(SLICES))]
+        source = dims[:position] + (self.new_dim(source_length(length)),) + dims[position + 1 :]
+        return self.expr(source, depth)[(slice(None),) * position + (item,)]
+
+    def make_flatten(self, dims: tuple, depth: int) -> Variable:
+        length = self.lengths[dims[-1]]
+        splits = [(1, length), (length, 1)] + [(a, length // a) for a in (2, 3) if length and length % a == 0]
+        a, b = self.pick(splits)
+        source = dims[:-1] + (self.new_dim(a), self.new_dim(b))
+        if len(source) > 4:
+            return self.make_unary(dims, depth)
+        return T.flatten(self.expr(source, depth), ndim=len(dims))
+
+    def make_softmax(self, dims: tuple, depth: int) -> Variable:
+        axis = self.pick([i for i, d in enumerate(dims) if d is not None])
+        fn = self.pick([T.nnet.softmax, T.nnet.log_softmax])
+        return fn(self.expr(dims, depth), axis=axis)
+
+
+@st.composite
+def graphs(draw, max_depth: int = 4):
+    """``(dtype, inputs, outputs, values)``: a random graph and random values for its inputs."""
+    dtype = draw(st.sampled_from(["float64", "float32"]))
+    builder = GraphBuilder(draw, dtype)
+    outputs = []
+    for _ in range(draw(st.integers(1, 2))):
+        ndim = draw(st.integers(0, 3))
+        dims = tuple(None if draw(st.integers(0, 4)) == 0 else builder.new_dim() for _ in range(ndim))
+        outputs.append(builder.expr(dims, draw(st.integers(1, max_depth))))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    values = [rng.uniform(-3.0, 3.0, size=builder.shape(dims)).astype(dtype) for _, dims in builder.inputs]
+    return dtype, [v for v, _ in builder.inputs], outputs, values
+
+
+# ------------------------------------------------------------------------------------------------
+# The oracle
+
+
+def evaluate(outputs: list[Variable], inputs: list[Variable], values: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """Every variable's value (by id), each node's computed by its op's ``perform`` in topological
+    order; constants (an output may have folded to one) hold their data."""
+    memo = {id(v): value for v, value in zip(inputs, values)}
+    for node in toposort(outputs):
+        args = [_value(i, memo) for i in node.inputs]
+        with np.errstate(all="ignore"):
+            memo[id(node.output)] = np.asarray(node.op.perform(*args))
+    for out in outputs:
+        memo[id(out)] = _value(out, memo)
+    return memo
+
+
+def _value(v: Variable, memo: dict[int, np.ndarray]) -> np.ndarray:
+    return v.data if isinstance(v, Constant) else memo[id(v)]
+
+
+def scale(output: Variable, memo: dict[int, np.ndarray]) -> float:
+    """The largest finite magnitude among ``output``'s ancestors, times the largest of their sizes."""
+    largest, size = 1.0, 1
+    for node in toposort([output]):
+        for v in (*node.inputs, node.output):
+            value = _value(v, memo)
+            finite = np.abs(value[np.isfinite(value)]) if value.dtype.kind == "f" else np.abs(value)
+            if finite.size:
+                largest = max(largest, float(finite.max()))
+            size = max(size, value.size)
+    return largest * size
+
+
+def mismatch(got: np.ndarray, want: np.ndarray, dtype: str, tolerance_scale: float) -> str | None:
+    """Why ``got`` is not an acceptable compiled result for the reference ``want`` (None if it is)."""
+    got = np.asarray(got)
+    if got.shape != want.shape or got.dtype != want.dtype:
+        return f"shape/dtype {got.shape} {got.dtype} != reference {want.shape} {want.dtype}"
+    if want.dtype.kind != "f":
+        return None if np.array_equal(got, want) else f"{got} != {want}"
+    nan = np.isnan(want)
+    if not np.array_equal(np.isnan(got), nan):
+        return f"nan where the reference has none, or the other way round: {got} vs {want}"
+    inf = np.isinf(want)
+    if not np.array_equal(got[inf], want[inf]):
+        return f"infinities differ: {got} vs {want}"
+    finite = ~nan & ~inf
+    error = np.abs(got[finite].astype("float64") - want[finite].astype("float64"))
+    allowed = RTOL[dtype] * (np.abs(want[finite].astype("float64")) + tolerance_scale)
+    if np.any(error > allowed):
+        worst = int(np.argmax(error - allowed))
+        return f"{got[finite][worst]!r} != {want[finite][worst]!r} (error {error[worst]:.3g} > {allowed[worst]:.3g})"
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Where gradients are defined
+
+KINK_DISTANCE = 1e-4
+
+
+def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | None:
+    """Why the graph may not be differentiable at this point (None if it is, everywhere)."""
+
+    for node in toposort(outputs):
+        out = _value(node.output, memo)
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            return "a value is not finite"
+        if out.dtype.kind == "f" and np.any(np.abs(out) > 1e6):
+            return "a value is too large for finite differences"
+        op, args = node.op, [_value(i, memo) for i in node.inputs]
+        name = getattr(op, "name", None) or type(op).__name__
+        if name == "Reduce" and op.reduction in ("max", "min") and args[0].size:
+            top = np.sort(np.moveaxis(args[0], op.axes, range(-len(op.axes), 0)).reshape(*out.shape, -1), axis=-1)
+            if top.shape[-1] > 1 and np.any(np.abs(top[..., -1] - top[..., -2]) < KINK_DISTANCE):
+                return "max with a near tie"
+            if top.shape[-1] > 1 and np.any(np.abs(top[..., 0] - top[..., 1]) < KINK_DISTANCE):
+                return "min with a near tie"
+        if name == "Reduce" and op.reduction == "prod" and np.any(np.abs(args[0]) < KINK_DISTANCE):
+            return "prod of a near-zero value"
+        if type(op).__name__ != "Elemwise":
+            continue
+        expr = op.expr
+        for kink in _kinks(expr):
+            with np.errstate(all="ignore"):
+                distance = np.asarray(kink(*args))
+            if np.any(np.abs(distance) < KINK_DISTANCE):
+                return f"near a kink of {expr}"
+    return None
+
+
+def _kinks(expr) -> list:
+    """Functions of an elementwise node's inputs that are zero at its non-differentiable points."""
+    import sympy
+
+    from symgrad.ops.elemwise import ceil, floor, floor_div, maximum, minimum, mod, sign
+
+    kinks = []
+    symbols = sorted(expr.free_symbols, key=lambda s: int(s.name[1:]))
+    arity = 1 + max((int(s.name[1:]) for s in symbols), default=-1)
+    from symgrad.ops.elemwise import sym
+
+    args = [sym(i) for i in range(arity)]
+    for sub in sympy.preorder_traversal(expr):
+        if isinstance(sub, (sympy.Abs, sign)):
+            kinks.append(sub.args[0])
+        elif isinstance(sub, (maximum, minimum)):
+            kinks.append(sub.args[0] - sub.args[1])
+        elif isinstance(sub, sympy.Piecewise):
+            for _, condition in sub.args:
+                if isinstance(condition, sympy.core.relational.Relational):
+                    kinks.append(condition.lhs - condition.rhs)
+        elif isinstance(sub, (floor, ceil)):
+            kinks.append(sub.args[0] - sympy.floor(sub.args[0] + sympy.Rational(1, 2)))
+        elif isinstance(sub, (floor_div, mod)):
+            quotient = sub.args[0] / sub.args[1]
+            kinks.append(quotient - sympy.floor(quotient + sympy.Rational(1, 2)))
+    return [sympy.lambdify(args, kink, modules="numpy") for kink in kinks]
+
+
+def differentiable_inputs(inputs: list[Variable]) -> list[Variable]:
+    return [v for v in inputs if v.dtype == "float64"]
+
+
+def gradient_function(inputs: list[Variable], outputs: list[Variable], seed: int):
+    """A compiled ``[*outputs, cost, *gradients]`` for ``cost = sum(w * output)``, and the ``w``s."""
+    rng = np.random.default_rng(seed)
+    weights = [T.tensor("float64", [None] * o.ndim, name=f"w{i}") for i, o in enumerate(outputs)]
+    cost = sum(T.sum(w * o) for w, o in zip(weights, outputs))
+    grads = T.grad(cost, inputs, disconnected_inputs="ignore")
+    f = theano.function([*inputs, *weights], [*outputs, cost, *grads], on_unused_input="ignore")
+    return f, weights, rng
+
+
+def finite_differences(f, args: list[np.ndarray], i: int, n_outputs: int) -> np.ndarray:
+    """Central differences of the cost (output ``n_outputs`` of ``f``) with respect to ``args[i]``."""
+    x = np.array(args[i], dtype="float64", order="C")
+    grad = np.zeros_like(x)
+    flat, g = x.reshape(-1), grad.reshape(-1)
+    for j in range(flat.size):
+        old = flat[j]
+        step = 1e-6 * max(1.0, abs(old))
+        values = []
+        for point in (old + step, old - step):
+            flat[j] = point
+            values.append(float(f(*[x if k == i else a for k, a in enumerate(args)])[n_outputs]))
+        flat[j] = old
+        g[j] = (values[0] - values[1]) / (2 * step)
+    return grad
+
+
+def check_example(dtype: str, inputs: list[Variable], outputs: list[Variable], values: list[np.ndarray], seed: int,
+                  gradients: bool = True) -> str:  # fmt: skip
+    """Compile, compare with the reference (and gradients with finite differences); raise an
+    AssertionError describing the graph on any mismatch. Returns what was checked: 'error' (both
+    refused), 'values' or 'gradients'."""
+    try:
+        return _check(dtype, inputs, outputs, values, seed, gradients)
+    except Exception as err:
+        raise AssertionError(f"{type(err).__name__}: {err}\n{describe(inputs, outputs, values)}") from err
+
+
+def _check(dtype, inputs, outputs, values, seed, gradients) -> str:
+    try:
+        memo = evaluate(outputs, inputs, values)
+    except ValueError as refused:  # max or min over an empty axis: NumPy refuses, and so must we
+        f = theano.function(inputs, outputs, on_unused_input="ignore")
+        try:
+            f(*values)
+        except ValueError:
+            return "error"
+        raise AssertionError(f"the reference raised {refused!r}, the compiled function did not") from None
+    check_gradients = gradients and dtype == "float64" and near_kink(outputs, memo) is None
+    if check_gradients:
+        f, weights, rng = gradient_function(inputs, outputs, seed)
+        w_values = [rng.uniform(0.5, 1.5, size=memo[id(o)].shape) for o in outputs]
+        results = f(*values, *w_values)
+    else:
+        results = theano.function(inputs, outputs, on_unused_input="ignore")(*values)
+    for k, out in enumerate(outputs):
+        problem = mismatch(results[k], memo[id(out)], dtype, scale(out, memo))
+        if problem:
+            raise AssertionError(f"output {k}: {problem}")
+    if not check_gradients:
+        return "values"
+    args, n = [*values, *w_values], len(outputs)
+    cost = float(results[n])
+    for i, (var, symbolic) in enumerate(zip(inputs, results[n + 1 :])):
+        numeric = finite_differences(f, args, i, n)
+        tolerance = 1e-5 * np.abs(numeric) + 1e-6 * max(1.0, abs(cost), float(np.abs(numeric).max(initial=0)))
+        if np.any(np.abs(symbolic - numeric) > tolerance):
+            raise AssertionError(f"gradient with respect to {var.name}: {symbolic} != finite differences {numeric}")
+    return "gradients"
+
+
+def describe(inputs: list[Variable], outputs: list[Variable], values: list[np.ndarray]) -> str:
+    lines = [f"  {v.name}: {v.type} = {np.array2string(value, precision=17, separator=', ')}" for v, value in
+             zip(inputs, values)]  # fmt: skip
+    lines += [f"  output {k}: {theano.pp(o, simplify=False)}" for k, o in enumerate(outputs)]
+    return "\n".join(lines)
