@@ -51,16 +51,17 @@ from symgrad.ops.shape import (
 from symgrad.printing import MathTextPrinter, pp
 from symgrad.types import kind
 
-from .lower import Branch, Kernel, Loop, Program, Result, Step, constants_of
-from .scalar_printer import RUNTIME_FUNCTIONS, NumbaPrinter
+from .lower import Branch, Kernel, Leaf, Loop, Program, Result, Step, constants_of
+from .scalar_printer import CUDA_FUNCTIONS, RUNTIME_FUNCTIONS, NumbaPrinter
 
 FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
-    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING)$"
+    r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING"
+    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+)$"  # CUDA modules' own names
 )
-_RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS)
+_RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
 # Ops printed as a generated Numba loop of their own (a scatter) plus a call in the driver.
 SCATTER_OPS = (AdvancedSubtensorGrad, AdvancedIncSubtensor)
@@ -177,6 +178,39 @@ def _exactly_compared(k: Kernel) -> set[sympy.Symbol]:
     return exact
 
 
+def leaf_index(leaf: Leaf) -> str:
+    """How a kernel indexes a leaf array at the current point: ``i0, 0, i2`` (0 for a broadcast dim)."""
+    return ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
+
+
+def kernel_body(
+    k: Kernel, access: dict[sympy.Symbol, str], printer: NumbaPrinter, names: Names
+) -> tuple[list[str], list[str]]:
+    """The statements computing one point of ``k``'s loop nest, and the text of each result's value
+    there; ``access`` is how each leaf is read (``x[i0, i1]``). Shared by the CPU and CUDA printers."""
+    reads = {symbol: sympy.Symbol(text, real=True) for symbol, text in access.items()}
+    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
+    # then the results, sharing their common parts. A binding holding a named variable's value
+    # takes that name.
+    for local, var in k.bound.items():
+        if var.name:
+            reads[local] = sympy.Symbol(names.add(var), real=True)
+    numbered = sympy.numbered_symbols("e")
+    body = []
+    for local, expr in k.bindings:
+        temporaries, (value,) = sympy.cse([expr.xreplace(reads)], symbols=numbered)
+        body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+        body.append(f"{printer.doprint(reads.get(local, local))} = {printer.doprint(value)}")
+    temporaries, values = sympy.cse([r.expr.xreplace(reads) for r in k.results], symbols=numbered)
+    body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+    # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
+    texts = [
+        printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
+        for r, v in zip(k.results, values)
+    ]
+    return body, texts
+
+
 def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
     """One ``@njit`` function: the loop nest, computing every result of ``k`` in one pass.
 
@@ -194,37 +228,14 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
     exact = _exactly_compared(k) if printer.float32 else set()
     access = {}
     for leaf in k.leaves:
-        name = names[leaf.var]
-        if leaf.var.ndim == 0:
-            text = name
-        else:
-            idx = ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
-            text = f"{name}[{idx}]"
+        text = names[leaf.var] if leaf.var.ndim == 0 else f"{names[leaf.var]}[{leaf_index(leaf)}]"
         # A wider leaf is read as float32, as the graph's cast to float32 did before fusion; so is
         # every 0-d leaf: kernels return 0-d results as Python numbers, which Numba types as doubles.
         widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")
         if printer.float32 and widening and leaf.symbol not in exact:
             text = f"np.float32({text})"
-        access[leaf.symbol] = sympy.Symbol(text, real=True)
-    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
-    # then the results, sharing their common parts. A binding holding a named variable's value
-    # takes that name.
-    for local, var in k.bound.items():
-        if var.name:
-            access[local] = sympy.Symbol(names.add(var), real=True)
-    numbered = sympy.numbered_symbols("e")
-    body = []
-    for local, expr in k.bindings:
-        temporaries, (value,) = sympy.cse([expr.xreplace(access)], symbols=numbered)
-        body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-        body.append(f"{printer.doprint(access.get(local, local))} = {printer.doprint(value)}")
-    temporaries, values = sympy.cse([r.expr.xreplace(access) for r in k.results], symbols=numbered)
-    body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
-    # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
-    values = [
-        printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
-        for r, v in zip(k.results, values)
-    ]
+        access[leaf.symbol] = text
+    body, values = kernel_body(k, access, printer, names)
 
     lines = [f"def {k.name}{'_parallel' if parallel else ''}({', '.join(names[v] for v in k.params)}):"]
     lines.append(f'    """{describe(k, names)}"""')
@@ -438,21 +449,39 @@ def _scalar_index_checks(node: Apply, names: Names) -> list[str]:
     return lines
 
 
+def kernel_checks(step: Kernel, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless the arrays giving each loop dim's length agree."""
+    conditions = []
+    for dim in range(step.ndim):
+        (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
+        conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
+    if not conditions:
+        return []
+    operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
+    where = _where(step.results[0].node)
+    return [
+        f"if {' or '.join(conditions)}:",
+        f"    raise shape_mismatch({describe(step, names)!r}, {where!r}, {operands})",
+    ]
+
+
+def dot_checks(step: Apply, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless a matrix product's inner lengths agree."""
+    a, b = step.inputs
+    operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+    return [
+        f"if {names[a]}.shape[{a.ndim - 1}] != {names[b]}.shape[0]:",
+        f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})",
+    ]
+
+
 def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     """Driver lines for one step: shape checks, then the call."""
     lines: list[str] = []
     if isinstance(step, Kernel):
         out = ", ".join(names.add(r.var) for r in step.results if r.target is None)
         assign = f"{out} = " if out else ""
-        conditions = []
-        for dim in range(step.ndim):
-            (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
-            conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
-        if conditions:
-            operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
-            lines.append(f"if {' or '.join(conditions)}:")
-            where = _where(step.results[0].node)
-            lines.append(f"    raise shape_mismatch({describe(step, names)!r}, {where!r}, {operands})")
+        lines += kernel_checks(step, names)
         args = ", ".join(names[v] for v in step.params)
         if step.parallelizable:
             biggest = max((v for v in step.params if v.ndim), key=lambda v: v.ndim)
@@ -464,9 +493,7 @@ def emit_step(step: Kernel | Apply, names: Names) -> list[str]:
     out = names.add(step.output)
     if isinstance(step.op, Dot):
         a, b = step.inputs
-        lines.append(f"if {names[a]}.shape[-1] != {names[b]}.shape[0]:")
-        operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
-        lines.append(f"    raise shape_mismatch('dot', {_where(step)!r}, {operands})")
+        lines += dot_checks(step, names)
         lines.append(f"{out} = np.dot({names[a]}, {names[b]})")
     elif isinstance(step.op, SubtensorGrad):
         x, g, *scalars = step.inputs
@@ -558,7 +585,8 @@ def _lines_specify_shape(step: Apply, names: Names, out: str) -> list[str]:
     return _mismatch(conditions, str(step.op), step, [step.inputs[0]], names) + [f"{out} = {x}"]
 
 
-def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+def join_checks(step: Apply, names: Names) -> list[str]:
+    """Driver lines raising a shape mismatch unless the joined tensors agree off the join axis."""
     axis, (first, *others) = step.op.axis, step.inputs
     conditions = [
         f"{names[t]}.shape[{d}] != {names[first]}.shape[{d}]"
@@ -566,8 +594,14 @@ def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
         for d in range(first.ndim)
         if d != axis and names[t] != names[first]
     ]
-    lines = _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
-    return lines + [f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"]
+    return _mismatch(conditions, f"join along axis {axis}", step, list(step.inputs), names)
+
+
+def _lines_join(step: Apply, names: Names, out: str) -> list[str]:
+    axis = step.op.axis
+    return join_checks(step, names) + [
+        f"{out} = np.concatenate(({', '.join(names[t] for t in step.inputs)}), axis={axis})"
+    ]
 
 
 def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
@@ -575,17 +609,24 @@ def _lines_arange(step: Apply, names: Names, out: str) -> list[str]:
     return [f"{out} = np.arange({start}, {stop}, {step_}, dtype={np_dtype(step.output.dtype)})"]
 
 
-def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+def alloc_checks(step: Apply, names: Names, targets: list[str]) -> list[str]:
+    """Driver lines raising a shape mismatch unless an alloc's value broadcasts to ``targets``."""
     value = step.inputs[0]
-    targets = [_length_text(e, step, names) for e in step.op.shape]
     offset = len(targets) - value.ndim
     conditions = [
         f"{names[value]}.shape[{d}] != {targets[offset + d]}"
         for d, n in enumerate(value.type.shape)
         if n != 1 and targets[offset + d] != f"{names[value]}.shape[{d}]"  # alloc(v, n, v.shape[0])
     ]
-    lines = _mismatch(conditions, str(step.op), step, [value], names)
-    return lines + [f"{out} = np.full({_shape_text(targets)}, {names[value]}, dtype={np_dtype(step.output.dtype)})"]
+    return _mismatch(conditions, str(step.op), step, [value], names)
+
+
+def _lines_alloc(step: Apply, names: Names, out: str) -> list[str]:
+    targets = [_length_text(e, step, names) for e in step.op.shape]
+    dtype = np_dtype(step.output.dtype)
+    return alloc_checks(step, names, targets) + [
+        f"{out} = np.full({_shape_text(targets)}, {names[step.inputs[0]]}, dtype={dtype})"
+    ]
 
 
 def _lines_argmax(step: Apply, names: Names, out: str) -> list[str]:
@@ -777,12 +818,17 @@ def _output_text(var: Variable, names: Names, copied: set[int]) -> str:
         # Kernels return Python scalars; np.array restores float64/int64/bool by itself.
         exact = var.dtype in ("float64", "int64", "bool")
         return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
-    # Outputs never alias inputs, constants, each other, or what the next call will overwrite.
+    return f"{name}.copy()" if output_aliases(var, copied) else name
+
+
+def output_aliases(var: Variable, copied: set[int]) -> bool:
+    """Whether returning ``var`` as is could alias an input, a constant, another output or what the
+    next call overwrites (then it is copied); ``copied`` collects the variables already returned."""
     aliases = var.owner is None or isinstance(var.owner.op, _VIEW_OPS) or id(var) in copied
     # Scalar indices only (x[s]): NumPy indexes basically and returns a view.
     aliases = aliases or isinstance(var.owner.op, AdvancedSubtensor) and all(i.ndim == 0 for i in var.owner.inputs[1:])
     copied.add(id(var))
-    return f"{name}.copy()" if aliases else name
+    return aliases
 
 
 def _argument_check(var: Variable, name: str) -> list[str]:

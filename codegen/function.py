@@ -22,12 +22,15 @@ import numpy as np
 from symgrad.config import config
 from symgrad.graph import Constant, Variable, graph_inputs, toposort
 from symgrad.rewrite import optimize, rebuild
+from symgrad.types import describe_shape
 from symgrad.values import coerce
 
 from . import cache
 from .cpu import emit_module
 from .errors import MISSING
 from .lower import lower
+
+DEVICES = ("cpu", "cuda")
 
 
 class Function:
@@ -77,6 +80,38 @@ def _call_error(label: str, names: list[str]) -> Callable[[tuple, dict], TypeErr
         return TypeError(f"{label} got an unknown keyword argument {keyword!r}; its inputs are {', '.join(names)}")
 
     return error
+
+
+def _make_device_check(var: Variable, label: str, allow_downcast: bool | None) -> Callable[[Any], Any]:
+    """For ``device='cuda'``: the argument as a device array (or, for a 0-d input, a host scalar).
+
+    A NumPy array (or list, or number) is checked exactly as on the CPU, then copied to the device.
+    A device array (Numba's, or any object with ``__cuda_array_interface__``: CuPy, PyTorch CUDA
+    tensors) is used where it is, without a copy, so it must already have the input's dtype.
+    """
+    from . import cuda_runtime as rt
+
+    dtype = np.dtype(var.dtype)
+    where = f"input {label!r}"
+
+    def check(value: Any) -> Any:
+        if not rt.is_device_array(value):
+            host = coerce(value, var.type, where, allow_downcast)
+            return host if var.ndim == 0 else rt.to_device(host)
+        array = rt.as_device_array(value)
+        if array.dtype != dtype:
+            raise TypeError(f"{where} expects {dtype.name}, got a device array of {array.dtype}; device arrays are "
+                            "not converted: cast it on the device first")  # fmt: skip
+        if array.ndim != var.ndim:
+            raise TypeError(f"{where} expects a {var.ndim}-d {dtype.name} value ({var.type}), got a {array.ndim}-d "
+                            f"device array of shape {describe_shape(tuple(array.shape))}")  # fmt: skip
+        for d, n in enumerate(var.type.shape):
+            if n is not None and array.shape[d] != n:
+                raise ValueError(f"{where} expects shape {describe_shape(var.type.shape)}, got a device array of "
+                                 f"shape {describe_shape(tuple(array.shape))}")  # fmt: skip
+        return rt.to_host(array)[()] if var.ndim == 0 else array
+
+    return check
 
 
 def _make_check(
@@ -305,12 +340,23 @@ def compile_function(
     updates: Any = None,
     givens: Any = None,
     exclude: Sequence[str] = (),
+    device: str | None = None,
+    return_device_arrays: bool = False,
 ) -> Function:
     from symgrad.shared import SharedVariable
     from symgrad.tensor.basic import as_tensor_variable
 
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    device = config.device if device is None else device
+    if device not in DEVICES:
+        raise ValueError(f"theano.function: device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
+    if return_device_arrays and device != "cuda":
+        raise ValueError("theano.function: return_device_arrays=True needs device='cuda'")
+    if device == "cuda":
+        from .cuda import require_device
+
+        device_text = require_device()  # a clear error now, before any work, when there is no GPU
     inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     out_list = [] if outputs is None else [outputs] if single else list(outputs)
@@ -348,12 +394,22 @@ def compile_function(
             )
 
     # The rewrites applied are in the key because the module's header lists them.
-    options = (f"cpu parallel_threshold={config.parallel_threshold} single={single} name={name!r} "
-               f"parameters={parameter_names} defaults={len(defaults)} rewrites={rewrites}")  # fmt: skip
+    common = (f"single={single} name={name!r} parameters={parameter_names} defaults={len(defaults)} "
+              f"rewrites={rewrites}")  # fmt: skip
+    if device == "cuda":
+        from . import cuda_runtime
+        from .cuda import emit_cuda_module
+
+        options = f"{device_text} return_device_arrays={return_device_arrays} {common}"
+    else:
+        options = f"cpu parallel_threshold={config.parallel_threshold} {common}"
     key = cache.make_key(_describe_graph(inputs, shared, out_list, update_pairs, options))
 
     def build_source() -> str:
         program = lower(inputs, out_list, shared, update_pairs)
+        if device == "cuda":
+            return emit_cuda_module(program, name, key, single, parameter_names, len(defaults), rewrites,
+                                    return_device_arrays, cuda_runtime.REDUCE_THREADS)  # fmt: skip
         return emit_module(
             program, name, key, config.parallel_threshold, single, parameter_names, len(defaults), rewrites
         )
@@ -361,7 +417,12 @@ def compile_function(
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)
     label = f"function {name!r}" if name else "the function"
-    checks = [_make_check(v, p, allow_input_downcast, label, params) for v, p in zip(inputs, params)]
+    checks = [
+        _make_device_check(v, p, allow_input_downcast)
+        if device == "cuda"
+        else _make_check(v, p, allow_input_downcast, label, params)
+        for v, p in zip(inputs, params)
+    ]
     storage = [v.storage for v in shared]
     entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
     if update_pairs:

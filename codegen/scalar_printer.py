@@ -1,9 +1,10 @@
 """SymPy scalar expressions printed as Numba-compilable Python.
 
-One printer class per target: :class:`NumbaPrinter` for the CPU. Functions print under their bare
-names (``exp(x)``, not ``math.exp(x)``) and the printer records which names it used, so the module
-header imports exactly those. Helpers that neither ``math`` nor NumPy provide come from
-``codegen.runtime``.
+One printer class per target: :class:`NumbaPrinter` for the CPU, :class:`CudaPrinter` for
+``numba.cuda`` kernels. Functions print under their bare names (``exp(x)``, not ``math.exp(x)``) and
+the printer records which names it used, so the module header imports exactly those. Helpers that
+neither ``math`` nor NumPy provide come from ``codegen.runtime`` (CPU) or ``codegen.cuda_runtime``
+(CUDA device functions).
 
 In a float32 kernel (``float32`` set) every number is printed as ``np.float32(...)``: Numba types a
 Python number as float64 (an int as int64), and ``x * 0.5`` or ``x + 1`` with a float32 ``x`` would
@@ -19,6 +20,13 @@ from sympy.printing.pycode import PythonCodePrinter
 
 #: Functions implemented in codegen/runtime.py, by the name generated code calls.
 RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma")
+#: Device functions of codegen/cuda_runtime.py (keep in step with its DEVICE_FUNCTIONS), plus the
+#: NumPy functions that numba.cuda lacks and cuda_runtime provides.
+CUDA_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+
+
+class NotSupportedOnDevice(NotImplementedError):
+    """A graph holds an op, or a scalar function, that the chosen device cannot run."""
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -140,3 +148,27 @@ class NumbaPrinter(PythonCodePrinter):
         for value, cond in reversed(branches):
             text = f"({self._print(value)} if {self._print(cond)} else {text})"
         return text
+
+
+class CudaPrinter(NumbaPrinter):
+    """Prints scalar expressions for ``numba.cuda`` kernels.
+
+    The same text as for the CPU, except where ``numba.cuda`` differs: the runtime helpers come from
+    ``codegen.cuda_runtime`` as device functions, NumPy's ``sign``, ``floor`` and ``ceil`` (which
+    ``numba.cuda`` does not type) become device functions too, and functions with no device
+    implementation (polygamma of order 2 and up: third derivatives of ``gammaln``) raise
+    :class:`NotSupportedOnDevice` while the module is being generated, naming the function.
+    """
+
+    printmethod = "_cudacode"
+
+    def _runtime(self, name: str, *args: sympy.Basic) -> str:
+        if name not in CUDA_FUNCTIONS:
+            raise NotSupportedOnDevice(
+                f"{name} has no CUDA implementation in symgrad (on the GPU: {', '.join(CUDA_FUNCTIONS)} and "
+                f"the math module's functions); compile this function with device='cpu'"
+            )
+        return super()._runtime(name, *args)
+
+    def _numpy_call(self, name: str, expr) -> str:
+        return self._runtime(name, *expr.args)

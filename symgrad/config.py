@@ -33,6 +33,7 @@ class Config:
             name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
         }
         self._num_threads: int | None = None
+        self._device = os.environ.get("SYMGRAD_DEVICE", "cpu")
 
     @property
     def num_threads(self) -> int | None:
@@ -47,6 +48,17 @@ class Config:
             raise ValueError(f"config.num_threads must be None or 1..{numba.config.NUMBA_NUM_THREADS}, got {value!r}")
         numba.set_num_threads(value or numba.config.NUMBA_NUM_THREADS)
         self._num_threads = value
+
+    @property
+    def device(self) -> str:
+        """Where ``theano.function`` compiles for when not told: ``'cpu'`` or ``'cuda'`` (as Theano's)."""
+        return self._device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        if value not in ("cpu", "cuda"):
+            raise ValueError(f"config.device must be 'cpu' or 'cuda', got {value!r}")
+        self._device = value
 
     @property
     def floatX(self) -> str:

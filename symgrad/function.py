@@ -42,6 +42,8 @@ def function(
     on_unused_input: str = "raise",
     allow_input_downcast: bool | None = None,
     exclude: Sequence[str] = (),
+    device: str | None = None,
+    return_device_arrays: bool = False,
 ):
     """Compile ``outputs`` as a function of ``inputs``; returns a callable.
 
@@ -54,6 +56,12 @@ def function(
     ``exclude`` names graph rewrites (or whole phases: ``'stabilize'``) not to apply, in addition to
     ``theano.config.excluded_rewrites``; ``symgrad.rewrite.REWRITES`` lists them. The compiled
     function's ``rewrites`` attribute names those that changed the graph.
+
+    ``device`` is ``'cpu'`` (Numba kernels on the CPU) or ``'cuda'`` (numba.cuda kernels on an NVIDIA
+    GPU; needs the ``cuda`` extra); ``None`` means ``theano.config.device``. With ``'cuda'``,
+    arguments may be NumPy arrays or device arrays (anything with ``__cuda_array_interface__``),
+    shared variables stay on the GPU between calls, and outputs come back as NumPy arrays, or as
+    Numba device arrays with ``return_device_arrays=True``.
     """
     from codegen.function import compile_function
 
@@ -66,4 +74,6 @@ def function(
         updates=updates,
         givens=givens,
         exclude=exclude,
+        device=device,
+        return_device_arrays=return_device_arrays,
     )

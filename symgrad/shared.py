@@ -2,8 +2,10 @@
 
 A shared variable is an implicit input of every function that uses it: the function reads its
 current value at each call, and ``updates=`` write new values back. The value lives in a one-slot
-list, the *storage cell*, which compiled functions hold on to, so ``set_value`` is seen by every
-function at its next call.
+list, the *storage cell* (:class:`Storage`), which compiled functions hold on to, so ``set_value`` is
+seen by every function at its next call. Functions compiled with ``device='cuda'`` keep a copy of
+the value on the GPU in the same cell and update it there; the host value is brought up to date
+only when something on the host asks for it.
 
 Threads: each shared variable has a lock. A call of a compiled function that updates it holds
 the lock (see ``codegen/function.py``), and so do ``get_value`` and ``set_value``, so updates from
@@ -28,6 +30,58 @@ from .types import ALL_DTYPES, TensorType
 from .values import coerce
 
 
+class Storage(list):
+    """A shared variable's value: ``storage[0]`` on the host, and a device copy for CUDA functions.
+
+    CPU functions read and write ``storage[0]`` (a NumPy array, or a NumPy scalar for 0-d). CUDA
+    functions use :meth:`on_device` and :meth:`set_device`, so a training loop on the GPU moves no
+    data to the host. At most one side is newer than the other, and reading the older side copies
+    the newer one over first. Host code may write the array it reads in place (a CPU function's
+    in-place update, ``get_value(borrow=True)``), so reading ``storage[0]`` drops the device copy;
+    :meth:`host_value` reads without dropping it.
+    """
+
+    __slots__ = ("device", "device_is_newer")
+
+    def __init__(self, value: Any) -> None:
+        super().__init__([value])
+        self.device: Any = None
+        self.device_is_newer = False
+
+    def host_value(self) -> Any:
+        """The host value, brought up to date from the device if needed; the device copy stays valid."""
+        if self.device_is_newer:
+            from codegen.cuda_runtime import to_host
+
+            value = to_host(self.device)
+            list.__setitem__(self, 0, value[()] if value.ndim == 0 else value)
+            self.device_is_newer = False
+        return list.__getitem__(self, 0)
+
+    def __getitem__(self, index: Any) -> Any:
+        value = self.host_value() if index == 0 else list.__getitem__(self, index)
+        self.device = None  # the caller may write the array in place: the device copy is stale from now on
+        return value
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        list.__setitem__(self, index, value)
+        self.device, self.device_is_newer = None, False
+
+    def on_device(self, write: bool = False) -> Any:
+        """The device copy, made on first use; ``write``: the caller updates it in place."""
+        if self.device is None:
+            from codegen.cuda_runtime import to_device
+
+            self.device = to_device(list.__getitem__(self, 0))
+        if write:
+            self.device_is_newer = True
+        return self.device
+
+    def set_device(self, value: Any) -> None:
+        """Replace the value with a device array (a CUDA function's update); the host copy is stale."""
+        self.device, self.device_is_newer = value, True
+
+
 class SharedVariable(TensorVariable):
     """A variable with a value of its own; use it anywhere a symbolic variable is expected."""
 
@@ -35,7 +89,7 @@ class SharedVariable(TensorVariable):
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None) -> None:
         super().__init__(type, None, name)
-        self.storage: list[np.ndarray] = [value]
+        self.storage = Storage(value)
         self.lock = threading.Lock()
 
     def _label(self) -> str:
@@ -46,7 +100,7 @@ class SharedVariable(TensorVariable):
         if borrow:
             return self.storage[0]
         with self.lock:  # not half-way through an update written in place
-            return self.storage[0].copy()
+            return self.storage.host_value().copy()
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         """Replace the value. It must keep the variable's dtype (or cast to it without loss) and ndim."""

@@ -50,3 +50,33 @@ def test_two_layer_gradient_is_printed_and_drawn(tmp_path):
     assert "relu [id E] 'hidden' <float64[?, ?]> 3" in out
     assert "# Rewrites applied: fill_numbers" in out
     assert picture.read_text().lstrip().startswith("<?xml") and "<svg" in picture.read_text()
+
+
+def test_logistic_regression_tutorial_separates_the_training_data(tmp_path):
+    out = run_example("logistic_regression.py", "--steps", "500", cache_dir=tmp_path)
+    assert "training accuracy 100.0%" in out, out
+    assert float(re.search(r"final cross-entropy ([\d.]+)", out).group(1)) < 0.1, out
+
+
+def test_spiral_with_adam_trains_to_95_percent(tmp_path):
+    out = run_example("spiral_adam.py", "--steps", "300", cache_dir=tmp_path)
+    accuracy = float(re.search(r"training accuracy ([\d.]+)%", out).group(1))
+    assert accuracy >= 95.0, out
+
+
+def test_digits_classifier_reaches_95_percent_test_accuracy(tmp_path):
+    out = run_example("digits.py", "--epochs", "10", cache_dir=tmp_path)
+    assert "1347 training and 450 test images" in out, out
+    accuracy = float(re.search(r"test accuracy ([\d.]+)% +\(", out).group(1))
+    assert accuracy >= 95.0, out
+
+
+def test_curve_fit_through_the_scipy_bridge_converges_to_curve_fits_answer(tmp_path):
+    out = run_example("curve_fit.py", cache_dir=tmp_path)
+    assert "trust-exact: Optimization terminated successfully." in out, out
+    assert float(re.search(r"\|gradient\| ([\d.e+-]+)", out).group(1)) < 1e-8, out
+    rows = re.findall(r"^ +(a|k|w|phi|c) +(-?[\d.]+) +(-?[\d.]+) ", out, flags=re.M)
+    assert len(rows) == 5, out
+    for name, true, value in rows:
+        assert abs(float(value) - float(true)) < 0.05, (name, out)
+    assert float(re.search(r"curve_fit: ([\d.e+-]+)", out).group(1)) < 1e-6, out

@@ -1,0 +1,516 @@
+"""CUDA code generation: the same :class:`~codegen.lower.Program` as the CPU's, printed for ``numba.cuda``.
+
+The lowering is shared (DESIGN.md, principle 6): a kernel is the same fused loop nest on both
+backends, with the same leaves, results, bindings and scalar code (``cpu.kernel_body``, printed by
+:class:`~codegen.scalar_printer.CudaPrinter`). Only the shape of the loops and how they are launched
+differ:
+
+- **Elementwise kernels** are one flat grid-stride loop over the output's elements; the flat index
+  is unravelled into the loop indices ``i0, i1, ...`` that the shared body reads with. Launch
+  configuration (blocks, threads) comes from ``cuda_runtime.grid``, from the device's properties.
+- **Reductions** (with any ``axis``, fused with the expression they reduce and with elementwise
+  results over the same loop nest) run in two passes. The first kernel gives each kept element
+  ``splits`` blocks; each thread accumulates an interleaved share of the reduced elements, then the
+  block combines its threads' values in a shared-memory tree and writes one partial result. The
+  second kernel (``<name>_finish``) combines the partial results in order and casts them. Both
+  passes add in a fixed order, so results are the same from run to run.
+- **Driver steps** (matrix products, views, joins, ...) call ``codegen.cuda_runtime`` (imported as
+  ``rt``): cuBLAS through CuPy or a tiled kernel for ``dot``, views built without copying.
+
+Values stay on the device for the whole call: inputs are converted once on entry (NumPy arrays are
+copied to the device, device arrays are used as they are), shared variables keep a device copy
+between calls and their updates are written there, and outputs are copied back only at the end
+(or not at all, with ``return_device_arrays=True``). 0-d inputs and sizes stay host scalars, passed
+to kernels by value; 0-d results of kernels are 0-d device arrays.
+
+Ops the GPU cannot run yet (a ``Map`` loop, an ``ifelse`` branch, integer-array indexing and its
+scatter, the polygamma functions) raise :class:`NotSupportedOnDevice` when the module is generated,
+naming the op; see the README's list.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import keyword
+from collections.abc import Sequence
+
+from symgrad.graph import Apply, Variable
+from symgrad.ifelse import IfElse
+from symgrad.ops.alloc import Alloc, ARange
+from symgrad.ops.blas import Dot
+from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
+from symgrad.ops.loop import Map
+from symgrad.ops.reduce import Argmax
+from symgrad.ops.shape import (
+    SYMBOLIC,
+    DimShuffle,
+    Join,
+    JoinPiece,
+    Reshape,
+    ReshapeAs,
+    Shape,
+    Size,
+    SpecifyShape,
+    Subtensor,
+    SubtensorGrad,
+)
+
+from .cpu import (
+    Names,
+    _acc_dtype,
+    _accumulate,
+    _constant_text,
+    _identity,
+    _lines_specify_shape,
+    _scalar_index_checks,
+    _shape_text,
+    _summary,
+    _where,
+    alloc_checks,
+    describe,
+    dot_checks,
+    join_checks,
+    kernel_body,
+    kernel_checks,
+    leaf_index,
+    np_dtype,
+    output_aliases,
+)
+from .lower import Branch, Kernel, Loop, Program, Step, constants_of
+from .scalar_printer import CudaPrinter, NotSupportedOnDevice
+
+#: Ops with no CUDA lowering yet, and what to say about them.
+UNSUPPORTED = {
+    Map: "a Map loop (the rows of T.jacobian or T.hessian)",
+    IfElse: "ifelse (lazy branches)",
+    AdvancedSubtensor: "integer-array indexing (x[idx])",
+    AdvancedSubtensorGrad: "the gradient of integer-array indexing (a scatter-add)",
+    AdvancedIncSubtensor: "inc_subtensor/set_subtensor with integer-array indices",
+}
+
+
+def require_device() -> str:
+    """The CUDA device's description (for the cache key), or a clear error when there is none."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        raise RuntimeError(
+            "device='cuda' needs the numba-cuda package, which is not installed: pip install 'symgrad[cuda]' "
+            "(and cupy-cuda12x for cuBLAS matrix products)"
+        )
+    from numba import cuda
+
+    if not cuda.is_available():
+        raise RuntimeError(
+            "device='cuda': no CUDA GPU is available here (numba.cuda.is_available() is False: no NVIDIA GPU, "
+            "or no working driver). To run CUDA code without a GPU, use Numba's CUDA simulator: set "
+            "NUMBA_ENABLE_CUDASIM=1 in the environment before Python starts (before Numba is imported); it runs "
+            "kernels as Python, a few thousand elements per second, which suits tests. Or use device='cpu'."
+        )
+    from .cuda_runtime import device_description
+
+    return device_description()
+
+
+def check_supported(steps: list[Step]) -> None:
+    """Raise NotSupportedOnDevice, naming the op and the line that built it, for anything not lowered here."""
+    for step in steps:
+        node = step.node if isinstance(step, (Branch, Loop)) else step
+        if isinstance(node, Apply) and type(node.op) in UNSUPPORTED:
+            raise NotSupportedOnDevice(
+                f"device='cuda' cannot run {UNSUPPORTED[type(node.op)]} yet{_where(node)}; "
+                "compile this function with device='cpu'"
+            )
+
+
+class _Printer:
+    """Prints one program's kernels and driver lines; holds what they share (names, printer, host scalars)."""
+
+    def __init__(self, names: Names, printer: CudaPrinter, host: set[int]) -> None:
+        self.names = names
+        self.printer = printer
+        # 0-d values that live on the host (inputs, sizes, constants): kernels take them by value.
+        self.host = host
+        self.kernels: list[str] = []
+
+    # --- values ---------------------------------------------------------------------------------
+    def is_host(self, var: Variable) -> bool:
+        return var.ndim == 0 and id(var) in self.host
+
+    def host_value(self, var: Variable) -> str:
+        """Text giving ``var``'s value on the host: a scalar of a kernel's 0-d result is copied back."""
+        name = self.names[var]
+        return name if self.is_host(var) else f"rt.to_host({name})[()]"
+
+    def device_value(self, var: Variable) -> str:
+        """Text giving ``var`` as a device array (a host scalar is copied to the device)."""
+        name = self.names[var]
+        return f"rt.to_device(np.asarray({name}, dtype={np_dtype(var.dtype)}))" if self.is_host(var) else name
+
+    def length(self, k: Kernel, dim: int) -> str:
+        """Loop dim ``dim``'s length, from an array that has it (the same text in kernels and driver)."""
+        sources = k.dim_sources(dim)
+        return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
+
+    # --- steps ----------------------------------------------------------------------------------
+    def steps(self, steps: list[Step]) -> list[str]:
+        check_supported(steps)
+        driver: list[str] = []
+        for step in steps:
+            if isinstance(step, Kernel):
+                driver += kernel_checks(step, self.names) + self.launch(step)
+                self.kernels += self.kernel(step)
+            else:
+                driver += self.apply(step)
+        return driver
+
+    def launch(self, k: Kernel) -> list[str]:
+        """Driver lines: allocate the results, launch the kernel (and the reduction's second pass)."""
+        names = self.names
+        shape = [self.length(k, d) for d in range(k.ndim)]
+        kept = [d for d in range(k.ndim) if d not in k.axes]
+        args = [names[v] for v in k.params]
+        lines = []
+        for r in k.results:
+            if r.target is None and r.reduction is None:
+                args.append(names.add(r.var))
+                lines.append(f"{names[r.var]} = rt.empty({_shape_text(shape)}, {r.var.dtype!r})")
+        if not k.axes:
+            launch = "1, 1" if k.ndim == 0 else f"rt.grid({' * '.join(shape)})"
+            return lines + [f"{k.name}[{launch}]({', '.join(args)})"]
+        n_kept = " * ".join(shape[d] for d in kept) or "1"
+        n_reduced = " * ".join(shape[d] for d in k.axes)
+        if any(r.reduction in ("max", "min") for r in k.results):
+            lines += [f"if {n_reduced} == 0:", "    raise ValueError('max or min of an empty array has no identity')"]
+        lines.append(f"splits, blocks, threads = rt.reduce_grid({n_kept}, {n_reduced})")
+        partials, finals = [], []
+        for j, r in enumerate(k.results):
+            if r.reduction:
+                partials.append(f"partial{j}")
+                lines.append(f"partial{j} = rt.empty((splits, {n_kept}), {_acc_dtype(r)!r})")
+                finals.append(names.add(r.var))
+                lines.append(f"{finals[-1]} = rt.empty({_shape_text([shape[d] for d in kept])}, {r.var.dtype!r})")
+        lines.append(f"{k.name}[blocks, threads]({', '.join(args + partials)}, splits)")
+        lines.append(f"{k.name}_finish[rt.grid({n_kept})]({', '.join(partials + finals)})")
+        return lines
+
+    def kernel(self, k: Kernel) -> list[str]:
+        """The kernel's text (two kernels for a reduction: the block-level pass and the finish)."""
+        names = self.names
+        access = {}
+        for leaf in k.leaves:
+            name = names[leaf.var]
+            if leaf.var.ndim:
+                access[leaf.symbol] = f"{name}[{leaf_index(leaf)}]"
+            else:
+                access[leaf.symbol] = name if self.is_host(leaf.var) else f"{name}[()]"
+        body, values = kernel_body(k, access, self.printer, self.names)
+        if any(r.target is not None for r in k.results):
+            # A result written over one of its own inputs: compute every value of this point before
+            # the first store, so no expression reads an element already overwritten.
+            body += [f"r{j} = {value}" for j, value in enumerate(values)]
+            values = [f"r{j}" for j in range(len(values))]
+        full_index = ", ".join(f"i{d}" for d in range(k.ndim)) or "()"
+        stores, outs, partials = [], [], []
+        for j, (r, value) in enumerate(zip(k.results, values)):
+            if r.target is not None:
+                stores.append(f"{names[r.target]}[{full_index}] = {value}")
+            elif r.reduction is None:
+                outs.append(f"out{j}")
+                stores.append(f"out{j}[{full_index}] = {value}")
+            else:
+                partials.append(f"partial{j}")
+                stores += _accumulate(r.reduction, f"acc{j}", value)
+        params = [names[v] for v in k.params] + outs
+        lines = [f"def {k.name}({', '.join(params + partials + (['splits'] if k.axes else []))}):"]
+        lines.append(f'    """{describe(k, names)}"""')
+        lines += [f"    n{d} = {self.length(k, d)}" for d in range(k.ndim)]
+        if not k.axes:
+            if k.ndim == 0:
+                lines += ["    if cuda.grid(1) == 0:", *("        " + line for line in body + stores)]
+            else:
+                total = " * ".join(f"n{d}" for d in range(k.ndim))
+                lines.append(f"    for flat in range(cuda.grid(1), {total}, cuda.gridsize(1)):")
+                lines += ["        " + line for line in _unravel("flat", range(k.ndim), k) + body + stores]
+            return [_jit(lines)]
+        return [_jit(lines + self._reduction_loops(k, body, stores)), self._finish(k)]
+
+    def _reduction_loops(self, k: Kernel, body: list[str], stores: list[str]) -> list[str]:
+        """Blocks over (kept element, split) pairs; threads over the reduced elements; then the tree."""
+        reduced = [(j, r) for j, r in enumerate(k.results) if r.reduction]
+        kept = [d for d in range(k.ndim) if d not in k.axes]
+        n_kept = " * ".join(f"n{d}" for d in kept) or "1"
+        n_reduced = " * ".join(f"n{d}" for d in k.axes)
+        lines = ["    thread = cuda.threadIdx.x", "    threads = cuda.blockDim.x"]
+        lines += [f"    shared{j} = cuda.shared.array(REDUCE_THREADS, {np_dtype(_acc_dtype(r))})" for j, r in reduced]
+        lines += [
+            f"    for block in range(cuda.blockIdx.x, {n_kept + ' * ' if kept else ''}splits, cuda.gridDim.x):",
+            "        kept = block // splits",
+            "        part = block % splits",
+        ]
+        lines += ["        " + line for line in _unravel("kept", kept, k)]
+        lines += [f"        acc{j} = {_identity(r.reduction, _acc_dtype(r))}" for j, r in reduced]
+        lines.append(f"        for flat in range(part * threads + thread, {n_reduced}, splits * threads):")
+        lines += ["            " + line for line in _unravel("flat", k.axes, k) + body + stores]
+        tree = ["if threads > 1:  # the same for every thread of the block, so all reach each syncthreads"]
+        tree += [f"    shared{j}[thread] = acc{j}" for j, _ in reduced]
+        tree += [
+            "    cuda.syncthreads()",
+            "    stride = threads // 2",
+            "    while stride > 0:",
+            "        if thread < stride:",
+        ]
+        for j, r in reduced:
+            tree += [
+                "            " + line
+                for line in _accumulate(r.reduction, f"shared{j}[thread]", f"shared{j}[thread + stride]")
+            ]
+        tree += ["        cuda.syncthreads()", "        stride //= 2"]
+        tree += [f"    acc{j} = shared{j}[0]" for j, _ in reduced]
+        tree += ["if thread == 0:"] + [f"    partial{j}[part, kept] = acc{j}" for j, _ in reduced]
+        return lines + ["        " + line for line in tree]
+
+    def _finish(self, k: Kernel) -> str:
+        """The second pass: combine each kept element's partial results in order, cast, store."""
+        reduced = [(j, r) for j, r in enumerate(k.results) if r.reduction]
+        kept = [d for d in range(k.ndim) if d not in k.axes]
+        first = f"partial{reduced[0][0]}"
+        params = [f"partial{j}" for j, _ in reduced] + [f"out{j}" for j, _ in reduced]
+        lines = [f"def {k.name}_finish({', '.join(params)}):"]
+        lines.append(f'    """The second pass of {k.name}: each result from its blocks\' partial results, in order."""')
+        out = f"out{reduced[0][0]}"
+        lines += [f"    n{d} = {out}.shape[{position}]" for position, d in enumerate(kept)]
+        lines.append(f"    for kept in range(cuda.grid(1), {first}.shape[1], cuda.gridsize(1)):")
+        lines += ["        " + line for line in _unravel("kept", kept, k)]
+        lines += [f"        acc{j} = partial{j}[0, kept]" for j, _ in reduced]
+        lines.append(f"        for part in range(1, {first}.shape[0]):")
+        for j, r in reduced:
+            lines += ["            " + line for line in _accumulate(r.reduction, f"acc{j}", f"partial{j}[part, kept]")]
+        index = ", ".join(f"i{d}" for d in kept) or "()"
+        lines += [f"        out{j}[{index}] = acc{j}" for j, _ in reduced]
+        return _jit(lines)
+
+    # --- driver steps ---------------------------------------------------------------------------
+    def apply(self, step: Apply) -> list[str]:
+        names, op = self.names, step.op
+        out = names.add(step.output)
+        x = names[step.inputs[0]] if step.inputs else ""
+        if isinstance(op, Dot):
+            a, b = step.inputs
+            return dot_checks(step, names) + [f"{out} = rt.matmul({names[a]}, {names[b]})"]
+        if isinstance(op, DimShuffle):
+            return [f"{out} = rt.dimshuffle({self.device_value(step.inputs[0])}, {op.new_order!r})"]
+        if isinstance(op, Subtensor):
+            index = self._index(op.index, step.inputs[1:])
+            return _scalar_index_checks(step, names) + [f"{out} = rt.subtensor({x}, {index})"]
+        if isinstance(op, SubtensorGrad):
+            source, g, *scalars = step.inputs
+            index = self._index(op.index, scalars)
+            return _scalar_index_checks(step, names) + [
+                f"{out} = rt.zeros({names[source]}.shape, {step.output.dtype!r})",
+                f"rt.assign(rt.subtensor({out}, {index}), {names[g]})",
+            ]
+        if isinstance(op, Reshape):
+            lengths = _shape_text([self._length(e, step) for e in op.shape])
+            return [f"{out} = rt.reshape({self.device_value(step.inputs[0])}, {lengths})"]
+        if isinstance(op, ReshapeAs):
+            return [f"{out} = rt.reshape({self.device_value(step.inputs[0])}, np.shape({names[step.inputs[1]]}))"]
+        if isinstance(op, SpecifyShape):
+            if self.is_host(step.inputs[0]):
+                self.host.add(id(step.output))
+            return _lines_specify_shape(step, names, out)
+        if isinstance(op, Size):
+            self.host.add(id(step.output))
+            return [f"{out} = {' * '.join(f'{x}.shape[{a}]' for a in op.axes) or '1'}"]
+        if isinstance(op, Shape):
+            return [f"{out} = rt.shape_of({x})"]
+        if isinstance(op, JoinPiece):
+            lengths = [f"{names[t]}.shape[{op.axis}]" for t in step.inputs[1:]]
+            start = " + ".join(lengths[: op.k]) or "0"
+            stop = " + ".join(lengths[: op.k + 1])
+            return [f"{out} = rt.subtensor({x}, (slice(None),) * {op.axis} + (slice({start}, {stop}),))"]
+        if isinstance(op, Join):
+            pieces = ", ".join(self.device_value(t) for t in step.inputs)
+            return join_checks(step, names) + [f"{out} = rt.concatenate(({pieces},), {op.axis})"]
+        if isinstance(op, ARange):
+            start, stop, step_ = (self.host_value(v) for v in step.inputs)
+            return [f"{out} = rt.arange({start}, {stop}, {step_}, {step.output.dtype!r})"]
+        if isinstance(op, Alloc):
+            targets = [self._length(e, step) for e in op.shape]
+            return alloc_checks(step, names, targets) + [
+                f"{out} = rt.full({_shape_text(targets)}, {x}, {step.output.dtype!r})"
+            ]
+        if isinstance(op, Argmax):
+            return [f"{out} = rt.argmax({self.device_value(step.inputs[0])}, {op.axis!r}, {op.which!r})"]
+        if isinstance(op, IncSubtensor):
+            return self._inc_subtensor(step, out)
+        raise NotSupportedOnDevice(f"device='cuda' cannot run {op}{_where(step)} yet; compile with device='cpu'")
+
+    def _index(self, index: tuple, scalars: Sequence[Variable]) -> str:
+        """A basic index as Python's own objects: ``(slice(1, None, 2), 0)``; symbolic entries from the host."""
+        given = iter(scalars)
+
+        def part(p) -> str:
+            return self.host_value(next(given)) if p == SYMBOLIC else repr(p)
+
+        items = [
+            f"slice({', '.join(part(p) for p in item)})" if isinstance(item, tuple) else part(item) for item in index
+        ]
+        return "(" + "".join(item + ", " for item in items) + ")"
+
+    def _length(self, entry: int | tuple, node: Apply) -> str:
+        """A Reshape/Alloc shape entry: an int, ``('dim', k)`` of the first input, or ``('arg', j)``."""
+        if isinstance(entry, tuple):
+            kind_, k = entry
+            if kind_ == "dim":
+                return f"{self.names[node.inputs[0]]}.shape[{k}]"
+            return self.host_value(node.inputs[1 + k])
+        return str(entry)
+
+    def _inc_subtensor(self, step: Apply, out: str) -> list[str]:
+        x, y = step.inputs
+        region = f"rt.subtensor({out}, {self._index(step.op.index, ())})"
+        add = step.op.mode == "inc"
+        return [f"{out} = rt.contiguous({self.names[x]})", f"rt.assign({region}, {self.names[y]}, add={add})"]
+
+
+def _unravel(flat: str, dims: Sequence[int], k: Kernel) -> list[str]:
+    """Lines turning ``flat`` (C order over ``dims``, outermost first) into the loop indices ``i<d>``."""
+    dims = list(dims)
+    lines = []
+    inner: list[str] = []
+    for position, d in reversed(list(enumerate(dims))):
+        if k.broadcastable[d]:
+            lines.append(f"i{d} = 0")
+            continue
+        divided = f"{flat} // ({' * '.join(inner)})" if len(inner) > 1 else f"{flat} // {inner[0]}" if inner else flat
+        outermost = all(k.broadcastable[e] for e in dims[:position])
+        lines.append(f"i{d} = {divided}" if outermost else f"i{d} = {divided} % n{d}")
+        inner.append(f"n{d}")
+    return lines[::-1]
+
+
+def _jit(lines: list[str]) -> str:
+    return "@cuda.jit(**KERNEL_OPTIONS)\n" + "\n".join(lines)
+
+
+def emit_cuda_module(
+    program: Program,
+    name: str | None,
+    key: str,
+    single: bool,
+    parameter_names: list[str | None] | None = None,
+    n_defaults: int = 0,
+    rewrites: Sequence[str] = (),
+    return_device_arrays: bool = False,
+    reduce_threads: int = 256,
+) -> str:
+    """The text of the generated CUDA module for the function called ``name``: kernels, then
+    ``make_entry``, which returns the compiled function (see ``cpu.emit_module`` for the CPU twin)."""
+    entry_name = name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
+    title = f"symgrad function {name!r} (CUDA)" if name else "A function compiled by symgrad (CUDA)"
+    names = Names()
+    for var, preferred in zip(program.inputs, parameter_names or [None] * len(program.inputs)):
+        names.add(var, prefix="x", preferred=preferred)
+    for var in program.shared:
+        names.add(var, prefix="shared")
+    constants = constants_of(program)
+    for c in constants:
+        names.add(c, prefix="c")
+    host = {id(v) for v in program.inputs if v.ndim == 0} | {id(c) for c in constants if c.ndim == 0}
+    printer = _Printer(names, CudaPrinter(), host)
+    driver = printer.steps(program.steps)
+    for var in program.outputs:
+        names.add(var)
+    deferred = program.deferred_updates()
+    for _, value in deferred:
+        names.add(value)
+    copied: set[int] = set()
+
+    def returned(var: Variable) -> str:
+        """The output as the caller gets it: a NumPy array, or a device array that aliases nothing."""
+        if printer.is_host(var):
+            text = f"np.asarray({names[var]}, dtype={np_dtype(var.dtype)})"
+            return f"rt.to_device({text})" if return_device_arrays else text
+        if not return_device_arrays:
+            return f"rt.to_host({names[var]})"
+        return f"rt.contiguous({names[var]})" if output_aliases(var, copied) else names[var]
+
+    results = [returned(v) for v in program.outputs]
+    # New shared values never alias an input, an output or another shared value.
+    new_values = [
+        printer.device_value(v) if printer.is_host(v)
+        else f"rt.contiguous({names[v]})" if output_aliases(v, copied) else names[v]
+        for _, v in deferred
+    ]  # fmt: skip
+
+    header = [
+        f'"""{title}',
+        "",
+        f"Generated by symgrad; content key {key}. Do not edit: the cache checks this text's hash.",
+        '"""',
+        *_summary(program, names, deferred, rewrites),
+        "import numpy as np",
+        "from numba import cuda",
+    ]
+    for module, functions in sorted(printer.printer.module_imports.items()):
+        header.append(f"from {module} import {', '.join(sorted(functions))}")
+    if printer.printer.runtime_imports:
+        header.append(f"from codegen.cuda_runtime import {', '.join(sorted(printer.printer.runtime_imports))}")
+    header += [
+        "import codegen.cuda_runtime as rt",
+        "from codegen.errors import index_error, index_out_of_bounds, shape_mismatch",
+        "",
+        "KERNEL_OPTIONS = dict(cache=True)  # machine code in Numba's disk cache, next to this file",
+        f"REDUCE_THREADS = {reduce_threads}  # the shared-memory tree's size: reductions use at most this many threads",
+    ]
+    for c in constants:
+        header.append(f"{names[c]}_host = {_constant_text(c)}{'[()]' if c.ndim == 0 else ''}")
+    params = [names[v] for v in program.inputs]
+    header.append(f"PARAMETERS = {tuple(params)!r}  # the inputs, in order")
+
+    cells = [names.fresh(f"{names[v]}_storage") for v in program.shared]
+    defaults = [names.fresh(f"{p}_default") for p in params[len(params) - n_defaults :]]
+    entry = [
+        "def make_entry(checks, call_error, defaults, storage):",
+        '    """The compiled function: arguments to the device, then the steps in order."""',
+    ]
+    unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
+    entry += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
+    entry += [
+        f"    {names[c]} = {names[c]}_host if np.ndim({names[c]}_host) == 0 else rt.to_device({names[c]}_host)"
+        for c in constants
+    ]
+    required = len(params) - n_defaults
+    signature = params[:required] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
+    entry += [
+        "",
+        f"    def {entry_name}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
+        "        if extra or unknown:",
+        "            raise call_error(extra, unknown)",
+    ]
+    # Each argument becomes a device array (a NumPy array is copied over; a device array is used as
+    # it is) or, for a 0-d input, a host scalar; the check names the input in any error.
+    body = [f"{p} = check_{p}({p})" for p in params]
+    written = {id(r.target) for s in _kernels(program.steps) for r in s.results if r.target is not None}
+    for var, cell in zip(program.shared, cells):
+        writing = id(var) in written
+        note = "updated in place by a kernel" if writing else "the shared value, as of this call"
+        body.append(f"{names[var]} = {cell}.on_device(write={writing})  # {note}")
+    body += driver
+    value = results[0] if single else f"[{', '.join(results)}]"
+    if deferred:
+        body.append(f"result = {value}  # before the updates: outputs see the old values")
+        cell_of = {id(v): c for v, c in zip(program.shared, cells)}
+        body += [f"{cell_of[id(target)]}.set_device({text})" for (target, _), text in zip(deferred, new_values)]
+        value = "result"
+    body.append(f"return {value}")
+    entry += ["        " + line for line in body]
+    entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
+              f"    return {entry_name}"]  # fmt: skip
+    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(printer.kernels + ["\n".join(entry)]) + "\n"
+
+
+def _kernels(steps: list[Step]) -> list[Kernel]:
+    return [s for s in steps if isinstance(s, Kernel)]
+
+
+__all__ = ["NotSupportedOnDevice", "UNSUPPORTED", "check_supported", "emit_cuda_module", "require_device"]

@@ -1,0 +1,527 @@
+"""Host and device helpers for generated CUDA modules (``device='cuda'``).
+
+Imported only by generated CUDA modules and by shared variables that hold a device copy, never by
+``import symgrad``; it imports ``numba.cuda`` (the ``numba-cuda`` package, the ``cuda`` extra).
+
+What lives here, rather than in each generated module:
+
+- **Launch configuration** from the device's properties (multiprocessor count, threads per block).
+  Under Numba's simulator (``NUMBA_ENABLE_CUDASIM=1``), which runs every CUDA thread as Python,
+  blocks are tiny, so tests stay fast while still running every code path (grid-stride loops over
+  several blocks, shared-memory trees over several threads, two-pass reductions).
+- **Views**: dimshuffles, slices, reshapes and the padding of arrays to four dimensions, all made by
+  one function, :func:`view`, from a shape, strides and an offset. Numba's own device arrays copy on
+  ``.T`` and refuse most reshapes of views, so the views are built here, without copying.
+- **Generic kernels** for what is not a fused loop nest: strided copies (outputs that alias an
+  input, reshapes of non-contiguous views), fills, joins, ``arange``, ``argmax``, and matrix
+  products: cuBLAS through CuPy when CuPy is installed, otherwise a tiled shared-memory kernel.
+- **Device functions** for the scalar helpers of ``codegen.runtime`` that have a GPU version
+  (``sigmoid``, ``softplus``, ``digamma`` and ``trigamma``, compiled from the CPU version's own
+  source where it has no allocation) and for
+  NumPy's ``sign``, ``floor`` and ``ceil``, which ``numba.cuda`` does not type (see
+  :data:`DEVICE_FUNCTIONS`).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numba import config as numba_config
+from numba import cuda, float32, float64, int32, int64
+
+from . import runtime as cpu_runtime
+
+SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
+
+#: Threads per block of elementwise (grid-stride) kernels, and the most threads a reduction's
+#: shared-memory tree uses; a power of two. The simulator runs each thread as Python and each
+#: ``syncthreads`` costs it milliseconds, so it gets tiny blocks.
+THREADS = 4 if SIMULATOR else 256
+REDUCE_THREADS = 4 if SIMULATOR else 256
+#: Edge of the square tiles of the fallback matrix-product kernel.
+TILE = 4 if SIMULATOR else 16
+#: Arrays of up to this many dimensions can be copied, filled or joined on the device.
+MAX_NDIM = 4
+
+#: Scalar functions with a device implementation here, by the name generated code calls
+#: (scalar_printer.CUDA_FUNCTIONS lists the same names).
+DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+
+
+# ------------------------------------------------------------------------------------------------
+# The device
+
+
+def device_description() -> str:
+    """What the generated code depends on: the simulator, or the GPU's name and compute capability."""
+    import numba_cuda
+
+    if SIMULATOR:
+        return f"cuda simulator, numba-cuda {numba_cuda.__version__}"
+    device = cuda.get_current_device()
+    name = device.name.decode() if isinstance(device.name, bytes) else device.name
+    major, minor = device.compute_capability
+    return f"cuda {name} sm_{major}{minor}, numba-cuda {numba_cuda.__version__}"
+
+
+_blocks_wanted: int | None = None
+
+
+def _target_blocks() -> int:
+    """Enough blocks to keep every multiprocessor busy (a few resident blocks each)."""
+    global _blocks_wanted
+    if _blocks_wanted is None:
+        if SIMULATOR:
+            _blocks_wanted = 2
+        else:
+            _blocks_wanted = 8 * cuda.get_current_device().MULTIPROCESSOR_COUNT
+    return _blocks_wanted
+
+
+def grid(n: int) -> tuple[int, int]:
+    """(blocks, threads) for a grid-stride loop over ``n`` elements."""
+    return max(1, min(-(-n // THREADS), _target_blocks())), THREADS
+
+
+def reduce_grid(kept: int, reduced: int) -> tuple[int, int, int]:
+    """(splits, blocks, threads) for a reduction of ``reduced`` elements into each of ``kept`` results.
+
+    Each kept element is reduced by ``splits`` blocks, each over an interleaved part of its
+    elements; a second kernel adds the parts. Few kept elements (a full sum) get several splits so
+    that every multiprocessor works; many get one. The block size is the smallest power of two at
+    least the reduced length, at most :data:`REDUCE_THREADS`.
+    """
+    threads = 1
+    while threads < min(reduced, REDUCE_THREADS):
+        threads *= 2
+    splits = max(1, min(-(-reduced // (4 * threads)), -(-_target_blocks() // max(kept, 1))))
+    return splits, max(1, min(kept * splits, _target_blocks() * 4)), threads
+
+
+# ------------------------------------------------------------------------------------------------
+# Arrays: allocation, transfers, views
+
+
+def empty(shape: Sequence[int], dtype: str) -> Any:
+    return cuda.device_array(tuple(int(n) for n in shape), dtype=np.dtype(dtype))
+
+
+def to_device(value: Any) -> Any:
+    """A host array (or NumPy scalar) copied to the device."""
+    value = np.asarray(value)
+    return cuda.to_device(value if value.flags.c_contiguous else value.copy())
+
+
+def is_device_array(value: Any) -> bool:
+    """Whether ``value`` lives on the GPU: a Numba device array or any ``__cuda_array_interface__`` object."""
+    if SIMULATOR:
+        return isinstance(value, _devicearray.FakeCUDAArray)
+    return isinstance(value, _devicearray.DeviceNDArray) or hasattr(value, "__cuda_array_interface__")
+
+
+def as_device_array(value: Any) -> Any:
+    """A Numba device array for ``value`` (CuPy arrays, PyTorch CUDA tensors: a view, no copy)."""
+    if SIMULATOR or isinstance(value, _devicearray.DeviceNDArray):
+        return value
+    return cuda.as_cuda_array(value)
+
+
+def c_contiguous(x: Any) -> bool:
+    return bool(x.is_c_contiguous())
+
+
+def to_host(x: Any) -> np.ndarray:
+    """A fresh NumPy array with the value of device array ``x``."""
+    if not c_contiguous(x):
+        x = contiguous(x)
+    return x.copy_to_host()
+
+
+def view(x: Any, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Any:
+    """A device array over ``x``'s memory: ``shape``, ``strides`` in bytes, and its first element
+    ``offset`` bytes after ``x``'s first element (negative strides and offsets are fine). No copy."""
+    shape, strides = tuple(int(n) for n in shape), tuple(int(s) for s in strides)
+    if SIMULATOR:
+        base = x._ary
+        interface = {
+            "data": (base.__array_interface__["data"][0] + offset, False),
+            "shape": shape,
+            "strides": strides,
+            "typestr": base.dtype.str,
+            "version": 3,
+        }
+        holder = types.SimpleNamespace(__array_interface__=interface, keep=base)
+        return _devicearray.FakeCUDAArray(np.asarray(holder))
+    data = x.gpu_data if offset == 0 or 0 in shape else x.gpu_data.view(offset)
+    return _devicearray.DeviceNDArray(shape, strides, x.dtype, gpu_data=data)
+
+
+def dimshuffle(x: Any, new_order: Sequence[int | str]) -> Any:
+    """Theano's dimshuffle as a view: permute dims, drop length-1 dims, add length-1 dims ('x')."""
+    shape, strides = [], []
+    for position, d in enumerate(new_order):
+        if d == "x":
+            shape.append(1)
+            # Any stride works for a length-1 dim; the next dim's extent keeps C order C-contiguous.
+            following = [x.shape[e] * x.strides[e] for e in new_order[position + 1 :] if e != "x"]
+            strides.append(following[0] if following else x.dtype.itemsize)
+        else:
+            shape.append(x.shape[d])
+            strides.append(x.strides[d])
+    return view(x, shape, strides)
+
+
+def subtensor(x: Any, index: tuple) -> Any:
+    """``x[index]`` for ints and slices, as a view (what NumPy's basic indexing gives)."""
+    shape, strides, offset = [], [], 0
+    for d in range(x.ndim):
+        item = index[d] if d < len(index) else slice(None)
+        if isinstance(item, slice):
+            start, stop, step = item.indices(x.shape[d])
+            shape.append(len(range(start, stop, step)))
+            strides.append(x.strides[d] * step)
+            offset += start * x.strides[d] if shape[-1] else 0
+        else:
+            offset += (item + x.shape[d] if item < 0 else item) * x.strides[d]
+    return view(x, shape, strides, offset)
+
+
+def reshape(x: Any, shape: Sequence[int]) -> Any:
+    """``np.reshape``: a view of a C-contiguous array (a copy is made first when ``x`` is not)."""
+    shape = [int(n) for n in shape]
+    if -1 in shape:
+        known = math.prod(n for n in shape if n != -1)
+        shape[shape.index(-1)] = x.size // known if known else 0
+    if math.prod(shape) != x.size:
+        raise ValueError(f"cannot reshape an array of shape {tuple(x.shape)} into shape {tuple(shape)}")
+    if not c_contiguous(x):
+        x = contiguous(x)
+    strides, step = [], x.dtype.itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return view(x, shape, strides[::-1])
+
+
+def _padded(x: Any) -> Any:
+    """``x`` as a 4-d view (leading length-1 dims), so one kernel serves every rank up to 4."""
+    if x.ndim > MAX_NDIM:
+        raise NotImplementedError(f"symgrad's CUDA backend copies arrays of at most {MAX_NDIM} dimensions")
+    extra = MAX_NDIM - x.ndim
+    return view(x, (1,) * extra + tuple(x.shape), (0,) * extra + tuple(x.strides))
+
+
+@cuda.jit(cache=True)
+def _copy4(src, dst):
+    n1, n2, n3 = dst.shape[1], dst.shape[2], dst.shape[3]
+    for flat in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
+        i3 = flat % n3
+        i2 = flat // n3 % n2
+        i1 = flat // (n3 * n2) % n1
+        i0 = flat // (n3 * n2 * n1)
+        dst[i0, i1, i2, i3] = src[i0, i1, i2, i3]
+
+
+@cuda.jit(cache=True)
+def _add4(src, dst):
+    n1, n2, n3 = dst.shape[1], dst.shape[2], dst.shape[3]
+    for flat in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
+        i3 = flat % n3
+        i2 = flat // n3 % n2
+        i1 = flat // (n3 * n2) % n1
+        i0 = flat // (n3 * n2 * n1)
+        dst[i0, i1, i2, i3] += src[i0, i1, i2, i3]
+
+
+@cuda.jit(cache=True)
+def _fill1(dst, value):
+    for i in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
+        dst[i] = value
+
+
+def _broadcast(src: Any, shape: Sequence[int]) -> Any:
+    """``src`` (a device array) as a view of ``shape``: NumPy broadcasting with zero strides."""
+    extra = len(shape) - src.ndim
+    strides = [0] * extra + [0 if n == 1 and m != 1 else s for n, m, s in zip(src.shape, shape[extra:], src.strides)]
+    return view(src, shape, strides)
+
+
+def assign(dst: Any, src: Any, add: bool = False) -> None:
+    """``dst[...] = src`` (or ``+=``), broadcasting ``src``: a device array or a host scalar."""
+    if dst.size == 0:
+        return
+    if not is_device_array(src):
+        if not add and c_contiguous(dst):
+            _fill1[grid(dst.size)](reshape(dst, (dst.size,)), dst.dtype.type(src))
+            return
+        src = to_device(np.asarray(src, dtype=dst.dtype))
+    (_add4 if add else _copy4)[grid(dst.size)](_padded(_broadcast(src, dst.shape)), _padded(dst))
+
+
+def contiguous(x: Any) -> Any:
+    """A fresh C-contiguous copy of ``x``."""
+    out = empty(x.shape, x.dtype)
+    assign(out, x)
+    return out
+
+
+def full(shape: Sequence[int], value: Any, dtype: str) -> Any:
+    """``np.full``: ``value`` is a host scalar or a device array broadcast to ``shape``."""
+    out = empty(shape, dtype)
+    assign(out, value)
+    return out
+
+
+def zeros(shape: Sequence[int], dtype: str) -> Any:
+    out = empty(shape, dtype)
+    assign(out, np.dtype(dtype).type(0))
+    return out
+
+
+def concatenate(pieces: Sequence[Any], axis: int) -> Any:
+    """``np.concatenate`` along ``axis``: each piece copied into its slice of a new array."""
+    first = pieces[0]
+    shape = list(first.shape)
+    shape[axis] = sum(p.shape[axis] for p in pieces)
+    out = empty(shape, first.dtype)
+    start = 0
+    for piece in pieces:
+        stop = start + piece.shape[axis]
+        assign(subtensor(out, (slice(None),) * axis + (slice(start, stop),)), piece)
+        start = stop
+    return out
+
+
+def shape_of(x: Any) -> Any:
+    """``x.shape`` as an int64 device vector (the one small upload of the ``Shape`` op)."""
+    return to_device(np.array(x.shape, dtype=np.int64))
+
+
+@cuda.jit(cache=True)
+def _arange(out, start, step):
+    for i in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[i] = start + i * step
+
+
+def arange(start: Any, stop: Any, step: Any, dtype: str) -> Any:
+    """``np.arange(start, stop, step, dtype)`` filled on the device."""
+    length = max(0, math.ceil((stop - start) / step))  # a zero step raises ZeroDivisionError, as in NumPy
+    out = empty((length,), dtype)
+    if length:
+        _arange[grid(length)](out, np.dtype(dtype).type(start), np.dtype(dtype).type(step))
+    return out
+
+
+@cuda.jit(cache=True)
+def _argmax_rows(x, out, sign):
+    """out[r] = the first index of the largest (sign 1) or smallest (sign -1) x[r, :]; nan wins."""
+    for r in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
+        best = 0
+        best_value = x[r, 0] * sign
+        for j in range(1, x.shape[1]):
+            v = x[r, j] * sign
+            if best_value != best_value:
+                break
+            if v > best_value or v != v:
+                best, best_value = j, v
+        out[r] = best
+
+
+def argmax(x: Any, axis: int | None, which: str) -> Any:
+    """NumPy's argmax/argmin over one ``axis`` (or the flattened array), as int64."""
+    if axis is None:
+        rows, kept_shape = reshape(x, (1, x.size)), ()
+    else:
+        kept = [d for d in range(x.ndim) if d != axis]
+        moved = contiguous(dimshuffle(x, kept + [axis]))
+        kept_shape = tuple(x.shape[d] for d in kept)
+        rows = reshape(moved, (math.prod(kept_shape), x.shape[axis]))
+    if rows.shape[1] == 0:
+        raise ValueError(f"attempt to get {which} of an empty sequence")
+    out = empty((rows.shape[0],), "int64")
+    if rows.shape[0]:
+        sign = 1 if which == "argmax" else -1
+        _argmax_rows[grid(rows.shape[0])](rows, out, rows.dtype.type(sign))
+    return reshape(out, kept_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# Matrix products: cuBLAS through CuPy, else a tiled shared-memory kernel
+
+
+@cuda.jit(device=True)
+def _gemm_tiles(a, b, out, tile_a, tile_b, zero):
+    """out = a @ b, one TILE x TILE block of ``out`` per block of threads: each step stages a tile
+    of ``a`` and one of ``b`` in shared memory, so each element is loaded once per tile, not once
+    per product."""
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    for block_row in range(cuda.blockIdx.y, -(-m // TILE), cuda.gridDim.y):
+        for block_col in range(cuda.blockIdx.x, -(-n // TILE), cuda.gridDim.x):
+            row, col = block_row * TILE + ty, block_col * TILE + tx
+            acc = zero
+            for t in range(0, k, TILE):
+                tile_a[ty, tx] = a[row, t + tx] if row < m and t + tx < k else zero
+                tile_b[ty, tx] = b[t + ty, col] if t + ty < k and col < n else zero
+                cuda.syncthreads()
+                for j in range(TILE):
+                    acc += tile_a[ty, j] * tile_b[j, tx]
+                cuda.syncthreads()
+            if row < m and col < n:
+                out[row, col] = acc
+
+
+@cuda.jit(cache=True)
+def _gemm_float64(a, b, out):
+    tile_a = cuda.shared.array((TILE, TILE), float64)
+    tile_b = cuda.shared.array((TILE, TILE), float64)  # its own line: the simulator tells shared arrays apart by line
+    _gemm_tiles(a, b, out, tile_a, tile_b, float64(0))
+
+
+@cuda.jit(cache=True)
+def _gemm_float32(a, b, out):
+    tile_a = cuda.shared.array((TILE, TILE), float32)
+    tile_b = cuda.shared.array((TILE, TILE), float32)  # its own line: the simulator tells shared arrays apart by line
+    _gemm_tiles(a, b, out, tile_a, tile_b, float32(0))
+
+
+@cuda.jit(cache=True)
+def _gemm_int64(a, b, out):
+    tile_a = cuda.shared.array((TILE, TILE), int64)
+    tile_b = cuda.shared.array((TILE, TILE), int64)  # its own line: the simulator tells shared arrays apart by line
+    _gemm_tiles(a, b, out, tile_a, tile_b, int64(0))
+
+
+@cuda.jit(cache=True)
+def _gemm_int32(a, b, out):
+    tile_a = cuda.shared.array((TILE, TILE), int32)
+    tile_b = cuda.shared.array((TILE, TILE), int32)  # its own line: the simulator tells shared arrays apart by line
+    _gemm_tiles(a, b, out, tile_a, tile_b, int32(0))
+
+
+_GEMM = {"float64": _gemm_float64, "float32": _gemm_float32, "int64": _gemm_int64, "int32": _gemm_int32}
+_cupy: Any = None
+
+
+def _load_cupy() -> Any:
+    """CuPy, or False when it is not installed (or under the simulator, which has no real memory)."""
+    global _cupy
+    if _cupy is None:
+        _cupy = False
+        if not SIMULATOR:
+            try:
+                import cupy
+
+                _cupy = cupy
+            except ImportError:
+                pass
+    return _cupy
+
+
+def uses_cublas() -> bool:
+    """Whether matrix products go to cuBLAS (CuPy is installed) rather than the tiled kernel."""
+    return bool(_load_cupy())
+
+
+def tiled_matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` for 2-d device arrays with the tiled shared-memory kernel."""
+    dtype = np.dtype(a.dtype).name
+    if dtype not in _GEMM:
+        raise NotImplementedError(f"symgrad's CUDA matrix-product kernel takes {', '.join(_GEMM)}, not {dtype}")
+    out = empty((a.shape[0], b.shape[1]), dtype)
+    if out.size == 0:
+        return out
+    if a.shape[1] == 0:
+        assign(out, a.dtype.type(0))
+        return out
+    blocks = [min(-(-length // TILE), 64) for length in (b.shape[1], a.shape[0])]
+    _GEMM[dtype][tuple(blocks), (TILE, TILE)](a, b, out)
+    return out
+
+
+def matmul(a: Any, b: Any) -> Any:
+    """``np.dot`` for 1-d and 2-d device arrays: cuBLAS via CuPy if installed, else the tiled kernel."""
+    cupy = _load_cupy()
+    if cupy:
+        return cuda.as_cuda_array(cupy.matmul(cupy.asarray(a), cupy.asarray(b)))
+    a2 = view(a, (1, a.shape[0]), (0, a.strides[0])) if a.ndim == 1 else a
+    b2 = view(b, (b.shape[0], 1), (b.strides[0], 0)) if b.ndim == 1 else b
+    out = tiled_matmul(a2, b2)
+    shape = tuple(a.shape[:-1]) + tuple(b.shape[1:])
+    return out if out.ndim == len(shape) else reshape(out, shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# Device versions of codegen.runtime's scalar helpers, compiled from the same Python source
+
+
+def _device_function(name: str, compiled: dict[str, Any]) -> Any:
+    """``codegen.runtime.<name>`` recompiled as a CUDA device function; the runtime helpers it calls
+    are replaced by their own device versions."""
+    if name not in compiled:
+        source = getattr(cpu_runtime, name).py_func
+        scope = dict(source.__globals__)
+        for helper in source.__code__.co_names:
+            if hasattr(getattr(cpu_runtime, helper, None), "py_func"):
+                scope[helper] = _device_function(helper, compiled)
+        function = types.FunctionType(source.__code__, scope, name, source.__defaults__)
+        compiled[name] = cuda.jit(device=True)(function)
+    return compiled[name]
+
+
+_compiled: dict[str, Any] = {}
+sigmoid = _device_function("sigmoid", _compiled)
+softplus = _device_function("softplus", _compiled)
+digamma = _device_function("digamma", _compiled)
+
+
+_polygamma_positive = _device_function("_polygamma_positive", _compiled)
+_cot_pi = _device_function("_cot_pi", _compiled)
+
+
+@cuda.jit(device=True)
+def trigamma(x):
+    """psi'(x), as codegen.runtime.trigamma, whose reflection step allocates (so it cannot run on a GPU):
+    here the reflection is psi'(x) = pi^2 (1 + cot(pi x)^2) - psi'(1 - x), from psi'(1 - x) + psi'(x) =
+    pi^2 / sin(pi x)^2, with cot(pi x) reduced exactly as on the CPU. Poles give inf."""
+    # 0, a negative integer or -inf: a pole (every float beyond 2**52 is an integer, and math.floor needs an int64)
+    if x <= 0.0 and (x < -(2.0**52) or x == math.floor(x)):
+        return math.inf
+    if x < 0.0:
+        cot = _cot_pi(x)
+        return math.pi * math.pi * (1.0 + cot * cot) - _polygamma_positive(1, 1.0 - x)
+    if x != x or x == math.inf:
+        return 0.0 if x == math.inf else x
+    return _polygamma_positive(1, x)
+
+
+@cuda.jit(device=True)
+def sign(x):
+    """NumPy's sign: -1, 0 or 1 in x's type, and nan for nan (numba.cuda does not type np.sign)."""
+    if x > 0:
+        return x - x + 1
+    if x < 0:
+        return x - x - 1
+    return x
+
+
+@cuda.jit(device=True)
+def floor(x):
+    """NumPy's floor, a float (math.floor gives an int in Numba): inf, nan and huge x stay as they are."""
+    return float(math.floor(x)) if abs(x) < 2.0**62 else x
+
+
+@cuda.jit(device=True)
+def ceil(x):
+    """NumPy's ceil, a float; inf, nan and huge x stay as they are."""
+    return float(math.ceil(x)) if abs(x) < 2.0**62 else x
+
+
+if SIMULATOR:
+    from numba.cuda.simulator.cudadrv import devicearray as _devicearray
+else:
+    from numba.cuda.cudadrv import devicearray as _devicearray
