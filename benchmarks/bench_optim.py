@@ -42,8 +42,10 @@ Train  One training step of the W2 net of ``bench_core.py`` (``h = relu(x @ w1);
     10) float32. symgrad: shared weights and ``function([x, y], loss, updates=optim.adam(loss,
     [w1, w2]))``. JAX: ``jit`` of value_and_grad plus optax's ``adam`` (and plus a hand-written Adam),
     parameters and optimizer state donated so XLA updates their buffers in place. PyTorch: eager
-    ``loss.backward()`` and ``torch.optim.Adam.step()``. Before timing, the losses of three steps
-    from the same start are compared with symgrad's (rtol 1e-6 in float64, 1e-3 in float32).
+    ``loss.backward()`` and ``torch.optim.Adam.step()``, with its default threads and with one
+    (on a busy 2-core machine its two OpenMP threads made the small step 50-100 times slower).
+    Before timing, the losses of three steps from the same start are compared with symgrad's (rtol
+    1e-6 in float64, 1e-3 in float32).
 
 The machine may be shared: the load average is printed before and after, and medians of interleaved
 rounds are reported to damp the noise. Unit tests never assert these times.
@@ -480,7 +482,8 @@ def jax_trainer(jax: object, optax: object | None, data: tuple[np.ndarray, ...])
     return step
 
 
-def torch_trainer(torch: object, data: tuple[np.ndarray, ...]) -> Callable[[], object]:
+def torch_trainer(torch: object, data: tuple[np.ndarray, ...], threads: int | None = None) -> Callable[[], object]:
+    """PyTorch eager; with ``threads``, its intra-op thread count during the step (restored after)."""
     x, w1, w2, y = (torch.from_numpy(a.copy()) for a in data)
     w1.requires_grad_(True)
     w2.requires_grad_(True)
@@ -493,12 +496,24 @@ def torch_trainer(torch: object, data: tuple[np.ndarray, ...]) -> Callable[[], o
         opt.step()
         return loss.detach()
 
-    return step
+    if threads is None:
+        return step
+
+    def step_on_threads() -> object:
+        default = torch.get_num_threads()
+        torch.set_num_threads(threads)  # costs under a microsecond
+        try:
+            return step()
+        finally:
+            torch.set_num_threads(default)
+
+    return step_on_threads
 
 
 def bench_train(settings: Settings, libs: Libs, report: Report) -> None:
     jax, optax, torch = libs["jax"], libs["optax"], libs["torch"]
-    names = ["symgrad", "JAX jit + optax `adam`", "JAX jit + hand Adam", "PyTorch eager (`torch.optim.Adam`)"]
+    names = ["symgrad", "JAX jit + optax `adam`", "JAX jit + hand Adam", "PyTorch eager (`torch.optim.Adam`)",
+             "PyTorch eager, one thread"]  # fmt: skip
     tables: dict[str, Timings] = {}
     for size, dtype in settings.train_cases:
         data = make_w2_data(size, dtype)
@@ -508,6 +523,7 @@ def bench_train(settings: Settings, libs: Libs, report: Report) -> None:
             names[1]: (lambda data=data: jax_trainer(jax, optax, data)) if jax and optax else None,
             names[2]: (lambda data=data: jax_trainer(jax, None, data)) if jax else None,
             names[3]: (lambda data=data: torch_trainer(torch, data)) if torch else None,
+            names[4]: (lambda data=data: torch_trainer(torch, data, threads=1)) if torch else None,
         }
         rtol = 1e-6 if dtype == "float64" else 1e-3
         steps: dict[str, Callable[[], object]] = {}
