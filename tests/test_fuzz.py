@@ -60,3 +60,15 @@ def test_gradient_of_a_sum_over_one_axis_of_a_3d_input_compiles():
         values = np.random.default_rng(0).normal(size=shape), np.ones(shape[1:])
         total, grad = f(*values)
         assert total == pytest.approx(values[0].sum()) and np.array_equal(grad, np.ones(shape))
+
+
+def test_gradient_of_a_negative_constant_to_a_power_is_nan_not_complex():
+    # d/dx (-2.5)**x = (-2.5)**x*log(-2.5): SymPy evaluated the log to the complex log(2.5) + I*pi,
+    # and the kernel failed to compile, storing a complex into a float array. NumPy's log(-2.5) is nan.
+    x = T.dmatrix("x1")
+    f = theano.function([x], [(-2.5) ** x, T.grad(T.sum((-2.5) ** x), x)])
+    value, grad = f(np.array([[2.0, 0.5]]))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(value, (-2.5) ** np.array([[2.0, 0.5]]))
+    assert np.isnan(grad).all()
+    assert [a.shape for a in f(np.zeros((1, 0)))] == [(1, 0), (1, 0)]

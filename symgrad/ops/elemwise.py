@@ -224,6 +224,9 @@ def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     # and zero at the kink too, as Theano and PyTorch define it.
     d = d.replace(sympy.DiracDelta, lambda *args: sympy.Integer(0))
     d = d.replace(sympy.sign, sign)
+    # SymPy evaluates the log of a negative constant, as in d/dx (-2.5)**x = (-2.5)**x*log(-2.5), to a
+    # complex number; in real arithmetic, as NumPy computes it, that log is nan.
+    d = d.xreplace({sympy.I: sympy.nan})
     if d.has(sympy.Derivative):
         raise ValueError(f"symgrad cannot differentiate {expr} with respect to {wrt}: {d}")
     return d
