@@ -195,14 +195,32 @@ def kernel_body(
     for local, var in k.bound.items():
         if var.name:
             reads[local] = sympy.Symbol(names.add(var), real=True)
-    numbered = sympy.numbered_symbols("e")
-    body = []
-    for local, expr in k.bindings:
-        temporaries, (value,) = sympy.cse([expr.xreplace(reads)], symbols=numbered)
-        body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+    bindings = [(local, expr.xreplace(reads)) for local, expr in k.bindings]
+    results = [r.expr.xreplace(reads) for r in k.results]
+    # A later expression that repeats a binding's whole value reads the binding instead.
+    for j, (local, expr) in enumerate(bindings):
+        later = {expr: local}
+        bindings[j + 1 :] = [(other, e.xreplace(later)) for other, e in bindings[j + 1 :]]
+        results = [e.xreplace(later) for e in results]
+    # One cse over everything, so that bindings and results share their common parts; each
+    # temporary is written just before the first statement that needs it.
+    temporaries, values = sympy.cse([e for _, e in bindings] + results, symbols=sympy.numbered_symbols("e"))
+    pending = dict(temporaries)
+    body: list[str] = []
+
+    def write_needed(expr: sympy.Expr) -> None:
+        for symbol in sorted(expr.free_symbols & pending.keys(), key=lambda s: int(s.name[1:])):
+            if symbol in pending:
+                value = pending.pop(symbol)
+                write_needed(value)
+                body.append(f"{printer.doprint(symbol)} = {printer.doprint(value)}")
+
+    for (local, _), value in zip(bindings, values):
+        write_needed(value)
         body.append(f"{printer.doprint(reads.get(local, local))} = {printer.doprint(value)}")
-    temporaries, values = sympy.cse([r.expr.xreplace(reads) for r in k.results], symbols=numbered)
-    body += [f"{printer.doprint(t)} = {printer.doprint(e)}" for t, e in temporaries]
+    values = values[len(bindings) :]
+    for value in values:
+        write_needed(value)
     # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
     texts = [
         printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
