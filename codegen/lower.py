@@ -225,9 +225,25 @@ def _kernel_name(index: int, node: Apply) -> str:
     return f"k{index}_{label}"
 
 
+def _light_first(nodes: list[Apply]) -> list[Apply]:
+    """``nodes`` reordered so that scalar work which needs no array work (``1/n`` of a mean's
+    gradient, from the input's length) comes first: computed early, it keeps a kernel that reads
+    it free to share the loop of a reduction over the same data (the cost and its gradient in one
+    pass) instead of waiting for the kernel that the scalar would otherwise join."""
+    light: set[int] = set()
+    for node in nodes:
+        if (
+            node.output.ndim == 0
+            and not isinstance(node.op, Reduce)
+            and all(i.owner is None or id(i.owner) in light for i in node.inputs)
+        ):
+            light.add(id(node))
+    return [n for n in nodes if id(n) in light] + [n for n in nodes if id(n) not in light]
+
+
 class _Fuser:
     def __init__(self, outputs: list[Variable]) -> None:
-        self.nodes = toposort(outputs)
+        self.nodes = _light_first(toposort(outputs))
         # Uses that read values. An elementwise input whose symbol the expression never mentions
         # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
         # not stop x from fusing into its real consumer, and the kernel takes its loop bounds from
