@@ -54,7 +54,9 @@ from symgrad.types import kind
 from .lower import Branch, Kernel, Leaf, Loop, Program, Result, Step, constants_of
 from .scalar_printer import CUDA_FUNCTIONS, RUNTIME_FUNCTIONS, NumbaPrinter
 
-FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/isinf must keep working
+# Not 'nnan'/'ninf': isnan/isinf must keep working. Not 'arcp': with it LLVM computes a/sqrt(x) in
+# float32 as a*rsqrt(x) refined by a Newton step, which gives nan at x = 0 where NumPy gives inf.
+FASTMATH = "{'reassoc', 'contract', 'nsz'}"
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"

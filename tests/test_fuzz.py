@@ -72,3 +72,12 @@ def test_gradient_of_a_negative_constant_to_a_power_is_nan_not_complex():
         np.testing.assert_array_equal(value, (-2.5) ** np.array([[2.0, 0.5]]))
     assert np.isnan(grad).all()
     assert [a.shape for a in f(np.zeros((1, 0)))] == [(1, 0), (1, 0)]
+
+
+def test_square_root_of_a_negative_constant_is_nan_not_complex():
+    # sqrt(-2.5) folded by SymPy to the complex 1.58*I, and the kernel storing it failed to compile.
+    x = T.fvector("x2")
+    f = theano.function([x], [T.switch(x >= 1, T.sqrt(x), T.sqrt(-2.5)), T.grad(T.sum(T.sqrt(-x)), x)])
+    value, grad = f(np.array([4.0, 0.0], dtype="float32"))
+    assert value[0] == 2 and np.isnan(value[1])
+    assert np.isnan(grad[0]) and np.isinf(grad[1])

@@ -216,6 +216,13 @@ def result_dtype(rule: str, inputs: Sequence[Variable]) -> str:
 # Derivatives
 
 
+def real_valued(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` as NumPy computes it in real arithmetic: SymPy evaluates the log or the square
+    root of a negative constant to a complex number (``sqrt(-2.5)`` is ``1.58*I``), where NumPy
+    gives nan."""
+    return expr.xreplace({sympy.I: sympy.nan}) if expr.has(sympy.I) else expr
+
+
 @functools.lru_cache(maxsize=4096)
 def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     """d expr / d wrt, with the derivative of piecewise-constant parts taken as zero."""
@@ -224,9 +231,7 @@ def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     # and zero at the kink too, as Theano and PyTorch define it.
     d = d.replace(sympy.DiracDelta, lambda *args: sympy.Integer(0))
     d = d.replace(sympy.sign, sign)
-    # SymPy evaluates the log of a negative constant, as in d/dx (-2.5)**x = (-2.5)**x*log(-2.5), to a
-    # complex number; in real arithmetic, as NumPy computes it, that log is nan.
-    d = d.xreplace({sympy.I: sympy.nan})
+    d = real_valued(d)  # d/dx (-2.5)**x = (-2.5)**x*log(-2.5)
     if d.has(sympy.Derivative):
         raise ValueError(f"symgrad cannot differentiate {expr} with respect to {wrt}: {d}")
     return d
@@ -347,7 +352,7 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
         if var not in kept:
             kept.append(var)
         substitutions[sym(i)] = sym(kept.index(var))
-    expr = expr.xreplace(substitutions)
+    expr = real_valued(expr.xreplace(substitutions))
     out_shape = broadcast_static([(1,) * ndim] + [v.type.shape for v in aligned], name or "elementwise op")
     used = expr.free_symbols
     final = [i for i, v in enumerate(kept) if sym(i) in used]
