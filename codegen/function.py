@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from symgrad.config import config
+from symgrad.grad import rewrites_in_gradients
 from symgrad.graph import Constant, Variable, graph_inputs, toposort
 from symgrad.rewrite import optimize, rebuild
 from symgrad.types import describe_shape
@@ -369,7 +370,7 @@ def compile_function(
     # Used means used by the graph as written: rewrites may drop reads of values that only lent
     # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
     used = {id(v) for v in graph_inputs(everything)}
-    rewrites: list[str] = []
+    rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
     if isinstance(exclude, str):
         exclude = [exclude]  # one name, not its letters
     everything = optimize(everything, rewrites, exclude=exclude)

@@ -55,7 +55,9 @@ def function(
 
     ``exclude`` names graph rewrites (or whole phases: ``'stabilize'``) not to apply, in addition to
     ``theano.config.excluded_rewrites``; ``symgrad.rewrite.REWRITES`` lists them. The compiled
-    function's ``rewrites`` attribute names those that changed the graph.
+    function's ``rewrites`` attribute names those that changed the graph, starting with those that
+    ``T.grad`` applied to what it differentiated; ``exclude`` cannot undo those (they ran when the
+    gradient was built, under ``theano.config.excluded_rewrites``).
 
     ``device`` is ``'cpu'`` (Numba kernels on the CPU) or ``'cuda'`` (numba.cuda kernels on an NVIDIA
     GPU; needs the ``cuda`` extra); ``None`` means ``theano.config.device``. With ``'cuda'``,

@@ -39,6 +39,19 @@ def is_gradient(var: Variable) -> bool:
     return var in _gradient_variables
 
 
+# The stabilize rewrites that fired on the graph T.grad differentiated, by the gradient they gave:
+# the compiled function lists them with its own (f.rewrites), though they ran before it was built.
+_rewrites_before_sweep: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def rewrites_in_gradients(outputs: Sequence[Variable]) -> list[str]:
+    """The rewrites that ``T.grad`` applied to build the gradients found in the graph of ``outputs``."""
+    names: dict[str, None] = {}
+    for node in toposort(outputs):
+        names.update(dict.fromkeys(_rewrites_before_sweep.get(node.output, ())))
+    return list(names)
+
+
 def mark_gradient(var: Variable) -> None:
     """Record that ``var`` is computed by a gradient node (T.grad's, or a rewrite of one)."""
     _gradient_variables.add(var)
@@ -88,8 +101,13 @@ def backprop(
     computed = [w for w in wrt if w.owner is not None]
     gradients: dict[int, Variable] = {}
     for group in [inputs, computed] if inputs and computed else [list(wrt)]:
-        stable = stabilize_for_grad(list(outputs), keep=group + constants)
-        gradients.update(_sweep(stable, seeds, group, constants))
+        applied: list[str] = []
+        stable = stabilize_for_grad(list(outputs), keep=group + constants, applied=applied)
+        swept = _sweep(stable, seeds, group, constants)
+        for g in swept.values():
+            if applied and g.owner is not None:
+                _rewrites_before_sweep[g] = (*_rewrites_before_sweep.get(g, ()), *applied)
+        gradients.update(swept)
     return gradients
 
 

@@ -91,6 +91,17 @@ def test_the_rewrites_that_fired_are_listed_in_order_and_in_the_header():
     assert "# Rewrites applied: neg_neg, log1p" in f.source.splitlines()
 
 
+def test_the_rewrites_t_grad_applied_are_listed_too():
+    # T.grad stabilizes the cost before differentiating it: the gradient of the naive log-sigmoid
+    # is built from -softplus(-x), and the function built from it says so.
+    g = T.grad(T.sum(T.log(1 / (1 + T.exp(-x)))), x)
+    f = theano.function([x], g)
+    assert f.rewrites[:2] == ("sigmoid", "log_sigmoid")
+    np.testing.assert_allclose(f(np.array([-1000.0, 0.0])), [1.0, 0.5])
+    # exclude= acts on the function's own graph; the gradient was built before, under config.
+    assert theano.function([x], g, exclude=["stabilize"])(np.array([-1000.0]))[0] == 1.0
+
+
 def test_each_phase_runs_to_a_fixed_point():
     negated = x
     for _ in range(6):

@@ -62,8 +62,11 @@ def optimize(
     return outputs
 
 
-def stabilize_for_grad(outputs: list[Variable], keep: Iterable[Variable]) -> list[Variable]:
+def stabilize_for_grad(
+    outputs: list[Variable], keep: Iterable[Variable], applied: list[str] | None = None
+) -> list[Variable]:
     """``outputs`` with the stabilize phase applied, for ``T.grad`` to differentiate: the gradient
     of ``log(sigmoid(x))`` is then that of ``-softplus(-x)``, finite everywhere. ``keep`` (the
-    variables differentiated with respect to, and those held constant) stay in the graph."""
-    return optimize(outputs, phases=("stabilize",), keep=keep)
+    variables differentiated with respect to, and those held constant) stay in the graph; the names
+    of the rules that fired are appended to ``applied``."""
+    return optimize(outputs, applied, phases=("stabilize",), keep=keep)
