@@ -59,7 +59,8 @@ FASTMATH = "{'reassoc', 'contract', 'nsz', 'arcp'}"  # not 'nnan'/'ninf': isnan/
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
     r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING"
-    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+)$"  # CUDA modules' own names
+    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+"  # CUDA modules' own names
+    r"|gather\d+|scatter\d+_last|status|failed|winners|position)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
@@ -695,10 +696,7 @@ def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable
     """Every index within its dimension of ``x``; index arrays (and the value written) of agreeing shapes."""
     what = _advanced_text(node.op.pattern, x, indices, names)
     lines = []
-    positions = [d for d, is_array in enumerate(node.op.pattern) if is_array]
-    for d, index in zip(positions, indices):
-        if isinstance(index, Constant) and x.type.shape[d] is not None:
-            continue  # checked when the graph was built
+    for d, index in checked_indices(node.op.pattern, x, indices):
         i, length = names[index], f"{names[x]}.shape[{d}]"
         if index.ndim == 0:
             condition = f"not -{length} <= {i} < {length}"
@@ -708,24 +706,49 @@ def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable
             f"if {condition}:",
             f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
         ]
+    return lines + index_shape_checks(node, names, x, indices, value)
+
+
+def checked_indices(pattern: tuple[bool, ...], x: Variable, indices: list[Variable]) -> list[tuple[int, Variable]]:
+    """(dim of ``x``, index) for each index whose range is checked when the function runs: all but
+    the constants indexing a dimension of known length, which were checked when the graph was built."""
+    positions = [d for d, is_array in enumerate(pattern) if is_array]
+    return [
+        (d, index)
+        for d, index in zip(positions, indices)
+        if not (isinstance(index, Constant) and x.type.shape[d] is not None)
+    ]
+
+
+def indexed_lengths(pattern: tuple[bool, ...], x: str, indices: list[Variable], names: Names) -> list[str]:
+    """The lengths of ``x[index]`` (``x`` names an array of ``x``'s shape), as text: the broadcast
+    index arrays' lengths and the sliced dims of ``x``, where NumPy places them."""
     nb = max(i.ndim for i in indices)
     sources = _index_sources(indices, nb)
+    return [
+        f"{x}.shape[{k}]" if kind_ == "x"
+        else f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+        for kind_, k in result_dims(pattern, nb)
+    ]  # fmt: skip
+
+
+def index_shape_checks(
+    node: Apply, names: Names, x: Variable, indices: list[Variable], value: Variable | None
+) -> list[str]:
+    """A shape mismatch unless the index arrays (and the value written) have agreeing shapes."""
+    what = _advanced_text(node.op.pattern, x, indices, names)
+    sources = _index_sources(indices, max(i.ndim for i in indices))
     conditions = [
         f"{names[first]}.shape[{e0}] != {names[v]}.shape[{e}]" for (first, e0), *others in filter(None, sources)
         for v, e in others
     ]  # fmt: skip
     if value is not None:  # right-aligned against the indexed region, as NumPy broadcasts
-        dims = result_dims(node.op.pattern, nb)
-        for q, (kind_, k) in enumerate(dims[len(dims) - value.ndim :]):
-            if value.type.shape[q] == 1:
-                continue
-            if kind_ == "x":
-                expected = f"{names[x]}.shape[{k}]"
-            else:
-                expected = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
-            conditions.append(f"{names[value]}.shape[{q}] != {expected}")
+        lengths = indexed_lengths(node.op.pattern, names[x], indices, names)
+        for q, expected in enumerate(lengths[len(lengths) - value.ndim :]):
+            if value.type.shape[q] != 1:
+                conditions.append(f"{names[value]}.shape[{q}] != {expected}")
     operands = [v for v in (x, *indices, value) if v is not None and v.ndim]
-    return lines + _mismatch(conditions, what, node, operands, names)
+    return _mismatch(conditions, what, node, operands, names)
 
 
 def emit_scatter(node: Apply, names: Names, name: str) -> tuple[list[str], str]:
