@@ -15,11 +15,10 @@ What lives here, rather than in each generated module:
 - **Generic kernels** for what is not a fused loop nest: strided copies (outputs that alias an
   input, reshapes of non-contiguous views), fills, joins, ``arange``, ``argmax``, and matrix
   products: cuBLAS through CuPy when CuPy is installed, otherwise a tiled shared-memory kernel.
-- **Device functions** for the scalar helpers of ``codegen.runtime`` that have a GPU version
-  (``sigmoid``, ``softplus``, ``digamma`` and ``trigamma``, compiled from the CPU version's own
-  source where it has no allocation) and for
-  NumPy's ``sign``, ``floor`` and ``ceil``, which ``numba.cuda`` does not type (see
-  :data:`DEVICE_FUNCTIONS`).
+- **Device functions** for the scalar helpers of ``codegen.runtime`` (``sigmoid``, ``softplus``,
+  ``digamma``, ``trigamma`` and ``polygamma``, compiled from the CPU version's own source where it
+  has no allocation) and for NumPy's ``sign``, ``floor`` and ``ceil``, which ``numba.cuda`` does not
+  type (see :data:`DEVICE_FUNCTIONS`).
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from numba import config as numba_config
 from numba import cuda, float32, float64, int32, int64
 
 from . import runtime as cpu_runtime
+from .scalar_printer import CUDA_POLYGAMMA_MAX_ORDER
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 
@@ -49,7 +49,7 @@ MAX_NDIM = 4
 
 #: Scalar functions with a device implementation here, by the name generated code calls
 #: (scalar_printer.CUDA_FUNCTIONS lists the same names).
-DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "sign", "floor", "ceil")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def to_host(x: Any) -> np.ndarray:
 def view(x: Any, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Any:
     """A device array over ``x``'s memory: ``shape``, ``strides`` in bytes, and its first element
     ``offset`` bytes after ``x``'s first element (negative strides and offsets are fine). No copy."""
-    shape, strides = tuple(int(n) for n in shape), tuple(int(s) for s in strides)
+    shape, strides, offset = tuple(int(n) for n in shape), tuple(int(s) for s in strides), int(offset)
     if SIMULATOR:
         base = x._ary
         interface = {
@@ -497,6 +497,58 @@ def trigamma(x):
     if x != x or x == math.inf:
         return 0.0 if x == math.inf else x
     return _polygamma_positive(1, x)
+
+
+_COEFFICIENTS = CUDA_POLYGAMMA_MAX_ORDER + 3  # P_n's coefficients, and a spare slot
+
+
+@cuda.jit(device=True)
+def _cot_derivative(n, c):
+    """P_n(c), where d^n/dx^n cot(pi x) = pi^n P_n(cot(pi x)), as codegen.runtime._cot_derivative
+    computes it (P_{k+1}(c) = -(1 + c^2) P_k'(c), then Horner), but in one local array of fixed size,
+    updated in place: the coefficient of c^i becomes -(i + 1) p[i + 1] - (i - 1) p[i - 1]."""
+    coeffs = cuda.local.array(_COEFFICIENTS, float64)
+    for i in range(n + 3):
+        coeffs[i] = 0.0
+    coeffs[1] = 1.0
+    for _ in range(n):
+        below = 0.0  # the old coefficient of c^(i - 1), already replaced
+        for i in range(n + 3):
+            old = coeffs[i]
+            above = coeffs[i + 1] if i + 1 < n + 3 else 0.0
+            coeffs[i] = -(i + 1) * above - (i - 1) * below
+            below = old
+    result = 0.0
+    for i in range(n + 1, -1, -1):
+        result = result * c + coeffs[i]
+    return result
+
+
+@cuda.jit(device=True)
+def polygamma(n, x):
+    """psi^(n)(x), the n-th derivative of digamma, as codegen.runtime.polygamma (the same method,
+    accuracy and special values), for whole orders n up to CUDA_POLYGAMMA_MAX_ORDER (nan beyond:
+    the printer refuses them). Orders 0 and 1 are digamma and trigamma."""
+    order = int(n)
+    if order == 0:
+        return digamma(x)
+    if order == 1:
+        return trigamma(x)
+    if order < 0 or order > CUDA_POLYGAMMA_MAX_ORDER:
+        return math.nan
+    x = float(x)
+    sign = 1.0 if order % 2 == 1 else -1.0  # (-1)^(n+1)
+    if x != x:
+        return x
+    if x == math.inf:
+        return sign * 0.0
+    if x <= 0.0 and (x < -(2.0**52) or x == math.floor(x)):  # a pole (see trigamma)
+        return sign * math.inf
+    if x > 0.0:
+        return _polygamma_positive(order, x)
+    cot = _cot_pi(x)
+    reflected = -sign * _polygamma_positive(order, 1.0 - x)  # (-1)^n psi^(n)(1 - x)
+    return reflected - math.pow(math.pi, order + 1.0) * _cot_derivative(order, cot)
 
 
 @cuda.jit(device=True)
