@@ -34,12 +34,10 @@ import importlib.util
 import keyword
 from collections.abc import Sequence
 
-from symgrad.graph import Apply, Variable
-from symgrad.ifelse import IfElse
+from symgrad.graph import Apply, Constant, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
-from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
-from symgrad.ops.loop import Map
+from symgrad.ops.indexing import AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor, result_dims
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
     SYMBOLIC,
@@ -56,9 +54,11 @@ from symgrad.ops.shape import (
 )
 
 from .cpu import (
+    SCATTER_OPS,
     Names,
     _acc_dtype,
     _accumulate,
+    _advanced_text,
     _constant_text,
     _identity,
     _lines_specify_shape,
@@ -67,8 +67,11 @@ from .cpu import (
     _summary,
     _where,
     alloc_checks,
+    checked_indices,
     describe,
     dot_checks,
+    index_shape_checks,
+    indexed_lengths,
     join_checks,
     kernel_body,
     kernel_checks,
@@ -76,17 +79,12 @@ from .cpu import (
     np_dtype,
     output_aliases,
 )
-from .lower import Branch, Kernel, Loop, Program, Step, constants_of
+from .lower import Branch, Kernel, Loop, Program, Step, constants_of, walk
 from .scalar_printer import CudaPrinter, NotSupportedOnDevice
 
-#: Ops with no CUDA lowering yet, and what to say about them.
-UNSUPPORTED = {
-    Map: "a Map loop (the rows of T.jacobian or T.hessian)",
-    IfElse: "ifelse (lazy branches)",
-    AdvancedSubtensor: "integer-array indexing (x[idx])",
-    AdvancedSubtensorGrad: "the gradient of integer-array indexing (a scatter-add)",
-    AdvancedIncSubtensor: "inc_subtensor/set_subtensor with integer-array indices",
-}
+#: The dtypes ``cuda.atomic.add`` takes: what a scatter-add (``inc_subtensor`` with index arrays, the
+#: gradient of a gather) can add on the GPU.
+ATOMIC_ADD_DTYPES = ("float64", "float32", "int64", "int32", "uint64", "uint32")
 
 
 def require_device() -> str:
@@ -110,17 +108,6 @@ def require_device() -> str:
     return device_description()
 
 
-def check_supported(steps: list[Step]) -> None:
-    """Raise NotSupportedOnDevice, naming the op and the line that built it, for anything not lowered here."""
-    for step in steps:
-        node = step.node if isinstance(step, (Branch, Loop)) else step
-        if isinstance(node, Apply) and type(node.op) in UNSUPPORTED:
-            raise NotSupportedOnDevice(
-                f"device='cuda' cannot run {UNSUPPORTED[type(node.op)]} yet{_where(node)}; "
-                "compile this function with device='cpu'"
-            )
-
-
 class _Printer:
     """Prints one program's kernels and driver lines; holds what they share (names, printer, host scalars)."""
 
@@ -130,6 +117,10 @@ class _Printer:
         # 0-d values that live on the host (inputs, sizes, constants): kernels take them by value.
         self.host = host
         self.kernels: list[str] = []
+        # Index arrays checked on the device: (what, where, index, dim, length) per slot of the
+        # ``status`` array that kernels set; ``pending``: a kernel may have set one since the last check.
+        self.slots: list[tuple[str, str, str, int, str]] = []
+        self.pending = False
 
     # --- values ---------------------------------------------------------------------------------
     def is_host(self, var: Variable) -> bool:
@@ -152,15 +143,77 @@ class _Printer:
 
     # --- steps ----------------------------------------------------------------------------------
     def steps(self, steps: list[Step]) -> list[str]:
-        check_supported(steps)
         driver: list[str] = []
         for step in steps:
             if isinstance(step, Kernel):
+                if self.pending and any(r.target is not None for r in step.results):
+                    # A kernel about to write a shared variable in place: an index out of bounds
+                    # must raise before it, as on the CPU, not leave the variable half updated.
+                    driver += self.status_check()
                 driver += kernel_checks(step, self.names) + self.launch(step)
                 self.kernels += self.kernel(step)
+            elif isinstance(step, Branch):
+                driver += self.branch(step)
+            elif isinstance(step, Loop):
+                driver += self.loop(step)
+            elif isinstance(step.op, AdvancedSubtensor):
+                driver += self.gather(step)
+            elif isinstance(step.op, SCATTER_OPS):
+                driver += self.scatter(step)
             else:
                 driver += self.apply(step)
         return driver
+
+    def branch(self, branch: Branch) -> list[str]:
+        """An ifelse, decided on the host: a condition computed by a kernel is one scalar copied back
+        from the device; then only the taken side's steps run."""
+        names = self.names
+        condition, then, otherwise = branch.node.inputs
+        out = names.add(branch.node.output)
+        before = self.pending
+        then_lines = self.steps(branch.then_steps)
+        then_pending, self.pending = self.pending, before
+        else_lines = self.steps(branch.else_steps)
+        self.pending = self.pending or then_pending
+        if self.is_host(then) and self.is_host(otherwise):
+            self.host.add(id(branch.node.output))
+            values = names[then], names[otherwise]
+        else:
+            values = self.device_value(then), self.device_value(otherwise)
+        note = "" if self.is_host(condition) else "  # one scalar copied back from the device"
+        return [
+            f"if {self.host_value(condition)}:{note}",
+            *("    " + line for line in then_lines),
+            f"    {out} = {values[0]}",
+            "else:",
+            *("    " + line for line in else_lines),
+            f"    {out} = {values[1]}",
+        ]
+
+    def loop(self, loop: Loop) -> list[str]:
+        """A Map as a ``for`` loop on the host: each row's steps run on the device, and the row is
+        copied into its place in the result (allocated first, so zero rows keep the row shape)."""
+        names, op = self.names, loop.node.op
+        n, like, *outer = loop.inputs
+        for placeholder, value in zip(op.placeholders, outer):
+            names.alias(placeholder, value)  # the body reads the outer values under their own names
+            if self.is_host(value):
+                self.host.add(id(placeholder))
+        i, out = names.add(op.index), names.add(loop.output)
+        self.host.add(id(op.index))
+        lines = []
+        rows = names[n]
+        if not self.is_host(n):
+            rows = names.fresh(f"{names[n]}_rows")
+            lines.append(f"{rows} = {self.host_value(n)}")
+        body = self.steps(loop.body.steps)
+        return lines + [
+            f"# {out}[{i}] for each {i} < {rows}; what does not depend on {i} is computed above, once",
+            f"{out} = rt.empty(({rows},) + np.shape({names[like]}), {loop.output.dtype!r})",
+            f"for {i} in range({rows}):",
+            *("    " + line for line in body),
+            f"    rt.assign(rt.subtensor({out}, ({i},)), {names[op.row]})",
+        ]
 
     def launch(self, k: Kernel) -> list[str]:
         """Driver lines: allocate the results, launch the kernel (and the reduction's second pass)."""
@@ -371,21 +424,231 @@ class _Printer:
         add = step.op.mode == "inc"
         return [f"{out} = rt.contiguous({self.names[x]})", f"rt.assign({region}, {self.names[y]}, add={add})"]
 
+    # --- integer-array indexing: gathers and scatters as generated kernels ----------------------
+    def gather(self, node: Apply) -> list[str]:
+        """``out = x[index]``: a kernel over the elements of the result."""
+        names = self.names
+        x, *indices = node.inputs
+        out = names.add(node.output)
+        name = names.numbered("gather")
+        lengths = indexed_lengths(node.op.pattern, names[x], indices, names)
+        driver, positions, slots = self._index_positions(node, x, names[x], indices)
+        driver += index_shape_checks(node, names, x, indices, None) + [
+            f"{out} = rt.empty({_shape_text(lengths)}, {node.output.dtype!r})",
+            f"{name}[rt.grid({out}.size)]({', '.join(self._index_params(x, *indices) + [out] + slots)})",
+        ]
+        region = _region_names(node.op.pattern, max(i.ndim for i in indices))
+        store = f"{out}[{', '.join(region) or '()'}] = {names[x]}[{', '.join(f'i{d}' for d in range(x.ndim))}]"
+        what = _advanced_text(node.op.pattern, x, indices, names)
+        params = [*self._index_params(x, *indices), out]
+        self._index_kernel(name, f"{out} = {what}", params + slots, lengths, region, positions + [store])
+        return driver
+
+    def scatter(self, node: Apply) -> list[str]:
+        """A copy of ``x`` (or zeros shaped like it) with ``value`` added or written at ``x[index]``:
+        a kernel over the indexed elements. Adding uses ``cuda.atomic.add``, so repeated indices add
+        up (in an unspecified order); writing keeps NumPy's order, the last repeated index winning,
+        through a first kernel that finds each place's last writer (see ``_last_writers``)."""
+        names, op = self.names, node.op
+        x, value, *indices = node.inputs
+        out = names.add(node.output)
+        name = names.numbered("scatter")
+        adding = isinstance(op, AdvancedSubtensorGrad) or op.mode == "inc"
+        if adding and node.output.dtype not in ATOMIC_ADD_DTYPES:
+            raise NotSupportedOnDevice(
+                f"device='cuda' cannot add {node.output.dtype} values at integer-array indices{_where(node)}: "
+                f"cuda.atomic.add takes {', '.join(ATOMIC_ADD_DTYPES)}; compile this function with device='cpu'"
+            )
+        what = _advanced_text(op.pattern, x, indices, names)
+        if isinstance(op, AdvancedSubtensorGrad):
+            driver = [f"{out} = rt.zeros({names[x]}.shape, {node.output.dtype!r})"]
+            summary = f"{out} = zeros like {names[x]}, with {names[value]} added at {what} (repeated indices add up)"
+        else:
+            driver = [f"{out} = rt.contiguous({names[x]})"]
+            action = "added at" if adding else "written to"
+            summary = f"{out} = a copy of {names[x]}, with {names[value]} {action} {what}"
+        driver += index_shape_checks(node, names, x, indices, value)
+        checks, positions, slots = self._index_positions(node, x, out, indices)
+        driver += checks
+        lengths = indexed_lengths(op.pattern, out, indices, names)
+        nb = max(i.ndim for i in indices)
+        element = self._value_element(value, op.pattern, nb)
+        target = ", ".join(f"i{d}" for d in range(x.ndim))
+        params = self._index_params(value, *indices)
+        if adding:
+            body = positions + [f"cuda.atomic.add({out}, {target if x.ndim == 1 else f'({target})'}, {element})"]
+        elif not value.ndim or all(n == 1 for n in value.type.shape):  # one value: any order gives the same
+            body = positions + [f"{out}[{target}] = {element}"]
+        else:
+            driver += self._last_writers(node, name, out, indices, positions, slots)
+            params.append("winners")
+            placed = ", ".join(f"i{d}" for d, is_array in enumerate(op.pattern) if is_array)
+            body = positions + [
+                f"if winners[{placed}] == {_flat_position(op.pattern, nb)}:  # the last write here, in NumPy's order",
+                f"    {out}[{target}] = {element}",
+            ]
+            summary += " (the last of repeated indices wins)"
+        driver.append(f"{name}[rt.grid({' * '.join(lengths) or '1'})]({', '.join(params + [out] + slots)})")
+        self._index_kernel(name, summary, params + [out] + slots, lengths, _region_names(op.pattern, nb), body)
+        return driver
+
+    def _last_writers(
+        self, node: Apply, name: str, out: str, indices: list[Variable], positions: list[str], slots: list[str]
+    ) -> list[str]:
+        """Driver lines and a kernel finding, for each place a write reaches, the last position of the
+        index arrays (in C order) that writes it: ``winners``, -1 where none does."""
+        names, op = self.names, node.op
+        nb = max(i.ndim for i in indices)
+        placed = [d for d, is_array in enumerate(op.pattern) if is_array]
+        shape = _shape_text([f"{out}.shape[{d}]" for d in placed])
+        lengths = [length for length, (kind_, _) in zip(indexed_lengths(op.pattern, out, indices, names),
+                                                         result_dims(op.pattern, nb)) if kind_ == "b"]  # fmt: skip
+        params = self._index_params(*indices)
+        target = ", ".join(f"i{d}" for d in placed)
+        self._index_kernel(
+            f"{name}_last",
+            f"winners: for each place of {out} that {name} writes, the last position of the index arrays writing it",
+            [*params, out, "winners", *slots],
+            lengths,
+            [f"j{k}" for k in range(nb)],
+            positions + [f"cuda.atomic.max(winners, {target if len(placed) == 1 else f'({target})'}, flat)"],
+        )
+        return [
+            f"winners = rt.full({shape}, -1, 'int64')",
+            f"{name}_last[rt.grid({' * '.join(lengths) or '1'})]({', '.join(params + [out, 'winners'] + slots)})",
+        ]
+
+    def _index_params(self, *variables: Variable) -> list[str]:
+        """Kernel arguments: each variable once, by its driver name (0-d host values pass by value)."""
+        return list(dict.fromkeys(self.names[v] for v in variables))
+
+    def _index_positions(
+        self, node: Apply, x: Variable, x_text: str, indices: list[Variable]
+    ) -> tuple[list[str], list[str], list[str]]:
+        """For a gather or scatter: driver lines checking the indices known on the host, kernel lines
+        setting ``i<d>`` for each indexed dim ``d`` of ``x`` (``x_text`` has its shape) from the index
+        arrays at the current point, and the status argument when the kernel checks indices itself.
+
+        Host scalars are checked in the driver before the launch, constants against their least and
+        greatest entries (known now); index arrays on the device are checked by the kernel, which
+        skips an entry out of bounds and sets its slot of ``status``, read back by ``status_check``.
+        """
+        names, op = self.names, node.op
+        what = _advanced_text(op.pattern, x, indices, names)
+        nb = max(i.ndim for i in indices)
+        checked = {d for d, _ in checked_indices(op.pattern, x, indices)}
+        driver: list[str] = []
+        kernel: list[str] = []
+        device = False
+        for d, index in zip([d for d, is_array in enumerate(op.pattern) if is_array], indices):
+            i, length = names[index], f"{x_text}.shape[{d}]"
+            if index.ndim:
+                where = ", ".join("0" if n == 1 else f"j{nb - index.ndim + e}" for e, n in enumerate(index.type.shape))
+                entry = f"{i}[{where}]"
+            else:
+                entry = i if self.is_host(index) else f"{i}[()]"
+            kernel += [f"i{d} = int({entry})", f"if i{d} < 0:", f"    i{d} += {length}"]
+            if d not in checked:
+                continue
+            if isinstance(index, Constant):
+                if index.data.size:
+                    low, high = int(index.data.min()), int(index.data.max())
+                    driver += [
+                        f"if {low} < -{length} or {high} >= {length}:",
+                        f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}_host, {d}, {length})",
+                    ]
+            elif self.is_host(index):
+                driver += [
+                    f"if not -{length} <= {i} < {length}:",
+                    f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
+                ]
+            else:
+                slot = len(self.slots)
+                self.slots.append((what, _where(node), i, d, f"{names[x]}.shape[{d}]"))
+                kernel += [f"if not 0 <= i{d} < {length}:", f"    status[{slot}] = 1  # {i}: out of bounds"]
+                kernel.append("    continue")
+                device = True
+        self.pending = self.pending or device
+        return driver, kernel, ["status"] if device else []
+
+    def _value_element(self, value: Variable, pattern: tuple[bool, ...], nb: int) -> str:
+        """The element of ``value`` (broadcast to the indexed region, right-aligned) at this point."""
+        if not value.ndim:
+            return self.names[value] if self.is_host(value) else f"{self.names[value]}[()]"
+        dims = result_dims(pattern, nb)
+        where = [
+            "0" if n == 1 else (f"j{k}" if kind_ == "b" else f"i{k}")
+            for n, (kind_, k) in zip(value.type.shape, dims[len(dims) - value.ndim :])
+        ]
+        return f"{self.names[value]}[{', '.join(where)}]"
+
+    def _index_kernel(
+        self, name: str, summary: str, params: list[str], lengths: list[str], indices: list[str], body: list[str]
+    ) -> None:
+        """A grid-stride kernel over a region of ``lengths`` (named ``n0, n1, ...`` in it): the flat
+        position ``flat`` is unravelled into ``indices``, then ``body`` runs."""
+        lines = [f"def {name}({', '.join(params)}):", f'    """{summary}"""']
+        lines += [f"    n{q} = {length}" for q, length in enumerate(lengths)]
+        total = " * ".join(f"n{q}" for q in range(len(lengths))) or "1"
+        lines.append(f"    for flat in range(cuda.grid(1), {total}, cuda.gridsize(1)):")
+        lengths_names = [f"n{q}" for q in range(len(lengths))]
+        lines += ["        " + line for line in unravel("flat", indices, lengths_names) + body]
+        self.kernels.append(_jit(lines))
+
+    def status_check(self) -> list[str]:
+        """Driver lines reading back the kernels' index status (one small copy, the only wait for
+        the device it adds) and raising, for the first index found out of bounds, the CPU's error."""
+        lines = [
+            "failed = rt.to_host(status)  # set by a kernel above for an index out of bounds",
+            "if failed.any():",
+        ]
+        for slot, (what, where, index, dim, length) in enumerate(self.slots):
+            values = f"rt.to_host({index})"
+            lines += [
+                f"    if failed[{slot}]:",
+                f"        raise index_out_of_bounds({what!r}, {where!r}, {index!r}, {values}, {dim}, {length})",
+            ]
+        self.pending = False
+        return lines
+
 
 def _unravel(flat: str, dims: Sequence[int], k: Kernel) -> list[str]:
-    """Lines turning ``flat`` (C order over ``dims``, outermost first) into the loop indices ``i<d>``."""
+    """Lines turning ``flat`` (C order over loop dims ``dims``, outermost first) into ``i<d>``."""
     dims = list(dims)
+    return unravel(flat, [f"i{d}" for d in dims], [f"n{d}" for d in dims], [k.broadcastable[d] for d in dims])
+
+
+def unravel(flat: str, indices: Sequence[str], lengths: Sequence[str], fixed: Sequence[bool] = ()) -> list[str]:
+    """Lines turning ``flat`` (C order over dims of ``lengths``, outermost first) into ``indices``;
+    a dim marked in ``fixed`` has length 1 and index 0."""
+    fixed = list(fixed) or [False] * len(indices)
     lines = []
     inner: list[str] = []
-    for position, d in reversed(list(enumerate(dims))):
-        if k.broadcastable[d]:
-            lines.append(f"i{d} = 0")
+    for position in reversed(range(len(indices))):
+        if fixed[position]:
+            lines.append(f"{indices[position]} = 0")
             continue
         divided = f"{flat} // ({' * '.join(inner)})" if len(inner) > 1 else f"{flat} // {inner[0]}" if inner else flat
-        outermost = all(k.broadcastable[e] for e in dims[:position])
-        lines.append(f"i{d} = {divided}" if outermost else f"i{d} = {divided} % n{d}")
-        inner.append(f"n{d}")
+        outermost = all(fixed[:position])
+        lines.append(f"{indices[position]} = {divided}{'' if outermost else f' % {lengths[position]}'}")
+        inner.append(lengths[position])
     return lines[::-1]
+
+
+def _region_names(pattern: tuple[bool, ...], nb: int) -> list[str]:
+    """The loop indices over ``x[index]``, by its dims: ``j<k>`` for dim k of the broadcast index
+    arrays, ``i<d>`` for a sliced dim d of ``x``."""
+    return [f"j{k}" if kind_ == "b" else f"i{k}" for kind_, k in result_dims(pattern, nb)]
+
+
+def _flat_position(pattern: tuple[bool, ...], nb: int) -> str:
+    """The flat position (C order) in the broadcast index arrays at the point ``j0, j1, ...`` of a
+    region whose lengths are ``n0, n1, ...``."""
+    lengths = [f"n{q}" for q, (kind_, _) in enumerate(result_dims(pattern, nb)) if kind_ == "b"]
+    text = "j0" if nb else "0"
+    for k in range(1, nb):
+        text = f"{text if k == 1 else f'({text})'} * {lengths[k]} + j{k}"
+    return text
 
 
 def _jit(lines: list[str]) -> str:
@@ -490,15 +753,23 @@ def emit_cuda_module(
     # Each argument becomes a device array (a NumPy array is copied over; a device array is used as
     # it is) or, for a 0-d input, a host scalar; the check names the input in any error.
     body = [f"{p} = check_{p}({p})" for p in params]
-    written = {id(r.target) for s in _kernels(program.steps) for r in s.results if r.target is not None}
+    if printer.slots:
+        body.append(f"status = rt.zeros(({len(printer.slots)},), 'int32')  # kernels flag indices out of bounds here")
+    kernels = [s for s in walk(program.steps) if isinstance(s, Kernel)]
+    written = {id(r.target) for k in kernels for r in k.results if r.target is not None}
     for var, cell in zip(program.shared, cells):
         writing = id(var) in written
         note = "updated in place by a kernel" if writing else "the shared value, as of this call"
         body.append(f"{names[var]} = {cell}.on_device(write={writing})  # {note}")
     body += driver
     value = results[0] if single else f"[{', '.join(results)}]"
+    if printer.pending:  # after the outputs' copy, which waits for the kernels anyway
+        body.append(f"result = {value}")
+        body += printer.status_check()
+        value = "result"
     if deferred:
-        body.append(f"result = {value}  # before the updates: outputs see the old values")
+        if value != "result":
+            body.append(f"result = {value}  # before the updates: outputs see the old values")
         cell_of = {id(v): c for v, c in zip(program.shared, cells)}
         body += [f"{cell_of[id(target)]}.set_device({text})" for (target, _), text in zip(deferred, new_values)]
         value = "result"
@@ -509,8 +780,4 @@ def emit_cuda_module(
     return "\n".join(header) + "\n\n\n" + "\n\n\n".join(printer.kernels + ["\n".join(entry)]) + "\n"
 
 
-def _kernels(steps: list[Step]) -> list[Kernel]:
-    return [s for s in steps if isinstance(s, Kernel)]
-
-
-__all__ = ["NotSupportedOnDevice", "UNSUPPORTED", "check_supported", "emit_cuda_module", "require_device"]
+__all__ = ["ATOMIC_ADD_DTYPES", "NotSupportedOnDevice", "emit_cuda_module", "require_device"]
