@@ -16,6 +16,24 @@ differ:
   passes add in a fixed order, so results are the same from run to run.
 - **Driver steps** (matrix products, views, joins, ...) call ``codegen.cuda_runtime`` (imported as
   ``rt``): cuBLAS through CuPy or a tiled kernel for ``dot``, views built without copying.
+- **Integer-array indexing** is a generated grid-stride kernel over the indexed region (the broadcast
+  index arrays' dims ``j0, j1, ...`` and the sliced dims of ``x``): ``gather<n>`` reads ``x[index]``;
+  ``scatter<n>`` adds ``cuda.atomic.add`` by element into a copy of ``x`` (or zeros, for the gradient
+  of a gather), so repeated indices add up, in no fixed order; ``set_subtensor`` writes, and where
+  the written values differ a first kernel ``scatter<n>_last`` finds each place's last writer
+  (``cuda.atomic.max`` of the position in the index arrays), so the last of repeated indices wins
+  as on the CPU and in NumPy. Negative indices wrap. Index checks raise the CPU's ``IndexError``:
+  host scalars and constants are checked on the host before the launch; index arrays on the device
+  are checked by the kernels, which skip an entry out of bounds and set a flag in a small ``status``
+  array. The driver reads that array back (``status_check``, a few bytes) at the end of the call,
+  after the outputs' copy, which waits for the kernels anyway (a call keeping its outputs on the
+  device waits there), and, when an index check comes before a kernel that writes a shared variable
+  in place, before that kernel too, so that a call failing on an index leaves the shared variables
+  as they were, as on the CPU. No launch is followed by its own wait.
+- **ifelse** is decided on the host: a condition computed by a kernel is one scalar copied back
+  from the device (a host scalar input costs nothing); only the taken branch's steps run.
+- **Map** (the rows of ``T.jacobian`` and ``T.hessian``) is a ``for`` loop on the host, as on the
+  CPU; each row's steps run on the device and the row is copied into its place in the result.
 
 Values stay on the device for the whole call: inputs are converted once on entry (NumPy arrays are
 copied to the device, device arrays are used as they are), shared variables keep a device copy
@@ -23,35 +41,22 @@ between calls and their updates are written there, and outputs are copied back o
 (or not at all, with ``return_device_arrays=True``). 0-d inputs and sizes stay host scalars, passed
 to kernels by value; 0-d results of kernels are 0-d device arrays.
 
-Ops the GPU cannot run yet (a ``Map`` loop, an ``ifelse`` branch, integer-array indexing and its
-scatter, the polygamma functions) raise :class:`NotSupportedOnDevice` when the module is generated,
-naming the op; see the README's list.
+What the GPU cannot run raises :class:`NotSupportedOnDevice` when the module is generated, naming
+the op: polygamma beyond order 40, adding values of a dtype ``cuda.atomic.add`` lacks (int8, int16,
+bool) at integer-array indices, an op with no CUDA lowering.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import keyword
 from collections.abc import Sequence
 
 from symgrad.graph import Apply, Constant, Variable
+from symgrad.ops import shape as shape_ops
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
 from symgrad.ops.indexing import AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor, result_dims
 from symgrad.ops.reduce import Argmax
-from symgrad.ops.shape import (
-    SYMBOLIC,
-    DimShuffle,
-    Join,
-    JoinPiece,
-    Reshape,
-    ReshapeAs,
-    Shape,
-    Size,
-    SpecifyShape,
-    Subtensor,
-    SubtensorGrad,
-)
 
 from .cpu import (
     SCATTER_OPS,
@@ -64,22 +69,25 @@ from .cpu import (
     _lines_specify_shape,
     _scalar_index_checks,
     _shape_text,
-    _summary,
     _where,
     alloc_checks,
     checked_indices,
     describe,
     dot_checks,
+    entry_head,
     index_shape_checks,
     indexed_lengths,
     join_checks,
     kernel_body,
     kernel_checks,
     leaf_index,
+    module_header,
+    module_names,
+    module_text,
     np_dtype,
     output_aliases,
 )
-from .lower import Branch, Kernel, Loop, Program, Step, constants_of, walk
+from .lower import Branch, Kernel, Loop, Program, Step, walk
 from .scalar_printer import CudaPrinter, NotSupportedOnDevice
 
 #: The dtypes ``cuda.atomic.add`` takes: what a scatter-add (``inc_subtensor`` with index arrays, the
@@ -349,38 +357,38 @@ class _Printer:
         if isinstance(op, Dot):
             a, b = step.inputs
             return dot_checks(step, names) + [f"{out} = rt.matmul({names[a]}, {names[b]})"]
-        if isinstance(op, DimShuffle):
+        if isinstance(op, shape_ops.DimShuffle):
             return [f"{out} = rt.dimshuffle({self.device_value(step.inputs[0])}, {op.new_order!r})"]
-        if isinstance(op, Subtensor):
+        if isinstance(op, shape_ops.Subtensor):
             index = self._index(op.index, step.inputs[1:])
             return _scalar_index_checks(step, names) + [f"{out} = rt.subtensor({x}, {index})"]
-        if isinstance(op, SubtensorGrad):
+        if isinstance(op, shape_ops.SubtensorGrad):
             source, g, *scalars = step.inputs
             index = self._index(op.index, scalars)
             return _scalar_index_checks(step, names) + [
                 f"{out} = rt.zeros({names[source]}.shape, {step.output.dtype!r})",
                 f"rt.assign(rt.subtensor({out}, {index}), {names[g]})",
             ]
-        if isinstance(op, Reshape):
+        if isinstance(op, shape_ops.Reshape):
             lengths = _shape_text([self._length(e, step) for e in op.shape])
             return [f"{out} = rt.reshape({self.device_value(step.inputs[0])}, {lengths})"]
-        if isinstance(op, ReshapeAs):
+        if isinstance(op, shape_ops.ReshapeAs):
             return [f"{out} = rt.reshape({self.device_value(step.inputs[0])}, np.shape({names[step.inputs[1]]}))"]
-        if isinstance(op, SpecifyShape):
+        if isinstance(op, shape_ops.SpecifyShape):
             if self.is_host(step.inputs[0]):
                 self.host.add(id(step.output))
             return _lines_specify_shape(step, names, out)
-        if isinstance(op, Size):
+        if isinstance(op, shape_ops.Size):
             self.host.add(id(step.output))
             return [f"{out} = {' * '.join(f'{x}.shape[{a}]' for a in op.axes) or '1'}"]
-        if isinstance(op, Shape):
+        if isinstance(op, shape_ops.Shape):
             return [f"{out} = rt.shape_of({x})"]
-        if isinstance(op, JoinPiece):
+        if isinstance(op, shape_ops.JoinPiece):
             lengths = [f"{names[t]}.shape[{op.axis}]" for t in step.inputs[1:]]
             start = " + ".join(lengths[: op.k]) or "0"
             stop = " + ".join(lengths[: op.k + 1])
             return [f"{out} = rt.subtensor({x}, (slice(None),) * {op.axis} + (slice({start}, {stop}),))"]
-        if isinstance(op, Join):
+        if isinstance(op, shape_ops.Join):
             pieces = ", ".join(self.device_value(t) for t in step.inputs)
             return join_checks(step, names) + [f"{out} = rt.concatenate(({pieces},), {op.axis})"]
         if isinstance(op, ARange):
@@ -402,7 +410,7 @@ class _Printer:
         given = iter(scalars)
 
         def part(p) -> str:
-            return self.host_value(next(given)) if p == SYMBOLIC else repr(p)
+            return self.host_value(next(given)) if p == shape_ops.SYMBOLIC else repr(p)
 
         items = [
             f"slice({', '.join(part(p) for p in item)})" if isinstance(item, tuple) else part(item) for item in index
@@ -668,16 +676,8 @@ def emit_cuda_module(
 ) -> str:
     """The text of the generated CUDA module for the function called ``name``: kernels, then
     ``make_entry``, which returns the compiled function (see ``cpu.emit_module`` for the CPU twin)."""
-    entry_name = name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
     title = f"symgrad function {name!r} (CUDA)" if name else "A function compiled by symgrad (CUDA)"
-    names = Names()
-    for var, preferred in zip(program.inputs, parameter_names or [None] * len(program.inputs)):
-        names.add(var, prefix="x", preferred=preferred)
-    for var in program.shared:
-        names.add(var, prefix="shared")
-    constants = constants_of(program)
-    for c in constants:
-        names.add(c, prefix="c")
+    names, constants = module_names(program, parameter_names)
     host = {id(v) for v in program.inputs if v.ndim == 0} | {id(c) for c in constants if c.ndim == 0}
     printer = _Printer(names, CudaPrinter(), host)
     driver = printer.steps(program.steps)
@@ -705,15 +705,7 @@ def emit_cuda_module(
         for _, v in deferred
     ]  # fmt: skip
 
-    header = [
-        f'"""{title}',
-        "",
-        f"Generated by symgrad; content key {key}. Do not edit: the cache checks this text's hash.",
-        '"""',
-        *_summary(program, names, deferred, rewrites),
-        "import numpy as np",
-        "from numba import cuda",
-    ]
+    header = [*module_header(title, key, program, names, deferred, rewrites), "from numba import cuda"]
     for module, functions in sorted(printer.printer.module_imports.items()):
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.printer.runtime_imports:
@@ -730,26 +722,10 @@ def emit_cuda_module(
     params = [names[v] for v in program.inputs]
     header.append(f"PARAMETERS = {tuple(params)!r}  # the inputs, in order")
 
-    cells = [names.fresh(f"{names[v]}_storage") for v in program.shared]
-    defaults = [names.fresh(f"{p}_default") for p in params[len(params) - n_defaults :]]
-    entry = [
-        "def make_entry(checks, call_error, defaults, storage):",
-        '    """The compiled function: arguments to the device, then the steps in order."""',
-    ]
-    unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
-    entry += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
-    entry += [
-        f"    {names[c]} = {names[c]}_host if np.ndim({names[c]}_host) == 0 else rt.to_device({names[c]}_host)"
-        for c in constants
-    ]
-    required = len(params) - n_defaults
-    signature = params[:required] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
-    entry += [
-        "",
-        f"    def {entry_name}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
-        "        if extra or unknown:",
-        "            raise call_error(extra, unknown)",
-    ]
+    setup = [f"{names[c]} = {names[c]}_host if np.ndim({names[c]}_host) == 0 else rt.to_device({names[c]}_host)"
+             for c in constants]  # fmt: skip
+    entry, cells = entry_head(program, names, name, n_defaults, "arguments to the device, then the steps in order",
+                              setup=setup)  # fmt: skip
     # Each argument becomes a device array (a NumPy array is copied over; a device array is used as
     # it is) or, for a 0-d input, a host scalar; the check names the input in any error.
     body = [f"{p} = check_{p}({p})" for p in params]
@@ -774,10 +750,7 @@ def emit_cuda_module(
         body += [f"{cell_of[id(target)]}.set_device({text})" for (target, _), text in zip(deferred, new_values)]
         value = "result"
     body.append(f"return {value}")
-    entry += ["        " + line for line in body]
-    entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
-              f"    return {entry_name}"]  # fmt: skip
-    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(printer.kernels + ["\n".join(entry)]) + "\n"
+    return module_text(header, printer.kernels, entry, body, name)
 
 
 __all__ = ["ATOMIC_ADD_DTYPES", "NotSupportedOnDevice", "emit_cuda_module", "require_device"]
