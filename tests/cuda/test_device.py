@@ -184,7 +184,7 @@ def test_third_and_fourth_derivatives_of_gammaln_run_on_the_device():
     second = T.grad(T.sum(T.psi(x)), x)
     third = T.grad(T.sum(second), x)
     f = theano.function([x], [third, T.grad(T.sum(third), x)])
-    xv = np.array([0.3, 2.5, 11.0, 1e3, -0.4, -2.7, 0.0, -3.0, np.inf, np.nan])
+    xv = np.array([0.3, 2.5, 11.0, 1e3, -0.4, -2.7, 0.0, -3.0, -1e300, -np.inf, np.inf, np.nan])
     for order, got in zip((2, 3), f(xv)):
         want = [runtime.polygamma(order, v) for v in xv]
         np.testing.assert_allclose(got, want, rtol=1e-14)  # the CPU's method: the same values

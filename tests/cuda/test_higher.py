@@ -11,6 +11,7 @@ import symgrad as theano
 import symgrad.tensor as T
 from tests.helpers import rand
 from tests.test_higher import (  # noqa: F401 - pytest collects the imported tests
+    loop_depths,
     test_hessian_of_a_quadratic_form_is_exactly_a_plus_a_transposed,
     test_hessian_of_rosenbrock,
     test_hessian_of_the_logistic_loss,
@@ -24,6 +25,7 @@ from tests.test_higher import (  # noqa: F401 - pytest collects the imported tes
     test_jacobian_size_one_and_size_zero,
     test_jacobian_with_a_static_length_and_consider_constant,
     test_reference_evaluation_of_the_loop_matches_the_compiled_function,
+    third_derivatives,
 )
 
 from .helpers import evaluate
@@ -31,14 +33,10 @@ from .helpers import evaluate
 
 def test_third_derivatives_and_nested_loops_match_the_reference():
     x, m = T.dvector("x"), T.dmatrix("m")
-    hess = T.hessian(T.sum(T.exp(x) * T.sin(x)) + T.dot(x, x) ** 2, x)
-    third = T.grad(T.sum(hess * m), x)
-    nested = T.jacobian(T.jacobian(T.tanh(x) * x[0], x).flatten(), x)  # a loop inside a loop
-    f = theano.function([x, m], [hess, third, nested])
+    wanted = third_derivatives(x, m)
+    f = theano.function([x, m], wanted)
     xv, mv = rand(3, seed=1), rand((3, 3), seed=2)
-    for got, want in zip(f(xv, mv), evaluate([hess, third, nested], {x: xv, m: mv})):
+    for got, want in zip(f(xv, mv), evaluate(wanted, {x: xv, m: mv})):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    entry = f.source.split("def make_entry")[1]
-    loops = [line for line in entry.splitlines() if line.strip().startswith("for i")]
-    assert len({len(line) - len(line.lstrip()) for line in loops}) == 2  # the nested loop, on the host
-    assert "rt.assign(rt.subtensor(" in entry  # each row copied into its place on the device
+    assert len(loop_depths(f.source)) == 2  # the nested loop, on the host
+    assert "rt.assign(rt.subtensor(" in f.source  # each row copied into its place on the device
