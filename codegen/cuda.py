@@ -469,15 +469,14 @@ class _Printer:
             )
         what = _advanced_text(op.pattern, x, indices, names)
         if isinstance(op, AdvancedSubtensorGrad):
-            driver = [f"{out} = rt.zeros({names[x]}.shape, {node.output.dtype!r})"]
+            made = f"{out} = rt.zeros({names[x]}.shape, {node.output.dtype!r})"
             summary = f"{out} = zeros like {names[x]}, with {names[value]} added at {what} (repeated indices add up)"
         else:
-            driver = [f"{out} = rt.contiguous({names[x]})"]
+            made = f"{out} = rt.contiguous({names[x]})"
             action = "added at" if adding else "written to"
             summary = f"{out} = a copy of {names[x]}, with {names[value]} {action} {what}"
-        driver += index_shape_checks(node, names, x, indices, value)
         checks, positions, slots = self._index_positions(node, x, out, indices)
-        driver += checks
+        driver = index_shape_checks(node, names, x, indices, value) + checks + [made]
         lengths = indexed_lengths(op.pattern, out, indices, names)
         nb = max(i.ndim for i in indices)
         element = self._value_element(value, op.pattern, nb)
@@ -549,7 +548,7 @@ class _Printer:
         kernel: list[str] = []
         device = False
         for d, index in zip([d for d, is_array in enumerate(op.pattern) if is_array], indices):
-            i, length = names[index], f"{x_text}.shape[{d}]"
+            i, length, host_length = names[index], f"{x_text}.shape[{d}]", f"{names[x]}.shape[{d}]"
             if index.ndim:
                 where = ", ".join("0" if n == 1 else f"j{nb - index.ndim + e}" for e, n in enumerate(index.type.shape))
                 entry = f"{i}[{where}]"
@@ -558,21 +557,19 @@ class _Printer:
             kernel += [f"i{d} = int({entry})", f"if i{d} < 0:", f"    i{d} += {length}"]
             if d not in checked:
                 continue
-            if isinstance(index, Constant):
-                if index.data.size:
+            if isinstance(index, Constant) or self.is_host(index):
+                if isinstance(index, Constant):
+                    if not index.data.size:
+                        continue
                     low, high = int(index.data.min()), int(index.data.max())
-                    driver += [
-                        f"if {low} < -{length} or {high} >= {length}:",
-                        f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}_host, {d}, {length})",
-                    ]
-            elif self.is_host(index):
-                driver += [
-                    f"if not -{length} <= {i} < {length}:",
-                    f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
-                ]
+                    condition, values = f"{low} < -{host_length} or {high} >= {host_length}", f"{i}_host"
+                else:
+                    condition, values = f"not -{host_length} <= {i} < {host_length}", i
+                error = f"index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {values}, {d}, {host_length})"
+                driver += [f"if {condition}:", f"    raise {error}"]
             else:
                 slot = len(self.slots)
-                self.slots.append((what, _where(node), i, d, f"{names[x]}.shape[{d}]"))
+                self.slots.append((what, _where(node), i, d, host_length))
                 kernel += [f"if not 0 <= i{d} < {length}:", f"    status[{slot}] = 1  # {i}: out of bounds"]
                 kernel.append("    continue")
                 device = True
