@@ -61,7 +61,8 @@ FASTMATH = "{'reassoc', 'contract', 'nsz'}"
 _RESERVED = re.compile(
     r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|out\d*|acc\d*|candidate|result|np"
     r"|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory|err|chunks?|partial\d+|MISSING"
-    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+)$"  # CUDA modules' own names
+    r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+"  # CUDA modules' own names
+    r"|gather\d+|scatter\d+_last|status|failed|winners|position)$"
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)
 _VIEW_OPS = (DimShuffle, Subtensor, Reshape, ReshapeAs, SpecifyShape, JoinPiece)
@@ -715,10 +716,7 @@ def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable
     """Every index within its dimension of ``x``; index arrays (and the value written) of agreeing shapes."""
     what = _advanced_text(node.op.pattern, x, indices, names)
     lines = []
-    positions = [d for d, is_array in enumerate(node.op.pattern) if is_array]
-    for d, index in zip(positions, indices):
-        if isinstance(index, Constant) and x.type.shape[d] is not None:
-            continue  # checked when the graph was built
+    for d, index in checked_indices(node.op.pattern, x, indices):
         i, length = names[index], f"{names[x]}.shape[{d}]"
         if index.ndim == 0:
             condition = f"not -{length} <= {i} < {length}"
@@ -728,24 +726,49 @@ def _index_checks(node: Apply, names: Names, x: Variable, indices: list[Variable
             f"if {condition}:",
             f"    raise index_out_of_bounds({what!r}, {_where(node)!r}, {i!r}, {i}, {d}, {length})",
         ]
+    return lines + index_shape_checks(node, names, x, indices, value)
+
+
+def checked_indices(pattern: tuple[bool, ...], x: Variable, indices: list[Variable]) -> list[tuple[int, Variable]]:
+    """(dim of ``x``, index) for each index whose range is checked when the function runs: all but
+    the constants indexing a dimension of known length, which were checked when the graph was built."""
+    positions = [d for d, is_array in enumerate(pattern) if is_array]
+    return [
+        (d, index)
+        for d, index in zip(positions, indices)
+        if not (isinstance(index, Constant) and x.type.shape[d] is not None)
+    ]
+
+
+def indexed_lengths(pattern: tuple[bool, ...], x: str, indices: list[Variable], names: Names) -> list[str]:
+    """The lengths of ``x[index]`` (``x`` names an array of ``x``'s shape), as text: the broadcast
+    index arrays' lengths and the sliced dims of ``x``, where NumPy places them."""
     nb = max(i.ndim for i in indices)
     sources = _index_sources(indices, nb)
+    return [
+        f"{x}.shape[{k}]" if kind_ == "x"
+        else f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+        for kind_, k in result_dims(pattern, nb)
+    ]  # fmt: skip
+
+
+def index_shape_checks(
+    node: Apply, names: Names, x: Variable, indices: list[Variable], value: Variable | None
+) -> list[str]:
+    """A shape mismatch unless the index arrays (and the value written) have agreeing shapes."""
+    what = _advanced_text(node.op.pattern, x, indices, names)
+    sources = _index_sources(indices, max(i.ndim for i in indices))
     conditions = [
         f"{names[first]}.shape[{e0}] != {names[v]}.shape[{e}]" for (first, e0), *others in filter(None, sources)
         for v, e in others
     ]  # fmt: skip
     if value is not None:  # right-aligned against the indexed region, as NumPy broadcasts
-        dims = result_dims(node.op.pattern, nb)
-        for q, (kind_, k) in enumerate(dims[len(dims) - value.ndim :]):
-            if value.type.shape[q] == 1:
-                continue
-            if kind_ == "x":
-                expected = f"{names[x]}.shape[{k}]"
-            else:
-                expected = f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
-            conditions.append(f"{names[value]}.shape[{q}] != {expected}")
+        lengths = indexed_lengths(node.op.pattern, names[x], indices, names)
+        for q, expected in enumerate(lengths[len(lengths) - value.ndim :]):
+            if value.type.shape[q] != 1:
+                conditions.append(f"{names[value]}.shape[{q}] != {expected}")
     operands = [v for v in (x, *indices, value) if v is not None and v.ndim]
-    return lines + _mismatch(conditions, what, node, operands, names)
+    return _mismatch(conditions, what, node, operands, names)
 
 
 def emit_scatter(node: Apply, names: Names, name: str) -> tuple[list[str], str]:
@@ -916,16 +939,8 @@ def emit_module(
     ``make_entry`` receives already checked. ``rewrites`` names the rewrite passes that changed
     the graph, for the header.
     """
-    entry_name = name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
     title = f"symgrad function {name!r}" if name else "A function compiled by symgrad"
-    names = Names()
-    for var, preferred in zip(program.inputs, parameter_names or [None] * len(program.inputs)):
-        names.add(var, prefix="x", preferred=preferred)
-    for var in program.shared:
-        names.add(var, prefix="shared")
-    constants = constants_of(program)
-    for c in constants:
-        names.add(c, prefix="c")
+    names, constants = module_names(program, parameter_names)
     printer = NumbaPrinter()
     driver, kernel_texts = emit_steps(program.steps, names, printer)
     driver = _drop_repeated_checks(driver)
@@ -939,15 +954,7 @@ def emit_module(
     # New shared values never alias an input, an output or another shared value.
     new_values = [_output_text(value, names, copied) for _, value in deferred]
 
-    header = [
-        f'"""{title}',
-        "",
-        f"Generated by symgrad; content key {key}. Do not edit: the cache checks this text's hash.",
-        '"""',
-        *_summary(program, names, deferred, rewrites),
-        "import numpy as np",
-        "from numba import njit, prange",
-    ]
+    header = [*module_header(title, key, program, names, deferred, rewrites), "from numba import njit, prange"]
     for module, functions in sorted(printer.module_imports.items()):
         header.append(f"from {module} import {', '.join(sorted(functions))}")
     if printer.runtime_imports:
@@ -967,23 +974,9 @@ def emit_module(
 
     params = [names[v] for v in program.inputs]
     header.append(f"PARAMETERS = {tuple(params)!r}  # the inputs, in order")
-    cells = [names.fresh(f"{names[v]}_storage") for v in program.shared]
-    defaults = [names.fresh(f"{p}_default") for p in params[len(params) - n_defaults :]]
-    entry = [
-        "def make_entry(checks, call_error, defaults, storage):",
-        '    """The compiled function: argument checks, then the steps in order."""',
-    ]
-    unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
-    entry += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
-    required = len(params) - n_defaults
     # MISSING: a missing argument is reported by its check, in the user's terms.
-    signature = [f"{p}=MISSING" for p in params[:required]] + [f"{p}={d}" for p, d in zip(params[required:], defaults)]
-    entry += [
-        "",
-        f"    def {entry_name}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
-        "        if extra or unknown:",
-        "            raise call_error(extra, unknown)",
-    ]
+    doc = "argument checks, then the steps in order"
+    entry, cells = entry_head(program, names, name, n_defaults, doc, required_default="=MISSING")
     body = [line for var in program.inputs for line in _argument_check(var, names[var])]
     for var, cell in zip(program.shared, cells):
         body.append(f"{names[var]} = {cell}[0]{'[()]' if var.ndim == 0 else ''}  # the shared value, as of this call")
@@ -997,8 +990,84 @@ def emit_module(
     body.append(f"return {returned}")
     # A kernel's failed allocation says only "Allocation failed": name the inputs and their shapes.
     shapes = "".join(f", {p}={p}" for p in params)
-    entry += ["        try:", *("            " + line for line in body), "        except MemoryError as err:",
-              f"            raise out_of_memory(err{shapes}) from err"]  # fmt: skip
-    entry += ["", f"    {entry_name}.__qualname__ = {entry_name!r}  # for Python's own argument errors",
-              f"    return {entry_name}"]  # fmt: skip
-    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(kernel_texts + ["\n".join(entry)]) + "\n"
+    body = ["try:", *("    " + line for line in body), "except MemoryError as err:",
+            f"    raise out_of_memory(err{shapes}) from err"]  # fmt: skip
+    return module_text(header, kernel_texts, entry, body, name)
+
+
+# ------------------------------------------------------------------------------------------------
+# What the CPU and CUDA modules share: names, header, the frame of make_entry
+
+
+def entry_name(name: str | None) -> str:
+    """The compiled function's own name: the function's name where it is an identifier."""
+    return name if name and name.isidentifier() and not keyword.iskeyword(name) else "compiled_function"
+
+
+def module_names(program: Program, parameter_names: list[str | None] | None) -> tuple[Names, list[Constant]]:
+    """Names for a module: the inputs (``parameter_names`` first), shared variables and array constants,
+    which are returned too."""
+    names = Names()
+    for var, preferred in zip(program.inputs, parameter_names or [None] * len(program.inputs)):
+        names.add(var, prefix="x", preferred=preferred)
+    for var in program.shared:
+        names.add(var, prefix="shared")
+    constants = constants_of(program)
+    for c in constants:
+        names.add(c, prefix="c")
+    return names, constants
+
+
+def module_header(
+    title: str, key: str, program: Program, names: Names, deferred: list, rewrites: Sequence[str]
+) -> list[str]:
+    """The module's docstring, summary comment and first import."""
+    return [
+        f'"""{title}',
+        "",
+        f"Generated by symgrad; content key {key}. Do not edit: the cache checks this text's hash.",
+        '"""',
+        *_summary(program, names, deferred, rewrites),
+        "import numpy as np",
+    ]
+
+
+def entry_head(
+    program: Program,
+    names: Names,
+    name: str | None,
+    n_defaults: int,
+    doc: str,
+    required_default: str = "",
+    setup: Sequence[str] = (),
+) -> tuple[list[str], list[str]]:
+    """The first lines of ``make_entry`` (which unpacks the argument checks, the checked defaults of
+    the last ``n_defaults`` parameters and the shared variables' storage cells, then runs ``setup``)
+    up to the compiled function's ``def``; and the names of the storage cells."""
+    params = [names[v] for v in program.inputs]
+    cells = [names.fresh(f"{names[v]}_storage") for v in program.shared]
+    defaults = [names.fresh(f"{p}_default") for p in params[len(params) - n_defaults :]]
+    lines = ["def make_entry(checks, call_error, defaults, storage):", f'    """The compiled function: {doc}."""']
+    unpacked = [([f"check_{p}" for p in params], "checks"), (defaults, "defaults"), (cells, "storage")]
+    lines += [f"    {', '.join(group)}, = {source}" for group, source in unpacked if group]
+    lines += ["    " + line for line in setup]
+    required = len(params) - n_defaults
+    signature = [p + required_default for p in params[:required]] + [
+        f"{p}={d}" for p, d in zip(params[required:], defaults)
+    ]
+    lines += [
+        "",
+        f"    def {entry_name(name)}({''.join(p + ', ' for p in signature)}*extra, **unknown):",
+        "        if extra or unknown:",
+        "            raise call_error(extra, unknown)",
+    ]
+    return lines, cells
+
+
+def module_text(header: list[str], kernels: list[str], entry: list[str], body: list[str], name: str | None) -> str:
+    """The module: header, kernels, then ``make_entry`` (``entry``, then the function's ``body``)."""
+    function = entry_name(name)
+    entry = entry + ["        " + line for line in body]
+    entry += ["", f"    {function}.__qualname__ = {function!r}  # for Python's own argument errors",
+              f"    return {function}"]  # fmt: skip
+    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(kernels + ["\n".join(entry)]) + "\n"

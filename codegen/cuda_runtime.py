@@ -15,11 +15,10 @@ What lives here, rather than in each generated module:
 - **Generic kernels** for what is not a fused loop nest: strided copies (outputs that alias an
   input, reshapes of non-contiguous views), fills, joins, ``arange``, ``argmax``, and matrix
   products: cuBLAS through CuPy when CuPy is installed, otherwise a tiled shared-memory kernel.
-- **Device functions** for the scalar helpers of ``codegen.runtime`` that have a GPU version
-  (``sigmoid``, ``softplus``, ``digamma`` and ``trigamma``, compiled from the CPU version's own
-  source where it has no allocation) and for
-  NumPy's ``sign``, ``floor`` and ``ceil``, which ``numba.cuda`` does not type (see
-  :data:`DEVICE_FUNCTIONS`).
+- **Device functions** for the scalar helpers of ``codegen.runtime`` (``sigmoid``, ``softplus``,
+  ``digamma``, ``trigamma`` and ``polygamma``, compiled from the CPU version's own source, with
+  device versions of the parts that allocate) and for NumPy's ``sign``, ``floor`` and ``ceil``,
+  which ``numba.cuda`` does not type (see :data:`DEVICE_FUNCTIONS`).
 """
 
 from __future__ import annotations
@@ -31,9 +30,10 @@ from typing import Any
 
 import numpy as np
 from numba import config as numba_config
-from numba import cuda, float32, float64, int32, int64
+from numba import cuda, float64
 
 from . import runtime as cpu_runtime
+from .scalar_printer import CUDA_POLYGAMMA_MAX_ORDER
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 
@@ -49,7 +49,7 @@ MAX_NDIM = 4
 
 #: Scalar functions with a device implementation here, by the name generated code calls
 #: (scalar_printer.CUDA_FUNCTIONS lists the same names).
-DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "sign", "floor", "ceil")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def to_host(x: Any) -> np.ndarray:
 def view(x: Any, shape: Sequence[int], strides: Sequence[int], offset: int = 0) -> Any:
     """A device array over ``x``'s memory: ``shape``, ``strides`` in bytes, and its first element
     ``offset`` bytes after ``x``'s first element (negative strides and offsets are fine). No copy."""
-    shape, strides = tuple(int(n) for n in shape), tuple(int(s) for s in strides)
+    shape, strides, offset = tuple(int(n) for n in shape), tuple(int(s) for s in strides), int(offset)
     if SIMULATOR:
         base = x._ary
         interface = {
@@ -376,34 +376,15 @@ def _gemm_tiles(a, b, out, tile_a, tile_b, zero):
 
 
 @cuda.jit(cache=True)
-def _gemm_float64(a, b, out):
-    tile_a = cuda.shared.array((TILE, TILE), float64)
-    tile_b = cuda.shared.array((TILE, TILE), float64)  # its own line: the simulator tells shared arrays apart by line
-    _gemm_tiles(a, b, out, tile_a, tile_b, float64(0))
+def _gemm(a, b, out, zero):
+    """out = a @ b for the dtypes of _GEMM_DTYPES (one compiled version each); ``zero`` is a 0 of
+    that dtype."""
+    tile_a = cuda.shared.array((TILE, TILE), out.dtype)
+    tile_b = cuda.shared.array((TILE, TILE), out.dtype)  # its own line: the simulator tells shared arrays apart by line
+    _gemm_tiles(a, b, out, tile_a, tile_b, zero)
 
 
-@cuda.jit(cache=True)
-def _gemm_float32(a, b, out):
-    tile_a = cuda.shared.array((TILE, TILE), float32)
-    tile_b = cuda.shared.array((TILE, TILE), float32)  # its own line: the simulator tells shared arrays apart by line
-    _gemm_tiles(a, b, out, tile_a, tile_b, float32(0))
-
-
-@cuda.jit(cache=True)
-def _gemm_int64(a, b, out):
-    tile_a = cuda.shared.array((TILE, TILE), int64)
-    tile_b = cuda.shared.array((TILE, TILE), int64)  # its own line: the simulator tells shared arrays apart by line
-    _gemm_tiles(a, b, out, tile_a, tile_b, int64(0))
-
-
-@cuda.jit(cache=True)
-def _gemm_int32(a, b, out):
-    tile_a = cuda.shared.array((TILE, TILE), int32)
-    tile_b = cuda.shared.array((TILE, TILE), int32)  # its own line: the simulator tells shared arrays apart by line
-    _gemm_tiles(a, b, out, tile_a, tile_b, int32(0))
-
-
-_GEMM = {"float64": _gemm_float64, "float32": _gemm_float32, "int64": _gemm_int64, "int32": _gemm_int32}
+_GEMM_DTYPES = ("float64", "float32", "int64", "int32")
 _cupy: Any = None
 
 
@@ -430,8 +411,8 @@ def uses_cublas() -> bool:
 def tiled_matmul(a: Any, b: Any) -> Any:
     """``a @ b`` for 2-d device arrays with the tiled shared-memory kernel."""
     dtype = np.dtype(a.dtype).name
-    if dtype not in _GEMM:
-        raise NotImplementedError(f"symgrad's CUDA matrix-product kernel takes {', '.join(_GEMM)}, not {dtype}")
+    if dtype not in _GEMM_DTYPES:
+        raise NotImplementedError(f"symgrad's CUDA matrix-product kernel takes {', '.join(_GEMM_DTYPES)}, not {dtype}")
     out = empty((a.shape[0], b.shape[1]), dtype)
     if out.size == 0:
         return out
@@ -439,7 +420,7 @@ def tiled_matmul(a: Any, b: Any) -> Any:
         assign(out, a.dtype.type(0))
         return out
     blocks = [min(-(-length // TILE), 64) for length in (b.shape[1], a.shape[0])]
-    _GEMM[dtype][tuple(blocks), (TILE, TILE)](a, b, out)
+    _gemm[tuple(blocks), (TILE, TILE)](a, b, out, a.dtype.type(0))
     return out
 
 
@@ -497,6 +478,39 @@ def trigamma(x):
     if x != x or x == math.inf:
         return 0.0 if x == math.inf else x
     return _polygamma_positive(1, x)
+
+
+_COEFFICIENTS = CUDA_POLYGAMMA_MAX_ORDER + 3  # P_n's coefficients, and a spare slot
+
+
+@cuda.jit(device=True)
+def _cot_derivative(n, c):
+    """P_n(c), where d^n/dx^n cot(pi x) = pi^n P_n(cot(pi x)), as codegen.runtime._cot_derivative
+    computes it (P_{k+1}(c) = -(1 + c^2) P_k'(c), then Horner), but in one local array of fixed size,
+    updated in place: the coefficient of c^i becomes -(i + 1) p[i + 1] - (i - 1) p[i - 1]. Orders
+    beyond CUDA_POLYGAMMA_MAX_ORDER (which the printer refuses) give nan."""
+    if n > CUDA_POLYGAMMA_MAX_ORDER:
+        return math.nan
+    coeffs = cuda.local.array(_COEFFICIENTS, float64)
+    for i in range(n + 3):
+        coeffs[i] = 0.0
+    coeffs[1] = 1.0
+    for _ in range(n):
+        below = 0.0  # the old coefficient of c^(i - 1), already replaced
+        for i in range(n + 3):
+            old = coeffs[i]
+            above = coeffs[i + 1] if i + 1 < n + 3 else 0.0
+            coeffs[i] = -(i + 1) * above - (i - 1) * below
+            below = old
+    result = 0.0
+    for i in range(n + 1, -1, -1):
+        result = result * c + coeffs[i]
+    return result
+
+
+# codegen.runtime.polygamma, compiled for the device with this _cot_derivative in place of the CPU's.
+_compiled["_cot_derivative"] = _cot_derivative
+polygamma = _device_function("polygamma", _compiled)
 
 
 @cuda.jit(device=True)

@@ -38,8 +38,11 @@ def index_out_of_bounds(what: str, where: str, index_name: str, index: object, d
     """An IndexError naming the index operand, one offending entry and the dimension it indexes."""
     values = np.asarray(index)
     bad = values[(values < -length) | (values >= length)] if values.ndim else values
+    # On the GPU a kernel reports an index out of bounds; the values read back afterwards name it,
+    # unless they changed since (a loop's next row): then say so without a value.
+    entry = f"index {bad.flat[0]}" if bad.size else "an index"
     return IndexError(
-        f"index {bad.flat[0]} in {index_name} is out of bounds for dimension {dim} of length {length} in {what}{where}"
+        f"{entry} in {index_name} is out of bounds for dimension {dim} of length {length} in {what}{where}"
     )
 
 

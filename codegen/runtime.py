@@ -232,7 +232,9 @@ def polygamma(n, x):
         return x
     if x == math.inf:
         return sign * 0.0
-    if x <= 0.0 and x == math.floor(x):
+    # A pole: 0, a negative integer or -inf (every float beyond 2**52 is an integer, and on a GPU,
+    # where this code runs too, math.floor gives an int64)
+    if x <= 0.0 and (x < -(2.0**52) or x == math.floor(x)):
         return sign * math.inf
     if x > 0.0:
         return _polygamma_positive(order, x)

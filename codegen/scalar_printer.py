@@ -22,7 +22,10 @@ from sympy.printing.pycode import PythonCodePrinter
 RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma")
 #: Device functions of codegen/cuda_runtime.py (keep in step with its DEVICE_FUNCTIONS), plus the
 #: NumPy functions that numba.cuda lacks and cuda_runtime provides.
-CUDA_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "sign", "floor", "ceil")
+CUDA_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "sign", "floor", "ceil")
+#: The highest order of polygamma that cuda_runtime's device version computes (it keeps a polynomial
+#: of degree order + 1 in a fixed-size local array); higher orders raise NotSupportedOnDevice.
+CUDA_POLYGAMMA_MAX_ORDER = 40
 
 
 class NotSupportedOnDevice(NotImplementedError):
@@ -155,8 +158,8 @@ class CudaPrinter(NumbaPrinter):
 
     The same text as for the CPU, except where ``numba.cuda`` differs: the runtime helpers come from
     ``codegen.cuda_runtime`` as device functions, NumPy's ``sign``, ``floor`` and ``ceil`` (which
-    ``numba.cuda`` does not type) become device functions too, and functions with no device
-    implementation (polygamma of order 2 and up: third derivatives of ``gammaln``) raise
+    ``numba.cuda`` does not type) become device functions too, and a function with no device
+    implementation (polygamma beyond :data:`CUDA_POLYGAMMA_MAX_ORDER`) raises
     :class:`NotSupportedOnDevice` while the module is being generated, naming the function.
     """
 
@@ -172,3 +175,12 @@ class CudaPrinter(NumbaPrinter):
 
     def _numpy_call(self, name: str, expr) -> str:
         return self._runtime(name, *expr.args)
+
+    def _print_polygamma(self, expr) -> str:
+        order = expr.args[0]
+        if not (order.is_Integer and 0 <= order <= CUDA_POLYGAMMA_MAX_ORDER):
+            raise NotSupportedOnDevice(
+                f"polygamma of order {order} has no CUDA implementation in symgrad (orders 0 to "
+                f"{CUDA_POLYGAMMA_MAX_ORDER} do); compile this function with device='cpu'"
+            )
+        return super()._print_polygamma(expr)

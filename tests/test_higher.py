@@ -422,18 +422,26 @@ def test_reference_evaluation_of_the_loop_matches_the_compiled_function():
     np.testing.assert_allclose(theano.function([x, a], hess)(xv, av), reference, rtol=1e-12, atol=1e-12)
 
 
+def third_derivatives(x, m):
+    """A Hessian, the gradient of its product with ``m`` (through the loop) and a Jacobian of a Jacobian."""
+    hess = T.hessian(T.sum(T.exp(x) * T.sin(x)) + T.dot(x, x) ** 2, x)
+    nested = T.jacobian(T.jacobian(T.tanh(x) * x[0], x).flatten(), x)  # a loop inside a loop
+    return [hess, T.grad(T.sum(hess * m), x), nested]
+
+
+def loop_depths(source: str) -> set[int]:
+    """The indentations of the row loops in a generated module's entry."""
+    loops = [line for line in source.split("def make_entry")[1].splitlines() if line.strip().startswith("for i")]
+    return {len(line) - len(line.lstrip()) for line in loops}
+
+
 def test_third_derivatives_through_the_loop():
     x, m = T.dvector("x"), T.dmatrix("m")
-    hess = T.hessian(T.sum(T.exp(x) * T.sin(x)) + T.dot(x, x) ** 2, x)
-    third = T.grad(T.sum(hess * m), x)
-    nested = T.jacobian(T.jacobian(T.tanh(x) * x[0], x).flatten(), x)  # a loop inside a loop
-    f = theano.function([x, m], [hess, third, nested])
+    f = theano.function([x, m], third_derivatives(x, m))
     xv, mv = rand(3, seed=1), rand((3, 3), seed=2)
     _, got_third, got_nested = f(xv, mv)
     want_third = numeric_jacobian(lambda v: np.sum(f(v, mv)[0] * mv), xv)
     np.testing.assert_allclose(got_third, want_third, rtol=1e-6, atol=1e-6)
     jac = theano.function([x], T.jacobian(T.tanh(x) * x[0], x).flatten())
     np.testing.assert_allclose(got_nested, numeric_jacobian(jac, xv), rtol=1e-6, atol=1e-6)
-    loops = [line for line in f.source.split("def make_entry")[1].splitlines() if line.strip().startswith("for i")]
-    depths = {len(line) - len(line.lstrip()) for line in loops}
-    assert len(depths) == 2, "the nested Jacobian runs a loop inside a loop"
+    assert len(loop_depths(f.source)) == 2, "the nested Jacobian runs a loop inside a loop"

@@ -1,6 +1,7 @@
 """What only the GPU backend has: device arrays in and out, shared variables kept on the device, a
 training step without transfers, the fallback matrix-product kernel, reductions split over blocks,
-views, clear errors for what does not run on the GPU, and the disk cache across processes."""
+views, polygamma on the device, clear errors for what does not run on the GPU, and the disk cache across
+processes."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ import textwrap
 
 import numpy as np
 import pytest
+import scipy.special
+import sympy
 from numba import cuda
 
 import symgrad as theano
 import symgrad.tensor as T
 from codegen import cuda_runtime as rt
+from codegen import runtime
+from codegen.scalar_printer import CudaPrinter
 from symgrad import optim
 from tests.helpers import rand
 
@@ -173,19 +178,24 @@ def test_shared_variables_move_between_cpu_and_gpu_functions():
     assert counter.get_value() == 3.0 and np.ndim(counter.get_value()) == 0
 
 
-def test_unsupported_ops_fail_at_compile_time_naming_them():
+def test_third_and_fourth_derivatives_of_gammaln_run_on_the_device():
+    # polygamma of orders 2 and 3 are device functions, as digamma and trigamma are.
     x = T.dvector("x")
-    idx = T.lvector("idx")
-    with pytest.raises(NotImplementedError, match=r"a Map loop .*T\.jacobian.*device='cpu'"):
-        theano.function([x], T.jacobian(T.sin(x), x))
-    with pytest.raises(NotImplementedError, match=r"integer-array indexing"):
-        theano.function([x, idx], x[idx])
-    from symgrad.ifelse import ifelse
+    second = T.grad(T.sum(T.psi(x)), x)
+    third = T.grad(T.sum(second), x)
+    f = theano.function([x], [third, T.grad(T.sum(third), x)])
+    xv = np.array([0.3, 2.5, 11.0, 1e3, -0.4, -2.7, 0.0, -3.0, -1e300, -np.inf, np.inf, np.nan])
+    for order, got in zip((2, 3), f(xv)):
+        want = [runtime.polygamma(order, v) for v in xv]
+        np.testing.assert_allclose(got, want, rtol=1e-14)  # the CPU's method: the same values
+        np.testing.assert_allclose(got[:6], scipy.special.polygamma(order, xv[:6]), rtol=1e-12)
 
-    with pytest.raises(NotImplementedError, match=r"ifelse"):
-        theano.function([x], ifelse(T.sum(x) > 0, x, -x))
-    with pytest.raises(NotImplementedError, match=r"polygamma has no CUDA implementation"):
-        theano.function([x], T.grad(T.sum(T.grad(T.sum(T.psi(x)), x)), x))
+
+def test_polygamma_beyond_the_device_orders_fails_at_compile_time_naming_it():
+    # (tests/cuda/test_indexing.py checks the other refusal: adding values of a dtype without atomics)
+    z = sympy.Symbol("z")
+    with pytest.raises(NotImplementedError, match=r"polygamma of order 41 has no CUDA implementation .*device='cpu'"):
+        CudaPrinter().doprint(sympy.polygamma(41, z))
 
 
 CACHE_SCRIPT = textwrap.dedent(
