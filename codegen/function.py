@@ -186,9 +186,15 @@ _parallel_lock = threading.Lock()
 
 
 def _guard_parallel_kernels(module) -> None:
-    """Where Numba runs parallel loops on its 'workqueue' threading layer (neither TBB nor OpenMP
-    is installed), two threads running parallel kernels at once abort the process; there, the
-    module's parallel kernels take one process-wide lock. Elsewhere this changes nothing."""
+    """Wrap the module's parallel kernels for two things Numba leaves to the caller.
+
+    Numba's thread count (``numba.set_num_threads``) belongs to the thread that set it, so a call
+    from another thread would use every core whatever ``config.num_threads`` says: the wrapper sets
+    it in the calling thread first. And where Numba runs parallel loops on its 'workqueue'
+    threading layer (neither TBB nor OpenMP is installed), two threads running parallel kernels at
+    once abort the process: there, the kernels take one process-wide lock. Parallel kernels run
+    only on large inputs, so the wrapper's cost (well under a microsecond) does not show.
+    """
     parallel = [
         name for name in vars(module) if name.endswith("_parallel") and hasattr(module.__dict__[name], "py_func")
     ]
@@ -198,16 +204,18 @@ def _guard_parallel_kernels(module) -> None:
     from numba.np.ufunc import parallel as numba_parallel
 
     numba_parallel._launch_threads()  # chooses the threading layer, so that it can be asked
-    if numba.threading_layer() != "workqueue":
-        return
+    lock = _parallel_lock if numba.threading_layer() == "workqueue" else contextlib.nullcontext()
     for name in parallel:
         kernel = module.__dict__[name]
 
-        def locked(*args: Any, _kernel=kernel) -> Any:
-            with _parallel_lock:
+        def run(*args: Any, _kernel=kernel) -> Any:
+            wanted = config.num_threads
+            if wanted is not None and numba.get_num_threads() != wanted:
+                numba.set_num_threads(wanted)
+            with lock:
                 return _kernel(*args)
 
-        setattr(module, name, locked)
+        setattr(module, name, run)
 
 
 def _describe_graph(

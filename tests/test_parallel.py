@@ -63,3 +63,24 @@ def test_num_threads_is_checked(threads):
         config.num_threads = 0
     config.num_threads = 1
     assert config.num_threads == 1 and numba.get_num_threads() == 1
+
+
+def test_num_threads_holds_in_every_calling_thread(monkeypatch, threads):
+    # numba.set_num_threads acts in the thread that calls it; a parallel kernel called from another
+    # thread used every core until the compiled function set the count in the calling thread.
+    import threading
+
+    monkeypatch.setattr(config, "parallel_threshold", 1)
+    x = T.dvector("x")
+    f = theano.function([x], T.exp(x) * 2)
+    config.num_threads = 1
+    seen = []
+
+    def worker():
+        seen.append(f(np.ones(1000))[0])
+        seen.append(numba.get_num_threads())
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [2 * np.e, 1]
