@@ -80,6 +80,18 @@ def test_constants_fold_at_construction():
     assert len(toposort([x * (2 * 3)])) == 1
 
 
+def test_constants_fold_through_shape_ops():
+    c = T.as_tensor_variable(np.arange(6.0).reshape(2, 3))
+    for folded, expected in [
+        (c.T.reshape((3, 2)), np.arange(6.0).reshape(2, 3).T.reshape(3, 2)),
+        (c[0].dimshuffle("x", 0), np.arange(3.0)[None, :]),
+        (T.concatenate([c, c * 2]), np.concatenate([np.arange(6.0).reshape(2, 3), 2 * np.arange(6.0).reshape(2, 3)])),
+        (T.sum(c, axis=1) + c.shape[0], np.arange(6.0).reshape(2, 3).sum(axis=1) + 2),
+    ]:
+        assert folded.owner is None, folded
+        np.testing.assert_array_equal(folded.data, expected)
+
+
 def test_gradient_graph_is_small():
     """The cheap-gradient principle: nesting depth 20 gives a gradient graph linear in depth."""
     x = T.dscalar("x")
