@@ -139,7 +139,9 @@ def digamma(x):
     if x == 0.0:
         return math.copysign(math.inf, -x)  # the sign of zero says which side of the pole
     if x < 0.0:
-        if x == math.floor(x):  # a pole; also catches -inf
+        # A pole: a negative integer or -inf. Every float beyond 2**52 is an integer, and Numba's
+        # math.floor gives an int64, which cannot hold -inf or -1e300 (on a GPU too).
+        if x < -(2.0**52) or x == math.floor(x):
             return math.nan
         # psi(1 - x). Near the root, 1 - x would round away the low bits that x - root needs,
         # so take the distance from x itself: 1 - x - root = -x - (root - 1), exactly.
