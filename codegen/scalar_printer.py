@@ -79,6 +79,12 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_NaN(self, expr) -> str:
         return self._number("np.nan")
 
+    def _print_ImaginaryUnit(self, expr) -> str:
+        # Fusion substitutes one node's expression into another's, and SymPy may then evaluate
+        # the square root of an expression it knows is negative (sqrt(clip(x, -2, -1.5))) to an
+        # imaginary one. In real arithmetic, as NumPy computes it, that is nan.
+        return self._print_NaN(expr)
+
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         base, exponent = expr.args
         if exponent.is_Integer and exponent < 0:

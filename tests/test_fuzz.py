@@ -81,3 +81,14 @@ def test_square_root_of_a_negative_constant_is_nan_not_complex():
     value, grad = f(np.array([4.0, 0.0], dtype="float32"))
     assert value[0] == 2 and np.isnan(value[1])
     assert np.isnan(grad[0]) and np.isinf(grad[1])
+
+
+def test_square_root_of_a_fused_negative_expression_is_nan_not_complex():
+    # Fused into the switch, sqrt(clip(x, -2, -1.5)) became I*sqrt(...) in SymPy (the clip is known
+    # to be negative), and the kernel storing a complex number failed to compile.
+    c, x = T.tensor("float64", (1, 1, 1), name="x0"), T.tensor("float64", (None, 1, 1), name="x1")
+    y = T.tensor("float64", (1,), name="x2")
+    f = theano.function([c, x, y], T.switch(c < -2.5, T.sqrt(T.clip(x, -2, -1.5)), y))
+    assert np.isnan(f(np.full((1, 1, 1), -3.0), np.ones((2, 1, 1)), np.array([7.0]))).all()
+    np.testing.assert_array_equal(f(np.zeros((1, 1, 1)), np.ones((2, 1, 1)), np.array([7.0])), np.full((2, 1, 1), 7.0))
+    assert f(np.zeros((1, 1, 1)), np.zeros((0, 1, 1)), np.array([1.0])).shape == (0, 1, 1)
