@@ -95,7 +95,9 @@ class NumbaPrinter(PythonCodePrinter):
         if self.float32:  # an integer power stays an int (Numba multiplies); x**(3/2) would be double
             if exponent == sympy.S.Half:
                 return f"{self._module_format('math.sqrt')}({self._print(base)})"
-            power = str(exponent.p) if exponent.is_Integer else self._print(exponent)
+            power = (
+                str(exponent.p) if exponent.is_Integer else self.parenthesize(exponent, PRECEDENCE["Pow"], strict=True)
+            )
             return f"{self.parenthesize(base, PRECEDENCE['Pow'], strict=True)}**{power}"
         return super()._print_Pow(expr, rational=rational)
 

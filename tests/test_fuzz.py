@@ -92,3 +92,15 @@ def test_square_root_of_a_fused_negative_expression_is_nan_not_complex():
     assert np.isnan(f(np.full((1, 1, 1), -3.0), np.ones((2, 1, 1)), np.array([7.0]))).all()
     np.testing.assert_array_equal(f(np.zeros((1, 1, 1)), np.ones((2, 1, 1)), np.array([7.0])), np.full((2, 1, 1), 7.0))
     assert f(np.zeros((1, 1, 1)), np.zeros((0, 1, 1)), np.array([1.0])).shape == (0, 1, 1)
+
+
+def test_float32_power_with_a_sum_for_exponent_is_parenthesized():
+    # The float32 printer wrote x**(y - 2) as x**-np.float32(2) + y: an exponent that is a sum
+    # or a product lost its parentheses.
+    x, y = T.fvectors("x", "y")
+    f = theano.function([x, y], [x ** (y - 2), x ** (y * 2), x**-y])
+    a, b = np.array([1.5, 2.0, -0.5], dtype="float32"), np.array([0.5, 3.0, 1.5], dtype="float32")
+    with np.errstate(invalid="ignore"):
+        expected = [a ** (b - 2), a ** (b * 2), a**-b]
+    for got, want in zip(f(a, b), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
