@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/run_all.py                 # W1-W6, full sizes: about 15 minutes on 2 cores
+    python benchmarks/run_all.py                 # W1-W6, full sizes: 10-15 minutes on 2 cores
     python benchmarks/run_all.py --quick         # smoke run, under a minute: small sizes, few rounds
     python benchmarks/run_all.py --only w1 w6    # some sections (also: startup hvp lbfgsb train)
     python benchmarks/run_all.py --quick --skip jax pytensor torch   # as if those were not installed
