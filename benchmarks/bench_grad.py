@@ -413,23 +413,29 @@ def w6_symgrad_child(depth: int, stub_header: bool, repeat: int, min_time: float
 SYMPY_STEPS = ("build", "diff", "size", "cse", "cse_size")
 
 
-def w6_sympy_child(depth: int) -> None:
-    import sympy
-
-    x = sympy.Symbol("x", real=True)
-    sympy.cse([sympy.diff(nest(x, 2, sympy.sin, sympy.exp), x)])  # first-use costs, not charged below
+def symbolic_steps(x: object, depth: int, sin: Callable, exp: Callable, diff: Callable, cse: Callable) -> object:
+    """SymPy's or SymEngine's W6 steps, from building the forward to the size of ``cse``'s result;
+    returns the derivative."""
+    cse([diff(nest(x, 2, sin, exp), x)])  # first-use costs, not charged below
     start = time.perf_counter()
-    y = nest(x, depth, sympy.sin, sympy.exp)
+    y = nest(x, depth, sin, exp)
     emit("build", s=time.perf_counter() - start, fwd_ops=expression_ops([y], node_cost)[1])
     start = time.perf_counter()
-    d = sympy.diff(y, x)
+    d = diff(y, x)
     emit("diff", s=time.perf_counter() - start)
     tree, distinct = expression_ops([d], node_cost)
     emit("size", tree_ops=tree, distinct_ops=distinct)
     start = time.perf_counter()
-    replacements, reduced = sympy.cse([d])
+    replacements, reduced = cse([d])
     emit("cse", s=time.perf_counter() - start)
     emit("cse_size", ops=cse_ops(replacements, reduced), temporaries=len(replacements))
+    return d
+
+
+def w6_sympy_child(depth: int) -> None:
+    import sympy
+
+    symbolic_steps(sympy.Symbol("x", real=True), depth, sympy.sin, sympy.exp, sympy.diff, sympy.cse)
 
 
 SYMENGINE_STEPS = ("build", "diff", "size", "cse", "cse_size", "lambdify", "call")
@@ -439,21 +445,8 @@ def w6_symengine_child(depth: int, repeat: int, min_time: float) -> None:
     import symengine
 
     x = symengine.Symbol("x")
-    warm = symengine.diff(nest(x, 2, symengine.sin, symengine.exp), x)  # first-use costs, not charged below
-    symengine.cse([warm])
-    symengine.Lambdify([x], warm, backend="llvm", cse=True)(1.0)
-    start = time.perf_counter()
-    y = nest(x, depth, symengine.sin, symengine.exp)
-    emit("build", s=time.perf_counter() - start, fwd_ops=expression_ops([y], node_cost)[1])
-    start = time.perf_counter()
-    d = symengine.diff(y, x)
-    emit("diff", s=time.perf_counter() - start)
-    tree, distinct = expression_ops([d], node_cost)
-    emit("size", tree_ops=tree, distinct_ops=distinct)
-    start = time.perf_counter()
-    replacements, reduced = symengine.cse([d])
-    emit("cse", s=time.perf_counter() - start)
-    emit("cse_size", ops=cse_ops(replacements, reduced), temporaries=len(replacements))
+    symengine.Lambdify([x], symengine.sin(x), backend="llvm", cse=True)(1.0)  # LLVM's start-up, not charged below
+    d = symbolic_steps(x, depth, symengine.sin, symengine.exp, symengine.diff, symengine.cse)
     start = time.perf_counter()
     f = symengine.Lambdify([x], d, backend="llvm", cse=True)
     emit("lambdify", s=time.perf_counter() - start)

@@ -64,7 +64,7 @@ import scipy
 import scipy.optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import make_w2_data  # noqa: E402 (the path above makes the benchmarks importable from anywhere)
+from bench_core import make_w2_data, with_torch_threads  # noqa: E402 (the path above makes the benchmarks importable from anywhere)
 from harness import (  # noqa: E402
     MISSING,
     Contender,
@@ -472,18 +472,7 @@ def torch_trainer(torch: object, data: tuple[np.ndarray, ...], threads: int | No
         opt.step()
         return loss.detach()
 
-    if threads is None:
-        return step
-
-    def step_on_threads() -> object:
-        default = torch.get_num_threads()
-        torch.set_num_threads(threads)  # costs under a microsecond
-        try:
-            return step()
-        finally:
-            torch.set_num_threads(default)
-
-    return step_on_threads
+    return step if threads is None else with_torch_threads(torch, step, threads)
 
 
 def bench_train(settings: OptimSettings, libs: Libs, report: Report) -> None:
