@@ -1,4 +1,4 @@
-"""Core benchmarks of symgrad against raw Numba, NumPy, numexpr, JAX, PyTensor and SymPy.
+"""Core benchmarks of symgrad against raw Numba, NumPy, numexpr, JAX, PyTensor, PyTorch, SymPy and SymEngine.
 
 Run from the repository root::
 
@@ -6,6 +6,9 @@ Run from the repository root::
     python benchmarks/bench_core.py --quick     # smoke run, ~30 s: few repetitions, small sizes only,
                                                 # no PyTensor cold compile
     python benchmarks/bench_core.py --only w4 startup   # some sections only
+    python benchmarks/bench_core.py --skip jax torch    # as if these were not installed
+
+``run_all.py`` runs W1, W2 and W4 with the other scripts' workloads, W3, W5 and W6.
 
 The output is Markdown: a machine line, then one table per workload. Every ratio in a table is
 computed from times taken in the same run, on the same inputs.
@@ -19,8 +22,15 @@ W4  Per-call overhead. The gradient of ``x**2`` at ``x = 4`` (``theano.function(
     call. The work is trivial, so this is the cost of a call: argument checks, dispatch, result boxing.
 
 W1  A fused elementwise expression, ``exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y)``, over float64
-    vectors of n = 1e5 and 1e7, against NumPy (one temporary per operation), numexpr (2 threads) and
-    JAX jit. Reported in ms per call and as a multiple of NumPy's time.
+    vectors of n = 1e5 and 1e7, against NumPy (one temporary per operation), numexpr (2 threads), JAX
+    jit, PyTensor (default mode, which compiles C, and ``'NUMBA'``), PyTorch eager on the CPU (on 2
+    threads, as numexpr and Numba, and on one), ``sympy.lambdify`` (NumPy module) and SymEngine's
+    ``Lambdify(..., backend='llvm')`` (which takes x and y as one (n, 2) array, stacked before
+    timing; SymEngine has no log1p, so it computes log(1 + y**2)). Floors, not competitors:
+    hand-written ``@njit(fastmath=True)`` loops of the same math, serial and ``prange``, calling the
+    ``math`` module's functions (libm) or ``codegen.vecmath``'s (reported as skipped when this
+    checkout has no ``codegen.vecmath``). Reported in ms per call, as a multiple of NumPy's and of
+    symgrad's time; under the table, symgrad against the fastest competitor and the vecmath floor.
 
 W2  A two-layer net's loss and its gradients with respect to both weight matrices::
 
@@ -47,7 +57,7 @@ Startup
     single run, so expect some noise; "process wall" is measured by the parent and includes
     interpreter start-up and exit.
 
-How times are taken
+How times are taken (``harness.py``, shared by every script here)
     Each callable is called once to warm up (JIT compilation, caches), then ``timeit`` picks a loop
     count so that one repeat lasts at least ``min_time``. The contenders of a table then take turns,
     one repeat each per round, for ``repeat`` rounds; the median repeat divided by the loop count is
@@ -59,40 +69,40 @@ The load average is printed before and after: the machine may be shared, and on 
 neighbour slows multi-threaded BLAS calls (NumPy's OpenBLAS spins its threads) far more than it slows
 single-threaded code, so read small-GEMM numbers taken under load with care.
 
-Every competitor is optional: if its import fails, a line "skipped: <name> not installed" is printed
+Every competitor is optional: if its import fails, a line "skipped: <name> (not installed)" is printed
 and its cells read "—". A failure inside symgrad is reported as "error" in its cells, with the
 exception listed under the tables, and the run continues.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
-import os
-import platform
-import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
-import time
-import timeit
-import traceback
-import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO_ROOT = BENCH_DIR.parent
-# Benchmark the checkout this file lives in, not some other installed symgrad.
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import (  # noqa: E402 (the path above makes harness importable from anywhere)
+    MISSING,
+    THREADS,
+    Contender,
+    Libs,
+    Report,
+    Settings,
+    Timings,
+    markdown_table,
+    print_section,
+    run_contenders,
+    run_fresh,
+    sized_table,
+    when,
+)
+from harness import main as harness_main  # noqa: E402
 
-MISSING = "—"
 W1_EXPR = "exp(-x**2/2)*sin(3*x) + log1p(y**2)*tanh(x*y)"
 W2_SMALL = (64, 100, 100, 10)
 W2_LARGE = (4096, 1024, 1024, 10)
@@ -101,259 +111,22 @@ W2_PYTENSOR = "PyTensor (default mode)"
 W2_GEMMS = "GEMMs alone (5 np.dot)"
 
 
-# --------------------------------------------------------------------------- settings and report
-
-
 @dataclass(frozen=True)
-class Settings:
-    quick: bool
-    repeat: int  # timeit repeats; the median is reported
-    min_time: float  # seconds one repeat should last at least
-    w1_sizes: tuple[int, ...]
-    w2_cases: tuple[tuple[tuple[int, int, int, int], str], ...]
+class CoreSettings(Settings):
+    w1_sizes: tuple[int, ...] = ()
+    w2_cases: tuple[tuple[tuple[int, int, int, int], str], ...] = ()
 
     @classmethod
-    def make(cls, quick: bool) -> Settings:
+    def make(cls, quick: bool) -> CoreSettings:
         if quick:
-            return cls(True, 3, 0.01, (100_000,), ((W2_SMALL, "float64"),))
-        return cls(False, 7, 0.2, (100_000, 10_000_000), ((W2_SMALL, "float64"), (W2_LARGE, "float32")))
-
-
-@dataclass
-class Report:
-    """Collects notes (errors, mismatches) printed after the tables."""
-
-    notes: list[str] = field(default_factory=list)
-
-    def error(self, what: str, exc: BaseException) -> str:
-        """Record an exception (with the innermost frames of its traceback); return the cell "error"."""
-        if isinstance(exc, ChildFailed):  # its message already is the child's traceback
-            detail = str(exc)
-        else:
-            detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
-        self.notes.append(f"**{what}** failed:\n\n```\n{detail.rstrip()}\n```")
-        return "error"
-
-
-class ChildFailed(RuntimeError):
-    """A fresh benchmark process exited with an error; the message is the end of its stderr."""
-
-
-# A cell is either a time in seconds or a string shown as is ("—", "error").
-Cell = float | str
-
-
-# --------------------------------------------------------------------------- optional libraries
-
-
-def try_import(name: str) -> object | None:
-    """Import an optional competitor (configured for the benchmark), or None when unavailable."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # PyTensor warns at import when it finds no BLAS flags
-            module = importlib.import_module(name)
-            if name == "pytensor":
-                importlib.import_module("pytensor.tensor")
-    except Exception:  # any import failure means "not available"
-        return None
-    if name == "jax":
-        module.config.update("jax_enable_x64", True)
-    if name == "numexpr":
-        module.set_num_threads(2)
-    return module
-
-
-def version_of(module: object | None) -> str:
-    return getattr(module, "__version__", "?") if module is not None else "not installed"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{v:.2f}" for v in os.getloadavg()) + " (1 / 5 / 15 min)"
-    except OSError:
-        return "unknown"
-
-
-# --------------------------------------------------------------------------- timing and checks
-
-
-def loop_count(fn: Callable[[], object], min_time: float) -> int:
-    """After a warm-up call, the number of calls of ``fn`` that lasts at least ``min_time`` seconds."""
-    fn()
-    number = 1
-    while True:
-        elapsed = timeit.timeit(fn, number=number)
-        if elapsed >= min_time:
-            return number
-        grow = min_time / elapsed * 1.1 if elapsed > 0 else 10
-        number = max(number * 2, int(number * grow))
-
-
-def time_interleaved(
-    fns: dict[str, Callable[[], object]], settings: Settings, report: Report, workload: str
-) -> dict[str, Cell]:
-    """Median per-call seconds of each callable, in ``settings.repeat`` rounds that take turns.
-
-    Taking turns (one repeat of each contender per round) spreads slow drifts of the machine (clock
-    changes, a neighbour's burst of work) over every contender instead of landing on one.
-    """
-    numbers: dict[str, int] = {}
-    cells: dict[str, Cell] = {}
-    for name, fn in fns.items():
-        try:
-            numbers[name] = loop_count(fn, settings.min_time)
-        except Exception as exc:
-            cells[name] = report.error(f"{workload}, {name} (timing)", exc)
-    samples: dict[str, list[float]] = {name: [] for name in numbers}
-    for _ in range(settings.repeat):
-        for name, number in numbers.items():
-            samples[name].append(timeit.timeit(fns[name], number=number) / number)
-    cells.update({name: statistics.median(times) for name, times in samples.items()})
-    return cells
-
-
-def as_arrays(out: object) -> list[np.ndarray]:
-    """Flatten a result (array, scalar, tuple/list, JAX's ``(value, (g1, g2))``) to NumPy arrays."""
-    if isinstance(out, (list, tuple)):
-        return [a for item in out for a in as_arrays(item)]
-    return [np.asarray(out)]
-
-
-def mismatch(got: object, want: object, rtol: float) -> str | None:
-    """None if ``got`` agrees with ``want`` output by output, else a description of the worst error."""
-    got_arrays, want_arrays = as_arrays(got), as_arrays(want)
-    if len(got_arrays) != len(want_arrays):
-        return f"{len(got_arrays)} outputs, expected {len(want_arrays)}"
-    for i, (g, w) in enumerate(zip(got_arrays, want_arrays, strict=True)):
-        if g.shape != w.shape:
-            return f"output {i}: shape {g.shape}, expected {w.shape}"
-        w64, g64 = w.astype(np.float64), g.astype(np.float64)
-        atol = rtol * float(np.max(np.abs(w64), initial=0.0))
-        if not np.allclose(g64, w64, rtol=rtol, atol=atol):
-            err = float(np.max(np.abs(g64 - w64) / (np.abs(w64) + atol + 1e-300)))
-            return f"output {i}: max relative error {err:.2e} > rtol {rtol:g}"
-    return None
-
-
-@dataclass
-class Contender:
-    """One implementation of a workload: ``build()`` compiles and returns a zero-argument callable."""
-
-    name: str
-    build: Callable[[], Callable[[], object]] | None  # None: library not installed
-    checked: bool = True  # compare its output with the reference's (False for partial work)
-
-
-def when(lib: object | None, build: Callable) -> Callable | None:
-    """``build`` if the library it needs is installed, else None (shown as "—")."""
-    return build if lib is not None else None
-
-
-@dataclass
-class Timings:
-    """Per-call seconds (or "—"/"error") by contender name, and the names whose output disagreed."""
-
-    cells: dict[str, Cell]
-    flagged: set[str]
-
-    def show(self, name: str, scale: float) -> str:
-        return fmt_time(self.cells[name], scale) + (" †" if name in self.flagged else "")
-
-    def ratio(self, name: str, base: str) -> str:
-        return fmt_ratio(self.cells[name], self.cells[base])
-
-
-def run_contenders(
-    contenders: Sequence[Contender],
-    settings: Settings,
-    report: Report,
-    workload: str,
-    references: Sequence[str],
-    rtol: float,
-) -> Timings:
-    """Build each contender, check its output against the first of ``references`` that ran, time it."""
-    outputs: dict[str, object] = {}
-    callables: dict[str, Callable[[], object]] = {}
-    cells: dict[str, Cell] = {}
-    for c in contenders:
-        if c.build is None:
-            cells[c.name] = MISSING
-            continue
-        try:
-            fn = c.build()
-            outputs[c.name] = fn()
-            callables[c.name] = fn
-        except Exception as exc:
-            cells[c.name] = report.error(f"{workload}, {c.name}", exc)
-    flagged: set[str] = set()
-    checked = {c.name: c.checked for c in contenders}
-    reference = next((r for r in references if r in outputs), None)
-    for name, out in outputs.items():
-        if reference is None or name == reference or not checked[name]:
-            continue
-        problem = mismatch(out, outputs[reference], rtol)
-        if problem:
-            flagged.add(name)
-            report.notes.append(f"**{workload}, {name}** disagrees with {reference} (†): {problem}")
-    cells.update(time_interleaved(callables, settings, report, workload))
-    return Timings(cells, flagged)
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def fmt_time(cell: Cell, scale: float) -> str:
-    """A time in seconds shown in the unit ``scale`` (1e3: ms, 1e6: µs); strings pass through."""
-    if isinstance(cell, str):
-        return cell
-    value = cell * scale
-    return f"{value:.3g}" if value < 100 else f"{value:.0f}"
-
-
-def fmt_ratio(cell: Cell, base: Cell) -> str:
-    if isinstance(cell, str) or isinstance(base, str) or base == 0:
-        return MISSING
-    return f"{cell / base:.2f}"
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def sized_table(names: Sequence[str], results: dict[str, Timings], bases: Sequence[str]) -> str:
-    """Rows: implementations; per problem size, a ms column and one "× base" column per base."""
-    headers = ["implementation"]
-    for label in results:
-        headers += [f"{label}: ms", *(f"× {base.split(' (')[0]}" for base in bases)]
-    rows = []
-    for name in names:
-        row = [name]
-        for t in results.values():
-            row += [t.show(name, 1e3), *(t.ratio(name, base) for base in bases)]
-        rows.append(row)
-    return markdown_table(headers, rows)
-
-
-def print_section(title: str, intro: str, table: str) -> None:
-    print(f"\n## {title}\n\n{intro}\n\n{table}", flush=True)
+            return cls(True, *cls.timing(True), (100_000,), ((W2_SMALL, "float64"),))
+        return cls(False, *cls.timing(False), (100_000, 10_000_000), ((W2_SMALL, "float64"), (W2_LARGE, "float32")))
 
 
 # --------------------------------------------------------------------------- W4: call overhead
 
 
-def bench_w4(settings: Settings, libs: dict[str, object | None], report: Report) -> None:
+def bench_w4(settings: CoreSettings, libs: Libs, report: Report) -> None:
     theano, T, numba = libs["symgrad"], libs["symgrad.tensor"], libs["numba"]
     jax, pytensor, sympy = libs["jax"], libs["pytensor"], libs["sympy"]
 
@@ -412,8 +185,59 @@ def numpy_w1(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.exp(-(x**2) / 2) * np.sin(3 * x) + np.log1p(y**2) * np.tanh(x * y)
 
 
-def w1_contenders(libs: dict[str, object | None], x: np.ndarray, y: np.ndarray) -> list[Contender]:
+# The hand-written Numba floors: one loop, the same math, compiled with fastmath; ``parallel``
+# makes the loop a prange. The functions come from the math module (libm) or codegen.vecmath.
+HAND_W1_SOURCE = """
+def w1_loop(x, y):
+    out = np.empty_like(x)
+    for i in LOOP(x.shape[0]):
+        a, b = x[i], y[i]
+        out[i] = exp(-(a * a) / 2.0) * sin(3.0 * a) + log1p(b * b) * tanh(a * b)
+    return out
+"""
+W1_SYMGRAD = "symgrad"
+W1_HAND_LIBM = "hand Numba, libm, prange"
+W1_HAND_VEC = "hand Numba, vecmath, prange"
+# The floors, not competitors: the "best competitor" of the W1 target leaves them out.
+W1_FLOORS = ("hand Numba, libm, serial", W1_HAND_LIBM, "hand Numba, vecmath, serial", W1_HAND_VEC)
+
+
+def hand_w1(numba: object, functions: str, parallel: bool) -> Callable | str:
+    """The hand-written W1 loop calling ``functions`` ("libm": math's, "vecmath": codegen.vecmath's),
+    or the reason it cannot be built."""
+    if functions == "vecmath":
+        try:
+            from codegen import vecmath
+        except ImportError:
+            return "skipped: no codegen.vecmath"
+        namespace = {name: getattr(vecmath, name) for name in ("exp", "sin", "log1p", "tanh")}
+    else:
+        import math
+
+        namespace = {name: getattr(math, name) for name in ("exp", "sin", "log1p", "tanh")}
+    namespace.update(np=np, LOOP=numba.prange if parallel else range)
+    exec(HAND_W1_SOURCE, namespace)
+    return numba.njit(fastmath=True, parallel=parallel)(namespace["w1_loop"])
+
+
+def with_torch_threads(torch: object, fn: Callable[[], object], threads: int = THREADS) -> Callable[[], object]:
+    """``fn`` run with PyTorch's intra-op threads set to ``threads`` (by default numexpr's and Numba's
+    count, the machine's cores), restored after the call."""
+
+    def call() -> object:
+        default = torch.get_num_threads()
+        torch.set_num_threads(threads)  # costs under a microsecond
+        try:
+            return fn()
+        finally:
+            torch.set_num_threads(default)
+
+    return call
+
+
+def w1_contenders(libs: Libs, x: np.ndarray, y: np.ndarray) -> list[Contender]:
     theano, T, jax, ne = libs["symgrad"], libs["symgrad.tensor"], libs["jax"], libs["numexpr"]
+    pytensor, torch, sympy, symengine, numba = (libs[k] for k in ("pytensor", "torch", "sympy", "symengine", "numba"))
 
     def symgrad_build() -> Callable[[], object]:
         xs, ys = T.dvector("x"), T.dvector("y")
@@ -429,25 +253,96 @@ def w1_contenders(libs: dict[str, object | None], x: np.ndarray, y: np.ndarray) 
         xd, yd = jax.device_put(x), jax.device_put(y)
         return lambda: f(xd, yd).block_until_ready()
 
+    def pytensor_build(mode: str | None) -> Callable[[], Callable[[], object]]:
+        def build() -> Callable[[], object]:
+            pt = pytensor.tensor
+            xs, ys = pt.dvector("x"), pt.dvector("y")
+            expr = pt.exp(-(xs**2) / 2) * pt.sin(3 * xs) + pt.log1p(ys**2) * pt.tanh(xs * ys)
+            f = pytensor.function([xs, ys], expr, mode=mode)
+            return lambda: f(x, y)
+
+        return build
+
+    def torch_build(threads: int) -> Callable[[], Callable[[], object]]:
+        def build() -> Callable[[], object]:
+            xt, yt = torch.from_numpy(x), torch.from_numpy(y)  # no copies: the tensors share the arrays
+            return with_torch_threads(
+                torch,
+                lambda: torch.exp(-(xt**2) / 2) * torch.sin(3 * xt) + torch.log1p(yt**2) * torch.tanh(xt * yt),
+                threads,
+            )
+
+        return build
+
+    def sympy_build() -> Callable[[], object]:
+        xs, ys = sympy.symbols("x y", real=True)
+        f = sympy.lambdify([xs, ys], sympy.sympify(W1_EXPR, locals={"x": xs, "y": ys}), modules="numpy")
+        return lambda: f(x, y)
+
+    def symengine_build() -> Callable[[], object]:
+        xs, ys = symengine.symbols("x y")
+        expr = symengine.exp(-(xs**2) / 2) * symengine.sin(3 * xs) + symengine.log(1 + ys**2) * symengine.tanh(xs * ys)
+        f = symengine.Lambdify([xs, ys], expr, backend="llvm", opt_level=3)
+        xy = np.ascontiguousarray(np.stack([x, y], axis=1))  # its input layout (n, 2), built once
+        return lambda: f(xy)
+
+    def hand_build(functions: str, parallel: bool) -> Callable[[], Callable[[], object]] | str | None:
+        if numba is None:
+            return None
+        kernel = hand_w1(numba, functions, parallel)
+        return kernel if isinstance(kernel, str) else lambda: lambda: kernel(x, y)
+
     return [
-        Contender("symgrad", symgrad_build),
+        Contender(W1_SYMGRAD, symgrad_build),
         Contender("NumPy", lambda: lambda: numpy_w1(x, y)),
-        Contender("numexpr (2 threads)", when(ne, numexpr_build)),
+        Contender(f"numexpr ({THREADS} threads)", when(ne, numexpr_build)),
         Contender("JAX jit", when(jax, jax_build)),
+        Contender("PyTensor (default mode: C)", when(pytensor, pytensor_build(None))),
+        Contender("PyTensor (mode='NUMBA')", when(pytensor, pytensor_build("NUMBA"))),
+        Contender(f"PyTorch eager ({THREADS} threads)", when(torch, torch_build(THREADS))),
+        Contender("PyTorch eager (one thread)", when(torch, torch_build(1))),
+        Contender("`sympy.lambdify` (numpy)", when(sympy, sympy_build)),
+        Contender("SymEngine `Lambdify` (LLVM)", when(symengine, symengine_build)),
+        Contender(W1_FLOORS[0], hand_build("libm", False)),
+        Contender(W1_FLOORS[1], hand_build("libm", True)),
+        Contender(W1_FLOORS[2], hand_build("vecmath", False)),
+        Contender(W1_FLOORS[3], hand_build("vecmath", True)),
     ]
 
 
-def bench_w1(settings: Settings, libs: dict[str, object | None], report: Report) -> None:
+def best_competitor(timings: Timings, leave_out: Sequence[str]) -> tuple[str, float] | None:
+    """The fastest contender not in ``leave_out`` (name, seconds), or None if none ran."""
+    times = [(name, t) for name, t in timings.cells.items() if name not in leave_out and isinstance(t, float)]
+    return min(times, key=lambda item: item[1]) if times else None
+
+
+def bench_w1(settings: CoreSettings, libs: Libs, report: Report) -> None:
     results: dict[str, Timings] = {}
     for n in settings.w1_sizes:
         rng = np.random.default_rng(0)
         contenders = w1_contenders(libs, rng.standard_normal(n), rng.standard_normal(n))
         label = f"n={n:.0e}"
-        results[label] = run_contenders(contenders, settings, report, f"W1 {label}", ["symgrad", "NumPy"], 1e-9)
+        results[label] = run_contenders(contenders, settings, report, f"W1 {label}", [W1_SYMGRAD, "NumPy"], 1e-9)
+    lines = []
+    for label, t in results.items():
+        best = best_competitor(t, (W1_SYMGRAD, *W1_FLOORS))
+        own = t.cells[W1_SYMGRAD]
+        if best is None or isinstance(own, str):
+            continue
+        lines.append(
+            f"- {label}: symgrad {own * 1e3:.3g} ms; best competitor {best[0]} {best[1] * 1e3:.3g} ms, "
+            f"symgrad {best[1] / own:.2f}× faster (target ≥ 1.5×); symgrad ÷ hand vecmath prange: "
+            f"{t.ratio(W1_SYMGRAD, W1_HAND_VEC)}, ÷ hand libm prange: {t.ratio(W1_SYMGRAD, W1_HAND_LIBM)} "
+            "(target ≤ 1.2× the vecmath kernel)"
+        )
     print_section(
         "W1: fused elementwise, float64 vectors",
-        f"`{W1_EXPR}`; median ms per call and time ÷ NumPy's time (< 1 is faster than NumPy).",
-        sized_table([c.name for c in contenders], results, ["NumPy"]),
+        f"`{W1_EXPR}`; median ms per call and time ÷ NumPy's and ÷ symgrad's (< 1 is faster). "
+        "The hand Numba rows are floors, not competitors: one `@njit(fastmath=True)` loop of the same math "
+        "calling libm (`math`) or `codegen.vecmath`. SymEngine's input is the (n, 2) array of x and y, "
+        "stacked once outside the timed call.",
+        sized_table([c.name for c in contenders], results, {"NumPy": "NumPy", W1_SYMGRAD: "symgrad"})
+        + ("\n\n" + "\n".join(lines) if lines else ""),
     )
 
 
@@ -521,7 +416,7 @@ def jax_w2_function(jax: object) -> Callable:
     return jax.jit(jax.value_and_grad(loss, argnums=(1, 2)))
 
 
-def w2_contenders(libs: dict[str, object | None], data: tuple[np.ndarray, ...], dtype: str) -> list[Contender]:
+def w2_contenders(libs: Libs, data: tuple[np.ndarray, ...], dtype: str) -> list[Contender]:
     theano, T, jax, pytensor = libs["symgrad"], libs["symgrad.tensor"], libs["jax"], libs["pytensor"]
 
     def symgrad_build() -> Callable[[], object]:
@@ -549,7 +444,7 @@ def w2_contenders(libs: dict[str, object | None], data: tuple[np.ndarray, ...], 
     ]
 
 
-def bench_w2(settings: Settings, libs: dict[str, object | None], report: Report) -> None:
+def bench_w2(settings: CoreSettings, libs: Libs, report: Report) -> None:
     results: dict[str, Timings] = {}
     for size, dtype in settings.w2_cases:
         data = make_w2_data(size, dtype)
@@ -560,7 +455,7 @@ def bench_w2(settings: Settings, libs: dict[str, object | None], report: Report)
     print_section(
         "W2: two-layer net, loss + gradients wrt w1 and w2; sizes are (N, D, H, C)",
         "Median ms per call; time ÷ NumPy's and ÷ PyTensor (default mode)'s time (< 1 is faster).",
-        sized_table([c.name for c in contenders], results, [W2_NUMPY, W2_PYTENSOR]),
+        sized_table([c.name for c in contenders], results, {W2_NUMPY: "NumPy", W2_PYTENSOR: "PyTensor"}),
     )
 
 
@@ -616,23 +511,6 @@ def loss_and_grads(x, w1, w2, y):
 """
 
 
-def run_fresh(code: str, env: dict[str, str], extra_path: Sequence[str] = ()) -> dict[str, float]:
-    """Run ``code`` in a new interpreter; return its JSON line plus ``wall_s`` seen from here."""
-    full_env = {**os.environ, **env}
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), str(BENCH_DIR), *extra_path, os.environ.get("PYTHONPATH", "")]
-    )
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True, timeout=900)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise ChildFailed(f"fresh process exited with status {proc.returncode}:\n{tail}")
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["wall_s"] = wall
-    return result
-
-
 StartupRow = tuple[str, dict[str, float] | str]
 
 
@@ -655,7 +533,7 @@ def cold_and_warm(
     return [fresh_row(f"{name}, {kind}", child_code(child), env, report, extra_path) for kind in ("cold", "warm")]
 
 
-def bench_startup(settings: Settings, libs: dict[str, object | None], report: Report) -> None:
+def bench_startup(settings: CoreSettings, libs: Libs, report: Report) -> None:
     rows: list[StartupRow] = []
     with tempfile.TemporaryDirectory(prefix="symgrad-bench-") as tmp:
         tmp_path = Path(tmp)
@@ -706,54 +584,18 @@ def bench_startup(settings: Settings, libs: dict[str, object | None], report: Re
 
 
 SECTIONS = {"w4": bench_w4, "w1": bench_w1, "w2": bench_w2, "startup": bench_startup}
+OPTIONAL = ("numba", "jax", "pytensor", "numexpr", "sympy", "torch", "symengine")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions, small sizes only")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS), help="sections to run")
-    args = parser.parse_args(argv)
-    settings = Settings.make(args.quick)
-
-    print("# symgrad core benchmarks\n")
-    libs: dict[str, object | None] = {}
-    import symgrad  # the subject: not optional
-    import symgrad.tensor
-
-    libs["symgrad"], libs["symgrad.tensor"] = symgrad, symgrad.tensor
-    optional = ("numba", "jax", "pytensor", "numexpr", "sympy")
-    for name in optional:
-        libs[name] = try_import(name)
-
-    versions = ", ".join(
-        [f"python {platform.python_version()}", f"numpy {np.__version__}"]
-        + [f"{name} {version_of(libs[name])}" for name in optional]
-        + [f"symgrad {version_of(symgrad)}"]
+    harness_main(
+        "symgrad core benchmarks",
+        __doc__.split("\n\n")[0],
+        SECTIONS,
+        OPTIONAL,
+        CoreSettings.make,
+        argv,
     )
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {versions}")
-    print(f"\nload average at start: {load_average()}")
-    for name in optional:
-        if libs[name] is None:
-            print(f"\nskipped: {name} not installed")
-    pytensor = libs["pytensor"]
-    # PyTensor warns at length when it finds no BLAS to link to; the line below says it once.
-    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-    if pytensor is not None and not pytensor.config.blas__ldflags:
-        print("\nPyTensor found no BLAS to link its C code to (pip install): its default mode's dot and gemm")
-        print("call BLAS through NumPy's C API instead.")
-    print(
-        f"\nmode: {'quick' if settings.quick else 'full'} "
-        f"(timeit median of {settings.repeat} repeats, each ≥ {settings.min_time * 1e3:g} ms)"
-    )
-
-    report = Report()
-    for name in args.only:
-        SECTIONS[name](settings, libs, report)
-    print(f"\nload average at end: {load_average()} (other work on the machine makes times noisy)")
-    if report.notes:
-        print("\n## Notes\n")
-        for note in report.notes:
-            print(f"- {note}\n")
 
 
 if __name__ == "__main__":

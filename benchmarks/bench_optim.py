@@ -8,9 +8,10 @@ Run from the repository root::
 
 The output is Markdown: a machine line, then one table per workload; every ratio in a table is
 computed from times taken in the same run, on the same inputs. Timing, checks and formatting are
-``bench_core.py``'s: each callable is called once to warm up, the contenders of a table take turns
-for ``repeat`` rounds and the median is reported; JAX inputs live on the device and JAX results are
-``block_until_ready()``-ed; missing competitors are skipped with a note.
+``harness.py``'s, shared by every script here: each callable is called once to warm up, the
+contenders of a table take turns for ``repeat`` rounds and the median is reported; JAX inputs live
+on the device and JAX results are ``block_until_ready()``-ed; missing competitors are skipped with
+a note.
 
 What is measured
 ----------------
@@ -53,11 +54,7 @@ rounds are reported to damp the noise. Unit tests never assert these times.
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,25 +64,26 @@ import scipy
 import scipy.optimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402 (the path above makes bench_core importable from anywhere)
+from bench_core import make_w2_data, with_torch_threads  # noqa: E402 (the path above makes the benchmarks importable from anywhere)
+from harness import (  # noqa: E402
     MISSING,
     Contender,
+    Libs,
     Report,
+    Settings,
     Timings,
-    cpu_model,
     fmt_ratio,
     fmt_time,
-    load_average,
-    make_w2_data,
     markdown_table,
     mismatch,
     print_section,
     run_contenders,
+    sized_table,
     time_interleaved,
     try_import,
-    version_of,
     when,
 )
+from harness import main as harness_main  # noqa: E402
 
 HAND = "hand Numba (floor)"
 SYMGRAD_FUN = "symgrad `objective(...).fun`"
@@ -96,25 +94,17 @@ LEARNING_RATE = 1e-3
 
 
 @dataclass(frozen=True)
-class Settings:
-    """What to run; ``repeat`` and ``min_time`` are the fields ``bench_core.run_contenders`` reads."""
-
-    quick: bool
-    repeat: int  # interleaved rounds; the median is reported
-    min_time: float  # seconds one repeat should last at least
-    w3_sizes: tuple[int, ...]
-    hvp_sizes: tuple[int, ...]
-    train_cases: tuple[tuple[tuple[int, int, int, int], str], ...]
+class OptimSettings(Settings):
+    w3_sizes: tuple[int, ...] = ()
+    hvp_sizes: tuple[int, ...] = ()
+    train_cases: tuple[tuple[tuple[int, int, int, int], str], ...] = ()
 
     @classmethod
-    def make(cls, quick: bool) -> Settings:
+    def make(cls, quick: bool) -> OptimSettings:
         small, large = ((64, 100, 100, 10), "float64"), ((4096, 1024, 1024, 10), "float32")
         if quick:
-            return cls(True, 3, 0.01, (10, 1000), (1000,), (small,))
-        return cls(False, 7, 0.2, (10, 1000, 1_000_000), (1000, 1_000_000), (small, large))
-
-
-Libs = dict[str, object | None]
+            return cls(True, *cls.timing(True), (10, 1000), (1000,), (small,))
+        return cls(False, *cls.timing(False), (10, 1000, 1_000_000), (1000, 1_000_000), (small, large))
 
 
 def rosen_x(n: int) -> np.ndarray:
@@ -261,21 +251,7 @@ class CheckedCall:
         return self.fn()
 
 
-def sized_ratio_table(names: Sequence[str], results: dict[str, Timings], bases: dict[str, str]) -> str:
-    """Rows: implementations; per size, a µs column and a ratio column per base (name: column label)."""
-    headers = ["implementation"]
-    for label in results:
-        headers += [f"{label}: µs", *(f"× {short}" for short in bases.values())]
-    rows = []
-    for name in names:
-        row = [name]
-        for t in results.values():
-            row += [t.show(name, 1e6), *(t.ratio(name, base) for base in bases)]
-        rows.append(row)
-    return markdown_table(headers, rows)
-
-
-def bench_w3(settings: Settings, libs: Libs, report: Report) -> None:
+def bench_w3(settings: OptimSettings, libs: Libs, report: Report) -> None:
     rosen = symgrad_rosen(libs)
     hand = hand_numba(libs["numba"]) if libs["numba"] is not None else None
     results: dict[str, Timings] = {}
@@ -286,7 +262,7 @@ def bench_w3(settings: Settings, libs: Libs, report: Report) -> None:
     print_section(
         "W3: Rosenbrock value + gradient",
         "Median µs per call; time ÷ the hand-written Numba loop's and ÷ JAX's (< 1 is faster).",
-        sized_ratio_table([c.name for c in contenders], results, {HAND: "hand Numba", JAX_FG: "JAX"}),
+        sized_table([c.name for c in contenders], results, {HAND: "hand Numba", JAX_FG: "JAX"}, unit="µs"),
     )
 
 
@@ -320,7 +296,7 @@ def hvp_contenders(libs: Libs, x: np.ndarray, p: np.ndarray, rosen, hand) -> lis
     ]
 
 
-def bench_hvp(settings: Settings, libs: Libs, report: Report) -> None:
+def bench_hvp(settings: OptimSettings, libs: Libs, report: Report) -> None:
     rosen = symgrad_rosen(libs)
     hand = hand_numba(libs["numba"]) if libs["numba"] is not None else None
     results: dict[str, Timings] = {}
@@ -332,7 +308,7 @@ def bench_hvp(settings: Settings, libs: Libs, report: Report) -> None:
     print_section(
         "HVP: Rosenbrock Hessian-vector product",
         "Median µs per call; time ÷ the hand-written Numba loop's and ÷ JAX's (< 1 is faster).",
-        sized_ratio_table([c.name for c in contenders], results, {HAND: "hand Numba", JAX_HVP: "JAX"}),
+        sized_table([c.name for c in contenders], results, {HAND: "hand Numba", JAX_HVP: "JAX"}, unit="µs"),
     )
 
 
@@ -376,7 +352,7 @@ def lbfgsb_fg(libs: Libs, rosen, hand) -> dict[str, Callable | None]:
     return fgs
 
 
-def bench_lbfgsb(settings: Settings, libs: Libs, report: Report) -> None:
+def bench_lbfgsb(settings: OptimSettings, libs: Libs, report: Report) -> None:
     threadpoolctl = try_import("threadpoolctl")
     rosen = symgrad_rosen(libs)
     hand = hand_numba(libs["numba"]) if libs["numba"] is not None else None
@@ -496,21 +472,10 @@ def torch_trainer(torch: object, data: tuple[np.ndarray, ...], threads: int | No
         opt.step()
         return loss.detach()
 
-    if threads is None:
-        return step
-
-    def step_on_threads() -> object:
-        default = torch.get_num_threads()
-        torch.set_num_threads(threads)  # costs under a microsecond
-        try:
-            return step()
-        finally:
-            torch.set_num_threads(default)
-
-    return step_on_threads
+    return step if threads is None else with_torch_threads(torch, step, threads)
 
 
-def bench_train(settings: Settings, libs: Libs, report: Report) -> None:
+def bench_train(settings: OptimSettings, libs: Libs, report: Report) -> None:
     jax, optax, torch = libs["jax"], libs["optax"], libs["torch"]
     names = ["symgrad", "JAX jit + optax `adam`", "JAX jit + hand Adam", "PyTorch eager (`torch.optim.Adam`)",
              "PyTorch eager, one thread"]  # fmt: skip
@@ -572,43 +537,15 @@ OPTIONAL = ("numba", "jax", "optax", "pytensor", "casadi", "torch")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions, small sizes only")
-    parser.add_argument("--only", nargs="+", choices=list(SECTIONS), default=list(SECTIONS), help="sections to run")
-    args = parser.parse_args(argv)
-    settings = Settings.make(args.quick)
-
-    print("# symgrad optimization and training benchmarks\n")
-    import symgrad  # the subject: not optional
-    import symgrad.tensor
-
-    libs: Libs = {"symgrad": symgrad, "symgrad.tensor": symgrad.tensor}
-    for name in OPTIONAL:
-        libs[name] = try_import(name)
-    versions = ", ".join(
-        [f"python {platform.python_version()}", f"numpy {np.__version__}", f"scipy {scipy.__version__}"]
-        + [f"{name} {version_of(libs[name])}" for name in OPTIONAL]
-        + [f"symgrad {version_of(symgrad)}"]
+    harness_main(
+        "symgrad optimization and training benchmarks",
+        __doc__.split("\n\n")[0],
+        SECTIONS,
+        OPTIONAL,
+        OptimSettings.make,
+        argv,
+        always=[("scipy", scipy)],
     )
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {versions}")
-    print(f"\nload average at start: {load_average()}")
-    for name in OPTIONAL:
-        if libs[name] is None:
-            print(f"\nskipped: {name} not installed")
-    warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
-    print(
-        f"\nmode: {'quick' if settings.quick else 'full'} "
-        f"(median of {settings.repeat} interleaved rounds, each ≥ {settings.min_time * 1e3:g} ms)"
-    )
-
-    report = Report()
-    for name in args.only:
-        SECTIONS[name](settings, libs, report)
-    print(f"\nload average at end: {load_average()} (other work on the machine makes times noisy)")
-    if report.notes:
-        print("\n## Notes\n")
-        for note in report.notes:
-            print(f"- {note}\n")
 
 
 if __name__ == "__main__":
