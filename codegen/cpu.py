@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from symgrad.graph import Apply, Constant, Variable
+from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
 from symgrad.ops.elemwise import as_condition, floor_div, mod
@@ -895,8 +895,21 @@ def _argument_check(var: Variable, name: str) -> list[str]:
     return [f"if {' or '.join(conditions)}:", f"    {full}"]
 
 
+#: A graph whose expression, written out as a tree, is bigger than this is not printed in the
+#: module header: a nested gradient reuses each level's values, so its tree grows exponentially
+#: with depth while its graph grows linearly, and building that tree took minutes at depth 8,
+#: for a line cut to 100 characters anyway.
+FORMULA_TREE_SIZE = 2000
+
+
 def _formula(var: Variable) -> str:
     """What ``var`` computes, as ``pp`` prints it (unsimplified), cut to fit one comment line."""
+    nodes = toposort([var])
+    tree: dict[int, int] = {}  # each variable's size written out as a tree
+    for node in nodes:
+        tree[id(node.output)] = 1 + sum(tree.get(id(i), 1) for i in node.inputs)
+    if tree.get(id(var), 1) > FORMULA_TREE_SIZE:
+        return f"(a graph of {len(nodes)} operations: see the kernels)"
     text = " ".join(pp(var, simplify=False).split())
     return text if len(text) <= 100 else text[:97] + "..."
 

@@ -293,6 +293,40 @@ def tree_size(expr: sympy.Basic) -> int:
     return sizes[expr]
 
 
+def share_repeats(expr: sympy.Expr) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], sympy.Expr]:
+    """``expr`` with each compound subexpression it uses more than once named ``t0, t1, ...``:
+    the named parts in the order they are needed, and what is left.
+
+    ``sympy.cse`` would do, but it and ``free_symbols`` walk an expression as a tree, and a nested
+    gradient is a small graph whose tree is exponentially big (9**depth nodes for depth-``d``
+    ``g(g(...g(x)))``, g(t) = sin(t)*t + exp(t)). This walks each distinct subexpression once.
+    """
+    order: list[sympy.Basic] = []  # distinct subexpressions, each after its arguments
+    uses: dict[sympy.Basic, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, expanded = stack.pop()
+        if expanded:
+            order.append(e)
+            continue
+        uses[e] = uses.get(e, 0) + 1
+        if uses[e] == 1:
+            stack.append((e, True))
+            stack.extend((a, False) for a in reversed(e.args))
+    taken = {e.name for e in order if isinstance(e, sympy.Symbol)}
+    names = (sympy.Symbol(f"t{i}") for i in range(sys.maxsize) if f"t{i}" not in taken)
+    rebuilt: dict[sympy.Basic, sympy.Basic] = {}
+    parts: list[tuple[sympy.Symbol, sympy.Expr]] = []
+    for e in order:
+        new = e.func(*(rebuilt[a] for a in e.args)) if e.args else e
+        if uses[e] > 1 and e.args and e is not expr:
+            name = next(names)
+            parts.append((name, new))
+            new = name
+        rebuilt[e] = new
+    return parts, rebuilt[expr]
+
+
 def _functions(expr: sympy.Expr) -> set[type]:
     return {type(f) for f in expr.atoms(sympy.Function)}
 
@@ -406,9 +440,7 @@ class PPrinter:
         printer = MathTextPrinter()
         if tree_size(expr) <= SHARE_LIMIT:
             return printer.doprint(expr)
-        taken = {s.name for s in expr.free_symbols}
-        names = (sympy.Symbol(f"t{i}") for i in range(sys.maxsize) if f"t{i}" not in taken)
-        parts, (body,) = sympy.cse([expr], symbols=names, optimizations=None)
+        parts, body = share_repeats(expr)
         return "\n".join([f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in parts] + [printer.doprint(body)])
 
 
