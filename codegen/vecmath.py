@@ -46,11 +46,13 @@ inf from x > 709.78 (float32: 88.72) and 0 below -745.13 (-103.97), with subnorm
 between; log(0) = -inf, log(x < 0) = nan, log1p(-1) = -inf; sin, cos of inf are nan; the sign of
 zero is kept (sin(-0) = expm1(-0) = log1p(-0) = tanh(-0) = -0); subnormal arguments are handled.
 
-Accuracy, measured by tests/test_vecmath.py against long double (80-bit) references over a
-million points per function and format across the whole range, and at the special values: at
-most 4 ulp in float64 and 2 ulp in float32 for every finite argument, the largest measured error
-being about 1 ulp (see the test's table). The float64 bound assumes an FMA unit (every AVX2 CPU):
-without one, ``llvm.fma`` becomes a correct but slow library call.
+Accuracy: within 4 ulp in float64 and 2 ulp in float32 for every argument. tests/test_vecmath.py
+measures it against long double (80-bit) over 1.3 million arguments per function and format (all
+magnitudes, both signs, the ranges where each function varies, the special values), and, with
+``pytest -m long``, for float32 over all 2^32 arguments against the float64 implementation. The
+largest errors measured are below 1.5 ulp for the seven math functions (expm1 and tanh; the others
+below 1.1) and below 2 for sigmoid and softplus, in both formats. The bounds assume an FMA unit
+(every AVX2 CPU has one): without it ``llvm.fma`` becomes a correct but slow library call.
 """
 
 from __future__ import annotations
