@@ -18,12 +18,14 @@ import re
 import numba
 import numpy as np
 import pytest
+import sympy
 from llvmlite import binding
 
 import symgrad as theano
 import symgrad.tensor as T
 from codegen import vecmath
 from codegen.cpu import FASTMATH
+from codegen.scalar_printer import CudaPrinter
 
 from .helpers import kernels, llvm_of
 
@@ -81,8 +83,8 @@ def _arguments(dtype, rng) -> np.ndarray:
 def _ulp_errors(got: np.ndarray, exact: np.ndarray, dtype) -> np.ndarray:
     """|got - exact| in ulp of the correctly rounded result; 0 where both are the same special
     value (nan, inf), inf where only one is special."""
-    rounded = exact.astype(dtype)
     with np.errstate(all="ignore"):
+        rounded = exact.astype(dtype)  # inf where it overflows, as the function must
         errors = np.abs(got.astype(np.longdouble) - exact) / np.spacing(np.abs(rounded)).astype(np.longdouble)
     same_special = (np.isnan(got) & np.isnan(rounded)) | (np.isinf(got) & (got == rounded))
     one_special = (np.isnan(got) != np.isnan(rounded)) | (np.isinf(got) != np.isinf(rounded))
@@ -198,6 +200,7 @@ def test_vector_math_off_uses_the_c_library_and_another_cache_entry():
     assert "from math import exp, sin" in plain.source and "from codegen.runtime import sigmoid" in plain.source
     changed = set(vectorized.source.splitlines()) ^ set(plain.source.splitlines())
     assert all(" import " in line or "content key" in line for line in changed), changed
+    assert vectorized._module.__name__ != plain._module.__name__  # two cache entries
     value = np.linspace(-3, 3, 101)
     np.testing.assert_allclose(vectorized(value), plain(value), rtol=1e-15, atol=1e-15)
     with pytest.raises(ValueError, match="vector_math"):
@@ -237,3 +240,9 @@ def test_every_float32_argument(name):
     largest, wrong = max(r[0] for r in results), sum(r[1] for r in results)
     print(f"{name} float32: max error {largest:.3f} ulp over all 2^32 arguments; special values wrong: {wrong}")
     assert largest <= BOUND[np.float32] and wrong == 0
+
+
+def test_cuda_kernels_keep_the_device_library():
+    printer = CudaPrinter()
+    assert printer.doprint(sympy.exp(sympy.Symbol("x"))) == "exp(x)"
+    assert dict(printer.module_imports) == {"math": {"exp"}}
