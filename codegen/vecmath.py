@@ -352,7 +352,7 @@ def _polynomial(coeffs: tuple):
     return numba.njit(**_OPTIONS)(evaluate)
 
 
-def _implement(function: Callable, factory: Callable[[_Format], Callable]) -> Callable:
+def _implement(function: Callable, factory: Callable[[_Format], Callable]) -> None:
     """Make ``factory``'s implementations what Numba compiles for calls of ``function``: float32
     and float64 arguments get their format's, integers and booleans are converted to float64."""
 
@@ -363,8 +363,6 @@ def _implement(function: Callable, factory: Callable[[_Format], Callable]) -> Ca
         if isinstance(x, (types.Integer, types.Boolean)):
             return lambda x: function(np.float64(x))
         return None
-
-    return function
 
 
 @functools.cache
