@@ -944,17 +944,18 @@ def emit_module(
     parameter_names: list[str | None] | None = None,
     n_defaults: int = 0,
     rewrites: Sequence[str] = (),
+    vector_math: bool = False,
 ) -> str:
     """The full text of the generated module for the function called ``name``.
 
     ``parameter_names`` overrides the inputs' own names as the entry's parameter names
     (``theano.In(x, name=...)``); the last ``n_defaults`` parameters have default values, which
     ``make_entry`` receives already checked. ``rewrites`` names the rewrite passes that changed
-    the graph, for the header.
+    the graph, for the header. ``vector_math`` takes exp, sin, ... from ``codegen.vecmath``.
     """
     title = f"symgrad function {name!r}" if name else "A function compiled by symgrad"
     names, constants = module_names(program, parameter_names)
-    printer = NumbaPrinter()
+    printer = NumbaPrinter(vector_math)
     driver, kernel_texts = emit_steps(program.steps, names, printer)
     driver = _drop_repeated_checks(driver)
     for var in program.outputs:

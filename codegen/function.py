@@ -411,7 +411,7 @@ def compile_function(
 
         options = f"{device_text} return_device_arrays={return_device_arrays} {common}"
     else:
-        options = f"cpu parallel_threshold={config.parallel_threshold} {common}"
+        options = f"cpu parallel_threshold={config.parallel_threshold} vector_math={config.vector_math} {common}"
     key = cache.make_key(_describe_graph(inputs, shared, out_list, update_pairs, options))
 
     def build_source() -> str:
@@ -420,8 +420,9 @@ def compile_function(
             return emit_cuda_module(program, name, key, single, parameter_names, len(defaults), rewrites,
                                     return_device_arrays, cuda_runtime.REDUCE_THREADS)  # fmt: skip
         return emit_module(
-            program, name, key, config.parallel_threshold, single, parameter_names, len(defaults), rewrites
-        )
+            program, name, key, config.parallel_threshold, single, parameter_names, len(defaults), rewrites,
+            config.vector_math,
+        )  # fmt: skip
 
     module = cache.load_module(key, build_source)
     params = list(module.PARAMETERS)

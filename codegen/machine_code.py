@@ -133,9 +133,14 @@ class CheckedFunctionCache(FunctionCache):
 
 
 def attach(module: ModuleType) -> None:
-    """Give every kernel of ``module`` (loaded from its cache file) the checked disk cache."""
+    """Give every kernel of ``module`` (loaded from its cache file) the checked disk cache.
+
+    Only the module's own kernels: the functions it imports (codegen.runtime's) keep Numba's cache
+    in codegen/__pycache__, whose files Numba's loader must still be able to read in a process
+    that uses them without a generated module.
+    """
     for value in list(vars(module).values()):
-        if isinstance(value, Dispatcher):
+        if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
             try:
                 value._cache = CheckedFunctionCache(value.py_func)
             except RuntimeError as err:  # Numba found no usable __pycache__ (it became read-only)

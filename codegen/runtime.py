@@ -23,7 +23,9 @@ from numba.np.numpy_support import as_dtype
 
 __all__ = ["digamma", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "trigamma"]
 
-_jit = numba.njit(cache=True, error_model="numpy")
+# fastmath set (to FMA contraction only), so that a kernel's reassoc and arcp are not inherited: they
+# would undo sigmoid's correction of 1 + e.
+_jit = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 
 
 def _exact(signature: str):
@@ -263,30 +265,42 @@ def _one_typed(x):
     return lambda x: one
 
 
-@_jit
-def sigmoid(x):
-    """The logistic function 1 / (1 + exp(-x)), correct to a few ulp everywhere.
+def sigmoid_with(exp):
+    """The logistic function 1 / (1 + exp(-x)) computed with ``exp`` (``math.exp`` here, the
+    vectorizable one in codegen.vecmath), correct to a few ulp everywhere.
 
-    exp is only ever called on a non-positive number, so it cannot overflow: for x < 0 the
-    equivalent form exp(x) / (1 + exp(x)) is used.
+    exp is only ever called on -|x| <= 0, so it cannot overflow: for x < 0 the equivalent form
+    exp(x) / (1 + exp(x)) is used. No branch, so that a loop calling it can vectorize.
     """
-    one = _one(x)
-    if x >= 0:
-        return one / (one + math.exp(-x))
-    e = math.exp(x)  # also reached by nan, which propagates
-    return e / (one + e)
+
+    def sigmoid(x):
+        one = _one(x)
+        e = exp(-abs(x))  # nan stays nan
+        d = one + e
+        q = (one if x >= 0 else e) / d
+        return q - q * (((one - d) + e) / d)  # corrected for the rounding error of 1 + e
+
+    return sigmoid
 
 
-@_jit
-def softplus(x):
-    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)), correct to a few ulp everywhere.
+def softplus_with(exp, log1p):
+    """log(1 + exp(x)) as max(x, 0) + log1p(exp(-|x|)), with the given ``exp`` and ``log1p``;
+    correct to a few ulp everywhere.
 
     The naive form overflows for x > 709 and rounds to 0 for x < -37 where the true value is
     exp(x); this form has neither problem.
     """
-    zero = _one(x) - _one(x)
-    positive_part = x if x > 0 else zero  # not max(): a nan x must reach log1p and stay nan
-    return positive_part + math.log1p(math.exp(-abs(x)))
+
+    def softplus(x):
+        zero = _one(x) - _one(x)
+        positive_part = x if x > 0 else zero  # not max(): a nan x must reach log1p and stay nan
+        return positive_part + log1p(exp(-abs(x)))
+
+    return softplus
+
+
+sigmoid = _jit(sigmoid_with(math.exp))
+softplus = _jit(softplus_with(math.exp, math.log1p))
 
 
 @_jit

@@ -18,6 +18,8 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
 
+from . import vecmath
+
 #: Functions implemented in codegen/runtime.py, by the name generated code calls.
 RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma")
 #: Device functions of codegen/cuda_runtime.py (keep in step with its DEVICE_FUNCTIONS), plus the
@@ -33,15 +35,27 @@ class NotSupportedOnDevice(NotImplementedError):
 
 
 class NumbaPrinter(PythonCodePrinter):
-    """Prints scalar expressions for ``numba.njit`` kernels."""
+    """Prints scalar expressions for ``numba.njit`` kernels.
+
+    With ``vector_math``, the functions that ``codegen.vecmath`` implements (exp, log1p, sin,
+    sigmoid, ...) are imported from there instead of ``math`` or ``codegen.runtime``: the calls read
+    the same, and the kernel's loop vectorizes.
+    """
 
     printmethod = "_numbacode"
 
-    def __init__(self) -> None:
+    def __init__(self, vector_math: bool = False) -> None:
         super().__init__({"fully_qualified_modules": False, "standard": "python3"})
         self.runtime_imports: set[str] = set()
+        self.vector_math = vector_math
         #: Whether numbers are printed as float32 (set for the kernels of float32 results).
         self.float32 = False
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        module, _, name = fqn.rpartition(".")
+        if self.vector_math and module == "math" and name in vecmath.MATH_FUNCTIONS:
+            fqn = f"codegen.vecmath.{name}"
+        return super()._module_format(fqn, register)
 
     # --- numbers: exact, and short where exact allows; typed in float32 kernels ----------------
     def doprint(self, expr: sympy.Basic, assign_to: object = None) -> str:
@@ -103,7 +117,10 @@ class NumbaPrinter(PythonCodePrinter):
 
     # --- functions SymPy knows under another name or prints unhelpfully -------------------------
     def _runtime(self, name: str, *args: sympy.Basic) -> str:
-        self.runtime_imports.add(name)
+        if self.vector_math and name in vecmath.RUNTIME_FUNCTIONS:
+            self.module_imports["codegen.vecmath"].add(name)
+        else:
+            self.runtime_imports.add(name)
         return f"{name}({', '.join(self._print(a) for a in args)})"
 
     def _print_sigmoid(self, expr) -> str:

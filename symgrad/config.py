@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``.
+"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``, ...
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -34,6 +34,7 @@ class Config:
         }
         self._num_threads: int | None = None
         self._device = os.environ.get("SYMGRAD_DEVICE", "cpu")
+        self._vector_math = True
 
     @property
     def num_threads(self) -> int | None:
@@ -59,6 +60,20 @@ class Config:
         if value not in ("cpu", "cuda"):
             raise ValueError(f"config.device must be 'cpu' or 'cuda', got {value!r}")
         self._device = value
+
+    @property
+    def vector_math(self) -> bool:
+        """Whether CPU kernels compute exp, expm1, log, log1p, sin, cos, tanh, sigmoid and softplus
+        with ``codegen.vecmath``'s implementations, which let their loops vectorize (to 4 ulp in
+        float64, 2 in float32), rather than with the C library's (``math``, to 1 ulp). CUDA
+        kernels always use the device's own library."""
+        return self._vector_math
+
+    @vector_math.setter
+    def vector_math(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValueError(f"config.vector_math must be True or False, got {value!r}")
+        self._vector_math = value
 
     @property
     def floatX(self) -> str:
