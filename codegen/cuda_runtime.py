@@ -449,7 +449,8 @@ def _device_function(name: str, compiled: dict[str, Any]) -> Any:
         for helper in source.__code__.co_names:
             if hasattr(getattr(cpu_runtime, helper, None), "py_func"):
                 scope[helper] = _device_function(helper, compiled)
-        function = types.FunctionType(source.__code__, scope, name, source.__defaults__)
+        # The closure too: sigmoid and softplus are made by factories over math.exp and math.log1p.
+        function = types.FunctionType(source.__code__, scope, name, source.__defaults__, source.__closure__)
         compiled[name] = cuda.jit(device=True)(function)
     return compiled[name]
 
