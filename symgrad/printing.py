@@ -319,7 +319,8 @@ def share_repeats(expr: sympy.Expr) -> tuple[list[tuple[sympy.Symbol, sympy.Expr
     parts: list[tuple[sympy.Symbol, sympy.Expr]] = []
     for e in order:
         new = e.func(*(rebuilt[a] for a in e.args)) if e.args else e
-        if uses[e] > 1 and e.args and e is not expr:
+        # Only expressions get names: a Piecewise's (value, condition) pairs must stay pairs.
+        if uses[e] > 1 and e.args and e is not expr and isinstance(e, sympy.Expr):
             name = next(names)
             parts.append((name, new))
             new = name
