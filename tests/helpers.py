@@ -79,3 +79,12 @@ DOUBLE_ARITHMETIC = re.compile(r"\b(fadd|fsub|fmul|fdiv|frem|fneg|fcmp|fpext|sel
 def double_arithmetic(llvm: str) -> list[str]:
     """The instructions of ``llvm`` that compute in double precision."""
     return [line.strip() for line in llvm.splitlines() if DOUBLE_ARITHMETIC.search(line)]
+
+
+def nested_g(x, depth: int):
+    """g(g(...g(x))), ``depth`` times, with g(t) = sin(t)*t + exp(t): benchmark W6's expression,
+    whose gradient reuses every level's values (its tree is exponential in depth, its graph linear)."""
+    t = x
+    for _ in range(depth):
+        t = T.sin(t) * t + T.exp(t)
+    return t

@@ -10,7 +10,7 @@ import numpy as np
 import symgrad as theano
 import symgrad.tensor as T
 
-from .helpers import kernels, rand
+from .helpers import kernels, nested_g, rand
 
 
 def loops(f) -> dict[str, int]:
@@ -76,9 +76,7 @@ def test_repeated_work_in_a_nested_gradient_is_computed_once():
     # The gradient of g(g(g(x))), g(t) = sin(t)*t + exp(t), reuses each level's values: one exp and
     # one sin per level and one cos per level of the backward pass, nothing recomputed.
     x = T.dscalar("x")
-    t = x
-    for _ in range(3):
-        t = T.sin(t) * t + T.exp(t)
+    t = nested_g(x, 3)
     f = theano.function([x], T.grad(t, x))
     code = statements(f)
     assert [sum(s.count(name + "(") for s in code) for name in ("exp", "sin", "cos")] == [3, 3, 3]
@@ -91,9 +89,6 @@ def test_a_deep_nested_gradient_compiles_in_time_linear_in_depth():
     # Its tree is exponential in depth; the module header used to print it as one formula (minutes
     # at depth 8). Now a big graph's header line gives its size, and compiling depth 30 is quick.
     x = T.dscalar("x")
-    t = x
-    for _ in range(30):
-        t = T.sin(t) * t + T.exp(t)
-    f = theano.function([x], T.grad(t, x))
+    f = theano.function([x], T.grad(nested_g(x, 30), x))
     assert "(a graph of 265 operations: see the kernels)" in f.source
     assert isinstance(f(-0.5), np.ndarray)  # (its value overflows: g grows too fast to check it)
