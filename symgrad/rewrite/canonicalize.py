@@ -41,17 +41,22 @@ def neg_neg(e: sympy.Expr, scope: Scope) -> sympy.Expr | None:
     return None
 
 
+def _inverse_of_inverse(e: sympy.Expr, scope: Scope, outer: type, inner: type) -> sympy.Expr | None:
+    """x for ``outer(inner(x))``, looking through a node boundary between the two."""
+    if isinstance(e, outer):
+        found = scope.look(e.args[0])
+        if isinstance(found, inner):
+            return found.args[0]
+    return None
+
+
 @expr_rewrite("canonicalize")
 def exp_log(e: sympy.Expr, scope: Scope) -> sympy.Expr | None:
     """exp(log(x)) → x
 
     Across nodes: within one node SymPy has simplified it already.
     """
-    if isinstance(e, sympy.exp):
-        inner = scope.look(e.args[0])
-        if isinstance(inner, sympy.log):
-            return inner.args[0]
-    return None
+    return _inverse_of_inverse(e, scope, sympy.exp, sympy.log)
 
 
 @expr_rewrite("canonicalize")
@@ -60,11 +65,7 @@ def log_exp(e: sympy.Expr, scope: Scope) -> sympy.Expr | None:
 
     Across nodes: within one node SymPy has simplified it already.
     """
-    if isinstance(e, sympy.log):
-        inner = scope.look(e.args[0])
-        if isinstance(inner, sympy.exp):
-            return inner.args[0]
-    return None
+    return _inverse_of_inverse(e, scope, sympy.log, sympy.exp)
 
 
 def _cancels(parts: list[sympy.Expr], split) -> bool:
