@@ -216,25 +216,18 @@ def _padded(x: Any) -> Any:
 
 
 @cuda.jit(cache=True)
-def _copy4(src, dst):
+def _store4(src, dst, add):
+    """dst = src, or dst += src when ``add``: both 4-d (see _padded), one grid-stride loop."""
     n1, n2, n3 = dst.shape[1], dst.shape[2], dst.shape[3]
     for flat in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
         i3 = flat % n3
         i2 = flat // n3 % n2
         i1 = flat // (n3 * n2) % n1
         i0 = flat // (n3 * n2 * n1)
-        dst[i0, i1, i2, i3] = src[i0, i1, i2, i3]
-
-
-@cuda.jit(cache=True)
-def _add4(src, dst):
-    n1, n2, n3 = dst.shape[1], dst.shape[2], dst.shape[3]
-    for flat in range(cuda.grid(1), dst.size, cuda.gridsize(1)):
-        i3 = flat % n3
-        i2 = flat // n3 % n2
-        i1 = flat // (n3 * n2) % n1
-        i0 = flat // (n3 * n2 * n1)
-        dst[i0, i1, i2, i3] += src[i0, i1, i2, i3]
+        if add:
+            dst[i0, i1, i2, i3] += src[i0, i1, i2, i3]
+        else:
+            dst[i0, i1, i2, i3] = src[i0, i1, i2, i3]
 
 
 @cuda.jit(cache=True)
@@ -259,7 +252,7 @@ def assign(dst: Any, src: Any, add: bool = False) -> None:
             _fill1[grid(dst.size)](reshape(dst, (dst.size,)), dst.dtype.type(src))
             return
         src = to_device(np.asarray(src, dtype=dst.dtype))
-    (_add4 if add else _copy4)[grid(dst.size)](_padded(_broadcast(src, dst.shape)), _padded(dst))
+    _store4[grid(dst.size)](_padded(_broadcast(src, dst.shape)), _padded(dst), add)
 
 
 def contiguous(x: Any) -> Any:
