@@ -25,6 +25,7 @@ from symgrad.ops.elemwise import Elemwise, sym
 from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle
+from symgrad.ops.substitution import substitute
 
 
 @dataclass(eq=False)
@@ -286,7 +287,7 @@ class _Fuser:
                 k.bindings.append((local, value))
                 value = local
             values[sym(i)] = value
-        return expr.xreplace(values)
+        return substitute(expr, values)
 
     def _cover_loop_dims(self, k: Kernel) -> None:
         """Give every loop dim a length: from a leaf, else from a shape-only input's source."""

@@ -23,6 +23,7 @@ from .grad import grad
 from .graph import Apply, Constant, Variable, make_variable, toposort
 from .ops.elemwise import Elemwise, make_elemwise, partial, sym
 from .ops.shape import DimShuffle
+from .ops.substitution import substitute
 from .printing import LatexPrinter, MathTextPrinter, SympyTranslator, simplified
 
 
@@ -250,7 +251,7 @@ def _forward_step(
             continue
         if isinstance(op, Elemwise):
             operands = {sym(j): names.symbol(v) for j, v in enumerate(node.inputs)}
-            step.derivatives.append((names.symbol(inp), partial(op.expr, sym(i)).xreplace(operands)))
+            step.derivatives.append((names.symbol(inp), substitute(partial(op.expr, sym(i)), operands)))
         elif id(out) in placeholders:
             rule = op.vjp(node.inputs, out, placeholders[id(out)])[i]
             if rule is not None:

@@ -37,6 +37,7 @@ from .graph import Apply, Constant, Variable, toposort
 from .ops.elemwise import SCALAR_OPS, Elemwise, sym
 from .ops.reduce import Reduce
 from .ops.shape import index_text
+from .ops.substitution import substitute
 
 __all__ = [
     "DebugPrinter", "DotPrinter", "GraphvizNotFoundError", "LatexPrinter", "PPrinter", "SympyTranslator",
@@ -205,8 +206,8 @@ class SympyTranslator(GraphPrinter):
             match = op.expr.match(SCALAR_OPS[op.name].build(*wilds))
             if match is not None and all(w in match for w in wilds):
                 values = {sym(i): a for i, a in enumerate(args)}
-                return opaque(op.name)(*(match[w].xreplace(values) for w in wilds))
-        value = op.expr.xreplace({sym(i): a for i, a in enumerate(args)})
+                return opaque(op.name)(*(substitute(match[w], values) for w in wilds))
+        value = substitute(op.expr, {sym(i): a for i, a in enumerate(args)})
         if self.named_functions and op.name == "mean" and isinstance(args[0], OpaqueBase) and args[0].op_name == "sum":
             total = args[0]
             return opaque("mean", total.keywords)(*total.args)

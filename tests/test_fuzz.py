@@ -104,3 +104,65 @@ def test_float32_power_with_a_sum_for_exponent_is_parenthesized():
         expected = [a ** (b - 2), a ** (b * 2), a**-b]
     for got, want in zip(f(a, b), expected):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_a_square_root_folded_into_a_clipped_switch_prints_and_compiles():
+    # pp (the module header's formula) and the fuser built clip(sqrt(switch(c, x, -2.5))): SymPy
+    # moved the sqrt into the switch's branches, made sqrt(-2.5) the complex 1.58*I, and raised
+    # "Invalid comparison of non-real" comparing it with clip's bounds.
+    c, x = T.dscalar("x3"), T.dmatrix("x4")
+    out = T.clip(T.sqrt(T.switch(c < -2.5, x, -2.5)), -2, -1.5)
+    f = theano.function([c, x], [out, T.grad(T.sum(out), x)])
+    assert "switch(x3 < -2.5" in theano.pp(out)
+    for value in (-3.0, 0.0):
+        result, grad = f(value, np.full((2, 3), 4.0))
+        expected = -1.5 if value < -2.5 else np.nan
+        np.testing.assert_array_equal(result, np.full((2, 3), expected))
+        assert np.isnan(grad).all() == (value >= -2.5)
+    assert [a.shape for a in f(-3.0, np.zeros((0, 3)))] == [(0, 3), (0, 3)]
+
+
+@pytest.mark.parametrize(
+    "build, reference",
+    [
+        (lambda x, nan: T.clip(nan, -2, -1) + x, lambda x: np.clip(np.nan, -2, -1) + x),
+        (lambda x, nan: T.clip(nan * x, -2, -1), lambda x: np.clip(np.nan * x, -2, -1)),
+        (lambda x, nan: T.maximum(nan, x), lambda x: np.maximum(np.nan, x)),
+        (lambda x, nan: T.minimum(x, nan), lambda x: np.minimum(x, np.nan)),
+        (lambda x, nan: T.switch(nan < x, x, 2 * x), lambda x: np.where(np.nan < x, x, 2 * x)),
+        (lambda x, nan: T.switch(T.neq(nan, 1), x, 2 * x), lambda x: np.where(np.nan != 1, x, 2 * x)),
+        (lambda x, nan: T.nnet.relu(nan) + x, lambda x: np.where(np.nan > 0, np.nan, 0) + x),
+    ],
+)
+def test_a_comparison_with_a_nan_constant_is_false_as_in_numpy(build, reference):
+    # SymPy raises "Invalid NaN comparison" where IEEE says False (and != says True); the
+    # constant nan comes from folding sqrt(-2.5), as constant folding of any op may give one.
+    x = T.dvector("x")
+    out = build(x, T.sqrt(T.as_tensor_variable(-2.5)))
+    f = theano.function([x], [out, T.grad(T.sum(out), x)])
+    values = np.array([-1.0, 0.5, 3.0])
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(f(values)[0], reference(values))
+
+
+@pytest.mark.parametrize(
+    "build, reference",
+    [
+        (lambda x: T.cos(T.arccos(x)), lambda x: np.cos(np.arccos(x))),
+        (lambda x: T.sin(T.arcsin(x)), lambda x: np.sin(np.arcsin(x))),
+        (lambda x: T.tanh(T.arctanh(x)), lambda x: np.tanh(np.arctanh(x))),
+        (lambda x: T.cosh(T.arccosh(x)), lambda x: np.cosh(np.arccosh(x))),
+        (lambda x: T.exp(T.log(x)), lambda x: np.exp(np.log(x))),
+        (lambda x: T.sqrt(x) ** 2, lambda x: np.sqrt(x) ** 2),
+        (lambda x: T.sqrt(x) * T.sqrt(x) + x, lambda x: np.sqrt(x) * np.sqrt(x) + x),
+        (lambda x: T.exp(T.log1p(x)), lambda x: np.exp(np.log1p(x))),
+    ],
+)
+def test_an_identity_true_only_on_a_domain_keeps_numpys_nan_outside_it(build, reference):
+    # SymPy simplifies cos(acos(x)) to x when the fuser substitutes one into the other; NumPy's
+    # arccos(2) is nan, and so must the compiled function's be.
+    x = T.dvector("x")
+    f = theano.function([x], build(x))
+    values = np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(f(values), reference(values), rtol=1e-15, atol=1e-15)

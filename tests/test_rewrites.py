@@ -18,7 +18,7 @@ import symgrad.tensor as T
 from symgrad.graph import Constant, apply, toposort
 from symgrad.ifelse import IfElse, ifelse
 from symgrad.ops.blas import Dot
-from symgrad.ops.elemwise import Elemwise, sigmoid, softplus
+from symgrad.ops.elemwise import Elemwise, make_elemwise, sigmoid, softplus, sym
 from symgrad.ops.gradient import DisconnectedGrad
 from symgrad.ops.loop import evaluate
 from symgrad.ops.reduce import Reduce
@@ -106,7 +106,7 @@ def test_each_phase_runs_to_a_fixed_point():
     negated = x
     for _ in range(6):
         negated = -negated
-    deep = T.exp(T.log(T.exp(T.log(negated)))) + 0 * y
+    deep = T.log(T.exp(T.log(T.exp(negated)))) + 0 * y
     (opt,) = optimize([deep])
     assert opt is x
     fired: list[str] = []
@@ -152,11 +152,15 @@ def test_identities_within_one_node_are_applied_by_sympy_as_the_node_is_built():
     assert expression(x / 4) == sympy.Rational(1, 4) * sympy.Symbol("a0", real=True)  # a multiplication
 
 
+# exp(log(x)) is nan for x < 0 in NumPy, so exp_log keeps that: x where x >= 0, else nan.
+X_OR_NAN_BELOW_0 = make_elemwise(sympy.Piecewise((sym(0), sym(0) >= 0), (sympy.nan, True)), [x], x.dtype)
+
+
 @pytest.mark.parametrize(
     "name, build, result",
     [
         ("neg_neg", lambda: T.neg(-x), x),
-        ("exp_log", lambda: T.exp(T.log(x)), x),
+        ("exp_log", lambda: T.exp(T.log(x)), X_OR_NAN_BELOW_0),
         ("log_exp", lambda: T.log(T.exp(x)), x),
         ("add_cancel", lambda: (x + y) - x, y),
         ("mul_cancel", lambda: (x * y) / x, y),

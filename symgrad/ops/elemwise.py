@@ -23,6 +23,7 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 from ..config import config
 from ..graph import Constant, Op, Variable, apply, constant
 from ..types import ALL_DTYPES, TensorType, broadcast_static, float_of, kind, promote
+from .substitution import real_valued, substitute
 
 
 @functools.cache
@@ -93,8 +94,10 @@ class maximum(sympy.Function):
 
     @classmethod
     def eval(cls, a, b):
+        if sympy.nan in (a, b):
+            return sympy.nan
         if a.is_Number and b.is_Number:
-            return sympy.nan if sympy.nan in (a, b) else a if a >= b else b
+            return a if a >= b else b
         return None
 
     def fdiff(self, argindex=1):
@@ -108,8 +111,10 @@ class minimum(sympy.Function):
 
     @classmethod
     def eval(cls, a, b):
+        if sympy.nan in (a, b):
+            return sympy.nan
         if a.is_Number and b.is_Number:
-            return sympy.nan if sympy.nan in (a, b) else a if a <= b else b
+            return a if a <= b else b
         return None
 
     def fdiff(self, argindex=1):
@@ -214,13 +219,6 @@ def result_dtype(rule: str, inputs: Sequence[Variable]) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Derivatives
-
-
-def real_valued(expr: sympy.Expr) -> sympy.Expr:
-    """``expr`` as NumPy computes it in real arithmetic: SymPy evaluates the log or the square
-    root of a negative constant to a complex number (``sqrt(-2.5)`` is ``1.58*I``), where NumPy
-    gives nan."""
-    return expr.xreplace({sympy.I: sympy.nan}) if expr.has(sympy.I) else expr
 
 
 @functools.lru_cache(maxsize=4096)
@@ -352,7 +350,7 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
         if var not in kept:
             kept.append(var)
         substitutions[sym(i)] = sym(kept.index(var))
-    expr = real_valued(expr.xreplace(substitutions))
+    expr = substitute(expr, substitutions)
     out_shape = broadcast_static([(1,) * ndim] + [v.type.shape for v in aligned], name or "elementwise op")
     used = expr.free_symbols
     final = [i for i, v in enumerate(kept) if sym(i) in used]

@@ -18,6 +18,7 @@ from ..ifelse import IfElse
 from ..ops.elemwise import Elemwise, make_elemwise, sym
 from ..ops.reduce import Reduce
 from ..ops.shape import DimShuffle, Reshape, ReshapeAs, Shape, Size, dimshuffle, size
+from ..ops.substitution import defined_where, restricted, substitute
 from ..types import kind
 from .core import Context, Scope, expr_rewrite, node_rewrite, uniform_number
 
@@ -42,17 +43,18 @@ def neg_neg(e: sympy.Expr, scope: Scope) -> sympy.Expr | None:
 
 
 def _inverse_of_inverse(e: sympy.Expr, scope: Scope, outer: type, inner: type) -> sympy.Expr | None:
-    """x for ``outer(inner(x))``, looking through a node boundary between the two."""
+    """x for ``outer(inner(x))``, looking through a node boundary between the two, and nan where
+    ``inner`` is undefined (``exp(log(-1))`` is nan in NumPy)."""
     if isinstance(e, outer):
         found = scope.look(e.args[0])
         if isinstance(found, inner):
-            return found.args[0]
+            return defined_where(found.args[0], restricted(found) - restricted(found.args[0]))
     return None
 
 
 @expr_rewrite("canonicalize")
 def exp_log(e: sympy.Expr, scope: Scope) -> sympy.Expr | None:
-    """exp(log(x)) → x
+    """exp(log(x)) → x (nan where x < 0)
 
     Across nodes: within one node SymPy has simplified it already.
     """
@@ -131,7 +133,7 @@ def fill_numbers(node: Apply, ctx: Context) -> Variable | None:
         number = None if ctx.frozen(var) else uniform_number(var)
         if number is not None and not (isinstance(var, Constant) and var.data.size == 1):
             numbers[sym(i)] = number
-    expr = node.op.expr.xreplace(numbers)
+    expr = substitute(node.op.expr, numbers)
     if expr == node.op.expr:
         return None
     return make_elemwise(expr, node.inputs, node.op.dtype, node.op.name)
