@@ -1,8 +1,9 @@
-"""The CPU op and gradient tests of tests/test_ops.py, run on the GPU: the same test functions and cases
-(the conftest compiles every function for ``device='cuda'``)."""
+"""The CPU op and gradient tests of tests/test_ops.py (and the fuzzer's nan-constant comparisons), run on
+the GPU: the same test functions and cases (the conftest compiles every function for ``device='cuda'``)."""
 
 from __future__ import annotations
 
+from tests.test_fuzz import test_a_comparison_with_a_nan_constant_is_false_as_in_numpy  # noqa: F401
 from tests.test_ops import (  # noqa: F401 - pytest collects the imported tests
     test_binary_gradient_with_broadcasting,
     test_binary_matches_numpy_with_broadcasting,
