@@ -386,14 +386,17 @@ def _drop_unread_results(program: Program) -> None:
             step.results = [r for r in step.results if r.target is not None or id(r.var) in read]
 
 
-Region = tuple[tuple[int, int], ...]  # nested (ifelse node id, 0 for then / 1 for else) pairs
+Region = tuple[tuple[int, int], ...]  # nested (ifelse condition id, 0 for then / 1 for else) pairs
 
 
 def _regions(nodes: list[Apply], outputs: list[Variable]) -> dict[int, Region]:
     """For each node, the innermost ifelse branch that alone needs its value (``()``: none).
 
     A node read by one branch of an ifelse belongs to that branch; a node read from several
-    places belongs to the innermost region they share.
+    places belongs to the innermost region they share. Branches are named by their condition, so
+    that the same branch of two ifelses on one condition is one region: a gradient through an
+    ifelse is gated by a second ifelse on its condition, and the forward values it reads (the
+    maximum a max's gradient compares with) are computed only when that branch is taken.
     """
     readers: dict[int, list[tuple[Apply, int]]] = {}
     for node in nodes:
@@ -409,7 +412,7 @@ def _regions(nodes: list[Apply], outputs: list[Variable]) -> dict[int, Region]:
         for reader, position in readers.get(id(node.output), []):
             region = regions[id(reader)]
             if isinstance(reader.op, IfElse) and position and reader.inputs.count(node.output) == 1:
-                region = region + ((id(reader), position - 1),)
+                region = region + ((id(reader.inputs[0]), position - 1),)
             found.append(region)
         common = found[0] if found else ()
         for region in found[1:]:
@@ -419,16 +422,37 @@ def _regions(nodes: list[Apply], outputs: list[Variable]) -> dict[int, Region]:
     return regions
 
 
+def _is_ifelse(step: Kernel | Apply) -> bool:
+    return isinstance(step, Apply) and isinstance(step.op, IfElse)
+
+
 def _nest(steps: list[Kernel | Apply], region_of: dict[int, Region], region: Region = ()) -> list[Step]:
-    """The steps of ``region``, each ifelse node replaced by a Branch holding its branches' steps."""
+    """The steps of ``region``, each ifelse node replaced by a Branch holding its branches' steps.
+
+    A step of a branch goes into the first ifelse on that branch's condition that follows it:
+    everything it reads outside the branch exists by then, and a later ifelse on the same
+    condition may read what it computed (the condition, and so the branch taken, is the same).
+    """
+    depth = len(region)
+    owner: dict[int, int] = {}  # step position -> position of the ifelse whose branch holds it
+    for i, step in enumerate(steps):
+        inner = region_of[id(step)]
+        if len(inner) > depth and inner[:depth] == region:
+            condition = inner[depth][0]
+            owner[i] = next(
+                j for j in range(i + 1, len(steps))
+                if region_of[id(steps[j])] == region and _is_ifelse(steps[j]) and id(steps[j].inputs[0]) == condition
+            )  # fmt: skip
     nested: list[Step] = []
-    for step in steps:
+    for i, step in enumerate(steps):
         if region_of[id(step)] != region:
             continue
-        if isinstance(step, Apply) and isinstance(step.op, IfElse):
-            then_steps = _nest(steps, region_of, region + ((id(step), 0),))
-            else_steps = _nest(steps, region_of, region + ((id(step), 1),))
-            nested.append(Branch(step, then_steps, else_steps))
+        if _is_ifelse(step):
+            branches = []
+            for side in (0, 1):
+                held = [steps[k] for k, j in owner.items() if j == i and region_of[id(steps[k])][depth][1] == side]
+                branches.append(_nest(held, region_of, region + ((id(step.inputs[0]), side),)))
+            nested.append(Branch(step, *branches))
         else:
             nested.append(step)
     return nested

@@ -25,7 +25,8 @@ import warnings
 import weakref
 from collections.abc import Sequence
 
-from .graph import _OWN_DIRS, Constant, Variable, graph_inputs, make_variable, toposort
+from .graph import _OWN_DIRS, Apply, Constant, Variable, graph_inputs, make_variable, toposort
+from .ifelse import IfElse, ifelse
 from .ops.elemwise import cast, make_elemwise, sym
 from .types import TensorType, describe_shape
 
@@ -134,6 +135,9 @@ def _sweep(
         if not terms or id(node.output) not in wanted:
             continue
         g = _add_all(terms, node.output)
+        if isinstance(node.op, IfElse):
+            _sweep_branches(node, g, nodes, outputs, wanted, consider_constant, adjoints)
+            continue
         input_grads = node.op.vjp(node.inputs, node.output, g)
         for inp, gi in zip(node.inputs, input_grads):
             if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
@@ -145,6 +149,59 @@ def _sweep(
         if id(node) not in forward:
             mark_gradient(node.output)  # for pictures: gradient nodes look different
     return gradients
+
+
+def _sweep_branches(
+    node: Apply,
+    g: Variable,
+    nodes: list[Apply],
+    outputs: Sequence[Variable],
+    wanted: set[int],
+    consider_constant: Sequence[Variable],
+    adjoints: dict[int, list[Variable]],
+) -> None:
+    """The reverse sweep through ``ifelse(c, then, otherwise)``, as lazy as the forward one.
+
+    The nodes only one branch needs (its own region) are differentiated in a sweep of their own,
+    and each gradient leaving the region is gated by an ifelse on ``c``: zero when the branch was
+    not taken, without computing that branch's backward pass, which may read values the forward
+    pass never computed (a max over an empty axis, which raises).
+    """
+    condition, *branches = node.inputs
+    for side, branch in enumerate(branches):
+        if id(branch) not in wanted or isinstance(branch, Constant) or node.inputs.count(branch) > 1:
+            continue
+        region = _branch_region(branch, nodes, outputs)
+        inside = {id(n) for n in region}
+        reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
+        boundary = list(reads.values()) if region else [branch]
+        inner = _sweep([branch], [g], boundary, consider_constant) if region else {id(branch): g}
+        for v in boundary:
+            if id(v) in inner and not isinstance(v, Constant):
+                gated = [inner[id(v)], zeros_like(v)] if side == 0 else [zeros_like(v), inner[id(v)]]
+                adjoints.setdefault(id(v), []).append(ifelse(condition, *gated))
+
+
+def _branch_region(branch: Variable, nodes: list[Apply], outputs: Sequence[Variable]) -> list[Apply]:
+    """The nodes whose values only the ifelse reading ``branch`` needs: ``branch``'s own node,
+    unless something else reads ``branch`` too, and the nodes all of whose readers are in the
+    region (an output of the graph is needed by itself)."""
+    readers: dict[int, list[Apply]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            readers.setdefault(id(i), []).append(n)
+    if branch.owner is None or len(readers.get(id(branch), [])) > 1 or any(branch is o for o in outputs):
+        return []
+    needed_outside = {id(v) for v in outputs}
+    region, inside = [branch.owner], {id(branch.owner)}
+    ancestors = {id(n) for n in toposort([branch])}
+    for n in reversed(nodes):
+        if id(n) not in ancestors or id(n) in inside or id(n.output) in needed_outside:
+            continue
+        if all(id(r) in inside for r in readers.get(id(n.output), [])):
+            region.append(n)
+            inside.add(id(n))
+    return region
 
 
 # ------------------------------------------------------------------------------------------------

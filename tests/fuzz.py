@@ -5,12 +5,14 @@ given dimensions, the builder picks an op that can produce them and asks recursi
 operands' dimensions, down to fresh or reused inputs. A dimension is an id with one run-time
 length shared by every tensor that has it (0 to 4, so size-0 and size-1 dimensions occur), or
 ``None``: a dimension of static length 1 that broadcasts. Ops: every elementwise function of
-``SCALAR_OPS``, reductions over one or two axes with and without ``keepdims``, ``dot`` in all its
-1-d/2-d forms, transposes, broadcasting dimshuffles, slices, ``flatten``, softmax, log_softmax,
-logsumexp, var, switch and clip.
+``SCALAR_OPS``, reductions over one or two axes with and without ``keepdims`` (sum, prod, max, min,
+mean, var, std, logsumexp), ``dot`` in all its 1-d/2-d forms, ``outer``, transposes, broadcasting
+dimshuffles, slices, integer indices and gathers, set_subtensor and inc_subtensor, concatenate and
+stack, ``flatten``, softmax, log_softmax, argmax and argmin, switch, ifelse and clip.
 
-Discontinuous functions (floor, ceil, sign, //, %, comparisons) are applied to inputs only: on a
-computed value, a rounding difference of one ulp could move it across a jump, which is no bug.
+Discontinuous functions (floor, ceil, sign, //, %, comparisons, argmax) are applied to inputs
+only: on a computed value, a rounding difference of one ulp could move it across a jump, which is
+no bug.
 
 The reference is the graph evaluated node by node with each op's ``perform`` (its NumPy
 implementation). The comparison rules, and why:
@@ -26,8 +28,8 @@ implementation). The comparison rules, and why:
 
 Gradients (float64 only) are checked against central differences of ``sum(w * output)`` for a
 fixed random ``w``, except where the graph is not differentiable at the point: near a kink (abs,
-relu, maximum, minimum, clip, max/min reductions with a near tie, switch conditions, jumps of
-discontinuous functions, zeros of prod) or where a value is not finite.
+relu, maximum, minimum, clip, max/min reductions and argmax/argmin with a near tie, switch and
+ifelse conditions, jumps of discontinuous functions, zeros of prod) or where a value is not finite.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from hypothesis import strategies as st
 import symgrad as theano
 import symgrad.tensor as T
 from symgrad.graph import Constant, Variable, toposort
+from symgrad.ifelse import IfElse, ifelse
 from symgrad.ops.elemwise import SCALAR_OPS, elemwise
 
 RTOL = {"float64": 1e-12, "float32": 1e-5}
@@ -113,6 +116,12 @@ class GraphBuilder:
             choices += ["broadcast"]
         if dims and dims[-1] is not None:
             choices += ["flatten"]
+        if any(d is not None for d in dims):
+            choices += ["join", "set_subtensor"]
+        if len(dims) == 2 and None not in dims:
+            choices += ["outer"]
+        if len(dims) < 4:
+            choices += ["index", "argmax", "ifelse"]
         kind = self.pick(choices)
         return getattr(self, f"make_{kind}")(dims, depth - 1)
 
@@ -168,7 +177,7 @@ class GraphBuilder:
         return T.clip(self.expr(dims, depth), low, low + self.pick([0.5, 1.0, 3.0]))
 
     def make_reduce(self, dims: tuple, depth: int) -> Variable:
-        how = self.pick(["sum", "prod", "max", "min", "mean", "var", "logsumexp"])
+        how = self.pick(["sum", "prod", "max", "min", "mean", "var", "std", "logsumexp"])
         keepdims = None in dims and self.draw(st.booleans())
         if keepdims:  # a static-1 dimension of the result is the reduced one
             position = self.pick([i for i, d in enumerate(dims) if d is None])
@@ -230,6 +239,58 @@ class GraphBuilder:
             return self.make_unary(dims, depth)
         return T.flatten(self.expr(source, depth), ndim=len(dims))
 
+    def make_join(self, dims: tuple, depth: int) -> Variable:
+        """Two operands concatenated along a dimension split in two (a part may be empty), or, for
+        a dimension of length 2, stacked along it."""
+        position = self.pick([i for i, d in enumerate(dims) if d is not None])
+        length = self.lengths[dims[position]]
+        if length == 2 and self.draw(st.booleans()):
+            rest = dims[:position] + dims[position + 1 :]
+            return T.stack([self.expr(rest, depth), self.expr(rest, depth)], axis=position)
+        first = self.draw(st.integers(0, length))
+        parts = [dims[:position] + (self.new_dim(n),) + dims[position + 1 :] for n in (first, length - first)]
+        return T.concatenate([self.expr(part, depth) for part in parts], axis=position)
+
+    def make_outer(self, dims: tuple, depth: int) -> Variable:
+        return T.outer(self.expr(dims[:1], depth), self.expr(dims[1:], depth))
+
+    def make_index(self, dims: tuple, depth: int) -> Variable:
+        """An integer index that drops a dimension (negative ones too), or a gather along the first
+        dimension by a constant index array (repeats and negative indices included)."""
+        if dims and dims[0] is not None and self.draw(st.booleans()):
+            wanted = self.lengths[dims[0]]
+            source = self.new_dim(self.draw(st.integers(1 if wanted else 0, 4)))
+            n = self.lengths[source]
+            index = np.array([self.draw(st.integers(-n, n - 1)) for _ in range(wanted)], dtype="int64")
+            return self.expr((source, *dims[1:]), depth)[index]
+        position = self.draw(st.integers(0, len(dims)))
+        n = self.draw(st.integers(1, 4))
+        source = dims[:position] + (self.new_dim(n),) + dims[position:]
+        return self.expr(source, depth)[(slice(None),) * position + (self.draw(st.integers(-n, n - 1)),)]
+
+    def make_set_subtensor(self, dims: tuple, depth: int) -> Variable:
+        """set_subtensor or inc_subtensor of a slice, by a value that may broadcast into it."""
+        position = self.pick([i for i, d in enumerate(dims) if d is not None])
+        item = SLICES[self.pick(sorted(SLICES))][0]
+        region = (
+            dims[:position] + (self.new_dim(len(range(self.lengths[dims[position]])[item])),) + dims[position + 1 :]
+        )
+        x = self.expr(dims, depth)
+        value = self.expr(self.operand_dims(region), depth)
+        update = self.pick([T.set_subtensor, T.inc_subtensor])
+        return update(x[(slice(None),) * position + (item,)], value)
+
+    def make_argmax(self, dims: tuple, depth: int) -> Variable:
+        """argmax or argmin of an input (piecewise constant: of inputs only, as the jumps), as a float."""
+        position = self.draw(st.integers(0, len(dims)))
+        source = dims[:position] + (self.new_dim(self.draw(st.integers(1, 4))),) + dims[position:]
+        which = self.pick([T.argmax, T.argmin])
+        return T.cast(which(self.leaf(source), axis=position), self.dtype)
+
+    def make_ifelse(self, dims: tuple, depth: int) -> Variable:
+        condition = elemwise(self.pick(["lt", "gt"]), self.leaf(()), self.constant())
+        return ifelse(condition, self.expr(dims, depth), self.expr(dims, depth))
+
     def make_softmax(self, dims: tuple, depth: int) -> Variable:
         axis = self.pick([i for i, d in enumerate(dims) if d is not None])
         fn = self.pick([T.nnet.softmax, T.nnet.log_softmax])
@@ -256,28 +317,50 @@ def graphs(draw, max_depth: int = 4):
 
 
 def evaluate(outputs: list[Variable], inputs: list[Variable], values: list[np.ndarray]) -> dict[int, np.ndarray]:
-    """Every variable's value (by id), each node's computed by its op's ``perform`` in topological
-    order; constants (an output may have folded to one) hold their data."""
+    """The value (by id) of every variable the outputs need, each node's computed by its op's
+    ``perform``; constants (an output may have folded to one) hold their data. As in the compiled
+    code, an ifelse evaluates its condition and then only the branch it selects (the other may
+    raise: a max over an empty axis)."""
     memo = {id(v): value for v, value in zip(inputs, values)}
-    for node in toposort(outputs):
-        args = [_value(i, memo) for i in node.inputs]
-        with np.errstate(all="ignore"):
-            memo[id(node.output)] = np.asarray(node.op.perform(*args))
     for out in outputs:
-        memo[id(out)] = _value(out, memo)
+        _evaluate(out, memo)
     return memo
 
 
-def _value(v: Variable, memo: dict[int, np.ndarray]) -> np.ndarray:
-    return v.data if isinstance(v, Constant) else memo[id(v)]
+def _evaluate(var: Variable, memo: dict[int, np.ndarray]) -> np.ndarray:
+    if isinstance(var, Constant):
+        memo[id(var)] = var.data
+    if id(var) not in memo:
+        node = var.owner
+        if isinstance(node.op, IfElse):
+            condition, then, otherwise = node.inputs
+            taken = then if _evaluate(condition, memo) else otherwise
+            args = [memo[id(condition)], *(_evaluate(i, memo) if i is taken else None for i in (then, otherwise))]
+        else:
+            args = [_evaluate(i, memo) for i in node.inputs]
+        with np.errstate(all="ignore"):
+            memo[id(var)] = np.asarray(node.op.perform(*args))
+    return memo[id(var)]
+
+
+def evaluated_nodes(outputs: list[Variable], memo: dict[int, np.ndarray]) -> list:
+    """The nodes the reference evaluated (not those of an ifelse's unselected branch)."""
+    return [node for node in toposort(outputs) if id(node.output) in memo]
+
+
+def _value(v: Variable, memo: dict[int, np.ndarray]) -> np.ndarray | None:
+    """``v``'s value in the reference; None in an ifelse's unselected branch."""
+    return v.data if isinstance(v, Constant) else memo.get(id(v))
 
 
 def scale(output: Variable, memo: dict[int, np.ndarray]) -> float:
     """The largest finite magnitude among ``output``'s ancestors, times the largest of their sizes."""
     largest, size = 1.0, 1
-    for node in toposort([output]):
+    for node in evaluated_nodes([output], memo):
         for v in (*node.inputs, node.output):
             value = _value(v, memo)
+            if value is None:
+                continue
             finite = np.abs(value[np.isfinite(value)]) if value.dtype.kind == "f" else np.abs(value)
             if finite.size:
                 largest = max(largest, float(finite.max()))
@@ -316,7 +399,7 @@ KINK_DISTANCE = 1e-4
 def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | None:
     """Why the graph may not be differentiable at this point (None if it is, everywhere)."""
 
-    for node in toposort(outputs):
+    for node in evaluated_nodes(outputs, memo):
         out = _value(node.output, memo)
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
             return "a value is not finite"
@@ -330,6 +413,8 @@ def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | Non
                 return "max with a near tie"
             if top.shape[-1] > 1 and np.any(np.abs(top[..., 0] - top[..., 1]) < KINK_DISTANCE):
                 return "min with a near tie"
+        if name == "Argmax" and args[0].size > 1 and _near_tie(args[0], op.axis):
+            return f"{op.which} with a near tie"
         if name == "Reduce" and op.reduction == "prod" and np.any(np.abs(args[0]) < KINK_DISTANCE):
             return "prod of a near-zero value"
         if type(op).__name__ != "Elemwise":
@@ -341,6 +426,12 @@ def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | Non
             if np.any(np.abs(distance) < KINK_DISTANCE):
                 return f"near a kink of {expr}"
     return None
+
+
+def _near_tie(x: np.ndarray, axis: int | None) -> bool:
+    """Whether some pair of entries along ``axis`` (all, if None) is closer than KINK_DISTANCE."""
+    ordered = np.sort(x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1), axis=-1)
+    return bool(np.any(np.diff(ordered, axis=-1) < KINK_DISTANCE))
 
 
 def _kinks(expr) -> list:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import symgrad as theano
 import symgrad.tensor as T
+from symgrad.ifelse import ifelse
 
 from .fuzz import check_example, graphs
 
@@ -166,3 +167,37 @@ def test_an_identity_true_only_on_a_domain_keeps_numpys_nan_outside_it(build, re
     values = np.array([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0])
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(f(values), reference(values), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("exponent", [-2.5, -2.0, -3.0, -1.0])
+def test_a_clipped_zero_to_a_negative_power_is_inf_as_in_numpy(exponent):
+    # SymPy raised each piece of the clip to the power: 0**-2.5 is SymPy's complex infinity zoo,
+    # which the printer wrote as nan. NumPy's 0.0**-2.5 is inf, and so is log(0) -inf.
+    x = T.dscalar("x0")
+    f = theano.function([x], [T.clip(x, -0.5, 0) ** exponent, -1 / T.clip(x, 0, 0.5), T.log(T.clip(x, 0, 1))])
+    for value in (0.8217701239287258, -2.0, -0.25):
+        with np.errstate(all="ignore"):
+            expected = [np.clip(value, -0.5, 0) ** exponent, -1 / np.clip(value, 0, 0.5), np.log(np.clip(value, 0, 1))]
+        np.testing.assert_allclose(f(value), expected, rtol=1e-15)
+
+
+def test_the_gradient_through_an_ifelse_does_not_compute_the_branch_not_taken():
+    # The forward pass skipped max(x2) when the condition chose x1, but the gradient with respect
+    # to x2 (switch(x2 == max(x2), g, 0)) sat outside any branch and computed the max, which raises
+    # for an empty axis. The backward pass of a branch is now gated by the same condition.
+    c, x1, x2 = T.dscalar("x0"), T.dmatrix("x1"), T.dtensor3("x2")
+    out = ifelse(c < -1, x1, T.max(x2, axis=0))[1:]
+    f = theano.function([c, x1, x2], [out, *T.grad(T.sum(out * out), [x1, x2])])
+    value, g1, g2 = f(-1.43, np.ones((3, 2)), np.zeros((0, 3, 2)))
+    np.testing.assert_array_equal(value, np.ones((2, 2)))
+    np.testing.assert_array_equal(g1, [[0, 0], [2, 2], [2, 2]])
+    assert g2.shape == (0, 3, 2)
+    data = np.arange(12.0).reshape(2, 3, 2)
+    value, g1, g2 = f(0.0, np.ones((3, 2)), data)
+    np.testing.assert_array_equal(value, data.max(axis=0)[1:])
+    np.testing.assert_array_equal(g1, np.zeros((3, 2)))
+    np.testing.assert_array_equal(
+        g2, np.concatenate([np.zeros((1, 3, 2)), [[[0, 0], [2 * 8, 2 * 9], [2 * 10, 2 * 11]]]])
+    )
+    with pytest.raises(ValueError, match="axes it reduces are empty"):
+        f(0.0, np.ones((3, 2)), np.zeros((0, 3, 2)))

@@ -260,25 +260,7 @@ class Elemwise(Op):
 
     @functools.lru_cache(maxsize=8)  # noqa: B019 - ops are few and long-lived
     def _numpy_fn(self, nin: int) -> Callable:
-        modules: list = [
-            {
-                "softplus": lambda x: np.logaddexp(0.0, x),
-                "floor_div": np.floor_divide,
-                "mod": np.mod,
-                "sign": np.sign,
-                "floor": np.floor,
-                "ceil": np.ceil,
-                "maximum": np.maximum,
-                "minimum": np.minimum,
-            },
-            "numpy",
-        ]
-        if self.expr.has(sigmoid, sympy.erf, sympy.erfc, sympy.loggamma, sympy.polygamma):
-            import scipy.special  # slow to import: only when the expression needs it
-
-            modules[0]["sigmoid"] = scipy.special.expit
-            modules.insert(1, "scipy")
-        return sympy.lambdify([sym(i) for i in range(nin)], self.expr, modules=modules)
+        return numpy_function([sym(i) for i in range(nin)], self.expr)
 
     def perform(self, *values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values))
@@ -299,6 +281,29 @@ class Elemwise(Op):
             gi = make_elemwise(g_sym * d, [*inputs, g], inp.dtype)
             grads.append(sum_to(gi, inp.type))
         return grads
+
+
+def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callable:
+    """``expr`` as a NumPy function of ``symbols`` (the reference implementation of an op)."""
+    modules: list = [
+        {
+            "softplus": lambda x: np.logaddexp(0.0, x),
+            "floor_div": np.floor_divide,
+            "mod": np.mod,
+            "sign": np.sign,
+            "floor": np.floor,
+            "ceil": np.ceil,
+            "maximum": np.maximum,
+            "minimum": np.minimum,
+        },
+        "numpy",
+    ]
+    if expr.has(sigmoid, sympy.erf, sympy.erfc, sympy.loggamma, sympy.polygamma):
+        import scipy.special  # slow to import: only when the expression needs it
+
+        modules[0]["sigmoid"] = scipy.special.expit
+        modules.insert(1, "scipy")
+    return sympy.lambdify(list(symbols), expr, modules=modules)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import sympy
 from sympy.codegen.cfunctions import log1p, log2, log10
 
@@ -110,12 +111,33 @@ def _rebuild(e: sympy.Basic, args: list[sympy.Basic]) -> sympy.Basic:
     """``e``'s kind of node over new ``args``, as NumPy would compute it."""
     if isinstance(e, sympy.core.relational.Relational):
         return compare(type(e), *args)
-    new = real_valued(e.func(*args))
+    if isinstance(e, sympy.Pow) and any(isinstance(a, sympy.Piecewise) for a in args):
+        # SymPy raises each piece to the power itself, where 0**-2.5 is zoo: do it here instead.
+        k = next(k for k, a in enumerate(args) if isinstance(a, sympy.Piecewise))
+        pieces = [(_rebuild(e, [*args[:k], value, *args[k + 1 :]]), cond) for value, cond in args[k].args]
+        return sympy.Piecewise(*pieces)
+    new = e.func(*args)
+    if new.has(sympy.zoo) and all(a.is_Number for a in args):
+        new = _numpy_value(e.func, args)
+    new = real_valued(new)
     if isinstance(e, _COMBINING) and not isinstance(e, sympy.Piecewise):
         dropped = frozenset().union(*(restricted(a) for a in args)) - restricted(new)
         if dropped:
             return defined_where(new, dropped)
     return new
+
+
+def _numpy_value(func: type, args: list[sympy.Basic]) -> sympy.Expr:
+    """``func(*args)`` of numbers where SymPy says complex infinity (``0**-2.5``, ``log(0)``): the
+    signed infinity or nan that NumPy computes in float64."""
+    from .elemwise import numpy_function  # the table of NumPy implementations; it imports this module
+
+    symbols = sympy.symbols(f"b0:{len(args)}", real=True)
+    with np.errstate(all="ignore"):
+        value = float(numpy_function(symbols, func(*symbols))(*(np.float64(float(a)) for a in args)))
+    if np.isnan(value):
+        return sympy.nan
+    return (sympy.oo if value > 0 else -sympy.oo) if np.isinf(value) else sympy.Float(value)
 
 
 def substitute(expr: sympy.Basic, mapping: Mapping[sympy.Basic, sympy.Basic]) -> sympy.Basic:
