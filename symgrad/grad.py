@@ -168,8 +168,11 @@ def _sweep_branches(
     pass never computed (a max over an empty axis, which raises).
     """
     condition, *branches = node.inputs
+    if branches[0] is branches[1]:  # ifelse(c, x, x) is x
+        adjoints.setdefault(id(branches[0]), []).append(g)
+        return
     for side, branch in enumerate(branches):
-        if id(branch) not in wanted or isinstance(branch, Constant) or node.inputs.count(branch) > 1:
+        if id(branch) not in wanted or isinstance(branch, Constant):
             continue
         region = _branch_region(branch, nodes, outputs)
         inside = {id(n) for n in region}

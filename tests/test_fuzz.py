@@ -201,3 +201,14 @@ def test_the_gradient_through_an_ifelse_does_not_compute_the_branch_not_taken():
     )
     with pytest.raises(ValueError, match="axes it reduces are empty"):
         f(0.0, np.ones((3, 2)), np.zeros((0, 3, 2)))
+
+
+def test_the_gradient_of_an_ifelse_with_one_value_in_both_branches_is_that_value_s():
+    # The lazy sweep through an ifelse skipped a branch read twice, and (x0 + ifelse(c, x2, x2))[0]
+    # had a zero gradient with respect to x2.
+    x0, c, x2 = T.dvector("x0"), T.dscalar("x1"), T.dvector("x2")
+    out = (x0 + ifelse(c < -2.5, x2, x2))[0]
+    f = theano.function([x0, c, x2], T.grad(out, [x0, x2]))
+    for condition in (-3.0, -1.38):
+        g0, g2 = f(np.array([0.82]), condition, np.array([-2.75]))
+        assert g0 == 1 and g2 == 1
