@@ -212,3 +212,24 @@ def test_the_gradient_of_an_ifelse_with_one_value_in_both_branches_is_that_value
     for condition in (-3.0, -1.38):
         g0, g2 = f(np.array([0.82]), condition, np.array([-2.75]))
         assert g0 == 1 and g2 == 1
+
+
+@pytest.mark.parametrize(
+    "build, reference",
+    [
+        (lambda x, inf: T.sin(1 / T.clip(x, 0, 1)), lambda x: np.sin(1 / np.clip(x, 0, 1))),
+        (lambda x, inf: T.cos(inf) + x, lambda x: np.cos(np.inf) + x),
+        (lambda x, inf: T.arctan2(inf, inf) + x, lambda x: np.arctan2(np.inf, np.inf) + x),
+        (lambda x, inf: T.as_tensor_variable(1.0) ** inf + x, lambda x: 1.0**np.inf + x),
+        (lambda x, inf: x**inf, lambda x: x**np.inf),
+    ],
+)
+def test_functions_of_an_infinite_constant_take_numpys_value_not_sympys_limit(build, reference):
+    # Building sin(1/clip(x, 0, 1)) folded sin(1/0) = sin(oo) into SymPy's AccumBounds(-1, 1),
+    # which no printer can print; SymPy's atan2(oo, oo) is 0 and its 1**oo nan, where NumPy's are
+    # pi/4 and 1.
+    x = T.dvector("x")
+    f = theano.function([x], build(x, T.as_tensor_variable(np.inf)))
+    values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(f(values), reference(values), rtol=1e-15)

@@ -117,7 +117,7 @@ def _rebuild(e: sympy.Basic, args: list[sympy.Basic]) -> sympy.Basic:
         pieces = [(_rebuild(e, [*args[:k], value, *args[k + 1 :]]), cond) for value, cond in args[k].args]
         return sympy.Piecewise(*pieces)
     new = e.func(*args)
-    if new.has(sympy.zoo) and all(a.is_Number for a in args):
+    if all(a.is_Number for a in args) and _not_as_in_numpy(args, new):
         new = _numpy_value(e.func, args)
     new = real_valued(new)
     if isinstance(e, _COMBINING) and not isinstance(e, sympy.Piecewise):
@@ -127,9 +127,18 @@ def _rebuild(e: sympy.Basic, args: list[sympy.Basic]) -> sympy.Basic:
     return new
 
 
+def _not_as_in_numpy(args: list[sympy.Basic], value: sympy.Basic) -> bool:
+    """Whether SymPy's ``value`` of a function of the numbers ``args`` may differ from NumPy's:
+    at an infinite or nan argument SymPy takes limits (``sin(oo)`` is the interval [-1, 1],
+    ``atan2(oo, oo)`` is 0, ``1**oo`` is nan; NumPy: nan, pi/4, 1), and its complex infinity
+    (``0**-2.5``, ``log(0)``) has no sign."""
+    if any(a in (sympy.oo, -sympy.oo, sympy.nan) for a in args):
+        return True
+    return value is sympy.nan or value.has(sympy.zoo, sympy.AccumBounds)
+
+
 def _numpy_value(func: type, args: list[sympy.Basic]) -> sympy.Expr:
-    """``func(*args)`` of numbers where SymPy says complex infinity (``0**-2.5``, ``log(0)``): the
-    signed infinity or nan that NumPy computes in float64."""
+    """``func(*args)`` of numbers as NumPy computes it in float64."""
     from .elemwise import numpy_function  # the table of NumPy implementations; it imports this module
 
     symbols = sympy.symbols(f"b0:{len(args)}", real=True)
