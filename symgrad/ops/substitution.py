@@ -111,12 +111,11 @@ def _rebuild(e: sympy.Basic, args: list[sympy.Basic]) -> sympy.Basic:
     """``e``'s kind of node over new ``args``, as NumPy would compute it."""
     if isinstance(e, sympy.core.relational.Relational):
         return compare(type(e), *args)
-    if isinstance(e, sympy.Pow) and any(isinstance(a, sympy.Piecewise) for a in args):
-        # SymPy raises each piece to the power itself, where 0**-2.5 is zoo: do it here instead.
-        k = next(k for k, a in enumerate(args) if isinstance(a, sympy.Piecewise))
-        pieces = [(_rebuild(e, [*args[:k], value, *args[k + 1 :]]), cond) for value, cond in args[k].args]
-        return sympy.Piecewise(*pieces)
     new = e.func(*args)
+    if isinstance(e, sympy.Pow) and isinstance(args[0], sympy.Piecewise) and new.has(sympy.zoo):
+        # SymPy raised each piece to the power, and 0**-2.5 is zoo: do it here, piece by piece.
+        pieces = [(_rebuild(e, [value, args[1]]), cond) for value, cond in args[0].args]
+        return sympy.Piecewise(*pieces)
     if all(a.is_Number for a in args) and _not_as_in_numpy(args, new):
         new = _numpy_value(e.func, args)
     new = real_valued(new)
