@@ -33,7 +33,7 @@ from numba import config as numba_config
 from numba import cuda, float64
 
 from . import runtime as cpu_runtime
-from .scalar_printer import CUDA_POLYGAMMA_MAX_ORDER
+from .scalar_printer import CUDA_POLYGAMMA_MAX_ORDER, NotSupportedOnDevice
 
 SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 
@@ -210,7 +210,10 @@ def reshape(x: Any, shape: Sequence[int]) -> Any:
 def _padded(x: Any) -> Any:
     """``x`` as a 4-d view (leading length-1 dims), so one kernel serves every rank up to 4."""
     if x.ndim > MAX_NDIM:
-        raise NotImplementedError(f"symgrad's CUDA backend copies arrays of at most {MAX_NDIM} dimensions")
+        raise NotSupportedOnDevice(
+            f"symgrad's CUDA backend copies arrays of at most {MAX_NDIM} dimensions, not {x.ndim}; "
+            "compile with device='cpu'"
+        )
     extra = MAX_NDIM - x.ndim
     return view(x, (1,) * extra + tuple(x.shape), (0,) * extra + tuple(x.strides))
 
@@ -405,7 +408,10 @@ def tiled_matmul(a: Any, b: Any) -> Any:
     """``a @ b`` for 2-d device arrays with the tiled shared-memory kernel."""
     dtype = np.dtype(a.dtype).name
     if dtype not in _GEMM_DTYPES:
-        raise NotImplementedError(f"symgrad's CUDA matrix-product kernel takes {', '.join(_GEMM_DTYPES)}, not {dtype}")
+        raise NotSupportedOnDevice(
+            f"symgrad's CUDA matrix-product kernel takes {', '.join(_GEMM_DTYPES)}, not {dtype}: cast the "
+            "operands (T.cast), install CuPy for cuBLAS, or compile with device='cpu'"
+        )
     out = empty((a.shape[0], b.shape[1]), dtype)
     if out.size == 0:
         return out

@@ -21,7 +21,7 @@ import symgrad as theano
 import symgrad.tensor as T
 from codegen import cuda_runtime as rt
 from codegen import runtime
-from codegen.scalar_printer import CudaPrinter
+from codegen.scalar_printer import CudaPrinter, NotSupportedOnDevice
 from symgrad import optim
 from tests.helpers import rand
 
@@ -189,6 +189,16 @@ def test_third_and_fourth_derivatives_of_gammaln_run_on_the_device():
         want = [runtime.polygamma(order, v) for v in xv]
         np.testing.assert_allclose(got, want, rtol=1e-14)  # the CPU's method: the same values
         np.testing.assert_allclose(got[:6], scipy.special.polygamma(order, xv[:6]), rtol=1e-12)
+
+
+def test_a_matrix_product_in_a_dtype_the_tiled_kernel_lacks_is_refused_with_a_way_out(monkeypatch):
+    # Without CuPy, products go to the tiled kernel, which has no int8 version: the error is
+    # NotSupportedOnDevice (a NotImplementedError) and says what to do instead.
+    monkeypatch.setattr(rt, "_load_cupy", lambda: None)
+    a = T.tensor("int8", (None, None), name="a")
+    f = theano.function([a], T.dot(a, a), device="cuda")
+    with pytest.raises(NotSupportedOnDevice, match=r"not int8: cast the operands .*device='cpu'"):
+        f(np.ones((2, 2), dtype="int8"))
 
 
 def test_polygamma_beyond_the_device_orders_fails_at_compile_time_naming_it():
