@@ -171,31 +171,36 @@ def _sweep_branches(
     if branches[0] is branches[1]:  # ifelse(c, x, x) is x
         adjoints.setdefault(id(branches[0]), []).append(g)
         return
+    readers: dict[int, list[Apply]] = {}
+    for n in nodes:
+        for i in n.inputs:
+            readers.setdefault(id(i), []).append(n)
     for side, branch in enumerate(branches):
         if id(branch) not in wanted or isinstance(branch, Constant):
             continue
-        region = _branch_region(branch, nodes, outputs)
-        inside = {id(n) for n in region}
-        reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
-        boundary = list(reads.values()) if region else [branch]
-        inner = _sweep([branch], [g], boundary, consider_constant) if region else {id(branch): g}
+        region = _branch_region(branch, nodes, outputs, readers)
+        if region:
+            inside = {id(n) for n in region}
+            reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
+            boundary = list(reads.values())
+            inner = _sweep([branch], [g], boundary, consider_constant)
+        else:
+            boundary, inner = [branch], {id(branch): g}
         for v in boundary:
             if id(v) in inner and not isinstance(v, Constant):
                 gated = [inner[id(v)], zeros_like(v)] if side == 0 else [zeros_like(v), inner[id(v)]]
                 adjoints.setdefault(id(v), []).append(ifelse(condition, *gated))
 
 
-def _branch_region(branch: Variable, nodes: list[Apply], outputs: Sequence[Variable]) -> list[Apply]:
+def _branch_region(
+    branch: Variable, nodes: list[Apply], outputs: Sequence[Variable], readers: dict[int, list[Apply]]
+) -> list[Apply]:
     """The nodes whose values only the ifelse reading ``branch`` needs: ``branch``'s own node,
     unless something else reads ``branch`` too, and the nodes all of whose readers are in the
     region (an output of the graph is needed by itself)."""
-    readers: dict[int, list[Apply]] = {}
-    for n in nodes:
-        for i in n.inputs:
-            readers.setdefault(id(i), []).append(n)
-    if branch.owner is None or len(readers.get(id(branch), [])) > 1 or any(branch is o for o in outputs):
-        return []
     needed_outside = {id(v) for v in outputs}
+    if branch.owner is None or len(readers.get(id(branch), [])) > 1 or id(branch) in needed_outside:
+        return []
     region, inside = [branch.owner], {id(branch.owner)}
     ancestors = {id(n) for n in toposort([branch])}
     for n in reversed(nodes):
