@@ -407,13 +407,9 @@ def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | Non
             return "a value is too large for finite differences"
         op, args = node.op, [_value(i, memo) for i in node.inputs]
         name = getattr(op, "name", None) or type(op).__name__
-        if name == "Reduce" and op.reduction in ("max", "min") and args[0].size:
-            top = np.sort(np.moveaxis(args[0], op.axes, range(-len(op.axes), 0)).reshape(*out.shape, -1), axis=-1)
-            if top.shape[-1] > 1 and np.any(np.abs(top[..., -1] - top[..., -2]) < KINK_DISTANCE):
-                return "max with a near tie"
-            if top.shape[-1] > 1 and np.any(np.abs(top[..., 0] - top[..., 1]) < KINK_DISTANCE):
-                return "min with a near tie"
-        if name == "Argmax" and args[0].size > 1 and _near_tie(args[0], op.axis):
+        if name == "Reduce" and op.reduction in ("max", "min") and _near_tie(args[0], op.axes):
+            return f"{op.reduction} with a near tie"
+        if name == "Argmax" and _near_tie(args[0], range(args[0].ndim) if op.axis is None else (op.axis,)):
             return f"{op.which} with a near tie"
         if name == "Reduce" and op.reduction == "prod" and np.any(np.abs(args[0]) < KINK_DISTANCE):
             return "prod of a near-zero value"
@@ -428,10 +424,20 @@ def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | Non
     return None
 
 
-def _near_tie(x: np.ndarray, axis: int | None) -> bool:
-    """Whether some pair of entries along ``axis`` (all, if None) is closer than KINK_DISTANCE."""
-    ordered = np.sort(x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1), axis=-1)
-    return bool(np.any(np.diff(ordered, axis=-1) < KINK_DISTANCE))
+def _near_tie(x: np.ndarray, axes) -> bool:
+    """Whether, along ``axes``, the two largest or the two smallest entries are closer than
+    KINK_DISTANCE: where max, min, argmax and argmin are not differentiable (or jump)."""
+    axes = tuple(axes)
+    if not x.size or not axes:
+        return False
+    moved = np.moveaxis(x, axes, range(-len(axes), 0))
+    ordered = np.sort(moved.reshape(*moved.shape[: x.ndim - len(axes)], -1), axis=-1)
+    if ordered.shape[-1] < 2:
+        return False
+    return bool(
+        np.any(ordered[..., -1] - ordered[..., -2] < KINK_DISTANCE)
+        or np.any(ordered[..., 1] - ordered[..., 0] < KINK_DISTANCE)
+    )
 
 
 def _kinks(expr) -> list:
