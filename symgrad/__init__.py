@@ -7,7 +7,8 @@
     f = theano.function([x], T.grad(x ** 2, x))
     f(4)  # array(8.)
 
-Importing symgrad is cheap: Numba is imported only when a function is compiled.
+Importing symgrad is cheap: SymPy is imported when the first expression is built, Numba (and the
+back end, `codegen`) only when a function is compiled; tests/test_import.py checks both.
 """
 
 import importlib

@@ -5,200 +5,54 @@ from ``x * y + 1`` is only the expression, so the same machinery serves the ops 
 gradient expressions ``T.grad`` builds, and the fused expressions the back end makes by
 substitution. Derivatives come from ``sympy.diff`` (cached per expression and symbol).
 
-``SCALAR_OPS`` is the table of named elementwise functions: one entry per function, holding its
-arity, its SymPy definition and its dtype rule. Adding a function means adding one entry (and, if
-SymPy has no printable form for it, a printer rule in ``codegen/scalar_printer.py``).
+``SCALAR_OPS`` (in ``scalar.py``) is the table of named elementwise functions: one entry per
+function, holding its arity, its SymPy definition and its dtype rule. Adding a function means adding
+one entry (and, if SymPy has no printable form for it, a printer rule in ``codegen/scalar_printer.py``).
+
+SymPy takes about a third of a second to import, so this module does not import it at its top: the
+functions that need it import it when called (the first expression built loads it), and
+``SCALAR_OPS`` and the SymPy functions of ``scalar.py`` (``sigmoid``, ``maximum``, ...) are found
+there on first use, as attributes of this module too.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy
-from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
 from ..config import config
 from ..graph import Constant, Op, Variable, apply, constant
 from ..types import ALL_DTYPES, TensorType, broadcast_static, float_of, kind, promote
-from .substitution import real_valued, substitute
+
+if TYPE_CHECKING:
+    import sympy
+
+# Names defined in scalar.py (which imports SymPy), found there when first asked for.
+_SCALAR_NAMES = frozenset(
+    ["SCALAR_OPS", "ScalarOp", "as_condition", "indicator", "ceil", "floor", "floor_div", "maximum", "minimum",
+     "mod", "sigmoid", "sign", "softplus"]
+)  # fmt: skip
+
+
+def __getattr__(name: str):
+    if name not in _SCALAR_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import scalar
+
+    value = getattr(scalar, name)
+    globals()[name] = value  # found directly from now on
+    return value
 
 
 @functools.cache
 def sym(i: int) -> sympy.Symbol:
     """The scalar symbol standing for input ``i`` of an elementwise expression."""
+    import sympy
+
     return sympy.Symbol(f"a{i}", real=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# SymPy functions that SymPy lacks or defines unhelpfully for numeric code.
-
-
-class sigmoid(sympy.Function):
-    """The logistic function 1/(1+exp(-x)), kept whole so the printer can call a stable kernel."""
-
-    def fdiff(self, argindex=1):
-        s = sigmoid(self.args[0])
-        return s * (1 - s)
-
-
-class softplus(sympy.Function):
-    """log(1 + exp(x)), kept whole for a stable implementation."""
-
-    def fdiff(self, argindex=1):
-        return sigmoid(self.args[0])
-
-
-class floor_div(sympy.Function):
-    """Python's ``a // b``; piecewise constant, so its derivative is zero almost everywhere."""
-
-    def fdiff(self, argindex=1):
-        return sympy.Integer(0)
-
-
-class mod(sympy.Function):
-    """Python's ``a % b`` (sign of the divisor, as NumPy): ``a - b * floor(a / b)``."""
-
-    def fdiff(self, argindex=1):
-        a, b = self.args
-        return sympy.Integer(1) if argindex == 1 else -floor_div(a, b)
-
-
-class sign(sympy.Function):
-    """NumPy's sign: -1, 0 or 1, and nan for nan. Derivative zero (as Theano and PyTorch)."""
-
-    def fdiff(self, argindex=1):
-        return sympy.Integer(0)
-
-
-class floor(sympy.Function):
-    """Floor returning a float, as NumPy's; derivative zero."""
-
-    def fdiff(self, argindex=1):
-        return sympy.Integer(0)
-
-
-class ceil(sympy.Function):
-    """Ceiling returning a float, as NumPy's; derivative zero."""
-
-    def fdiff(self, argindex=1):
-        return sympy.Integer(0)
-
-
-class maximum(sympy.Function):
-    """NumPy's maximum: the larger argument, and nan if either is nan (SymPy's Max, like any
-    Piecewise on real symbols, assumes there is no nan). At a tie the gradient goes to the first
-    argument."""
-
-    @classmethod
-    def eval(cls, a, b):
-        if sympy.nan in (a, b):
-            return sympy.nan
-        if a.is_Number and b.is_Number:
-            return a if a >= b else b
-        return None
-
-    def fdiff(self, argindex=1):
-        a, b = self.args
-        return sympy.Piecewise((1, a >= b), (0, True)) if argindex == 1 else sympy.Piecewise((0, a >= b), (1, True))
-
-
-class minimum(sympy.Function):
-    """NumPy's minimum: the smaller argument, and nan if either is nan. At a tie the gradient goes
-    to the first argument."""
-
-    @classmethod
-    def eval(cls, a, b):
-        if sympy.nan in (a, b):
-            return sympy.nan
-        if a.is_Number and b.is_Number:
-            return a if a <= b else b
-        return None
-
-    def fdiff(self, argindex=1):
-        a, b = self.args
-        return sympy.Piecewise((1, a <= b), (0, True)) if argindex == 1 else sympy.Piecewise((0, a <= b), (1, True))
-
-
-def as_condition(e: sympy.Expr) -> sympy.Basic:
-    """A boolean condition from a 0/1-valued expression (a comparison) or any number (nonzero)."""
-    if isinstance(e, sympy.Piecewise) and len(e.args) == 2 and e.args[0].expr == 1 and e.args[1].expr == 0:
-        return e.args[0].cond
-    return sympy.Ne(e, 0)
-
-
-def indicator(cond: sympy.Basic) -> sympy.Expr:
-    """1 where ``cond`` holds, else 0: how booleans live inside arithmetic expressions."""
-    return sympy.Piecewise((1, cond), (0, True))
-
-
-# ---------------------------------------------------------------------------------------------
-# The table of named elementwise functions.
-
-
-@dataclass(frozen=True)
-class ScalarOp:
-    """A named elementwise function: its SymPy definition and how its output dtype is chosen.
-
-    dtype rules: ``promote`` (NumPy promotion of the inputs), ``float`` (promote, then ints become
-    floats), ``truediv`` (promote; int/int gives floatX), ``bool`` (comparisons), ``switch``
-    (promote the two branches).
-    """
-
-    name: str
-    arity: int
-    build: Callable[..., sympy.Expr]
-    dtype_rule: str
-
-
-SCALAR_OPS: dict[str, ScalarOp] = {}
-
-
-def _scalar(name: str, arity: int, dtype_rule: str, build: Callable[..., sympy.Expr]) -> None:
-    SCALAR_OPS[name] = ScalarOp(name, arity, build, dtype_rule)
-
-
-# arithmetic
-_scalar("add", 2, "promote", lambda a, b: a + b)
-_scalar("sub", 2, "promote", lambda a, b: a - b)
-_scalar("mul", 2, "promote", lambda a, b: a * b)
-_scalar("true_div", 2, "truediv", lambda a, b: a / b)
-_scalar("floor_div", 2, "promote", floor_div)
-_scalar("mod", 2, "promote", mod)
-_scalar("pow", 2, "promote", lambda a, b: a**b)
-_scalar("neg", 1, "promote", lambda a: -a)
-_scalar("abs", 1, "promote", sympy.Abs)
-_scalar("sign", 1, "promote", sign)
-_scalar("sqr", 1, "promote", lambda a: a**2)
-_scalar("identity", 1, "promote", lambda a: a)
-# comparisons give bool; inside expressions a boolean is a 0/1 indicator
-_scalar("lt", 2, "bool", lambda a, b: indicator(sympy.StrictLessThan(a, b)))
-_scalar("le", 2, "bool", lambda a, b: indicator(sympy.LessThan(a, b)))
-_scalar("gt", 2, "bool", lambda a, b: indicator(sympy.StrictGreaterThan(a, b)))
-_scalar("ge", 2, "bool", lambda a, b: indicator(sympy.GreaterThan(a, b)))
-_scalar("eq", 2, "bool", lambda a, b: indicator(sympy.Eq(a, b)))
-_scalar("neq", 2, "bool", lambda a, b: indicator(sympy.Ne(a, b)))
-# selection; ties in maximum/minimum send the gradient to the first argument
-_scalar("switch", 3, "switch", lambda c, a, b: sympy.Piecewise((a, as_condition(c)), (b, True)))
-_scalar("maximum", 2, "promote", maximum)
-_scalar("minimum", 2, "promote", minimum)
-_scalar("clip", 3, "promote", lambda x, lo, hi: sympy.Piecewise((lo, x < lo), (hi, x > hi), (x, True)))
-_scalar("relu", 1, "promote", lambda a: sympy.Piecewise((a, a > 0), (0, True)))
-_scalar("floor", 1, "float", floor)
-_scalar("ceil", 1, "float", ceil)
-# transcendental functions
-for _name, _fn in {
-    "exp": sympy.exp, "log": sympy.log, "log1p": log1p, "expm1": expm1, "exp2": exp2, "log2": log2,
-    "log10": log10, "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
-    "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan, "sinh": sympy.sinh,
-    "cosh": sympy.cosh, "tanh": sympy.tanh, "arcsinh": sympy.asinh, "arccosh": sympy.acosh,
-    "arctanh": sympy.atanh, "erf": sympy.erf, "erfc": sympy.erfc, "gammaln": sympy.loggamma,
-    "psi": lambda a: sympy.polygamma(0, a), "sigmoid": sigmoid, "softplus": softplus,
-}.items():  # fmt: skip
-    _scalar(_name, 1, "float", _fn)
-_scalar("arctan2", 2, "float", sympy.atan2)
 
 
 def result_dtype(rule: str, inputs: Sequence[Variable]) -> str:
@@ -224,6 +78,11 @@ def result_dtype(rule: str, inputs: Sequence[Variable]) -> str:
 @functools.lru_cache(maxsize=4096)
 def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     """d expr / d wrt, with the derivative of piecewise-constant parts taken as zero."""
+    import sympy
+
+    from .scalar import sign
+    from .substitution import real_valued
+
     d = sympy.diff(expr, wrt)
     # Abs differentiates to SymPy's sign, whose derivative is a DiracDelta: zero almost everywhere,
     # and zero at the kink too, as Theano and PyTorch define it.
@@ -253,6 +112,8 @@ class Elemwise(Op):
         return self.name or f"Elemwise{{{self.expr}}}"
 
     def signature(self) -> str:
+        import sympy
+
         return f"Elemwise({sympy.srepr(self.expr)}, {self.dtype})"
 
     def make_type(self, *inputs: Variable) -> TensorType:
@@ -269,6 +130,8 @@ class Elemwise(Op):
         return np.broadcast_to(np.asarray(result), shape).astype(self.dtype, order="C")
 
     def vjp(self, inputs: Sequence[Variable], output: Variable, g: Variable) -> list[Variable | None]:
+        import sympy
+
         from .reduce import sum_to
 
         grads: list[Variable | None] = []
@@ -285,6 +148,10 @@ class Elemwise(Op):
 
 def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callable:
     """``expr`` as a NumPy function of ``symbols`` (the reference implementation of an op)."""
+    import sympy
+
+    from .scalar import sigmoid
+
     modules: list = [
         {
             "softplus": lambda x: np.logaddexp(0.0, x),
@@ -312,6 +179,8 @@ def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callabl
 
 def sympy_number(value: np.ndarray) -> sympy.Expr:
     """The SymPy number for a NumPy scalar: an Integer where the value is integral, else a Float."""
+    import sympy
+
     v = value.item()
     if isinstance(v, bool):
         return sympy.Integer(int(v))
@@ -340,6 +209,8 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
     expression, repeated inputs are merged, inputs the expression does not read are dropped unless
     one is needed to give the output its shape, and symbols are renumbered in input order.
     """
+    from .substitution import substitute
+
     # Scalar constants become numbers in the expression; tensors are aligned to one rank.
     substitutions: dict[sympy.Symbol, sympy.Expr] = {}
     tensors: list[tuple[int, Variable]] = []
@@ -381,6 +252,7 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
 def elemwise(name: str, *args: object) -> Variable:
     """Apply the named function of ``SCALAR_OPS`` to tensors or Python/NumPy values."""
     from ..tensor.basic import as_tensor_variable
+    from .scalar import SCALAR_OPS
 
     scalar_op = SCALAR_OPS[name]
     if len(args) != scalar_op.arity:

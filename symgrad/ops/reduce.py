@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import sympy
 
 from ..config import config
 from ..graph import Op, Variable, apply
@@ -61,6 +60,8 @@ class Reduce(Op):
             # d prod / dx_i = prod / x_i (like Theano, this assumes no x_i is zero).
             return [make_elemwise(sym(1) * sym(2) / sym(0), [x, g_wide, out_wide], x.dtype)]
         # max/min: the gradient flows to every element equal to the extreme value.
+        import sympy
+
         rule = sympy.Piecewise((sym(1), sympy.Eq(sym(0), sym(2))), (0, True))
         return [make_elemwise(rule, [x, g_wide, out_wide], x.dtype)]
 

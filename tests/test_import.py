@@ -1,0 +1,47 @@
+"""`import symgrad` loads only what it needs: Numba, SciPy and the back end (``codegen``) load when a
+function is compiled, SymPy when the first expression is built. Each check runs in a fresh process,
+since this one has long imported everything."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _loaded(code: str) -> list[str]:
+    """The top-level packages among numba, scipy, codegen and sympy that are loaded after ``code``."""
+    script = textwrap.dedent(code) + textwrap.dedent(
+        """
+        import sys
+        print(sorted({m.partition('.')[0] for m in sys.modules} & {'numba', 'scipy', 'codegen', 'sympy'}))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return ast.literal_eval(done.stdout.strip())
+
+
+def test_import_symgrad_loads_neither_numba_nor_scipy_nor_the_back_end_nor_sympy():
+    assert _loaded("import symgrad") == []
+
+
+def test_declaring_inputs_and_shared_variables_loads_nothing_more():
+    code = """
+        import numpy as np
+        import symgrad as theano, symgrad.tensor as T
+        x, W = T.dvector('x'), theano.shared(np.ones((2, 3)), name='W')
+        """
+    assert _loaded(code) == []
+
+
+def test_sympy_loads_with_the_first_expression_and_numba_with_the_first_function():
+    assert _loaded("import symgrad.tensor as T; T.exp(T.dvector('x'))") == ["sympy"]
+    loaded = _loaded("import symgrad as theano, symgrad.tensor as T; x = T.dvector('x'); theano.function([x], x * 2)")
+    assert {"numba", "codegen", "sympy"} <= set(loaded)
