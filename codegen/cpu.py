@@ -570,8 +570,8 @@ def emit_loop(loop: Loop, names: Names, printer: NumbaPrinter) -> tuple[list[str
     """A Map as a plain ``for`` loop in the driver: allocate the result, then run the body's steps
     once per row and store the row. The body reads the outer values under their own names."""
     op = loop.node.op
-    n, like, *outer = loop.inputs
-    for placeholder, value in zip(op.placeholders, outer):
+    n, like = loop.inputs[:2]
+    for placeholder, value in loop.bound:
         names.alias(placeholder, value)
     i, out = names.add(op.index), names.add(loop.output)
     body, kernel_texts = emit_steps(loop.body.steps, names, printer)
@@ -581,7 +581,7 @@ def emit_loop(loop: Loop, names: Names, printer: NumbaPrinter) -> tuple[list[str
         f"{out} = np.empty(({names[n]},) + np.shape({names[like]}), dtype={dtype})",
         f"for {i} in range({names[n]}):",
         *("    " + line for line in body),
-        f"    {out}[{i}] = {names[op.row]}",
+        f"    {out}[{i}] = {names[loop.row]}",
     ]
     return lines, kernel_texts
 

@@ -202,8 +202,8 @@ class _Printer:
         """A Map as a ``for`` loop on the host: each row's steps run on the device, and the row is
         copied into its place in the result (allocated first, so zero rows keep the row shape)."""
         names, op = self.names, loop.node.op
-        n, like, *outer = loop.inputs
-        for placeholder, value in zip(op.placeholders, outer):
+        n, like = loop.inputs[:2]
+        for placeholder, value in loop.bound:
             names.alias(placeholder, value)  # the body reads the outer values under their own names
             if self.is_host(value):
                 self.host.add(id(placeholder))
@@ -220,7 +220,7 @@ class _Printer:
             f"{out} = rt.empty(({rows},) + np.shape({names[like]}), {loop.output.dtype!r})",
             f"for {i} in range({rows}):",
             *("    " + line for line in body),
-            f"    rt.assign(rt.subtensor({out}, ({i},)), {names[op.row]})",
+            f"    rt.assign(rt.subtensor({out}, ({i},)), {names[loop.row]})",
         ]
 
     def launch(self, k: Kernel) -> list[str]:

@@ -26,6 +26,7 @@ from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.shape import DimShuffle
 from symgrad.ops.substitution import substitute
+from symgrad.rewrite import rebuild
 
 
 @dataclass(eq=False)
@@ -201,11 +202,19 @@ class Loop:
     """A ``Map`` node as a loop: ``body`` computes row ``i`` from the index and the placeholders
     (its inputs, bound to the Map node's outer values); the driver stores each row in the result.
 
-    ``output`` and ``inputs`` are the node's, so the outer program treats a loop like any step.
+    ``bound`` pairs each placeholder the body reads with its outer value: one placeholder per
+    distinct non-constant value (see _loop). ``output`` and ``inputs`` are the node's, so the
+    outer program treats a loop like any step.
     """
 
     node: Apply
     body: Program
+    bound: list[tuple[Variable, Variable]]
+
+    @property
+    def row(self) -> Variable:
+        """The body's output: row ``i`` of the result."""
+        return self.body.outputs[0]
 
     @property
     def output(self) -> Variable:
@@ -541,9 +550,30 @@ def _write_in_place(program: Program, target: Variable, value: Variable) -> None
 
 def _loop(node: Apply) -> Loop:
     """The Map node's inner graph, lowered like any program: its inputs are the index and the
-    placeholders, its one output the row."""
+    placeholders, its one output the row.
+
+    The printers name each placeholder after its outer value (the body reads the value where the
+    outer program put it), so every outer value must reach the body through one variable only.
+    Rewrites of the outer graph can break that after the Map was built: two placeholders end up
+    bound to one node (``1/size(2*x - 1)`` and ``1/size(x)`` merge), or one to a constant that the
+    body also reads directly; a kernel reading both would take two arguments of one name. So the
+    body is rebuilt first with a constant in place of its placeholder and one placeholder for
+    each distinct value.
+    """
     op = node.op
-    return Loop(node, lower([op.index, *op.placeholders], [op.row]))
+    replace: dict[Variable, Variable] = {}
+    kept: dict[int, Variable] = {}  # id(outer value) -> the placeholder that stands for it
+    bound: list[tuple[Variable, Variable]] = []
+    for placeholder, value in zip(op.placeholders, node.inputs[2:]):
+        if isinstance(value, Constant):
+            replace[placeholder] = value
+        elif id(value) in kept:
+            replace[placeholder] = kept[id(value)]
+        else:
+            kept[id(value)] = placeholder
+            bound.append((placeholder, value))
+    (row,) = rebuild([op.row], replace)
+    return Loop(node, lower([op.index, *kept.values()], [row]), bound)
 
 
 def _number_kernels(steps: list[Step], first: int = 0) -> int:

@@ -394,6 +394,56 @@ def test_hessian_times_v_is_the_hessian_vector_product():
     np.testing.assert_allclose(hess @ vv, hvp, rtol=1e-11, atol=1e-10)
 
 
+def chebyquad(x, lib, n=8):
+    """Moré, Garbow and Hillstrom's problem 35 (Chebyquad) with m = n residuals, in ``lib`` (``T``
+    or ``np``): the squared distances of the means of the shifted Chebyshev polynomials T_1..T_n
+    over x from their integrals over [0, 1]."""
+    y = 2 * x - 1
+    chebyshev = [lib.ones_like(y), y]
+    for _ in range(n - 1):
+        chebyshev.append(2 * y * chebyshev[-1] - chebyshev[-2])
+    integrals = [0.0 if i % 2 else -1.0 / (i * i - 1) for i in range(1, n + 1)]
+    return sum((lib.mean(t) - c) ** 2 for t, c in zip(chebyshev[1:], integrals))
+
+
+def test_hessian_of_chebyquad():
+    # Rewrites merged values the rows read (the 1/n of each mean) after the loop was built, and its
+    # body printed a kernel taking one argument twice: "SyntaxError: duplicate argument".
+    x = T.dvector("x")
+    cost = chebyquad(x, T)
+    grad = theano.function([x], T.grad(cost, x))
+    hess = theano.function([x], T.hessian(cost, x))
+    x0 = np.arange(1, 9) / 9  # the problem's starting point
+    np.testing.assert_allclose(grad(x0), numeric_jacobian(lambda v: chebyquad(v, np), x0), rtol=1e-6, atol=1e-8)
+    h = hess(x0)
+    np.testing.assert_allclose(h, numeric_jacobian(grad, x0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-12)
+
+
+def test_hessian_when_rewrites_bind_two_loop_inputs_to_one_value():
+    # The smallest graph of the Chebyquad failure: the 1/size of the two means are two inputs of
+    # the loop until a rewrite reads size(x * x) as size(x), and then one node.
+    x = T.dvector("x")
+    f = theano.function([x], T.hessian(T.mean(x) * T.mean(x * x), x))
+    xv = rand(5, seed=1)
+    n, ones, g = len(xv), np.ones(len(xv)), 2 * xv / len(xv)  # g: the gradient of mean(x * x)
+    want = (np.outer(ones, g) + np.outer(g, ones)) / n + np.mean(xv) * 2 / n * np.eye(n)
+    np.testing.assert_allclose(f(xv), want, rtol=1e-12, atol=1e-14)
+
+
+def test_hessian_when_rewrites_make_a_loop_input_a_constant_the_body_reads():
+    # (x + a) - x, an input of the loop, is a only after the rewrites; the body reads a directly
+    # too (the rows of the gradient of sum(a * x)), and a kernel took both under a's name.
+    x = T.dvector("x")
+    av = np.array([1.0, 2.0, 3.0])
+    a = T.as_tensor_variable(av)
+    f = theano.function([x], T.hessian(T.sum(((x + a) - x) * x**3) * T.sum(a * x), x))
+    xv = rand(3, seed=2)
+    cubic_grad = 3 * av * xv**2
+    want = np.diag(6 * av * xv) * np.sum(av * xv) + np.outer(cubic_grad, av) + np.outer(av, cubic_grad)
+    np.testing.assert_allclose(f(xv), want, rtol=1e-12)
+
+
 def test_hessian_source_has_one_loop_with_the_forward_pass_hoisted():
     x, a = T.dvector("x"), T.dmatrix("a")
     f = theano.function([x, a], T.hessian(T.sum(T.exp(x) * T.dot(a, x)), x))

@@ -13,10 +13,13 @@ from tests.helpers import rand
 from tests.test_higher import (  # noqa: F401 - pytest collects the imported tests
     loop_depths,
     test_hessian_of_a_quadratic_form_is_exactly_a_plus_a_transposed,
+    test_hessian_of_chebyquad,
     test_hessian_of_rosenbrock,
     test_hessian_of_the_logistic_loss,
     test_hessian_sizes_one_and_zero_and_a_linear_cost,
     test_hessian_times_v_is_the_hessian_vector_product,
+    test_hessian_when_rewrites_bind_two_loop_inputs_to_one_value,
+    test_hessian_when_rewrites_make_a_loop_input_a_constant_the_body_reads,
     test_hessian_with_respect_to_a_matrix_and_a_list,
     test_jacobian_and_hessian_errors_name_the_inputs,
     test_jacobian_float32,
