@@ -46,7 +46,7 @@ W6  The gradient of ``g(g(...g(x)))``, ``g(t) = sin(t)*t + exp(t)`` nested ``dep
       unary operators, comparisons and calls, counted where they occur (a repeated ``(s1 + s2)``
       counts each time);
     - times: ``T.grad``; compiling the gradient and the forward function (cold cache); the same
-      gradient compilation with the generated module's header comment (``codegen.cpu._formula``,
+      gradient compilation with the generated module's header comment (``codegen.module._formula``,
       the output's formula printed for the reader) replaced by a constant, a diagnostic that
       isolates that step; the gradient function's median per-call time.
 
@@ -371,9 +371,9 @@ def w6_symgrad_child(depth: int, stub_header: bool, repeat: int, min_time: float
     from symgrad.rewrite import optimize
 
     if stub_header:  # diagnostic: the header comment's formula, printed by pp, replaced by a constant
-        import codegen.cpu
+        import codegen.module
 
-        codegen.cpu._formula = lambda var: "(formula left out by the benchmark)"
+        codegen.module._formula = lambda var: "(formula left out by the benchmark)"
     x = T.dscalar("x")
     theano.function([x], T.grad(T.cos(x) * x, x))(1.0)  # Numba's and symgrad's start-up, not charged below
     emit("warmup")
@@ -713,7 +713,7 @@ def bench_w6(settings: GradSettings, libs: Libs, report: Report) -> None:
         "W6: times (cold compilations, fresh processes)",
         "`T.grad` builds the gradient graph; *compile*: `theano.function` with an empty cache plus the first "
         "call (Numba compiles the kernels then), as total (function + first call); *header stubbed*: the same "
-        "with `codegen.cpu._formula` (the output's formula in the generated module's header comment) replaced "
+        "with `codegen.module._formula` (the output's formula in the generated module's header comment) replaced "
         "by a constant, a diagnostic. Per-call times at x = -18.2012. ‡: from the diagnostic process (same "
         "graph, same kernels), the real one having stopped before.",
         markdown_table(headers, rows) + "\n\nGradient values at x = -18.2012: " + "; ".join(checks) + ".",

@@ -76,15 +76,15 @@ def versions() -> str:
     import numba
     import numpy
 
-    import symgrad
+    from symgrad import version
 
     # The compiler's own source too: a development checkout changes without a version bump.
     compiler = hashlib.sha256()
-    for package in (Path(symgrad.__file__).parent, Path(__file__).parent):
+    for package in (Path(version.__file__).parent, Path(__file__).parent):
         for path in sorted(package.rglob("*.py")):
             compiler.update(path.read_bytes())
     return (
-        f"symgrad {symgrad.__version__} ({compiler.hexdigest()[:16]}), numba {numba.__version__}, "
+        f"symgrad {version.__version__} ({compiler.hexdigest()[:16]}), numba {numba.__version__}, "
         f"llvmlite {llvmlite.__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}"
     )
 
@@ -226,7 +226,9 @@ def _execute(name: str, text: str, filename: str) -> ModuleType:
     return module
 
 
-def _load_from_disk(directory: Path, key: str, source: Callable[[], str]) -> ModuleType:
+def _load_from_disk(
+    directory: Path, key: str, source: Callable[[], str], attach: Callable[[ModuleType], None]
+) -> ModuleType:
     path = directory / f"symgrad_{key[:40]}.py"
     text, problem, st = _read_entry(path)
     if problem is not None:
@@ -243,15 +245,19 @@ def _load_from_disk(directory: Path, key: str, source: Callable[[], str]) -> Mod
         os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
     except OSError:
         pass
-    from .machine_code import attach
-
     module = _execute(path.stem, text, str(path))
     attach(module)
     return module
 
 
-def load_module(key: str, build_source: Callable[[], str]) -> ModuleType:
+def load_module(
+    key: str, build_source: Callable[[], str], attach: Callable[[ModuleType], None] = lambda module: None
+) -> ModuleType:
     """The module for ``key``: from this process, from disk, or built by ``build_source()``.
+
+    ``attach`` is given a module loaded from a file, to give its kernels a disk cache of their
+    machine code beside it (``machine_code.attach``, which the caller passes: this module stays free
+    of Numba).
 
     Modules compiled in memory (no usable cache directory) have no ``__file__``; every module has
     ``__symgrad_source__``, its text.
@@ -272,7 +278,7 @@ def load_module(key: str, build_source: Callable[[], str]) -> ModuleType:
     module = None
     if problem is None:
         try:
-            module = _load_from_disk(directory, key, source)
+            module = _load_from_disk(directory, key, source, attach)
         except OSError as err:  # the disk filled up, or the directory changed under us
             problem = _directory_verdicts[directory] = f"cannot write to the cache directory {directory}: {err}"
     if module is None:

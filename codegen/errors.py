@@ -21,6 +21,12 @@ class _Missing:
 MISSING = _Missing()
 
 
+def built_at(node) -> str:
+    """`` (built at file:line)``: the user's line that built ``node`` (an ``Apply``), as every
+    message here appends it; empty where that line is not known."""
+    return f" (built at {node.trace})" if node.trace else ""
+
+
 def shape_mismatch(what: str, where: str, **operands: object) -> ValueError:
     """A ValueError naming each operand of ``what`` with the shape it had at this call."""
     shapes = ", ".join(f"{name} has shape {describe_shape(np.shape(v))}" for name, v in operands.items())
@@ -50,3 +56,13 @@ def out_of_memory(err: MemoryError, **inputs: object) -> MemoryError:
     """A MemoryError naming the inputs of the call that ran out, with their shapes."""
     shapes = ", ".join(f"{name} of shape {describe_shape(np.shape(v))}" for name, v in inputs.items())
     return MemoryError(f"out of memory computing the outputs from {shapes or 'no inputs'}: {err}")
+
+
+def empty_reduction(what: str, where: str) -> ValueError:
+    """A ValueError for a max or min over axes of length 0, which have no identity."""
+    return ValueError(f"cannot take {what}{where}: the axes it reduces are empty")
+
+
+def empty_array(what: str, where: str) -> ValueError:
+    """A ValueError for an argmax or argmin of an empty array (NumPy's own would not say of what)."""
+    return ValueError(f"cannot take {what}{where}: it is empty")

@@ -1,4 +1,9 @@
-"""The compiled callable: argument checking, then the generated driver.
+"""The compiled callable: from the front end's description of a function to a Python callable.
+
+``symgrad.function`` checks what the user passed to ``theano.function``, optimizes the graph and
+hands this module one :class:`FunctionSpec`. From it, ``compile_function`` makes the cache key,
+loads the module for that key from the cache (lowering and printing it only when it is not there),
+and wraps the module's entry with the argument checks, the shared variables' storage and locks.
 
 Every argument is checked against its input's type *before* any kernel sees it, so a user mistake
 is reported in the user's terms (input name, expected and received dtype, ndim or shape), never as
@@ -11,27 +16,66 @@ C-contiguous (one copy) whatever their layout, so each kernel is compiled once.
 from __future__ import annotations
 
 import contextlib
-import keyword
 import threading
-import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from symgrad.config import config
-from symgrad.grad import rewrites_in_gradients
-from symgrad.graph import Constant, Variable, graph_inputs, toposort
-from symgrad.rewrite import optimize, rebuild
+from symgrad.graph import Constant, Variable, toposort
 from symgrad.types import describe_shape
 from symgrad.values import coerce
 
-from . import cache
+from . import cache, machine_code
 from .cpu import emit_module
 from .errors import MISSING
-from .lower import lower
+from .lower import Program, lower
+from .module import ModuleOptions, built_at, graph_nodes
 
 DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One function as the front end hands it over: checked, optimized, ready to lower.
+
+    ``shared`` are the shared variables the graph reads or updates (implicit inputs), ``storage``
+    their storage cells (one-slot lists, or device-aware cells on the GPU) and ``locks`` those of the
+    updated ones, in one global order. ``parameter_names`` are the keywords of ``theano.In`` (or
+    ``None``); ``defaults`` the checked default values of the last parameters. ``device_text`` is
+    ``device_description(device)``, computed first so that a missing GPU is reported before any work.
+    """
+
+    inputs: list[Variable]
+    outputs: list[Variable]
+    single: bool
+    shared: list[Variable]
+    storage: list[Any]
+    updates: list[tuple[Variable, Variable]]
+    locks: list[threading.Lock]
+    parameter_names: list[str | None]
+    defaults: list[Any]
+    name: str | None
+    rewrites: tuple[str, ...]
+    device: str
+    device_text: str
+    allow_input_downcast: bool | None = None
+    return_device_arrays: bool = False
+    trust_input: bool = False
+
+
+def device_description(device: str) -> str:
+    """What the cache key says of the device: ``'cpu'``, or the GPU's name and capability (a clear
+    error when ``device='cuda'`` and there is none)."""
+    if device not in DEVICES:
+        raise ValueError(f"theano.function: device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    from .cuda import require_device
+
+    return require_device()
 
 
 class Function:
@@ -248,195 +292,50 @@ def _describe_graph(
     return "\n".join(lines)
 
 
-def _pairs(value: Any, what: str) -> list[tuple[Any, Any]]:
-    """``updates=``/``givens=`` as a list of pairs: from a dict, or a list or tuple of pairs."""
-    if value is None:
-        return []
-    items = list(value.items()) if isinstance(value, Mapping) else value
-    if not isinstance(items, (list, tuple)):
-        raise TypeError(f"theano.function: {what} must be a dict or a list of (variable, value) pairs, "
-                        f"got {type(value).__name__}")  # fmt: skip
-    if len(items) == 2 and isinstance(items[0], Variable) and not isinstance(items[1], (list, tuple)):
-        items = [items]  # a single pair, as Theano accepts
-    pairs = []
-    for item in items:
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise TypeError(f"theano.function: each entry of {what} must be a (variable, value) pair, got {item!r}")
-        pairs.append(tuple(item))
-    return pairs
-
-
-def _check_updates(pairs: list[tuple[Any, Any]]) -> list[tuple[Variable, Variable]]:
-    from symgrad.shared import SharedVariable
-    from symgrad.tensor.basic import as_tensor_variable
-
-    checked: list[tuple[Variable, Variable]] = []
-    for target, value in pairs:
-        if not isinstance(target, SharedVariable):
-            raise TypeError(f"theano.function: update target {target!r} is not a shared variable; "
-                            "only variables made with theano.shared can be updated")  # fmt: skip
-        if any(t is target for t, _ in checked):
-            raise ValueError(f"theano.function: shared variable {target!r} is updated twice")
-        value = as_tensor_variable(value)
-        if value.dtype != target.dtype or value.ndim != target.ndim:
-            raise TypeError(
-                f"theano.function: the update of {target!r} must have its type {target.type}, got {value.type} "
-                f"(an update cannot change the dtype or number of dimensions; cast it with T.cast)"
-            )
-        if any(n is not None and m is not None and n != m for n, m in zip(target.type.shape, value.type.shape)):
-            raise ValueError(f"theano.function: the update of {target!r} has shape {value.type}, not {target.type}")
-        checked.append((target, value))
-    return checked
-
-
-def _check_givens(pairs: list[tuple[Any, Any]]) -> dict[Variable, Variable]:
-    from symgrad.tensor.basic import as_tensor_variable
-
-    replace: dict[Variable, Variable] = {}
-    for old, new in pairs:
-        if not isinstance(old, Variable) or old.owner is not None or isinstance(old, Constant):
-            raise TypeError(f"theano.function: givens can only replace free variables (inputs or shared "
-                            f"variables), got {old!r}")  # fmt: skip
-        new = as_tensor_variable(new)
-        if new.dtype != old.dtype or new.ndim != old.ndim:
-            raise TypeError(f"theano.function: givens replaces {old!r} ({old.type}) with a value of type {new.type}; "
-                            "the types must agree")  # fmt: skip
-        replace[old] = new
-    return replace
-
-
-def _parameters(inputs: Sequence[Any], allow_downcast: bool | None) -> tuple[list[Variable], list, list]:
-    """The input variables, their parameter names and the checked default values (``theano.In``)."""
-    from symgrad.function import In
-    from symgrad.shared import SharedVariable
-
-    if not isinstance(inputs, (list, tuple)):
-        raise TypeError(f"theano.function: inputs must be a list of variables, got {type(inputs).__name__}")
-    variables, names, defaults = [], [], []
-    for i, item in enumerate(inputs):
-        spec = item if isinstance(item, In) else In(item)
-        v = spec.variable
-        if not isinstance(v, Variable):
-            raise TypeError(f"theano.function: inputs[{i}] is a {type(v).__name__}, not a symbolic variable")
-        if isinstance(v, SharedVariable):
-            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is a shared variable; shared variables are "
-                            "implicit inputs (their value is used), so leave them out of the inputs list")  # fmt: skip
-        if isinstance(v, Constant) or v.owner is not None:
-            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is computed from other variables or is a "
-                            "constant; inputs must be free variables such as T.dmatrix('x')")  # fmt: skip
-        if any(v is w for w in variables):
-            raise ValueError(f"theano.function: input {v!r} is listed twice")
-        label = spec.name or v.name or f"inputs[{i}]"
-        if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
-            raise ValueError(f"theano.function: In(name={spec.name!r}) is not a valid Python parameter name")
-        if spec.has_default:
-            defaults.append(coerce(spec.value, v.type, f"the default value of input {label!r}", allow_downcast))
-        elif defaults:
-            raise ValueError(f"theano.function: input {label!r} has no default value but follows one that has; "
-                             "inputs with defaults (theano.In(..., value=...)) must come last")  # fmt: skip
-        variables.append(v)
-        names.append(spec.name)
-    return variables, names, defaults
-
-
-def compile_function(
-    inputs: Sequence[Any],
-    outputs: Variable | Sequence[Variable] | None,
-    *,
-    name: str | None,
-    on_unused_input: str,
-    allow_input_downcast: bool | None,
-    updates: Any = None,
-    givens: Any = None,
-    exclude: Sequence[str] = (),
-    device: str | None = None,
-    return_device_arrays: bool = False,
-) -> Function:
-    from symgrad.shared import SharedVariable
-    from symgrad.tensor.basic import as_tensor_variable
-
-    if on_unused_input not in ("raise", "warn", "ignore"):
-        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
-    device = config.device if device is None else device
-    if device not in DEVICES:
-        raise ValueError(f"theano.function: device must be one of {', '.join(map(repr, DEVICES))}, got {device!r}")
-    if return_device_arrays and device != "cuda":
-        raise ValueError("theano.function: return_device_arrays=True needs device='cuda'")
-    if device == "cuda":
-        from .cuda import require_device
-
-        device_text = require_device()  # a clear error now, before any work, when there is no GPU
-    inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
-    single = outputs is not None and not isinstance(outputs, (list, tuple))
-    out_list = [] if outputs is None else [outputs] if single else list(outputs)
-    out_list = [as_tensor_variable(o) for o in out_list]
-    update_pairs = _check_updates(_pairs(updates, "updates"))
-    replace = _check_givens(_pairs(givens, "givens"))
-    everything = out_list + [v for _, v in update_pairs]
-    if replace:
-        everything = rebuild(everything, replace)
-    # Used means used by the graph as written: rewrites may drop reads of values that only lent
-    # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
-    used = {id(v) for v in graph_inputs(everything)}
-    rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
-    if isinstance(exclude, str):
-        exclude = [exclude]  # one name, not its letters
-    everything = optimize(everything, rewrites, exclude=exclude)
-    out_list = everything[: len(out_list)]
-    update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
-    for v in inputs:
-        if id(v) not in used:
-            message = f"theano.function: input {v!r} is not used to compute any output"
-            if on_unused_input == "raise":
-                raise ValueError(message + "; pass on_unused_input='ignore' (or 'warn') if that is intended")
-            if on_unused_input == "warn":
-                warnings.warn(message, stacklevel=3)
-    listed = {id(v) for v in inputs}
-    shared: list[Variable] = []
-    for v in graph_inputs(everything) + [t for t, _ in update_pairs]:
-        if isinstance(v, SharedVariable):
-            if all(v is not s for s in shared):
-                shared.append(v)
-        elif id(v) not in listed:
-            raise ValueError(
-                f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
-            )
-
-    # The rewrites applied are in the key because the module's header lists them.
-    common = (f"single={single} name={name!r} parameters={parameter_names} defaults={len(defaults)} "
-              f"rewrites={rewrites}")  # fmt: skip
-    if device == "cuda":
+def compile_function(spec: FunctionSpec) -> Function:
+    """The compiled callable for ``spec``: its module from the cache, or lowered and printed now."""
+    if spec.device == "cuda":
         from . import cuda_runtime
-        from .cuda import emit_cuda_module
+        from .cuda import emit_cuda_module as emit
 
-        options = f"{device_text} return_device_arrays={return_device_arrays} {common}"
+        backend = dict(return_device_arrays=spec.return_device_arrays, reduce_threads=cuda_runtime.REDUCE_THREADS)
     else:
-        options = f"cpu parallel_threshold={config.parallel_threshold} vector_math={config.vector_math} {common}"
-    key = cache.make_key(_describe_graph(inputs, shared, out_list, update_pairs, options))
+        emit = emit_module
+        backend = dict(
+            parallel_threshold=config.parallel_threshold, vector_math=config.vector_math, trust_input=spec.trust_input
+        )
+    # The rewrites applied are in the key because the module's header lists them.
+    options = (f"{spec.device_text} {' '.join(f'{k}={v}' for k, v in backend.items())} single={spec.single} "
+               f"name={spec.name!r} parameters={spec.parameter_names} defaults={len(spec.defaults)} "
+               f"rewrites={spec.rewrites}")  # fmt: skip
+    key = cache.make_key(_describe_graph(spec.inputs, spec.shared, spec.outputs, spec.updates, options))
 
     def build_source() -> str:
-        program = lower(inputs, out_list, shared, update_pairs)
-        if device == "cuda":
-            return emit_cuda_module(program, name, key, single, parameter_names, len(defaults), rewrites,
-                                    return_device_arrays, cuda_runtime.REDUCE_THREADS)  # fmt: skip
-        return emit_module(
-            program, name, key, config.parallel_threshold, single, parameter_names, len(defaults), rewrites,
-            config.vector_math,
-        )  # fmt: skip
+        program = lower(spec.inputs, spec.outputs, spec.shared, spec.updates)
+        return emit(program, ModuleOptions(
+            name=spec.name,
+            key=key,
+            single=spec.single,
+            parameter_names=tuple(spec.parameter_names),
+            n_defaults=len(spec.defaults),
+            rewrites=spec.rewrites,
+            **backend,
+        ))  # fmt: skip
 
-    module = cache.load_module(key, build_source)
+    module = cache.load_module(key, build_source, machine_code.attach)
     params = list(module.PARAMETERS)
-    label = f"function {name!r}" if name else "the function"
+    label = f"function {spec.name!r}" if spec.name else "the function"
     checks = [
-        _make_device_check(v, p, allow_input_downcast)
-        if device == "cuda"
-        else _make_check(v, p, allow_input_downcast, label, params)
-        for v, p in zip(inputs, params)
+        _make_device_check(v, p, spec.allow_input_downcast)
+        if spec.device == "cuda"
+        else _make_check(v, p, spec.allow_input_downcast, label, params)
+        for v, p in zip(spec.inputs, params)
     ]
-    storage = [v.storage for v in shared]
-    entry = module.make_entry(checks, _call_error(label, params), defaults, storage)
-    if update_pairs:
-        entry = _serialized(entry, [target.lock for target, _ in sorted(update_pairs, key=lambda p: id(p[0]))])
+    program = Program(spec.inputs, spec.outputs, [], spec.shared, spec.updates)  # enough to number the nodes
+    sites = built_at(graph_nodes(program), module.SITES) if module.SITES else {}
+    entry = module.make_entry(checks, _call_error(label, params), spec.defaults, spec.storage, sites)
+    if spec.locks:
+        entry = _serialized(entry, spec.locks)
     _guard_parallel_kernels(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
-    return compiled(inputs, out_list, module, name, tuple(rewrites))
+    return compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites)

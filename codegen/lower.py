@@ -550,15 +550,21 @@ def _write_in_place(program: Program, target: Variable, value: Variable) -> None
 
 def _loop(node: Apply) -> Loop:
     """The Map node's inner graph, lowered like any program: its inputs are the index and the
-    placeholders, its one output the row.
+    placeholders, its one output the row (see ``loop_body``)."""
+    row, bound = loop_body(node)
+    return Loop(node, lower([node.op.index, *(placeholder for placeholder, _ in bound)], [row]), bound)
+
+
+def loop_body(node: Apply) -> tuple[Variable, list[tuple[Variable, Variable]]]:
+    """The row a Map node's loop computes, and the (placeholder, outer value) pairs it reads.
 
     The printers name each placeholder after its outer value (the body reads the value where the
     outer program put it), so every outer value must reach the body through one variable only.
     Rewrites of the outer graph can break that after the Map was built: two placeholders end up
     bound to one node (``1/size(2*x - 1)`` and ``1/size(x)`` merge), or one to a constant that the
     body also reads directly; a kernel reading both would take two arguments of one name. So the
-    body is rebuilt first with a constant in place of its placeholder and one placeholder for
-    each distinct value.
+    row is rebuilt with a constant in place of its placeholder and one placeholder for each
+    distinct value.
     """
     op = node.op
     replace: dict[Variable, Variable] = {}
@@ -573,7 +579,7 @@ def _loop(node: Apply) -> Loop:
             kept[id(value)] = placeholder
             bound.append((placeholder, value))
     (row,) = rebuild([op.row], replace)
-    return Loop(node, lower([op.index, *kept.values()], [row]), bound)
+    return row, bound
 
 
 def _number_kernels(steps: list[Step], first: int = 0) -> int:

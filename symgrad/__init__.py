@@ -18,8 +18,8 @@ from .config import config
 from .function import In, function
 from .grad import grad
 from .shared import SharedVariable, shared
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["In", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
 
 # Printing, explain_grad and SymPy interop load on first use, keeping `import symgrad` cheap.

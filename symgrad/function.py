@@ -1,11 +1,22 @@
-"""``theano.function`` and ``theano.In``: the front-end entry points; compilation is in ``codegen``."""
+"""``theano.function`` and ``theano.In``: the front end's entry points.
+
+``function`` checks what the user passed (inputs, outputs, updates, givens), applies the givens,
+optimizes the graph, finds the shared variables it reads, and hands the back end one
+``codegen.function.FunctionSpec``; compiling it is ``codegen``'s work. Codegen is imported on the
+first call, so ``import symgrad`` stays cheap.
+"""
 
 from __future__ import annotations
 
+import keyword
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .graph import Variable
+from .graph import Constant, Variable, graph_inputs
+from .shared import SharedVariable
+from .tensor.basic import as_tensor_variable
+from .values import coerce
 
 _NO_DEFAULT = object()
 
@@ -44,6 +55,7 @@ def function(
     exclude: Sequence[str] = (),
     device: str | None = None,
     return_device_arrays: bool = False,
+    trust_input: bool = False,
 ):
     """Compile ``outputs`` as a function of ``inputs``; returns a callable.
 
@@ -64,18 +76,164 @@ def function(
     arguments may be NumPy arrays or device arrays (anything with ``__cuda_array_interface__``),
     shared variables stay on the GPU between calls, and outputs come back as NumPy arrays, or as
     Numba device arrays with ``return_device_arrays=True``.
-    """
-    from codegen.function import compile_function
 
-    return compile_function(
-        inputs,
-        outputs,
+    ``trust_input=True`` (PyTensor's name) leaves out the argument checks on the CPU, for callers
+    who guarantee each argument is a C-contiguous NumPy array of the input's dtype, ndim and static
+    shape (a Python float or int for a 0-d float64 or int64 input): anything else then fails inside
+    Numba, or gives wrong results. Shape checks between operands stay.
+    """
+    from codegen.function import FunctionSpec, compile_function, device_description
+
+    from .config import config
+    from .grad import rewrites_in_gradients
+    from .rewrite import optimize, rebuild
+
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
+    device = config.device if device is None else device
+    device_text = device_description(device)  # a clear error now, before any work, when there is no GPU
+    if return_device_arrays and device != "cuda":
+        raise ValueError("theano.function: return_device_arrays=True needs device='cuda'")
+    inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
+    single = outputs is not None and not isinstance(outputs, (list, tuple))
+    out_list = [] if outputs is None else [outputs] if single else list(outputs)
+    out_list = [as_tensor_variable(o) for o in out_list]
+    update_pairs = _check_updates(_pairs(updates, "updates"))
+    replace = _check_givens(_pairs(givens, "givens"))
+    everything = out_list + [v for _, v in update_pairs]
+    if replace:
+        everything = rebuild(everything, replace)
+    # Used means used by the graph as written: rewrites may drop reads of values that only lent
+    # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
+    used = {id(v) for v in graph_inputs(everything)}
+    rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
+    if isinstance(exclude, str):
+        exclude = [exclude]  # one name, not its letters
+    everything = optimize(everything, rewrites, exclude=exclude)
+    out_list = everything[: len(out_list)]
+    update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
+    for v in inputs:
+        if id(v) not in used:
+            message = f"theano.function: input {v!r} is not used to compute any output"
+            if on_unused_input == "raise":
+                raise ValueError(message + "; pass on_unused_input='ignore' (or 'warn') if that is intended")
+            if on_unused_input == "warn":
+                warnings.warn(message, stacklevel=3)
+    listed = {id(v) for v in inputs}
+    shared: list[Variable] = []
+    for v in graph_inputs(everything) + [t for t, _ in update_pairs]:
+        if isinstance(v, SharedVariable):
+            if all(v is not s for s in shared):
+                shared.append(v)
+        elif id(v) not in listed:
+            raise ValueError(
+                f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
+            )
+
+    updated = sorted((target for target, _ in update_pairs), key=id)  # one global order: no deadlock
+    spec = FunctionSpec(
+        inputs=inputs,
+        outputs=out_list,
+        single=single,
+        shared=shared,
+        storage=[v.storage for v in shared],
+        updates=update_pairs,
+        locks=[target.lock for target in updated],
+        parameter_names=parameter_names,
+        defaults=defaults,
         name=name,
-        on_unused_input=on_unused_input,
-        allow_input_downcast=allow_input_downcast,
-        updates=updates,
-        givens=givens,
-        exclude=exclude,
+        rewrites=tuple(rewrites),
         device=device,
+        device_text=device_text,
+        allow_input_downcast=allow_input_downcast,
         return_device_arrays=return_device_arrays,
+        trust_input=trust_input,
     )
+    return compile_function(spec)
+
+
+def _pairs(value: Any, what: str) -> list[tuple[Any, Any]]:
+    """``updates=``/``givens=`` as a list of pairs: from a dict, or a list or tuple of pairs."""
+    if value is None:
+        return []
+    items = list(value.items()) if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)):
+        raise TypeError(f"theano.function: {what} must be a dict or a list of (variable, value) pairs, "
+                        f"got {type(value).__name__}")  # fmt: skip
+    if len(items) == 2 and isinstance(items[0], Variable) and not isinstance(items[1], (list, tuple)):
+        items = [items]  # a single pair, as Theano accepts
+    pairs = []
+    for item in items:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise TypeError(f"theano.function: each entry of {what} must be a (variable, value) pair, got {item!r}")
+        pairs.append(tuple(item))
+    return pairs
+
+
+def _check_updates(pairs: list[tuple[Any, Any]]) -> list[tuple[Variable, Variable]]:
+    """The update pairs, each a shared variable and a value of its type, no target twice."""
+    checked: list[tuple[Variable, Variable]] = []
+    for target, value in pairs:
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"theano.function: update target {target!r} is not a shared variable; "
+                            "only variables made with theano.shared can be updated")  # fmt: skip
+        if any(t is target for t, _ in checked):
+            raise ValueError(f"theano.function: shared variable {target!r} is updated twice")
+        value = as_tensor_variable(value)
+        if value.dtype != target.dtype or value.ndim != target.ndim:
+            raise TypeError(
+                f"theano.function: the update of {target!r} must have its type {target.type}, got {value.type} "
+                f"(an update cannot change the dtype or number of dimensions; cast it with T.cast)"
+            )
+        if any(n is not None and m is not None and n != m for n, m in zip(target.type.shape, value.type.shape)):
+            raise ValueError(f"theano.function: the update of {target!r} has shape {value.type}, not {target.type}")
+        checked.append((target, value))
+    return checked
+
+
+def _check_givens(pairs: list[tuple[Any, Any]]) -> dict[Variable, Variable]:
+    """The replacements of ``givens=``: free variables, each by a value of its type."""
+    replace: dict[Variable, Variable] = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable) or old.owner is not None or isinstance(old, Constant):
+            raise TypeError(f"theano.function: givens can only replace free variables (inputs or shared "
+                            f"variables), got {old!r}")  # fmt: skip
+        new = as_tensor_variable(new)
+        if new.dtype != old.dtype or new.ndim != old.ndim:
+            raise TypeError(f"theano.function: givens replaces {old!r} ({old.type}) with a value of type {new.type}; "
+                            "the types must agree")  # fmt: skip
+        replace[old] = new
+    return replace
+
+
+def _parameters(inputs: Sequence[Any], allow_downcast: bool | None) -> tuple[list[Variable], list, list]:
+    """The input variables, their parameter names and the checked default values (``theano.In``)."""
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"theano.function: inputs must be a list of variables, got {type(inputs).__name__}")
+    variables, names, defaults = [], [], []
+    for i, item in enumerate(inputs):
+        spec = item if isinstance(item, In) else In(item)
+        v = spec.variable
+        if not isinstance(v, Variable):
+            raise TypeError(f"theano.function: inputs[{i}] is a {type(v).__name__}, not a symbolic variable")
+        if isinstance(v, SharedVariable):
+            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is a shared variable; shared variables are "
+                            "implicit inputs (their value is used), so leave them out of the inputs list")  # fmt: skip
+        if isinstance(v, Constant) or v.owner is not None:
+            raise TypeError(f"theano.function: inputs[{i}] ({v!r}) is computed from other variables or is a "
+                            "constant; inputs must be free variables such as T.dmatrix('x')")  # fmt: skip
+        if any(v is w for w in variables):
+            raise ValueError(f"theano.function: input {v!r} is listed twice")
+        label = spec.name or v.name or f"inputs[{i}]"
+        if spec.name is not None and (not spec.name.isidentifier() or keyword.iskeyword(spec.name)):
+            raise ValueError(f"theano.function: In(name={spec.name!r}) is not a valid Python parameter name")
+        if spec.has_default:
+            defaults.append(coerce(spec.value, v.type, f"the default value of input {label!r}", allow_downcast))
+        elif defaults:
+            raise ValueError(f"theano.function: input {label!r} has no default value but follows one that has; "
+                             "inputs with defaults (theano.In(..., value=...)) must come last")  # fmt: skip
+        variables.append(v)
+        names.append(spec.name)
+    return variables, names, defaults
+
+

@@ -344,3 +344,35 @@ def test_prune_sizes(size, expected):
 def test_prune_rejects_a_bad_size(tmp_path, capsys):
     assert main(["cache", "prune", "--max-size", "12Q"]) == 2
     assert "--max-size 12Q: not a size (examples: 500M, 2G, 1000000)" in capsys.readouterr().err
+
+
+# Builds the same graph as every other run of it, but at a line that depends on argv[1] (blank lines
+# before it), then calls it with shapes that disagree: the error must name this process's line.
+BUILT_AT_CHILD = """
+import sys
+import numpy as np
+import symgrad as theano
+import symgrad.tensor as T
+a, b = T.dmatrix("a"), T.dmatrix("b")
+{padding}f = theano.function([a, b], T.dot(a, b))
+try:
+    f(np.ones((2, 3)), np.ones((2, 3)))
+except ValueError as err:
+    print(err)
+"""
+
+
+def test_a_cached_module_reports_the_lines_of_the_process_using_it(tmp_path):
+    """The line that built a node is not part of the cache key, so the module's text must not hold
+    it: a second process building the same graph elsewhere gets the first one's module, with its
+    own lines in the errors."""
+    env = dict(os.environ, SYMGRAD_CACHE_DIR=str(tmp_path / "cache"))
+    messages = []
+    for blank_lines in (0, 7):
+        script = tmp_path / f"build_{blank_lines}.py"
+        script.write_text(BUILT_AT_CHILD.format(padding="\n" * blank_lines))
+        done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, check=True)
+        messages.append(done.stdout.strip())
+    assert messages[0].startswith("shape mismatch in dot (built at ") and "build_0.py:7" in messages[0]
+    assert "build_7.py:14" in messages[1], messages
+    assert len(list((tmp_path / "cache").glob("symgrad_*.py"))) == 1  # one entry served both

@@ -331,3 +331,17 @@ def test_source_is_readable_python():
     assert "def compiled_function(x=MISSING, y=MISSING, *extra, **unknown):" in source
     assert source.count("@njit") == 2  # one fused loop, plus its multi-threaded twin
     assert "exp(" in source and "log1p(" in source
+
+
+def test_trust_input_leaves_out_the_argument_checks():
+    x, w = T.dmatrix("x"), T.dvector("w")
+    out = T.tanh(T.dot(x, w))
+    trusted = theano.function([x, w], out, trust_input=True)
+    checked = theano.function([x, w], out)
+    a, b = np.arange(6.0).reshape(3, 2), np.array([0.5, -1.0])
+    np.testing.assert_allclose(trusted(a, b), checked(a, b))
+    assert "check_x(x)" in checked.source and "check_x(x)" not in trusted.source
+    with pytest.raises(ValueError, match="shape mismatch in dot"):  # shapes between operands are still checked
+        trusted(a, np.ones(3))
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'w'"):
+        trusted(a)

@@ -24,7 +24,7 @@ from llvmlite import binding
 import symgrad as theano
 import symgrad.tensor as T
 from codegen import vecmath
-from codegen.cpu import FASTMATH
+from codegen.cpu_kernels import FASTMATH
 from codegen.scalar_printer import CudaPrinter
 
 from .helpers import kernels, llvm_of

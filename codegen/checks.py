@@ -1,0 +1,198 @@
+"""Driver checks shared by the CPU and CUDA modules: shapes that must agree, indices in range.
+
+Each check is an ``if`` and a ``raise`` of one of ``codegen.errors``' errors, which name the
+operands with their shapes at this call and the user's line that built the node (``built_at[k]``,
+passed in when the function is made: the module's text is the same whoever built the graph).
+They run before the step they guard, so a user's mistake never reaches a kernel.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from symgrad.graph import Apply, Constant, Variable
+from symgrad.ops.indexing import result_dims
+from symgrad.ops.shape import SYMBOLIC, SubtensorGrad
+
+from .kernel_body import describe
+from .lower import Kernel
+from .names import Names
+
+if TYPE_CHECKING:
+    from .module import ModulePrinter
+
+
+def scalar_index_checks(p: ModulePrinter, node: Apply) -> list[str]:
+    """Bounds checks for the symbolic integer entries of an index (``x[i]``), so that an index out
+    of range names the indexed variable and the line that built the node."""
+    names = p.names
+    x = names[node.inputs[0]]
+    scalars = iter(node.inputs[2 if isinstance(node.op, SubtensorGrad) else 1 :])
+    lines = []
+    for dim, item in enumerate(node.op.index):
+        if isinstance(item, tuple):  # slice bounds clip, as in NumPy: only consume their scalars
+            for _ in range(item.count(SYMBOLIC)):
+                next(scalars)
+            continue
+        if item != SYMBOLIC:
+            continue
+        i, length = names[next(scalars)], f"{x}.shape[{dim}]"
+        lines.append(f"if not -{length} <= {i} < {length}:")
+        lines.append(f"    raise index_error({i}, {i!r}, {dim}, {x!r}, {length}, {p.where(node)})")
+    return lines
+
+
+def kernel_checks(p: ModulePrinter, step: Kernel) -> list[str]:
+    """Driver lines raising a shape mismatch unless the arrays giving each loop dim's length agree."""
+    names = p.names
+    conditions = []
+    for dim in range(step.ndim):
+        (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
+        conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
+    if not conditions:
+        return []
+    operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
+    return [
+        f"if {' or '.join(conditions)}:",
+        f"    raise shape_mismatch({describe(step, names)!r}, {p.where(step.results[0].node)}, {operands})",
+    ]
+
+
+def dot_checks(p: ModulePrinter, step: Apply) -> list[str]:
+    """Driver lines raising a shape mismatch unless a matrix product's inner lengths agree."""
+    names, (a, b) = p.names, step.inputs
+    operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+    return [
+        f"if {names[a]}.shape[{a.ndim - 1}] != {names[b]}.shape[0]:",
+        f"    raise shape_mismatch('dot', {p.where(step)}, {operands})",
+    ]
+
+
+def mismatch(p: ModulePrinter, conditions: list[str], what: str, node: Apply, operands: list[Variable]) -> list[str]:
+    """``if <any condition>: raise shape_mismatch(...)`` naming each operand once."""
+    if not conditions:
+        return []
+    listed = ", ".join(f"{n}={n}" for n in dict.fromkeys(p.names[v] for v in operands))
+    return [f"if {' or '.join(conditions)}:", f"    raise shape_mismatch({what!r}, {p.where(node)}, {listed})"]
+
+
+def specify_shape_lines(p: ModulePrinter, step: Apply, out: str) -> list[str]:
+    """``out`` is the input, once its lengths are checked against the ones specified."""
+    x = p.names[step.inputs[0]]
+    conditions = [f"{x}.shape[{d}] != {length_text(p, e, step)}" for d, e in enumerate(step.op.shape) if e is not None]
+    return mismatch(p, conditions, str(step.op), step, [step.inputs[0]]) + [f"{out} = {x}"]
+
+
+def join_checks(p: ModulePrinter, step: Apply) -> list[str]:
+    """Driver lines raising a shape mismatch unless the joined tensors agree off the join axis."""
+    names, axis, (first, *others) = p.names, step.op.axis, step.inputs
+    conditions = [
+        f"{names[t]}.shape[{d}] != {names[first]}.shape[{d}]"
+        for t in others
+        for d in range(first.ndim)
+        if d != axis and names[t] != names[first]
+    ]
+    return mismatch(p, conditions, f"join along axis {axis}", step, list(step.inputs))
+
+
+def alloc_checks(p: ModulePrinter, step: Apply, targets: list[str]) -> list[str]:
+    """Driver lines raising a shape mismatch unless an alloc's value broadcasts to ``targets``."""
+    names, value = p.names, step.inputs[0]
+    offset = len(targets) - value.ndim
+    conditions = [
+        f"{names[value]}.shape[{d}] != {targets[offset + d]}"
+        for d, n in enumerate(value.type.shape)
+        if n != 1 and targets[offset + d] != f"{names[value]}.shape[{d}]"  # alloc(v, n, v.shape[0])
+    ]
+    return mismatch(p, conditions, str(step.op), step, [value])
+
+
+def length_text(p: ModulePrinter, entry: int | tuple, node: Apply) -> str:
+    """A shape entry of a Reshape, Alloc or SpecifyShape: an int, ``('dim', k)`` of the first input,
+    or ``('arg', j)``, the scalar input after it."""
+    if isinstance(entry, tuple):
+        kind_, k = entry
+        return f"{p.names[node.inputs[0]]}.shape[{k}]" if kind_ == "dim" else p.host_value(node.inputs[1 + k])
+    return str(entry)
+
+
+def advanced_text(pattern: tuple[bool, ...], x: Variable, indices: list[Variable], names: Names) -> str:
+    """``x[t0, :, y]``: the gather as NumPy indexing, trailing full slices left out."""
+    arrays = iter(indices)
+    items = [names[next(arrays)] if is_array else ":" for is_array in pattern]
+    while items[-1] == ":":
+        items.pop()
+    return f"{names[x]}[{', '.join(items)}]"
+
+
+def index_sources(indices: list[Variable], nb: int) -> list[list[tuple[Variable, int]]]:
+    """For each dim k of the broadcast index shape, the (index, dim) pairs that give its length."""
+    sources: list[list[tuple[Variable, int]]] = [[] for _ in range(nb)]
+    for index in indices:
+        for e, length in enumerate(index.type.shape):
+            if length != 1:
+                sources[nb - index.ndim + e].append((index, e))
+    return sources
+
+
+def index_checks(
+    p: ModulePrinter, node: Apply, x: Variable, indices: list[Variable], value: Variable | None
+) -> list[str]:
+    """Every index within its dimension of ``x``; index arrays (and the value written) of agreeing shapes."""
+    names = p.names
+    what = advanced_text(node.op.pattern, x, indices, names)
+    lines = []
+    for d, index in checked_indices(node.op.pattern, x, indices):
+        i, length = names[index], f"{names[x]}.shape[{d}]"
+        if index.ndim == 0:
+            condition = f"not -{length} <= {i} < {length}"
+        else:
+            condition = f"{i}.size and ({i}.min() < -{length} or {i}.max() >= {length})"
+        lines += [
+            f"if {condition}:",
+            f"    raise index_out_of_bounds({what!r}, {p.where(node)}, {i!r}, {i}, {d}, {length})",
+        ]
+    return lines + index_shape_checks(p, node, x, indices, value)
+
+
+def checked_indices(pattern: tuple[bool, ...], x: Variable, indices: list[Variable]) -> list[tuple[int, Variable]]:
+    """(dim of ``x``, index) for each index whose range is checked when the function runs: all but
+    the constants indexing a dimension of known length, which were checked when the graph was built."""
+    positions = [d for d, is_array in enumerate(pattern) if is_array]
+    return [
+        (d, index)
+        for d, index in zip(positions, indices)
+        if not (isinstance(index, Constant) and x.type.shape[d] is not None)
+    ]
+
+
+def indexed_lengths(pattern: tuple[bool, ...], x: str, indices: list[Variable], names: Names) -> list[str]:
+    """The lengths of ``x[index]`` (``x`` names an array of ``x``'s shape), as text: the broadcast
+    index arrays' lengths and the sliced dims of ``x``, where NumPy places them."""
+    nb = max(i.ndim for i in indices)
+    sources = index_sources(indices, nb)
+    return [
+        f"{x}.shape[{k}]" if kind_ == "x"
+        else f"{names[sources[k][0][0]]}.shape[{sources[k][0][1]}]" if sources[k] else "1"
+        for kind_, k in result_dims(pattern, nb)
+    ]  # fmt: skip
+
+
+def index_shape_checks(
+    p: ModulePrinter, node: Apply, x: Variable, indices: list[Variable], value: Variable | None
+) -> list[str]:
+    """A shape mismatch unless the index arrays (and the value written) have agreeing shapes."""
+    names = p.names
+    what = advanced_text(node.op.pattern, x, indices, names)
+    sources = index_sources(indices, max(i.ndim for i in indices))
+    conditions = [
+        f"{names[first]}.shape[{e0}] != {names[v]}.shape[{e}]" for (first, e0), *others in filter(None, sources)
+        for v, e in others
+    ]  # fmt: skip
+    if value is not None:  # right-aligned against the indexed region, as NumPy broadcasts
+        lengths = indexed_lengths(node.op.pattern, names[x], indices, names)
+        for q, expected in enumerate(lengths[len(lengths) - value.ndim :]):
+            if value.type.shape[q] != 1:
+                conditions.append(f"{names[value]}.shape[{q}] != {expected}")
+    operands = [v for v in (x, *indices, value) if v is not None and v.ndim]
+    return mismatch(p, conditions, what, node, operands)

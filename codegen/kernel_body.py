@@ -1,0 +1,135 @@
+"""What the kernels of every backend share: one point of a fused loop nest.
+
+A :class:`~codegen.lower.Kernel` computes its results at each point of its loop nest from its
+leaves; ``kernel_body`` prints those statements (CSE'd scalar code from SymPy) once for the CPU's
+loops and the GPU's grid-stride loops alike, and ``describe`` gives the kernel's math in one line
+for its docstring. Reductions start from ``identity`` and fold values in with ``accumulate``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy
+
+from symgrad.ops.reduce import reduce_dtype
+from symgrad.ops.scalar import as_condition
+from symgrad.printing import MathTextPrinter
+from symgrad.types import kind
+
+from .lower import Kernel, Leaf, Result
+from .names import Names
+from .scalar_printer import NumbaPrinter
+
+
+def identity(reduction: str, dtype: str) -> str:
+    """The text of the value a reduction starts from (so an empty sum is 0, an empty max raises first)."""
+    if reduction == "sum":
+        return "0.0" if kind(dtype) == "f" else "0"
+    if reduction == "prod":
+        return "1.0" if kind(dtype) == "f" else "1"
+    if kind(dtype) == "f":
+        infinity = "-np.inf" if reduction == "max" else "np.inf"
+        return f"np.float32({infinity})" if dtype == "float32" else infinity  # or the max is a double
+    if dtype == "bool":
+        return "False" if reduction == "max" else "True"
+    info = np.iinfo(dtype)
+    return str(info.min if reduction == "max" else info.max)
+
+
+def accumulate(reduction: str, target: str, value: str) -> list[str]:
+    """Lines folding ``value`` into the running ``target`` of a reduction (nan wins a max or min)."""
+    if reduction == "sum":
+        return [f"{target} += {value}"]
+    if reduction == "prod":
+        return [f"{target} *= {value}"]
+    better = ">" if reduction == "max" else "<"
+    # candidate != candidate is true only for nan, which must win (propagate) as in NumPy.
+    return [f"candidate = {value}", f"if candidate {better} {target} or candidate != candidate:",
+            f"    {target} = candidate"]  # fmt: skip
+
+
+def acc_dtype(r: Result) -> str:
+    """The dtype a reduction accumulates in."""
+    dtype = reduce_dtype(r.reduction, r.node.inputs[0].dtype)
+    # float32 sums and products accumulate in float64: more accurate than NumPy's, and as fast.
+    return "float64" if r.reduction in ("sum", "prod") and kind(dtype) == "f" else dtype
+
+
+def leaf_index(leaf: Leaf) -> str:
+    """How a kernel indexes a leaf array at the current point: ``i0, 0, i2`` (0 for a broadcast dim)."""
+    return ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
+
+
+def kernel_body(
+    k: Kernel, access: dict[sympy.Symbol, str], printer: NumbaPrinter, names: Names
+) -> tuple[list[str], list[str]]:
+    """The statements computing one point of ``k``'s loop nest, and the text of each result's value
+    there; ``access`` is how each leaf is read (``x[i0, i1]``). Shared by the CPU and CUDA printers."""
+    reads = {symbol: sympy.Symbol(text, real=True) for symbol, text in access.items()}
+    # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
+    # then the results, sharing their common parts. A binding holding a named variable's value
+    # takes that name.
+    for local, var in k.bound.items():
+        if var.name:
+            reads[local] = sympy.Symbol(names.add(var), real=True)
+    bindings = [(local, expr.xreplace(reads)) for local, expr in k.bindings]
+    results = [r.expr.xreplace(reads) for r in k.results]
+    # A later expression that repeats a binding's whole value reads the binding instead.
+    for j, (local, expr) in enumerate(bindings):
+        later = {expr: local}
+        bindings[j + 1 :] = [(other, e.xreplace(later)) for other, e in bindings[j + 1 :]]
+        results = [e.xreplace(later) for e in results]
+    # One cse over everything, so that bindings and results share their common parts; each
+    # temporary is written just before the first statement that needs it.
+    temporaries, values = sympy.cse([e for _, e in bindings] + results, symbols=sympy.numbered_symbols("e"))
+    pending = dict(temporaries)
+    body: list[str] = []
+
+    def write_needed(expr: sympy.Expr) -> None:
+        for symbol in sorted(expr.free_symbols & pending.keys(), key=lambda s: int(s.name[1:])):
+            if symbol in pending:
+                value = pending.pop(symbol)
+                write_needed(value)
+                body.append(f"{printer.doprint(symbol)} = {printer.doprint(value)}")
+
+    for (local, _), value in zip(bindings, values):
+        write_needed(value)
+        body.append(f"{printer.doprint(reads.get(local, local))} = {printer.doprint(value)}")
+    values = values[len(bindings) :]
+    for value in values:
+        write_needed(value)
+    # A boolean result is stored as its condition (a 0/1 number would be converted on each store).
+    texts = [
+        printer.doprint(as_condition(v) if r.var.dtype == "bool" and r.reduction is None else v)
+        for r, v in zip(k.results, values)
+    ]
+    return body, texts
+
+
+def describe(k: Kernel, names: Names) -> str:
+    """The kernel's math in one line, with the driver's variable names: its docstring."""
+    rename = {}
+    for leaf in k.leaves:
+        loop_dims = [i for i in leaf.index if i is not None]
+        plain = loop_dims == sorted(loop_dims) and None not in leaf.index
+        rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
+
+    printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
+
+    for local, var in k.bound.items():
+        if var.name:
+            rename[local] = sympy.Symbol(names.add(var))
+
+    def short(expr: sympy.Expr) -> str:
+        text = printer.doprint(expr.xreplace(rename))
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    # Bindings that results read: values computed once and shared (not every absorbed producer).
+    shown = set().union(*(r.expr.free_symbols for r in k.results))
+    parts = [f"{local} = {short(expr)}" for local, expr in k.bindings if local in shown]
+    for r in k.results:
+        formula = short(r.expr)
+        if r.target is not None:
+            formula = f"{names[r.target]} <- {formula} (in place)"
+        parts.append(f"{r.reduction} over axes {r.axes} of {formula}" if r.reduction else formula)
+    return "; ".join(parts)
