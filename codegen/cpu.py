@@ -87,6 +87,7 @@ class CpuModulePrinter(ModulePrinter):
             "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
             f"PARALLEL_THRESHOLD = {self.options.parallel_threshold}  # work (elements x operations) worth threads",
             "REDUCTION_CHUNKS = 64  # a parallel sum adds these parts in order: the same result on any thread count",
+            "PARTIALS_LIMIT = 1 << 20  # elements of partial results a parallel sum over axis 0 may allocate",
         ]
         dtypes = sorted({v.dtype for v in self.program.inputs if v.ndim})
         lines += [f"DTYPE_{d.upper()} = np.dtype('{d}')" for d in dtypes]

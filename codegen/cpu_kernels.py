@@ -107,8 +107,8 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
             continue
         acc = acc_dtype(r)
         start = identity(r.reduction, acc)
-        if not k.reduces_suffix:  # a single reduction over outer axes: accumulate in place
-            lines.append(f"    acc{j} = np.full({kept_shape}, {start}, dtype={np_dtype(acc)})")
+        if not k.reduces_suffix:  # reductions over outer axes: accumulate in arrays of the kept dims
+            inits.append(f"acc{j} = np.full({kept_shape}, {start}, dtype={np_dtype(acc)})")
             stores += accumulate(r.reduction, f"acc{j}[{kept_index}]", value)
             returns.append(f"acc{j}" if acc == r.var.dtype else f"acc{j}.astype({dtype})")
             continue
@@ -123,6 +123,8 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
     if parallel and 0 in axes:
         lines += _chunked_reduction(k, inits, body + stores)
     else:
+        if not k.reduces_suffix:
+            lines += ["    " + line for line in inits]
         indent = "    "
         for dim in range(k.ndim):
             if k.reduces_suffix and dim == len(kept):
@@ -146,16 +148,26 @@ def threshold_name(k: Kernel) -> str:
 
 
 def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str]:
-    """The loops of a parallel reduction over every axis, deterministic by construction.
+    """The loops of a parallel reduction over axis 0 (and perhaps others), deterministic by construction.
 
     The outer loop is cut into ``REDUCTION_CHUNKS`` fixed ranges; each thread reduces whole
     ranges into partial results, which are then combined in order. The additions happen in the
     same order whatever the number of threads, so the result is the same from run to run (a
     plain ``prange`` reduction combines partial results in whatever order threads finish).
+    A reduction that keeps dims (a sum over axis 0) has an array of partial results per chunk; the
+    chunks are fewer where those arrays would exceed ``PARTIALS_LIMIT`` elements in all.
     """
     reduced = [(j, r) for j, r in enumerate(k.results) if r.reduction]
-    lines = ["    chunks = min(n0, REDUCTION_CHUNKS)"]
-    lines += [f"    partial{j} = np.empty(chunks, dtype={np_dtype(acc_dtype(r))})" for j, r in reduced]
+    kept = [d for d in range(k.ndim) if d not in k.axes]
+    kept_lengths = [f"n{d}" for d in kept]
+    kept_index = ", ".join(f"i{d}" for d in kept)
+    if kept:
+        size = " * ".join(kept_lengths)
+        lines = [f"    chunks = max(1, min(n0, REDUCTION_CHUNKS, PARTIALS_LIMIT // max(1, {size})))"]
+    else:
+        lines = ["    chunks = min(n0, REDUCTION_CHUNKS)"]
+    partial_shape = "(chunks, " + ", ".join(kept_lengths) + ")" if kept else "chunks"
+    lines += [f"    partial{j} = np.empty({partial_shape}, dtype={np_dtype(acc_dtype(r))})" for j, r in reduced]
     lines += ["    for chunk in prange(chunks):"]
     lines += ["        " + line for line in inits]
     lines.append("        for i0 in range(chunk * n0 // chunks, (chunk + 1) * n0 // chunks):")
@@ -167,6 +179,13 @@ def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str
     lines += [f"        partial{j}[chunk] = acc{j}" for j, _ in reduced]
     lines += ["    " + line for line in inits]
     lines.append("    for chunk in range(chunks):  # in order")
+    indent = "        "
+    for d in kept:
+        lines.append(f"{indent}for i{d} in range(n{d}):")
+        indent += "    "
     for j, r in reduced:
-        lines += ["        " + line for line in accumulate(r.reduction, f"acc{j}", f"partial{j}[chunk]")]
+        target, part = (
+            (f"acc{j}[{kept_index}]", f"partial{j}[chunk, {kept_index}]") if kept else (f"acc{j}", f"partial{j}[chunk]")
+        )
+        lines += [indent + line for line in accumulate(r.reduction, target, part)]
     return lines

@@ -114,11 +114,8 @@ class Kernel:
     @property
     def parallelizable(self) -> bool:
         """Whether the outermost loop can be a ``prange``: no race on any result."""
-        if all(self.broadcastable):  # a single point: nothing to share out
-            return False
-        if 0 not in self.axes:
-            return True
-        return self.axes == tuple(range(self.ndim))  # reduced in fixed chunks: see cpu._chunked_reduction
+        # A reduction over axis 0 is reduced in fixed chunks (see cpu_kernels._chunked_reduction).
+        return not all(self.broadcastable)  # a single point: nothing to share out
 
     def _bind(self, result: Result) -> sympy.Symbol:
         """A local holding ``result``'s value, for other results to read (keeps expressions small:
@@ -602,7 +599,9 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
 
     It must loop over the same domain (the same ranks, and for every dim an array length both
     loops take their bound from), and everything ``kernel`` reads must already exist where that
-    kernel runs. Reductions may share a loop only over the same innermost axes.
+    kernel runs. Reductions share a loop only over the same axes; elementwise work joins any
+    reduction, also one over outer axes (a bias's gradient, sum over axis 0), whose results
+    accumulate into arrays of the kept dims.
     """
     made_after: set[int] = set()
     for step in reversed(steps):
@@ -622,8 +621,6 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
         if reads_step and not _reads_pointwise(kernel, step):
             return None
         if kernel.axes and step.axes and kernel.axes != step.axes:
-            continue
-        if (kernel.axes or step.axes) and not (kernel.reduces_suffix and step.reduces_suffix):
             continue
         made_here = [(r.var, d) for r in step.results if r.reduction is None for d in range(step.ndim)]
         if all(

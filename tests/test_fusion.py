@@ -63,6 +63,22 @@ def test_a_value_and_its_gradient_are_one_loop_with_shared_work():
     np.testing.assert_allclose(grad, np.exp(a) * (np.sin(a) + np.cos(a)), rtol=1e-13)
 
 
+def test_sibling_reductions_over_axis_0_share_one_loop_nest():
+    # The gradients of a layer's bias and of a scale both sum over the rows of the same data, and
+    # the elementwise work they both read is computed in that loop nest, not stored first.
+    x, w, b = T.dmatrix("x"), T.dvector("w"), T.dvector("b")
+    cost = T.sum(T.tanh(x * w + b) ** 2)
+    f = theano.function([x, w, b], T.grad(cost, [w, b]))
+    assert len(kernels(f)) == 1 and sum(loops(f).values()) == 2  # one nest: rows, then columns
+    assert not any("np.empty" in s for s in statements(f))  # the chain rule's factor is a local
+    a, u, v = rand((6, 3)), rand(3, seed=1), rand(3, seed=2)
+    inner = np.tanh(a * u + v)
+    chain = 2 * inner * (1 - inner**2)
+    grad_w, grad_b = f(a, u, v)
+    np.testing.assert_allclose(grad_w, np.sum(chain * a, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(grad_b, np.sum(chain, axis=0), rtol=1e-12)
+
+
 def test_fusion_crosses_broadcasting():
     X, v = T.dmatrix("X"), T.dvector("v")
     f = theano.function([X, v], T.tanh(X + v) * (X - v))

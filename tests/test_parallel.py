@@ -58,6 +58,30 @@ def test_parallel_reductions_give_the_same_bits_on_any_thread_count(monkeypatch,
     assert np.isnan(f(with_nan, b)[1])
 
 
+def test_parallel_sums_over_axis_0_give_the_same_bits_on_any_thread_count(monkeypatch, threads):
+    # Each chunk of rows has its own array of partial sums, added in order; with many columns the
+    # chunks are fewer, so that the partial sums stay within PARTIALS_LIMIT elements.
+    monkeypatch.setattr(config, "parallel_threshold", 1)
+    x = T.dmatrix("x")
+    f = theano.function([x], [T.sum(x, axis=0), T.max(x * 2, axis=0), T.exp(x)])
+    assert "partial0 = np.empty((chunks, n1), dtype=np.float64)" in f.source
+    rng = np.random.default_rng(1)
+    for shape in [(1000, 13), (3, 5), (70, 40_000)]:
+        a = rng.normal(size=shape)
+        results = []
+        for n in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            config.num_threads = n
+            results.append(f(a))
+        for got in results[1:]:
+            assert all(np.array_equal(left, right) for left, right in zip(results[0], got))
+        total, largest, exponential = results[0]
+        np.testing.assert_allclose(total, a.sum(axis=0), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(exponential, np.exp(a), rtol=1e-15)
+        np.testing.assert_array_equal(largest, (2 * a).max(axis=0))
+    empty = theano.function([x], T.sum(x, axis=0))(np.zeros((0, 4)))
+    np.testing.assert_array_equal(empty, np.zeros(4))
+
+
 def test_num_threads_is_checked(threads):
     with pytest.raises(ValueError, match="config.num_threads must be None or 1.."):
         config.num_threads = 0
