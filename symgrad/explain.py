@@ -6,10 +6,10 @@ from the cost down to the inputs, its *adjoint* ``v̄ = ∂cost/∂v``: the chai
 every use of ``v``, the same with the local derivatives filled in, and its value in terms of the
 inputs, simplified. The last adjoints are the gradient.
 
-The walk is ``T.grad``'s own (the cost in the same stable form, the same order, the same ``vjp``
-rule of each op, the same sums), run twice per node: once with a symbolic adjoint (``v̄5``) to
-show the rule, once with the real one to get the value. Because graphs are hash-consed, the final
-adjoints are the very variables ``T.grad`` returns.
+The walk is ``T.grad``'s own reverse sweep (the cost in the same stable form), watched through
+its observer: each adjoint as it completes, and each contribution, which is shown again with the
+node's ``vjp`` rule applied to a symbolic adjoint (``v̄5``). Because graphs are hash-consed, the
+final adjoints are the very variables ``T.grad`` returns.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import sympy
 
-from .grad import grad
+from .grad import grad, sweep
 from .graph import Apply, Constant, Variable, make_variable, toposort
 from .ops.elemwise import Elemwise, make_elemwise, partial, sym
 from .ops.shape import DimShuffle
@@ -185,35 +185,27 @@ def explain_grad(cost: Variable, wrt: Variable | Sequence[Variable], simplify: b
 
     forward = [_forward_step(node, names, placeholders, wanted, shown) for node in nodes]
 
-    # The backward walk, as T.grad does it: each node's vjp, contributions summed per variable.
-    real: dict[int, list[Variable]] = {id(cost): [make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)]}
+    # The backward walk is T.grad's own sweep, watched: each adjoint as it completes, and each
+    # node's contributions, shown again with the node's rule applied to a symbolic adjoint.
     uses: dict[int, list[tuple[Variable, Variable]]] = {}
     backward: list[BackwardStep] = []
 
-    def record(var: Variable, total: Variable) -> None:
-        terms = uses.get(id(var), [])
-        applied = sum((shown(t) for _, t in terms), sympy.Integer(0))
-        chain = [(symbol_of[c], names.symbols[placeholders[id(c)]]) for c, _ in terms]
-        adjoint = names.symbols[placeholders[id(var)]]
-        backward.append(BackwardStep(symbol_of[var], adjoint, chain, applied, value(total), total))
+    class Recorder:
+        def adjoint(self, var: Variable, total: Variable) -> None:
+            terms = uses.get(id(var), [])
+            applied = sum((shown(t) for _, t in terms), sympy.Integer(0))
+            chain = [(symbol_of[c], names.symbols[placeholders[id(c)]]) for c, _ in terms]
+            adjoint = names.symbols[placeholders[id(var)]]
+            backward.append(BackwardStep(symbol_of[var], adjoint, chain, applied, value(total), total))
 
-    for node in reversed(nodes):
-        terms = real.get(id(node.output))
-        if not terms:
-            continue
-        g = _add_all(terms, node.output)
-        record(node.output, g)
-        input_grads = node.op.vjp(node.inputs, node.output, g)
-        symbolic = node.op.vjp(node.inputs, node.output, placeholders[id(node.output)])
-        for inp, gi, si in zip(node.inputs, input_grads, symbolic):
-            if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
-                continue
-            real.setdefault(id(inp), []).append(gi)
-            uses.setdefault(id(inp), []).append((node.output, si))
+        def contribution(self, node: Apply, position: int, term: Variable) -> None:
+            symbolic = node.op.vjp(node.inputs, node.output, placeholders[id(node.output)])[position]
+            uses.setdefault(id(node.inputs[position]), []).append((node.output, symbolic))
+
+    one = make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)
+    sweep([cost], [one], wrt_list, [], observer=Recorder())
     results = {}
     for var in wrt_list:
-        if not any(s.name == symbol_of[var] for s in backward):  # an input: complete once every node is done
-            record(var, _add_all(real[id(var)], var))
         step = next(s for s in backward if s.name == symbol_of[var])
         results[symbol_of[var]] = step.value
     cost_expr = value(cost) if cost.owner is not None else symbol_of[cost]
@@ -227,13 +219,6 @@ def _leaves(nodes: list[Apply], cost: Variable) -> list[Variable]:
             if inp.owner is None and not isinstance(inp, Constant):
                 seen.setdefault(id(inp), inp)
     return list(seen.values())
-
-
-def _add_all(terms: list[Variable], like: Variable) -> Variable:
-    """The sum of gradient contributions, built exactly as ``T.grad`` builds it."""
-    if len(terms) == 1:
-        return terms[0]
-    return make_elemwise(sum(sym(i) for i in range(len(terms))), terms, like.dtype)
 
 
 def _forward_step(

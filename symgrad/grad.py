@@ -24,6 +24,7 @@ import sys
 import warnings
 import weakref
 from collections.abc import Sequence
+from typing import Protocol
 
 from .graph import _OWN_DIRS, Apply, Constant, Variable, graph_inputs, make_variable, toposort
 from .ifelse import IfElse, ifelse
@@ -104,7 +105,7 @@ def backprop(
     for group in [inputs, computed] if inputs and computed else [list(wrt)]:
         applied: list[str] = []
         stable = stabilize_for_grad(list(outputs), keep=group + constants, applied=applied)
-        swept = _sweep(stable, seeds, group, constants)
+        swept = sweep(stable, seeds, group, constants)
         for g in swept.values():
             if applied and g.owner is not None:
                 _rewrites_before_sweep[g] = (*_rewrites_before_sweep.get(g, ()), *applied)
@@ -112,13 +113,24 @@ def backprop(
     return gradients
 
 
-def _sweep(
+class SweepObserver(Protocol):
+    """Watches one reverse sweep: ``explain_grad`` shows the chain rule from the sweep itself."""
+
+    def adjoint(self, var: Variable, total: Variable) -> None:
+        """``var``'s adjoint is complete: ``total``, the sum of its contributions."""
+
+    def contribution(self, node: Apply, position: int, term: Variable) -> None:
+        """``node``'s vector-Jacobian rule gave ``term`` toward the adjoint of its input ``position``."""
+
+
+def sweep(
     outputs: Sequence[Variable],
     seeds: Sequence[Variable],
     wrt: Sequence[Variable],
     consider_constant: Sequence[Variable],
+    observer: SweepObserver | None = None,
 ) -> dict[int, Variable]:
-    """One reverse sweep over the graph of ``outputs`` (see :func:`backprop`)."""
+    """One reverse sweep over the graph of ``outputs`` (see :func:`backprop`), watched by ``observer``."""
     blocked = {id(v) for v in consider_constant}
     nodes = [n for n in toposort(outputs) if id(n.output) not in blocked]
     # Variables on some path from an element of wrt to an output: only these need gradients.
@@ -135,15 +147,24 @@ def _sweep(
         if not terms or id(node.output) not in wanted:
             continue
         g = _add_all(terms, node.output)
+        if observer is not None:
+            observer.adjoint(node.output, g)
         if isinstance(node.op, IfElse):
             _sweep_branches(node, g, nodes, outputs, wanted, consider_constant, adjoints)
             continue
         input_grads = node.op.vjp(node.inputs, node.output, g)
-        for inp, gi in zip(node.inputs, input_grads):
+        for position, (inp, gi) in enumerate(zip(node.inputs, input_grads)):
             if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
                 continue
             adjoints.setdefault(id(inp), []).append(gi)
+            if observer is not None:
+                observer.contribution(node, position, gi)
     gradients = {id(v): _add_all(adjoints[id(v)], v) for v in wrt if adjoints.get(id(v))}
+    if observer is not None:  # the adjoints of inputs, which no node's turn completed
+        swept = {id(n.output) for n in nodes}
+        for v in wrt:
+            if id(v) in gradients and id(v) not in swept:
+                observer.adjoint(v, gradients[id(v)])
     forward = {id(n) for n in nodes}
     for node in toposort(list(gradients.values())):
         if id(node) not in forward:
@@ -183,7 +204,7 @@ def _sweep_branches(
             inside = {id(n) for n in region}
             reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
             boundary = list(reads.values())
-            inner = _sweep([branch], [g], boundary, consider_constant)
+            inner = sweep([branch], [g], boundary, consider_constant)
         else:
             boundary, inner = [branch], {id(branch): g}
         for v in boundary:
