@@ -13,7 +13,7 @@ import sympy
 
 from symgrad.ops.reduce import reduce_dtype
 from symgrad.ops.scalar import as_condition
-from symgrad.printing import MathTextPrinter
+from symgrad.printing.formulas import MathTextPrinter
 from symgrad.types import kind
 
 from .lower import Kernel, Leaf, Result

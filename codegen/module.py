@@ -25,7 +25,7 @@ import numpy as np
 
 from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ops.loop import Map
-from symgrad.printing import pp
+from symgrad.printing.formulas import pp
 
 from .errors import built_at as built_at_text
 from .lower import Branch, Kernel, Loop, Program, Step, constants_of, loop_body

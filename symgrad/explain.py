@@ -24,7 +24,8 @@ from .graph import Apply, Constant, Variable, make_variable, toposort
 from .ops.elemwise import Elemwise, make_elemwise, partial, sym
 from .ops.shape import DimShuffle
 from .ops.substitution import substitute
-from .printing import LatexPrinter, MathTextPrinter, SympyTranslator, simplified
+from .printing.formulas import LatexPrinter, MathTextPrinter
+from .printing.translate import SympyTranslator, simplified
 
 
 def _bar(name: str) -> str:

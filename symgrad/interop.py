@@ -20,7 +20,7 @@ from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 from .graph import Variable
 from .ops.elemwise import SCALAR_OPS, Elemwise, ceil, floor, make_elemwise, result_dtype, sign, sym
 from .ops.shape import DimShuffle
-from .printing import NUMPY_NAMES, SympyTranslator
+from .printing.translate import NUMPY_NAMES, SympyTranslator
 from .types import float_of, kind
 
 # SymPy's own functions with a symgrad counterpart of another class (NumPy's float-valued floor,

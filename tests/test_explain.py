@@ -6,7 +6,7 @@ import pytest
 
 import symgrad as theano
 import symgrad.tensor as T
-from symgrad.printing import MathTextPrinter
+from symgrad.printing.formulas import MathTextPrinter
 
 show = MathTextPrinter().doprint
 

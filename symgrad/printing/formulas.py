@@ -1,0 +1,227 @@
+"""Infix math for people: ``pp`` (plain text, NumPy's function names) and ``latex``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sympy
+from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..graph import Variable
+from .translate import (
+    DOT_OPERAND,
+    NUMPY_NAMES,
+    SHARE_LIMIT,
+    OpaqueBase,
+    SympyTranslator,
+    outputs_of,
+    share_repeats,
+    simplified,
+    tree_size,
+)
+
+
+class MathTextPrinter(StrPrinter):
+    """SymPy's ``str`` printer, with symgrad's structural ops and NumPy's function names.
+
+    Scalar expressions print as SymPy parses them back (``symgrad.interop.parse`` reads NumPy's
+    names); matrix products print as ``X·W``, transposes as ``Wᵀ``.
+    """
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Function(self, expr: sympy.Function) -> str:
+        name = NUMPY_NAMES.get(expr.func.__name__, expr.func.__name__)
+        return f"{name}({self.stringify(expr.args, ', ')})"
+
+    def _print_Abs(self, expr) -> str:
+        return self._print_Function(expr)
+
+    def _print_polygamma(self, expr) -> str:
+        order, x = expr.args
+        return f"psi({self._print(x)})" if order == 0 else f"polygamma({self._print(order)}, {self._print(x)})"
+
+    def _print_floor_div(self, expr) -> str:
+        return " // ".join(self.parenthesize(a, PRECEDENCE["Mul"] + 1) for a in expr.args)
+
+    def _print_mod(self, expr) -> str:
+        return " % ".join(self.parenthesize(a, PRECEDENCE["Mul"] + 1) for a in expr.args)
+
+    def _print_Relational(self, expr) -> str:
+        # x == y rather than SymPy's Eq(x, y): comparisons read as in NumPy.
+        lhs, rhs = (self.parenthesize(a, PRECEDENCE["Relational"] + 1) for a in expr.args)
+        return f"{lhs} {expr.rel_op} {rhs}"
+
+    def _print_Piecewise(self, expr) -> str:
+        *branches, (last, _) = expr.args
+        if len(branches) == 1 and branches[0].expr == 1 and last == 0:  # a comparison used as 0/1
+            return f"({self._print(branches[0].cond)})"
+        text = self._print(last)
+        for value, cond in reversed(branches):
+            text = f"switch({self._print(cond)}, {self._print(value)}, {text})"
+        return text
+
+    def _print_OpaqueBase(self, expr: OpaqueBase) -> str:
+        special = getattr(self, f"_print_op_{expr.op_name}", None)
+        if special is not None:
+            return special(expr)
+        args = [self._print(a) for a in expr.args]
+        if expr.postfix:
+            first = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
+            return f"{first}{expr.postfix}" if len(args) == 1 else f"{expr.op_name}({first}{expr.postfix}, {args[1]})"
+        return f"{expr.op_name}({', '.join(args + ([expr.keywords] if expr.keywords else []))})"
+
+    def _print_op_dimshuffle(self, expr: OpaqueBase) -> str:
+        return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}.dimshuffle({expr.keywords})"
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        # -(X·W) reads as -X·W: negation commutes with the product.
+        if len(expr.args) == 2 and expr.args[0] == -1 and isinstance(expr.args[1], OpaqueBase):
+            return "-" + self._print(expr.args[1])
+        return super()._print_Mul(expr)
+
+    def _print_op_dot(self, expr: OpaqueBase) -> str:
+        a, b = expr.args
+        left = self._print(a) if isinstance(a, OpaqueBase) and a.op_name == "dot" else self.parenthesize(a, DOT_OPERAND)
+        return f"{left}·{self.parenthesize(b, DOT_OPERAND)}"
+
+    def _print_op_transpose(self, expr: OpaqueBase) -> str:
+        return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}ᵀ"
+
+
+class PPrinter:
+    """``pp``: a variable as readable infix math, its elementwise algebra simplified by SymPy.
+
+    ``simplify=False`` prints the expression as built. Expressions too big to simplify quickly
+    are printed as they are, and very big ones with their repeated parts named first.
+    """
+
+    def __init__(self, simplify: bool = True) -> None:
+        self.simplify = simplify
+
+    def expression(self, var: Variable) -> sympy.Expr:
+        expr = SympyTranslator().translate(var)
+        return simplified(expr) if self.simplify else expr
+
+    def doprint(self, var: Variable) -> str:
+        expr = self.expression(var)
+        printer = MathTextPrinter()
+        if tree_size(expr) <= SHARE_LIMIT:
+            return printer.doprint(expr)
+        parts, body = share_repeats(expr)
+        return "\n".join([f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in parts] + [printer.doprint(body)])
+
+
+def pp(var: Variable | Sequence[Variable], simplify: bool = True) -> str:
+    """The math ``var`` computes, readable: ``pp(T.grad(x**2, x))`` is ``'2*x'``.
+
+    Accepts a variable, a list of variables (one line each) or a compiled function (its
+    optimized outputs).
+    """
+    printer = PPrinter(simplify)
+    return "\n".join(printer.doprint(v) for v in outputs_of(var))
+
+
+class MathLatexPrinter(_SympyLatexPrinter):
+    """SymPy's LaTeX printer, with symgrad's structural ops and functions."""
+
+    def _print_OpaqueBase(self, expr: OpaqueBase) -> str:
+        special = getattr(self, f"_print_op_{expr.op_name}", None)
+        if special is not None:
+            return special(expr)
+        args = [self._print(a) for a in expr.args]
+        if expr.postfix:
+            first = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
+            index = expr.postfix.replace(":", r"\colon ")
+            return (
+                f"{first}_{{{index}}}"
+                if len(args) == 1
+                else rf"\operatorname{{{expr.op_name}}}\left({first}_{{{index}}}, {args[1]}\right)"
+            )
+        name = expr.op_name.replace("_", r"\_")
+        subscript = rf"_{{\text{{{expr.keywords.replace('_', ' ')}}}}}" if expr.keywords else ""
+        return rf"\operatorname{{{name}}}{subscript}\left({', '.join(args)}\right)"
+
+    def _print_op_dot(self, expr: OpaqueBase) -> str:
+        a, b = expr.args
+        left = self._print(a) if isinstance(a, OpaqueBase) and a.op_name == "dot" else self.parenthesize(a, DOT_OPERAND)
+        return rf"{left} \cdot {self.parenthesize(b, DOT_OPERAND)}"
+
+    def _print_op_transpose(self, expr: OpaqueBase) -> str:
+        return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
+
+    def _call(self, name: str, expr) -> str:
+        return rf"{name}\left({', '.join(self._print(a) for a in expr.args)}\right)"
+
+    def _print_sigmoid(self, expr) -> str:
+        return self._call(r"\sigma", expr)
+
+    def _print_softplus(self, expr) -> str:
+        return self._call(r"\operatorname{softplus}", expr)
+
+    def _print_sign(self, expr) -> str:
+        return self._call(r"\operatorname{sign}", expr)
+
+    def _print_ceil(self, expr) -> str:
+        return rf"\left\lceil {self._print(expr.args[0])} \right\rceil"
+
+    def _print_log1p(self, expr) -> str:
+        return rf"\log\left(1 + {self._print(expr.args[0])}\right)"
+
+    def _print_expm1(self, expr) -> str:
+        return rf"\left(e^{{{self._print(expr.args[0])}}} - 1\right)"
+
+    def _print_exp2(self, expr) -> str:
+        return f"2^{{{self._print(expr.args[0])}}}"
+
+    def _print_log2(self, expr) -> str:
+        return self._call(r"\log_{2}", expr)
+
+    def _print_log10(self, expr) -> str:
+        return self._call(r"\log_{10}", expr)
+
+    def _print_loggamma(self, expr, exp=None) -> str:
+        return self._call(r"\ln\Gamma", expr)
+
+    def _print_polygamma(self, expr, exp=None) -> str:
+        order, x = expr.args
+        if order == 0:
+            return rf"\psi\left({self._print(x)}\right)"
+        return rf"\psi^{{({self._print(order)})}}\left({self._print(x)}\right)"
+
+    def _print_floor_div(self, expr) -> str:
+        a, b = (self._print(x) for x in expr.args)
+        return rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor"
+
+    def _print_mod(self, expr) -> str:
+        a, b = (self.parenthesize(x, PRECEDENCE["Mul"]) for x in expr.args)
+        return rf"{a} \bmod {b}"
+
+    def _print_Piecewise(self, expr) -> str:
+        (first, *rest) = expr.args
+        if len(rest) == 1 and first.expr == 1 and rest[0].expr == 0:  # Iverson bracket: 1 where true
+            return rf"\left[{self._print(first.cond)}\right]"
+        return super()._print_Piecewise(expr)
+
+
+class LatexPrinter(PPrinter):
+    """``latex``: the same expression as ``pp``, as LaTeX math (no surrounding ``$``)."""
+
+    def __init__(self, simplify: bool = True, symbol_names: Mapping[sympy.Symbol, str] | None = None) -> None:
+        super().__init__(simplify)
+        self.symbol_names = dict(symbol_names or {})
+
+    def print_expr(self, expr: sympy.Expr) -> str:
+        return MathLatexPrinter({"symbol_names": self.symbol_names}).doprint(expr)
+
+    def doprint(self, var: Variable) -> str:
+        return self.print_expr(self.expression(var))
+
+
+def latex(var: Variable | Sequence[Variable], simplify: bool = True) -> str:
+    """``var`` as LaTeX math, simplified as ``pp`` does; a list gives one line each (``\\\\``)."""
+    printer = LatexPrinter(simplify)
+    return r" \\ ".join(printer.doprint(v) for v in outputs_of(var))
