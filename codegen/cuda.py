@@ -70,8 +70,9 @@ def require_device() -> str:
     """The CUDA device's description (for the cache key), or a clear error when there is none."""
     if importlib.util.find_spec("numba_cuda") is None:
         raise RuntimeError(
-            "device='cuda' needs the numba-cuda package, which is not installed: pip install 'symgrad[cuda]' "
-            "(and cupy-cuda12x for cuBLAS matrix products)"
+            "device='cuda' needs the numba-cuda package, which is not installed: pip install 'symgrad[cuda]', "
+            "or from a clone of symgrad's repository pip install -e '.[cuda]' (and cupy-cuda12x for cuBLAS "
+            "matrix products)"
         )
     from numba import cuda
 

@@ -64,6 +64,7 @@ class FunctionSpec:
     allow_input_downcast: bool | None = None
     return_device_arrays: bool = False
     trust_input: bool = False
+    built_at: str | None = None
 
 
 def device_description(device: str) -> str:
@@ -85,17 +86,32 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "rewrites", "_module")
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "_module")
 
     def __init__(
-        self, inputs: list[Variable], outputs: list[Variable], module, name: str | None, rewrites: tuple[str, ...]
+        self,
+        inputs: list[Variable],
+        outputs: list[Variable],
+        module,
+        name: str | None,
+        rewrites: tuple[str, ...],
+        built_at: str | None = None,
     ) -> None:
         self.inputs = inputs
         self.outputs = outputs
         self.name = name
         #: The graph rewrites that changed this function's graph, in the order they first fired.
         self.rewrites = rewrites
+        #: ``file:line`` of the ``theano.function`` call that made it.
+        self.built_at = built_at
         self._module = module
+
+    def __repr__(self) -> str:
+        name = f" {self.name!r}" if self.name else ""
+        parameters = ", ".join(f"{p}: {v.type}" for p, v in zip(self._module.PARAMETERS, self.inputs))
+        results = ", ".join(str(v.type) for v in self.outputs)
+        where = f", built at {self.built_at}" if self.built_at else ""
+        return f"<symgrad function{name} ({parameters}) -> [{results}]{where}>"
 
     @property
     def source(self) -> str:
@@ -338,4 +354,4 @@ def compile_function(spec: FunctionSpec) -> Function:
         entry = _serialized(entry, spec.locks)
     _guard_parallel_kernels(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
-    return compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites)
+    return compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites, spec.built_at)

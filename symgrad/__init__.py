@@ -22,10 +22,16 @@ from .version import __version__
 
 __all__ = ["In", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
 
-# Printing, explain_grad and SymPy interop load on first use, keeping `import symgrad` cheap.
+# Printing, explain_grad, SymPy interop and the optimizers load on first use, keeping `import symgrad` cheap.
 _LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),
-         "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy")}  # fmt: skip
+         "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy"), "optim": ("optim", None),
+         "optimize": ("optimize", None)}  # fmt: skip
 __all__ += list(_LAZY)
+
+
+def __dir__() -> list[str]:
+    """The public names only (not the modules this one imports to do its work)."""
+    return sorted(__all__)
 
 
 def __getattr__(name: str):

@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .graph import Constant, Variable, graph_inputs
+from .graph import Constant, Variable, graph_inputs, user_line
 from .shared import SharedVariable
 from .tensor.basic import as_tensor_variable
 from .values import coerce
@@ -148,6 +148,7 @@ def function(
         allow_input_downcast=allow_input_downcast,
         return_device_arrays=return_device_arrays,
         trust_input=trust_input,
+        built_at=user_line(),
     )
     return compile_function(spec)
 

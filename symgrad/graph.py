@@ -72,6 +72,10 @@ class Op(abc.ABC):
         args = ", ".join(str(getattr(self, p)) for p in self.props)
         return f"{type(self).__name__}{{{args}}}" if args else type(self).__name__
 
+    def describe(self, operands: Sequence[Variable]) -> str:
+        """How a variable this op computes from ``operands`` reads in ``repr``."""
+        return f"{self}({', '.join(map(repr, operands))})"
+
     def signature(self) -> str:
         """A deterministic text naming this op exactly; part of the disk-cache key."""
         return str(self._key()[1:]) + type(self).__name__
@@ -131,7 +135,7 @@ class Variable:
         if self.name:
             return self.name
         if self.owner is not None:
-            return f"{self.owner.op}({', '.join(map(repr, self.owner.inputs))})"
+            return self.owner.op.describe(self.owner.inputs)
         return f"<{self.type}>"
 
     def __bool__(self) -> bool:

@@ -66,3 +66,17 @@ def test_device_options_are_checked():
     with pytest.raises(ValueError, match="config.device must be 'cpu' or 'cuda'"):
         theano.config.device = "tpu"
     assert theano.config.device == "cpu"
+
+
+def test_cuda_without_numba_cuda_gives_the_install_command_for_a_release_and_a_clone(monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "numba_cuda" else find_spec(name, *a)
+    )
+    x = T.dvector("x")
+    with pytest.raises(
+        RuntimeError, match=r"pip install 'symgrad\[cuda\]', or from a clone .* pip install -e '\.\[cuda\]'"
+    ):
+        theano.function([x], x * 2, device="cuda")

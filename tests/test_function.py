@@ -345,3 +345,22 @@ def test_trust_input_leaves_out_the_argument_checks():
         trusted(a, np.ones(3))
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'w'"):
         trusted(a)
+
+
+def test_a_compiled_function_prints_its_name_parameters_results_and_line():
+    x, w = T.dvector("x"), T.dmatrix("w")
+    f = theano.function([x, w], [T.sum(x), T.dot(w, x)], name="step")
+    text = repr(f)
+    assert text.startswith("<symgrad function 'step' (x: float64[?], w: float64[?, ?]) -> [float64, float64[?]], ")
+    assert text.endswith(f"built at {__file__}:{f.built_at.rsplit(':', 1)[1]}>")
+
+
+def test_eval_without_a_value_names_eval_and_the_missing_inputs():
+    x, y = T.dvector("x"), T.dscalar("y")
+    with pytest.raises(
+        ValueError, match=r"^\(.*\)\.eval\(\) needs a value .* none for x, y: .*\.eval\(\{x: value, y: value\}\)"
+    ):
+        (x * 2 + y).eval()
+    with pytest.raises(ValueError, match=r"none for y"):
+        (x * 2 + y).eval({x: np.ones(2)})
+    np.testing.assert_array_equal((x * 2).eval({x: np.ones(2)}), [2.0, 2.0])

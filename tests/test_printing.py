@@ -271,3 +271,17 @@ def test_lazy_exports():
     assert theano.from_sympy.__module__ == theano.to_sympy.__module__ == "symgrad.interop"
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         theano.nonsense  # noqa: B018
+
+
+def test_a_variable_prints_its_expression_with_its_constants():
+    x, y, z = T.dvectors("x", "y", "z")
+    assert str(T.tanh(x) * 2) == "2*tanh(x)"
+    assert repr((x + y) * z) == "z*(x + y)"
+    assert repr(T.sum(x**2 + 1) * 3) == "3*sum{axis=(0,)}(x**2 + 1)"
+
+
+def test_the_public_names_are_reachable_and_dir_shows_only_them():
+    assert theano.optim.adam is not None and theano.optimize.objective is not None
+    assert T.disconnected_grad is T.nnet.disconnected_grad
+    assert "importlib" not in dir(theano) and {"function", "grad", "optim"} <= set(dir(theano))
+    assert not {"T", "kind", "elemwise"} & set(dir(T.nnet)) and "softmax" in dir(T.nnet)

@@ -111,6 +111,23 @@ class Elemwise(Op):
     def __str__(self) -> str:
         return self.name or f"Elemwise{{{self.expr}}}"
 
+    def describe(self, operands: Sequence[Variable]) -> str:
+        """The expression itself, constants and all (``2*tanh(x)``), with the unnamed elementwise
+        operands written out in it, so that SymPy's printer places the parentheses."""
+        return str(self._expression_on(operands))
+
+    def _expression_on(self, operands: Sequence[Variable]) -> sympy.Expr:
+        import sympy
+
+        values = {}
+        for i, operand in enumerate(operands):
+            owner = operand.owner
+            if operand.name is None and owner is not None and isinstance(owner.op, Elemwise):
+                values[sym(i)] = owner.op._expression_on(owner.inputs)
+            else:
+                values[sym(i)] = sympy.Symbol(repr(operand))
+        return self.expr.xreplace(values)
+
     def signature(self) -> str:
         import sympy
 
@@ -273,3 +290,4 @@ def cast(x: Variable | float, dtype: str) -> Variable:
     if x.dtype == dtype:
         return x
     return make_elemwise(sym(0), [x], dtype, f"cast{{{dtype}}}")
+

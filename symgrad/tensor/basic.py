@@ -365,6 +365,6 @@ def ones_like(x, dtype: str | None = None) -> Variable:
 
 _IMPORTED = {
     "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "constant", "make_variable",
-    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "disconnected_grad", "getitem",
+    "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "getitem",
 }  # fmt: skip
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _IMPORTED]

@@ -72,3 +72,12 @@ def binary_crossentropy(output, target):
     """``-(target * log(output) + (1 - target) * log(1 - output))``, elementwise."""
     output, target = T.as_tensor_variable(output), T.as_tensor_variable(target)
     return -(target * T.log(output) + (1 - target) * T.log(1 - output))
+
+
+__all__ = ["sigmoid", "softplus", "relu", "softmax", "log_softmax", "categorical_crossentropy", "binary_crossentropy",
+           "disconnected_grad"]  # fmt: skip
+
+
+def __dir__() -> list[str]:
+    """The public names only (not the modules this one imports to do its work)."""
+    return sorted(__all__)

@@ -181,9 +181,19 @@ class TensorVariable(Variable):
         The compiled function is kept (per set of inputs), so evaluating again is cheap.
         """
         from ..function import function
+        from ..graph import graph_inputs
+        from ..shared import SharedVariable
 
         inputs_to_values = dict(inputs_to_values or {})
         inputs = list(inputs_to_values)
+        given = {id(v) for v in inputs}
+        missing = [v for v in graph_inputs([self]) if id(v) not in given and not isinstance(v, SharedVariable)]
+        if missing:
+            names = ", ".join(map(repr, missing))
+            example = ", ".join(f"{v!r}: value" for v in missing)
+            subject = repr(self) if repr(self).isidentifier() else f"({self!r})"
+            raise ValueError(f"{subject}.eval() needs a value for each input it depends on, and got none for "
+                             f"{names}: pass them as a dict, as in .eval({{{example}}})")  # fmt: skip
         key = tuple(id(v) for v in inputs)
         compiled = _eval_cache.setdefault(self, {})
         if key not in compiled:
