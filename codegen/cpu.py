@@ -40,11 +40,6 @@ class CpuModulePrinter(ModulePrinter):
         # A missing argument is reported by its check, in the user's terms (without checks, by Python).
         self.required_default = "" if self.options.trust_input else "=MISSING"
 
-    def length(self, k: Kernel, dim: int) -> str:
-        """Loop dim ``dim``'s length in the driver, from an array that has it."""
-        sources = k.dim_sources(dim)
-        return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
-
     def kernel_step(self, k: Kernel) -> list[str]:
         names = self.names
         lines = kernel_checks(self, k)

@@ -122,11 +122,6 @@ class CudaModulePrinter(ModulePrinter):
         name = self.names[var]
         return f"rt.to_device(np.asarray({name}, dtype={np_dtype(var.dtype)}))" if self.is_host(var) else name
 
-    def length(self, k: Kernel, dim: int) -> str:
-        """Loop dim ``dim``'s length, from an array that has it (the same text in kernels and driver)."""
-        sources = k.dim_sources(dim)
-        return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
-
     # --- steps ----------------------------------------------------------------------------------
     def kernel_step(self, k: Kernel) -> list[str]:
         lines = []

@@ -31,7 +31,7 @@ from symgrad.values import coerce
 from . import cache, machine_code
 from .cpu import emit_module
 from .errors import MISSING
-from .lower import Program, lower
+from .lower import lower
 from .module import ModuleOptions, built_at, graph_nodes
 
 DEVICES = ("cpu", "cuda")
@@ -347,8 +347,7 @@ def compile_function(spec: FunctionSpec) -> Function:
         else _make_check(v, p, spec.allow_input_downcast, label, params)
         for v, p in zip(spec.inputs, params)
     ]
-    program = Program(spec.inputs, spec.outputs, [], spec.shared, spec.updates)  # enough to number the nodes
-    sites = built_at(graph_nodes(program), module.SITES) if module.SITES else {}
+    sites = built_at(graph_nodes(spec.outputs, spec.updates), module.SITES) if module.SITES else {}
     entry = module.make_entry(checks, _call_error(label, params), spec.defaults, spec.storage, sites)
     if spec.locks:
         entry = _serialized(entry, spec.locks)

@@ -93,7 +93,7 @@ class ModulePrinter(ABC):
         self.constants = constants_of(program)
         for c in self.constants:
             names.add(c, prefix="c")
-        self.node_numbers = {id(node): k for k, node in enumerate(graph_nodes(program))}
+        self.node_numbers = {id(node): k for k, node in enumerate(graph_nodes(program.outputs, program.updates))}
 
     # --- values ----------------------------------------------------------------------------------
     def where(self, node: Apply) -> str:
@@ -102,6 +102,11 @@ class ModulePrinter(ABC):
         if k not in self.sites:
             self.sites.append(k)
         return f"built_at[{k}]"
+
+    def length(self, k: Kernel, dim: int) -> str:
+        """Loop dim ``dim``'s length, from an array that has it (CUDA kernels print the same text)."""
+        sources = k.dim_sources(dim)
+        return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
 
     def host_value(self, var: Variable) -> str:
         """Text giving ``var``'s value where the driver runs (a backend with a device copies it back)."""
@@ -363,10 +368,10 @@ def _summary(
     return lines
 
 
-def graph_nodes(program: Program) -> list[Apply]:
-    """The nodes of ``program``'s graph in a fixed order, which numbers them for ``built_at``: the
+def graph_nodes(outputs: Sequence[Variable], updates: Sequence[tuple[Variable, Variable]]) -> list[Apply]:
+    """The nodes of a function's graph in a fixed order, which numbers them for ``built_at``: the
     outputs' and update values' nodes in topological order, then each Map's inner graph the same way."""
-    return _nodes_of(program.outputs + [value for _, value in program.updates])
+    return _nodes_of([*outputs, *(value for _, value in updates)])
 
 
 def _nodes_of(outputs: list[Variable]) -> list[Apply]:
