@@ -1,10 +1,12 @@
 """The disk cache: generated modules stored under a content key, loaded by later processes.
 
 Each compiled function is a real ``.py`` file named after its key, ``symgrad_<key>.py``; its
-kernels' machine code lives in Numba's files in ``__pycache__`` beside it (see
+programs' machine code lives in Numba's files in ``__pycache__`` beside it (see
 ``codegen/machine_code.py``), so a new process loads both instead of compiling. The key hashes
 the optimized graph, the input types, the options and the versions of everything that shapes
-the code.
+the code. A *recipe*, ``symgrad_<key>.recipe``, is keyed by the graph as the user built it,
+before any rewrite: it names the module that graph led to (and what else the function needs), so
+a process building the same graph again finds its module without rewriting or printing anything.
 
 Integrity. Writes are atomic: the text goes to a temporary file (mode 0600) that is then
 hard-linked into place, so the first writer wins and no reader ever sees half a file. The first
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import linecache
 import os
 import re
@@ -241,6 +244,11 @@ def _load_from_disk(
             text, problem, st = _read_entry(path)
             if problem is not None:
                 raise OSError(f"cannot write a trusted cache entry {path}: {problem}")
+    return _open_entry(path, text, st, attach)
+
+
+def _open_entry(path: Path, text: str, st: os.stat_result, attach: Callable[[ModuleType], None]) -> ModuleType:
+    """The module of a checked entry file, with its machine-code cache attached."""
     try:  # the access time records the last use, for `cache prune`
         os.utime(path, ns=(time.time_ns(), st.st_mtime_ns))
     except OSError:
@@ -248,6 +256,61 @@ def _load_from_disk(
     module = _execute(path.stem, text, str(path))
     attach(module)
     return module
+
+
+def _usable_directory() -> Path | None:
+    """The cache directory, or ``None`` when it cannot be used (the reason is kept for the warning)."""
+    directory = cache_dir()
+    if directory not in _directory_verdicts:
+        _directory_verdicts[directory] = directory_problem(directory)
+    return directory if _directory_verdicts[directory] is None else None
+
+
+def load_existing(key: str, attach: Callable[[ModuleType], None]) -> ModuleType | None:
+    """The module for ``key`` if this process or the disk has it intact; ``None`` otherwise (then
+    ``load_module`` builds it, and deals with a damaged entry)."""
+    if key in _loaded:
+        return _loaded[key]
+    directory = _usable_directory()
+    if directory is None:
+        return None
+    path = directory / f"symgrad_{key[:40]}.py"
+    text, _, st = _read_entry(path)
+    if text is None:
+        return None
+    _loaded[key] = module = _open_entry(path, text, st, attach)
+    return module
+
+
+def remember(built_key: str, key: str, recipe: dict) -> None:
+    """Record that the graph as built with key ``built_key`` gave the module ``key``, with what
+    else ``recall`` must return (JSON data): a later process then skips rewriting and printing."""
+    directory = _usable_directory()
+    if directory is None:
+        return
+    path = directory / f"symgrad_{built_key[:40]}.recipe"
+    text = json.dumps({"key": key, **recipe}, sort_keys=True)
+    if _read_entry(path)[0] != _with_hash(text):
+        try:
+            _write_atomically(path, _with_hash(text), replace=True)
+        except OSError:
+            pass  # only a later process's shortcut is lost
+
+
+def recall(built_key: str, directory: Path | None = None) -> dict | None:
+    """What ``remember`` recorded for ``built_key``, or ``None`` (none, damaged or not trusted:
+    the caller then builds the module the long way, which records it again)."""
+    directory = directory or _usable_directory()
+    if directory is None:
+        return None
+    text, _, _ = _read_entry(directory / f"symgrad_{built_key[:40]}.recipe")
+    if text is None:
+        return None
+    try:
+        recipe = json.loads(text.partition("\n")[2])
+    except ValueError:
+        return None
+    return recipe if isinstance(recipe, dict) and isinstance(recipe.get("key"), str) else None
 
 
 def load_module(
@@ -337,7 +400,11 @@ def entries(directory: Path | None = None) -> tuple[list[Entry], list[Path]]:
         match = _ENTRY.match(path.name)
         if match is None:
             continue
-        entry = by_key.setdefault(match.group(1), Entry(match.group(1)))
+        key = match.group(1)
+        if path.suffix == ".recipe":  # part of the entry of the module it names
+            recipe = recall(key, directory)
+            key = recipe["key"][:40] if recipe is not None else key
+        entry = by_key.setdefault(key, Entry(key))
         entry.files.append(path)
         entry.size += st.st_size
         if path.parent == directory and path.suffix == ".py":

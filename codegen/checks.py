@@ -16,6 +16,7 @@ from symgrad.ops.shape import SYMBOLIC, SubtensorGrad
 
 from .kernel_body import describe
 from .lower import Kernel
+from .module import Run
 from .names import Names
 
 if TYPE_CHECKING:
@@ -38,33 +39,54 @@ def scalar_index_checks(p: ModulePrinter, node: Apply) -> list[str]:
             continue
         i, length = names[next(scalars)], f"{x}.shape[{dim}]"
         lines.append(f"if not -{length} <= {i} < {length}:")
-        lines.append(f"    raise index_error({i}, {i!r}, {dim}, {x!r}, {length}, {p.where(node)})")
+        lines.append("    " + p.fail("index_error", Run(i), repr(i), str(dim), repr(x), Run(length), p.where(node)))
     return lines
 
 
 def kernel_checks(p: ModulePrinter, step: Kernel) -> list[str]:
-    """Driver lines raising a shape mismatch unless the arrays giving each loop dim's length agree."""
-    names = p.names
+    """Driver lines raising a shape mismatch unless the arrays giving each loop dim's length agree
+    (those not already known equal); the results' lengths are then known equal to the loop's."""
+    names, known = p.names, p.equal_lengths
     conditions = []
     for dim in range(step.ndim):
-        (first, d0), *others = step.dim_sources(dim) or [(None, 0)]
-        conditions += [f"{names[first]}.shape[{d0}] != {names[v]}.shape[{d}]" for v, d in others]
+        sources = step.dim_sources(dim)
+        if not sources:
+            continue
+        first = sources[0]
+        for v, d in sources[1:]:
+            if not known.same(first, (v, d)):
+                conditions.append(f"{names[first[0]]}.shape[{first[1]}] != {names[v]}.shape[{d}]")
+                known.join(first, (v, d))
+        if step.broadcastable[dim]:
+            continue
+        for r in step.results:
+            kept = [d for d in range(step.ndim) if d not in r.axes]  # a reduced dim is kept as 1, or dropped
+            if dim in kept and r.target is None and r.var.ndim in (step.ndim, len(kept)):
+                known.join((r.var, dim if r.var.ndim == step.ndim else kept.index(dim)), first)
     if not conditions:
         return []
-    operands = ", ".join(f"{names[v]}={names[v]}" for v in step.params if v.ndim)
+    shapes = {names[v]: p.shape(v) for v in step.params if v.ndim}
     return [
         f"if {' or '.join(conditions)}:",
-        f"    raise shape_mismatch({describe(step, names)!r}, {p.where(step.results[0].node)}, {operands})",
+        "    " + p.fail("shape_mismatch", repr(describe(step, names)), p.where(step.results[0].node), **shapes),
     ]
 
 
 def dot_checks(p: ModulePrinter, step: Apply) -> list[str]:
     """Driver lines raising a shape mismatch unless a matrix product's inner lengths agree."""
-    names, (a, b) = p.names, step.inputs
-    operands = ", ".join(f"{n}={n}" for n in dict.fromkeys([names[a], names[b]]))  # dot(x, x) names x once
+    names, (a, b), known = p.names, step.inputs, p.equal_lengths
+    out = step.output
+    if a.ndim == 2:
+        known.join((out, 0), (a, 0))
+    if b.ndim == 2:
+        known.join((out, out.ndim - 1), (b, 1))
+    if known.same((a, a.ndim - 1), (b, 0)):
+        return []
+    known.join((a, a.ndim - 1), (b, 0))
+    shapes = {names[v]: p.shape(v) for v in (a, b)}  # dot(x, x) names x once
     return [
         f"if {names[a]}.shape[{a.ndim - 1}] != {names[b]}.shape[0]:",
-        f"    raise shape_mismatch('dot', {p.where(step)}, {operands})",
+        "    " + p.fail("shape_mismatch", "'dot'", p.where(step), **shapes),
     ]
 
 
@@ -72,8 +94,8 @@ def mismatch(p: ModulePrinter, conditions: list[str], what: str, node: Apply, op
     """``if <any condition>: raise shape_mismatch(...)`` naming each operand once."""
     if not conditions:
         return []
-    listed = ", ".join(f"{n}={n}" for n in dict.fromkeys(p.names[v] for v in operands))
-    return [f"if {' or '.join(conditions)}:", f"    raise shape_mismatch({what!r}, {p.where(node)}, {listed})"]
+    shapes = {p.names[v]: p.shape(v) for v in operands}
+    return [f"if {' or '.join(conditions)}:", "    " + p.fail("shape_mismatch", repr(what), p.where(node), **shapes)]
 
 
 def specify_shape_lines(p: ModulePrinter, step: Apply, out: str) -> list[str]:
@@ -145,13 +167,12 @@ def index_checks(
     for d, index in checked_indices(node.op.pattern, x, indices):
         i, length = names[index], f"{names[x]}.shape[{d}]"
         if index.ndim == 0:
-            condition = f"not -{length} <= {i} < {length}"
+            condition, entry = f"not -{length} <= {i} < {length}", i
         else:
             condition = f"{i}.size and ({i}.min() < -{length} or {i}.max() >= {length})"
-        lines += [
-            f"if {condition}:",
-            f"    raise index_out_of_bounds({what!r}, {p.where(node)}, {i!r}, {i}, {d}, {length})",
-        ]
+            entry = f"{i}.min() if {i}.min() < -{length} else {i}.max()"
+        error = p.fail("index_out_of_bounds", repr(what), p.where(node), repr(i), Run(entry), str(d), Run(length))
+        lines += [f"if {condition}:", "    " + error]
     return lines + index_shape_checks(p, node, x, indices, value)
 
 

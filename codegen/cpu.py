@@ -1,12 +1,21 @@
 """CPU code generation: a :class:`~codegen.lower.Program` printed as one Python module.
 
 The module holds one ``@njit`` function per kernel (``cpu_kernels``; plus a ``prange`` twin for
-kernels worth running on several threads) and ``make_entry``, which returns the compiled function:
-plain Python that tests its arguments inline, checks shapes, calls the kernels and the steps of the
-CPU's lowering rules (``cpu_rules``: NumPy's BLAS-backed ``np.dot``, views, scatters) in order, and
-returns the outputs. Matrix products stay outside the kernels because, measured here, small
-kernels around NumPy's GEMM compile in less than half the time of one kernel calling ``np.dot``
-inside Numba, load faster from the disk cache, and run as fast.
+kernels worth running on several threads), the *program*, one ``@njit`` function running every
+step in order (kernel calls, matrix products, views, scatters, ``if``/``else`` for an ``ifelse``, a
+``for`` loop for a ``Map``: the CPU's lowering rules, ``cpu_rules``), and ``make_entry``, which
+returns the compiled function: plain Python that checks the arguments, calls the program once and
+wraps its results. A call thus crosses from Python into machine code once.
+
+- Kernels are inlined into the program (``inline='always'``): one compilation unit, one disk-cache
+  entry, no call between them.
+- ``program_parallel`` is the same program calling the kernels' ``prange`` twins where their
+  inputs are large; the entry calls it only when some argument is, so Numba compiles it (and the
+  twins) only for a call that needs threads.
+- A check inside the program cannot format a message in compiled code: it raises
+  ``StepFailed(number, values...)`` and the entry turns that into the error (``failures``).
+- A step whose rule cannot run inside Numba (``compiled=False``: a matrix product of integers)
+  runs in the entry between two programs (``codegen.segments``).
 
 Names in the module are the user's variable names where they exist, so ``print(f.source)`` reads
 like the math that was written.
@@ -22,45 +31,103 @@ from .checks import kernel_checks
 from .cpu_kernels import FASTMATH, emit_kernel, threshold_name
 from .cpu_rules import CPU_RULES
 from .kernel_body import describe
-from .lower import Kernel, Program
-from .module import ModuleOptions, ModulePrinter, constant_text
+from .lower import Kernel, Program, Step
+from .module import ModuleOptions, ModulePrinter, Run, constant_text
 from .names import np_dtype
 from .scalar_printer import NumbaPrinter
+from .segments import Segment, split
 
 
 @dataclass(eq=False)
 class CpuModulePrinter(ModulePrinter):
-    """Prints a program for the CPU: ``@njit`` kernels called from a plain Python driver."""
+    """Prints a program for the CPU: ``@njit`` kernels called from one ``@njit`` program."""
 
     rules = CPU_RULES
+    entry_doc = "argument checks, then the program"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.printer = NumbaPrinter(self.options.vector_math)
         # A missing argument is reported by its check, in the user's terms (without checks, by Python).
         self.required_default = "" if self.options.trust_input else "=MISSING"
+        #: Whether the lines being printed run inside a program (compiled), or in Python.
+        self.compiled = False
+        #: The errors of the checks inside programs, by number: ``lambda v0, ...: error(...)``.
+        self.failures: list[str] = []
+
+    def fail(self, error: str, *args: str, **keywords: str) -> str:
+        if not self.compiled:
+            return super().fail(error, *args, **keywords)
+        values = [a for a in (*args, *keywords.values()) if isinstance(a, Run)]
+        slots = iter(f"v{j}" for j in range(len(values)))
+        texts = [next(slots) if isinstance(a, Run) else a for a in args]
+        texts += [f"{k}={next(slots) if isinstance(v, Run) else v}" for k, v in keywords.items()]
+        failure = f"lambda {', '.join(f'v{j}' for j in range(len(values)))}: {error}({', '.join(texts)})"
+        if failure not in self.failures:
+            self.failures.append(failure)
+        return f"raise StepFailed({', '.join([str(self.failures.index(failure)), *values])})"
 
     def kernel_step(self, k: Kernel) -> list[str]:
         names = self.names
         lines = kernel_checks(self, k)
         if any(r.reduction in ("max", "min") for r in k.results):
             count = " * ".join(self.length(k, d) for d in k.axes)
-            error = f"empty_reduction({describe(k, names)!r}, {self.where(k.results[0].node)})"
-            lines += [f"if {count} == 0:", f"    raise {error}"]
+            lines += [f"if {count} == 0:", "    " + self.fail("empty_reduction", repr(describe(k, names)),
+                                                                 self.where(k.results[0].node))]  # fmt: skip
         out = ", ".join(names.add(r.var) for r in k.results if r.target is None)
-        assign = f"{out} = " if out else ""
-        args = ", ".join(names[v] for v in k.params)
-        if k.parallelizable:
-            biggest = max((v for v in k.params if v.ndim), key=lambda v: v.ndim)
-            kernel = f"{k.name}_parallel if {names[biggest]}.size >= {threshold_name(k)} else {k.name}"
-            lines.append(f"{assign}({kernel})({args})")
-        else:
-            lines.append(f"{assign}{k.name}({args})")
+        call = f"{f'{out} = ' if out else ''}{k.name}({', '.join(names[v] for v in k.params)})"
         self.kernels.append(emit_kernel(k, names, self.printer, parallel=False))
-        if k.parallelizable:
-            self.kernels.append(emit_kernel(k, names, self.printer, parallel=True))
-            self.kernels.append(f"{threshold_name(k)} = max(1, PARALLEL_THRESHOLD // {k.cost})  # elements")
+        if not k.parallelizable:
+            return lines + [call]
+        self.kernels.append(emit_kernel(k, names, self.printer, parallel=True))
+        self.kernels.append(f"{threshold_name(k)} = max(1, PARALLEL_THRESHOLD // {k.cost})  # elements")
+        biggest = max((v for v in k.params if v.ndim), key=lambda v: v.ndim)
+        return lines + [f"{call}{_THREADS}{k.name}_parallel if {names[biggest]}.size >= {threshold_name(k)}"]
+
+    def driver(self, steps: list[Step]) -> list[str]:
+        """Python lines running the steps: each run of steps that Numba can compile is a program
+        function of the module, called once; a step that it cannot runs here, between programs."""
+        program = self.program
+        read_after = [*program.outputs, *(value for _, value in program.deferred_updates())]
+        segments = split(steps, self.rules, read_after)
+        compiled = [s for s in segments if s.compiled]
+        lines: list[str] = []
+        for segment in segments:
+            if not segment.compiled:
+                lines += _drop_repeated_checks(self.steps(segment.steps))
+                continue
+            number = f"_{compiled.index(segment) + 1}" if len(compiled) > 1 else ""
+            lines += self.program_function(f"program{number}", segment)
         return lines
+
+    def program_function(self, name: str, segment: Segment) -> list[str]:
+        """Adds the program running ``segment``'s steps (and its twin on threads, where a kernel in it
+        has one) to the module; returns the Python lines calling it."""
+        names = self.names
+        self.compiled = True
+        body = _drop_repeated_checks(self.steps(segment.steps))
+        self.compiled = False
+        params = ", ".join(names[v] for v in segment.params)
+        results = ", ".join(names[v] for v in segment.results)
+        threaded = [line for line in body if _THREADS in line]
+        summary = "The steps, compiled as one function"
+        for parallel in (False, True) if threaded else (False,):
+            lines = [f"def {name}{'_parallel' if parallel else ''}({params}):"]
+            lines.append(f'    """{summary}{" (kernels worth threads run on them)" if parallel else ""}."""')
+            lines += ["    " + line for row in body for line in _threads(row, parallel)]
+            if results:
+                lines.append(f"    return {results}")
+            self.kernels.append("@njit(**PROGRAM_OPTIONS)\n" + "\n".join(lines))
+        call = f"{name}({params})"
+        if threaded:
+            above = f"{name.upper()}_PARALLEL_ABOVE"
+            thresholds = sorted({line.rsplit(">= ", 1)[1] for line in threaded})
+            least = f"min({', '.join(thresholds)})" if len(thresholds) > 1 else thresholds[0]
+            self.kernels.append(f"{above} = {least}  # elements: below, no kernel is worth threads")
+            sizes = [f"{names[v]}.size >= {above}" for v in segment.params if v.ndim]
+            if sizes:
+                call = f"({name}_parallel if {' or '.join(sizes)} else {name})({params})"
+        return [f"{results} = {call}" if results else call]
 
     def empty(self, shape: str, dtype: str) -> str:
         return f"np.empty({shape}, dtype={np_dtype(dtype)})"
@@ -68,26 +135,36 @@ class CpuModulePrinter(ModulePrinter):
     def store_row(self, out: str, i: str, row: str) -> str:
         return f"{out}[{i}] = {row}"
 
-    def finish_driver(self, driver: list[str]) -> list[str]:
-        return _drop_repeated_checks(driver)
-
     def header_lines(self) -> list[str]:
         lines = ["from numba import njit, prange", *self.function_imports("codegen.runtime")]
         lines += [
-            "from codegen.errors import (MISSING, empty_array, empty_reduction, index_error, index_out_of_bounds,",
-            "                            out_of_memory, shape_mismatch)",
+            "from codegen.errors import (MISSING, StepFailed, empty_array, empty_reduction, index_error,",
+            "                            index_out_of_bounds, out_of_memory, shape_mismatch)",
+            "from codegen.cpu_steps import matrix_product",
             "",
             # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
-            f"KERNEL_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",
-            "PARALLEL_OPTIONS = dict(KERNEL_OPTIONS, parallel=True)",
+            f"PROGRAM_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",
+            "KERNEL_OPTIONS = dict(PROGRAM_OPTIONS, inline='always')  # compiled once, inside the program",
+            "PARALLEL_OPTIONS = dict(PROGRAM_OPTIONS, parallel=True)",
             f"PARALLEL_THRESHOLD = {self.options.parallel_threshold}  # work (elements x operations) worth threads",
             "REDUCTION_CHUNKS = 64  # a parallel sum adds these parts in order: the same result on any thread count",
             "PARTIALS_LIMIT = 1 << 20  # elements of partial results a parallel sum over axis 0 may allocate",
         ]
         dtypes = sorted({v.dtype for v in self.program.inputs if v.ndim})
         lines += [f"DTYPE_{d.upper()} = np.dtype('{d}')" for d in dtypes]
-        lines += [f"{self.names[c]} = {constant_text(c)}" for c in self.constants]
+        # A 0-d constant is a NumPy scalar: the programs take it as a number, not a 0-d array.
+        lines += [
+            f"{self.names[c]} = {np_dtype(c.dtype)}({c.data.item()!r})" if c.ndim == 0 else
+            f"{self.names[c]} = {constant_text(c)}"
+            for c in self.constants
+        ]  # fmt: skip
         return lines
+
+    def entry_setup(self) -> list[str]:
+        if not self.failures:
+            return []
+        # What each check inside a program raises, by number, from the values it passes.
+        return ["failures = (", *(f"    {failure}," for failure in self.failures), ")"]
 
     def argument_lines(self) -> list[str]:
         if self.options.trust_input:
@@ -103,7 +180,7 @@ class CpuModulePrinter(ModulePrinter):
     def output_text(self, var: Variable, copied: set[int]) -> str:
         name = self.names[var]
         if var.ndim == 0:
-            # Kernels return Python scalars; np.array restores float64/int64/bool by itself.
+            # Programs return Python scalars; np.array restores float64/int64/bool by itself.
             exact = var.dtype in ("float64", "int64", "bool")
             return f"np.array({name})" if exact else f"np.array({name}, {np_dtype(var.dtype)})"
         return f"{name}.copy()" if self.aliases(var, copied) else name
@@ -116,8 +193,32 @@ class CpuModulePrinter(ModulePrinter):
     def wrap_body(self, body: list[str]) -> list[str]:
         # A kernel's failed allocation says only "Allocation failed": name the inputs and their shapes.
         shapes = "".join(f", {p}={p}" for p in (self.names[v] for v in self.program.inputs))
-        return ["try:", *("    " + line for line in body), "except MemoryError as err:",
-                f"    raise out_of_memory(err{shapes}) from err"]  # fmt: skip
+        lines = ["try:", *("    " + line for line in body)]
+        if self.failures:
+            lines += ["except StepFailed as failed:", "    raise failures[failed.args[0]](*failed.args[1:]) from None"]
+        return lines + ["except MemoryError as err:", f"    raise out_of_memory(err{shapes}) from err"]
+
+
+#: Marks a kernel call that a program's twin on threads makes to the kernel's parallel twin when
+#: the condition after it holds (see ``_threads``).
+_THREADS = "  # on threads: "
+
+
+def _threads(line: str, parallel: bool) -> list[str]:
+    """A program's line as printed: a kernel call marked ``_THREADS`` is a plain call in the serial
+    program, and in its twin on threads an ``if`` choosing the kernel's parallel twin."""
+    if _THREADS not in line:
+        return [line]
+    call, choice = line.split(_THREADS)
+    if not parallel:
+        return [call]
+    indent = call[: len(call) - len(call.lstrip())]
+    twin, condition = choice.split(" if ")
+    assign, _, kernel_call = call.strip().rpartition(" = ")
+    serial_name, args = kernel_call.split("(", 1)
+    target = f"{assign} = " if assign else ""
+    return [f"{indent}if {condition}:", f"{indent}    {target}{twin}({args}", f"{indent}else:",
+            f"{indent}    {target}{kernel_call}"]  # fmt: skip
 
 
 def emit_module(program: Program, options: ModuleOptions) -> str:

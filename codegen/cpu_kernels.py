@@ -23,6 +23,10 @@ from .scalar_printer import NumbaPrinter
 FASTMATH = "{'reassoc', 'contract', 'nsz'}"
 
 
+# CPython compiles a call with more arguments than this as f(*args) (a tuple), which Numba cannot
+# inline: such a kernel is compiled as a function of its own, and called.
+INLINE_LIMIT = 30
+
 # Leaf dtypes that would turn float32 arithmetic into double arithmetic in Numba (int8, int16 and
 # bool do not: Numba promotes them with float32 to float32, as NumPy does).
 _WIDENING = ("float64", "int32", "int64", "uint32", "uint64")
@@ -138,7 +142,10 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
         lines += ["    " * (len(kept) + 1) + line for line in finals]
     if returns:
         lines.append(f"    return {', '.join(returns)}")
-    options = "PARALLEL_OPTIONS" if parallel else "KERNEL_OPTIONS"
+    if parallel:
+        options = "PARALLEL_OPTIONS"
+    else:  # inlined into the program, unless Python would pass its arguments as a tuple (see INLINE_LIMIT)
+        options = "KERNEL_OPTIONS" if len(k.params) <= INLINE_LIMIT else "PROGRAM_OPTIONS"
     return f"@njit(**{options})\n" + "\n".join(lines)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from symgrad.graph import Apply, Variable
+from symgrad.graph import Apply
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.indexing import (
     AdvancedIncSubtensor,
     AdvancedSubtensor,
@@ -20,7 +21,7 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
-from symgrad.ops.reduce import Argmax
+from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
     Join,
@@ -47,7 +48,7 @@ from .checks import (
     scalar_index_checks,
     specify_shape_lines,
 )
-from .names import Names, np_dtype, shape_text
+from .names import np_dtype, shape_text
 from .rules import RuleTable
 
 if TYPE_CHECKING:
@@ -68,26 +69,51 @@ def _source(p: CpuModulePrinter, node: Apply) -> str:
     return f"np.asarray({name}, dtype={np_dtype(var.dtype)})" if var.ndim == 0 else name
 
 
-@CPU_RULES.register(Dot)
+def _contiguous(p: CpuModulePrinter, node: Apply) -> str:
+    """The op's first input, C-contiguous (Numba reshapes only those): a view of another array (a
+    transpose, a slice) is copied first; inputs, kernels' results and fresh arrays already are."""
+    var = node.inputs[0]
+    owner = var.owner
+    may_be_strided = owner is not None and (not p.rules.covers(type(owner.op)) or p.rules.rule(owner).is_view(owner))
+    fused = owner is not None and isinstance(owner.op, (Elemwise, Reduce))
+    return f"np.ascontiguousarray({p.names[var]})" if may_be_strided and not fused else _source(p, node)
+
+
+def _float_product(node: Apply) -> bool:
+    """Whether Numba can compute this matrix product (its ``np.dot`` takes floats and complex numbers only)."""
+    return node.output.dtype in ("float32", "float64", "complex64", "complex128")
+
+
+@CPU_RULES.register(Dot, compiled=_float_product)
 def _dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     a, b = step.inputs
-    return dot_checks(p, step) + [f"{out} = np.dot({p.names[a]}, {p.names[b]})"]
+    product = "matrix_product" if p.compiled else "np.dot"  # see codegen/cpu_steps.py
+    return dot_checks(p, step) + [f"{out} = {product}({p.names[a]}, {p.names[b]})"]
 
 
 @CPU_RULES.register(DimShuffle, view=True)
 def _dimshuffle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    """A view by indexing: ``0`` drops a broadcast dim, ``None`` adds one (as NumPy and Numba both do)."""
     op, source = step.op, step.inputs[0]
+    text = p.names[source]
+    if source.ndim == 0:  # a number made an array of ones' shape: nothing to view
+        return [f"{out} = np.full({(1,) * len(op.new_order)}, {text}, dtype={np_dtype(source.dtype)})"]
     kept = [d for d in op.new_order if d != "x"]
-    dropped = [d for d in range(source.ndim) if d not in kept]
-    text = _source(p, step)
-    if dropped:
-        text = f"np.squeeze({text}, axis={tuple(dropped)})"
+    if len(kept) < source.ndim:
+        text += _index_text(["0" if d not in kept else ":" for d in range(source.ndim)])
     order = [sorted(kept).index(d) for d in kept]
     if order != sorted(order):
         text = f"{text}.T" if order == [1, 0] else f"np.transpose({text}, {tuple(order)})"
     if "x" in op.new_order:
-        text = f"np.reshape({text}, {_shape_tuple(step.output, p.names, op)})"
+        text += _index_text(["None" if d == "x" else ":" for d in op.new_order])
     return [f"{out} = {text}"]
+
+
+def _index_text(items: list[str]) -> str:
+    """``[0, :, None]``, trailing full slices left out."""
+    while items and items[-1] == ":":
+        items.pop()
+    return f"[{', '.join(items)}]"
 
 
 @CPU_RULES.register(Subtensor, view=True)
@@ -109,12 +135,12 @@ def _subtensor_grad(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 @CPU_RULES.register(Reshape, view=True)
 def _reshape(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     lengths = shape_text([length_text(p, e, step) for e in step.op.shape])
-    return [f"{out} = np.reshape({_source(p, step)}, {lengths})"]
+    return [f"{out} = np.reshape({_contiguous(p, step)}, {lengths})"]
 
 
 @CPU_RULES.register(ReshapeAs, view=True)
 def _reshape_as(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    return [f"{out} = np.reshape({_source(p, step)}, np.shape({p.names[step.inputs[1]]}))"]
+    return [f"{out} = np.reshape({_contiguous(p, step)}, np.shape({p.names[step.inputs[1]]}))"]
 
 
 @CPU_RULES.register(Size)
@@ -156,9 +182,12 @@ def _arange(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 def _alloc(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     targets = [length_text(p, e, step) for e in step.op.shape]
     dtype = np_dtype(step.output.dtype)
-    return alloc_checks(p, step, targets) + [
-        f"{out} = np.full({shape_text(targets)}, {p.names[step.inputs[0]]}, dtype={dtype})"
-    ]
+    value = step.inputs[0]
+    if value.ndim:  # np.full takes only a number inside Numba
+        fill = f"np.broadcast_to({p.names[value]}.astype({dtype}), {shape_text(targets)}).copy()"
+    else:
+        fill = f"np.full({shape_text(targets)}, {p.names[value]}, dtype={dtype})"
+    return alloc_checks(p, step, targets) + [f"{out} = {fill}"]
 
 
 @CPU_RULES.register(Argmax)
@@ -168,7 +197,7 @@ def _argmax(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     # NumPy's own error ("argmax of an empty sequence") would not say of what.
     length = f"{x}.size" if op.axis is None else f"{x}.shape[{op.axis}]"
     what = f"{op.which}{axis.replace(',', ' over')} of {x}"
-    check = [f"if {length} == 0:", f"    raise empty_array({what!r}, {p.where(step)})"]
+    check = [f"if {length} == 0:", "    " + p.fail("empty_array", repr(what), p.where(step))]
     return check + [f"{out} = np.{op.which}({x}{axis})"]
 
 
@@ -188,13 +217,6 @@ def _inc_subtensor(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     ]
     lines = [f"{out} = {names[x]}.copy()"] + mismatch(p, conditions, str(step.op), step, [x, y])
     return lines + [f"{out}{where} {'+=' if step.op.mode == 'inc' else '='} {names[y]}"]
-
-
-def _shape_tuple(out: Variable, names: Names, op: DimShuffle) -> str:
-    """The shape of a dimshuffle's result, from its source's shape at run time."""
-    source = names[out.owner.inputs[0]]
-    dims = ["1" if d == "x" else f"np.shape({source})[{d}]" for d in op.new_order]
-    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 @CPU_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)

@@ -137,9 +137,9 @@ class CudaModulePrinter(ModulePrinter):
         """Each side as if the other had not run: after the ifelse, a status check is pending if
         either side may have set one."""
         before = self.pending
-        then_lines = self.steps(branch.then_steps)
+        then_lines = self.nested_steps(branch.then_steps)
         then_pending, self.pending = self.pending, before
-        else_lines = self.steps(branch.else_steps)
+        else_lines = self.nested_steps(branch.else_steps)
         self.pending = self.pending or then_pending
         return then_lines, else_lines
 
@@ -193,8 +193,8 @@ class CudaModulePrinter(ModulePrinter):
         n_kept = " * ".join(shape[d] for d in kept) or "1"
         n_reduced = " * ".join(shape[d] for d in k.axes)
         if any(r.reduction in ("max", "min") for r in k.results):
-            error = f"empty_reduction({describe(k, names)!r}, {self.where(k.results[0].node)})"
-            lines += [f"if {n_reduced} == 0:", f"    raise {error}"]
+            error = self.fail("empty_reduction", repr(describe(k, names)), self.where(k.results[0].node))
+            lines += [f"if {n_reduced} == 0:", "    " + error]
         lines.append(f"splits, blocks, threads = rt.reduce_grid({n_kept}, {n_reduced})")
         partials, finals = [], []
         for j, r in enumerate(k.results):

@@ -7,6 +7,12 @@ import numpy as np
 from symgrad.types import describe_shape
 
 
+class StepFailed(Exception):
+    """Raised by a check inside a compiled program (``@njit`` code cannot format a message): its
+    arguments are the check's number and the run-time values its error needs. The function's
+    Python entry turns it into that error (``FAILURES`` in the generated module)."""
+
+
 class _Missing:
     """The default of each required parameter of a compiled function. The argument's check then
     reports the missing input in the user's terms, after any unknown keyword has been reported
@@ -27,10 +33,10 @@ def built_at(node) -> str:
     return f" (built at {node.trace})" if node.trace else ""
 
 
-def shape_mismatch(what: str, where: str, **operands: object) -> ValueError:
+def shape_mismatch(what: str, where: str, **shapes: tuple[int, ...]) -> ValueError:
     """A ValueError naming each operand of ``what`` with the shape it had at this call."""
-    shapes = ", ".join(f"{name} has shape {describe_shape(np.shape(v))}" for name, v in operands.items())
-    return ValueError(f"shape mismatch in {what}{where}: {shapes}")
+    text = ", ".join(f"{name} has shape {describe_shape(tuple(shape))}" for name, shape in shapes.items())
+    return ValueError(f"shape mismatch in {what}{where}: {text}")
 
 
 def index_error(index: int, index_name: str, dim: int, name: str, length: int, where: str) -> IndexError:

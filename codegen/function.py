@@ -16,22 +16,23 @@ C-contiguous (one copy) whatever their layout, so each kernel is compiled once.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from symgrad.config import config
-from symgrad.graph import Constant, Variable, toposort
+from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.types import describe_shape
 from symgrad.values import coerce
 
 from . import cache, machine_code
-from .cpu import emit_module
 from .errors import MISSING
-from .lower import lower
+from .errors import built_at as built_at_text
+from .lower import Program, lower
 from .module import ModuleOptions, built_at, graph_nodes
 
 DEVICES = ("cpu", "cuda")
@@ -119,9 +120,10 @@ class Function:
         return self._module.__symgrad_source__
 
     def kernel_cache_stats(self) -> tuple[int, int]:
-        """(hits, misses) of Numba's disk cache over this function's kernels in this process."""
+        """(hits, misses) of Numba's disk cache in this process, over the machine code this
+        function caches: its programs (on CUDA, its kernels)."""
         hits = misses = 0
-        for value in vars(self._module).values():
+        for value in machine_code.cached_functions(self._module):
             stats = getattr(value, "stats", None)
             if stats is not None and hasattr(stats, "cache_hits"):
                 hits += sum(stats.cache_hits.values())
@@ -245,19 +247,26 @@ def _serialized(entry: Callable, locks: list[threading.Lock]) -> Callable:
 _parallel_lock = threading.Lock()
 
 
-def _guard_parallel_kernels(module) -> None:
-    """Wrap the module's parallel kernels for two things Numba leaves to the caller.
+def _guard_parallel_programs(module) -> None:
+    """Wrap the module's programs on threads for what Numba leaves to the caller.
 
-    Numba's thread count (``numba.set_num_threads``) belongs to the thread that set it, so a call
-    from another thread would use every core whatever ``config.num_threads`` says: the wrapper sets
-    it in the calling thread first. And where Numba runs parallel loops on its 'workqueue'
-    threading layer (neither TBB nor OpenMP is installed), two threads running parallel kernels at
-    once abort the process: there, the kernels take one process-wide lock. Parallel kernels run
-    only on large inputs, so the wrapper's cost (well under a microsecond) does not show.
+    - How many threads: ``config.num_threads`` (all cores when ``None``), but no more than the cores
+      free at this call (``threads_free``). Threads of a ``prange`` loop wait for each other at its
+      end, so one of them waiting for a core that another process holds stalls them all: measured
+      here, a Hessian-vector product at n = 1e6 ran 1.8 times a serial hand loop with both cores free
+      and 9 times with one taken. (Still the program on threads, on one thread if need be, not the
+      serial one: its sums add fixed chunks in order, and the bits of a result must not depend on
+      how busy the machine was.)
+    - Numba's thread count (``numba.set_num_threads``) belongs to the thread that set it, so the
+      wrapper sets it in the calling thread.
+    - Where Numba runs parallel loops on its 'workqueue' threading layer (neither TBB nor OpenMP is
+      installed), two threads running parallel loops at once abort the process: there, the programs
+      take one process-wide lock.
+
+    Programs on threads run only for large arguments, so the wrapper's cost (a few microseconds,
+    most of it reading ``/proc/loadavg``) does not show.
     """
-    parallel = [
-        name for name in vars(module) if name.endswith("_parallel") and hasattr(module.__dict__[name], "py_func")
-    ]
+    parallel = [name for name in vars(module) if name.startswith("program") and name.endswith("_parallel")]
     if not parallel:
         return
     import numba
@@ -266,16 +275,38 @@ def _guard_parallel_kernels(module) -> None:
     numba_parallel._launch_threads()  # chooses the threading layer, so that it can be asked
     lock = _parallel_lock if numba.threading_layer() == "workqueue" else contextlib.nullcontext()
     for name in parallel:
-        kernel = module.__dict__[name]
+        threaded = module.__dict__[name]
+        if hasattr(threaded, "threaded"):
+            continue  # wrapped already, for an earlier function of this module
 
-        def run(*args: Any, _kernel=kernel) -> Any:
-            wanted = config.num_threads
-            if wanted is not None and numba.get_num_threads() != wanted:
-                numba.set_num_threads(wanted)
+        def run(*args: Any, _threaded=threaded) -> Any:
+            threads = threads_free(config.num_threads or numba.config.NUMBA_NUM_THREADS)
+            if numba.get_num_threads() != threads:
+                numba.set_num_threads(threads)
             with lock:
-                return _kernel(*args)
+                return _threaded(*args)
 
+        run.threaded = threaded  # (not __wrapped__: a Numba dispatcher has one, its Python function)
         setattr(module, name, run)
+
+
+def threads_free(wanted: int) -> int:
+    """How many threads a parallel loop should use now: at most ``wanted``, and no more than the
+    cores this process may run on (its CPU affinity: ``taskset``, a container's CPU set) less
+    those other tasks keep busy (Linux's count of runnable tasks; the caller is one of them)."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    busy = _runnable_tasks() - 1
+    return max(1, min(wanted, allowed, (os.cpu_count() or 1) - busy))
+
+
+def _runnable_tasks() -> int:
+    """Tasks running or waiting for a core on this machine now (the 4th field of /proc/loadavg);
+    1 (this one) where the system does not say."""
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return 1
 
 
 def _describe_graph(
@@ -308,23 +339,47 @@ def _describe_graph(
     return "\n".join(lines)
 
 
-def compile_function(spec: FunctionSpec) -> Function:
-    """The compiled callable for ``spec``: its module from the cache, or lowered and printed now."""
+def _backend(spec: FunctionSpec) -> tuple[Callable[[Program, ModuleOptions], str], dict[str, Any]]:
+    """The module printer of ``spec``'s device, and its options."""
     if spec.device == "cuda":
         from . import cuda_runtime
-        from .cuda import emit_cuda_module as emit
+        from .cuda import emit_cuda_module
 
-        backend = dict(return_device_arrays=spec.return_device_arrays, reduce_threads=cuda_runtime.REDUCE_THREADS)
-    else:
-        emit = emit_module
-        backend = dict(
-            parallel_threshold=config.parallel_threshold, vector_math=config.vector_math, trust_input=spec.trust_input
-        )
+        options = dict(return_device_arrays=spec.return_device_arrays, reduce_threads=cuda_runtime.REDUCE_THREADS)
+        return emit_cuda_module, options
+    from .cpu import emit_module
+
+    options = dict(
+        parallel_threshold=config.parallel_threshold, vector_math=config.vector_math, trust_input=spec.trust_input
+    )
+    return emit_module, options
+
+
+def _options_text(spec: FunctionSpec, backend: dict[str, Any]) -> str:
+    """Everything besides the graph that the module's text depends on, for the cache key."""
     # The rewrites applied are in the key because the module's header lists them.
-    options = (f"{spec.device_text} {' '.join(f'{k}={v}' for k, v in backend.items())} single={spec.single} "
-               f"name={spec.name!r} parameters={spec.parameter_names} defaults={len(spec.defaults)} "
-               f"rewrites={spec.rewrites}")  # fmt: skip
-    key = cache.make_key(_describe_graph(spec.inputs, spec.shared, spec.outputs, spec.updates, options))
+    return (f"{spec.device_text} {' '.join(f'{k}={v}' for k, v in backend.items())} single={spec.single} "
+            f"name={spec.name!r} parameters={spec.parameter_names} defaults={len(spec.defaults)} "
+            f"rewrites={spec.rewrites}")  # fmt: skip
+
+
+def graph_key(spec: FunctionSpec, excluded: list[str]) -> str:
+    """The key of the user's graph as built (``spec`` before any rewrite), under the rewrites
+    ``excluded``: equal keys optimize to the same graph, and so to the same module."""
+    _, backend = _backend(spec)
+    options = f"{_options_text(spec, backend)} excluded={sorted(excluded)}"
+    return cache.make_key(_describe_graph(spec.inputs, spec.shared, spec.outputs, spec.updates, options))
+
+
+def compile_function(spec: FunctionSpec, built: tuple[str, FunctionSpec] | None = None) -> Function:
+    """The compiled callable for ``spec``: its module from the cache, or lowered and printed now.
+
+    ``built`` is the graph as the user built it (its ``graph_key`` and its spec, before the rewrites
+    that made ``spec``): the cache remembers which module it led to, for ``recall_function``.
+    """
+    emit, backend = _backend(spec)
+    key = cache.make_key(_describe_graph(spec.inputs, spec.shared, spec.outputs, spec.updates,
+                                         _options_text(spec, backend)))  # fmt: skip
 
     def build_source() -> str:
         program = lower(spec.inputs, spec.outputs, spec.shared, spec.updates)
@@ -339,6 +394,14 @@ def compile_function(spec: FunctionSpec) -> Function:
         ))  # fmt: skip
 
     module = cache.load_module(key, build_source, machine_code.attach)
+    nodes = graph_nodes(spec.outputs, spec.updates)
+    if built is not None:
+        cache.remember(built[0], key, _recipe(spec, built[1], [nodes[k] for k in module.SITES]))
+    return _function(spec, module, built_at(nodes, module.SITES))
+
+
+def _function(spec: FunctionSpec, module, sites: dict[int, str]) -> Function:
+    """The callable of ``module``'s entry for ``spec``: its argument checks, storage and locks."""
     params = list(module.PARAMETERS)
     label = f"function {spec.name!r}" if spec.name else "the function"
     checks = [
@@ -347,10 +410,46 @@ def compile_function(spec: FunctionSpec) -> Function:
         else _make_check(v, p, spec.allow_input_downcast, label, params)
         for v, p in zip(spec.inputs, params)
     ]
-    sites = built_at(graph_nodes(spec.outputs, spec.updates), module.SITES) if module.SITES else {}
     entry = module.make_entry(checks, _call_error(label, params), spec.defaults, spec.storage, sites)
     if spec.locks:
         entry = _serialized(entry, spec.locks)
-    _guard_parallel_kernels(module)
+    _guard_parallel_programs(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
     return compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites, spec.built_at)
+
+
+def _recipe(spec: FunctionSpec, before: FunctionSpec, sites: list[Apply]) -> dict[str, Any]:
+    """What ``recall_function`` needs besides the module to make ``spec``'s function from ``before``,
+    the graph as built: the rewrites applied, which of its shared variables the module reads (by
+    position), and for each ``built_at`` site a node of it built by the same line (by number in
+    ``graph_nodes``; -1 where none was)."""
+    position = {id(v): k for k, v in enumerate(before.shared)}
+    numbered = {}
+    for k, node in enumerate(graph_nodes(before.outputs, before.updates)):
+        if node.trace:
+            numbered.setdefault(node.trace, k)
+    return {
+        "rewrites": list(spec.rewrites),
+        "shared": [position[id(v)] for v in spec.shared],
+        "sites": [numbered.get(node.trace, -1) for node in sites],
+    }
+
+
+def recall_function(built_key: str, before: FunctionSpec) -> Function | None:
+    """The function that the graph ``before`` (as the user built it) led to in an earlier process,
+    made without rewriting, lowering or printing anything; ``None`` if the cache does not know it."""
+    recipe = cache.recall(built_key)
+    if recipe is None:
+        return None
+    nodes = graph_nodes(before.outputs, before.updates)
+    try:
+        shared = [before.shared[k] for k in recipe["shared"]]
+        rewrites = tuple(str(name) for name in recipe["rewrites"])
+        lines = [nodes[k] if k >= 0 else None for k in recipe["sites"]]
+    except (KeyError, IndexError, TypeError):
+        return None  # not what this version of symgrad writes: build it the long way
+    module = cache.load_existing(recipe["key"], machine_code.attach)
+    if module is None or len(lines) != len(module.SITES):
+        return None
+    spec = replace(before, shared=shared, storage=[v.storage for v in shared], rewrites=rewrites)
+    return _function(spec, module, {k: built_at_text(node) if node else "" for k, node in zip(module.SITES, lines)})

@@ -132,16 +132,25 @@ class CheckedFunctionCache(FunctionCache):
             return None
 
 
-def attach(module: ModuleType) -> None:
-    """Give every kernel of ``module`` (loaded from its cache file) the checked disk cache.
+def cached_functions(module: ModuleType) -> list[Dispatcher]:
+    """The functions of ``module`` whose machine code goes to the disk cache: its programs, or its
+    kernels where it has none (CUDA). A program's machine code holds the kernels it calls: caching
+    them too would store them twice."""
+    own = [v for v in vars(module).values() if isinstance(v, Dispatcher) and v.py_func.__module__ == module.__name__]
+    programs = [v for v in own if v.py_func.__name__.startswith("program")]
+    return programs or own
 
-    Only the module's own kernels: the functions it imports (codegen.runtime's) keep Numba's cache
+
+def attach(module: ModuleType) -> None:
+    """Give the programs of ``module`` (loaded from its cache file; its kernels where it has no
+    programs, as on CUDA) the checked disk cache.
+
+    Only the module's own functions: the functions it imports (codegen.runtime's) keep Numba's cache
     in codegen/__pycache__, whose files Numba's loader must still be able to read in a process
     that uses them without a generated module.
     """
-    for value in list(vars(module).values()):
-        if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
-            try:
-                value._cache = CheckedFunctionCache(value.py_func)
-            except RuntimeError as err:  # Numba found no usable __pycache__ (it became read-only)
-                warnings.warn(f"symgrad: {err}; compiling {value.py_func.__qualname__} in memory", CacheWarning, 2)
+    for value in cached_functions(module):
+        try:
+            value._cache = CheckedFunctionCache(value.py_func)
+        except RuntimeError as err:  # Numba found no usable __pycache__ (it became read-only)
+            warnings.warn(f"symgrad: {err}; compiling {value.py_func.__qualname__} in memory", CacheWarning, 2)

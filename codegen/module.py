@@ -25,6 +25,7 @@ import numpy as np
 
 from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ops.loop import Map
+from symgrad.ops.shape import DimShuffle, SpecifyShape
 from symgrad.printing.formulas import pp
 
 from .errors import built_at as built_at_text
@@ -32,6 +33,31 @@ from .lower import Branch, Kernel, Loop, Program, Step, constants_of, loop_body
 from .names import Names, entry_name, np_dtype
 from .rules import RuleTable
 from .scalar_printer import NumbaPrinter
+
+
+class EqualLengths:
+    """Which array lengths the steps printed so far have shown to be equal: a check made them so,
+    or a step made its result's length from an operand's. Lengths are ``(variable, dim)`` pairs, in
+    sets (union-find); a check between lengths of one set can never fail, and is left out."""
+
+    def __init__(self) -> None:
+        self.parent: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def find(self, length: tuple[int, int]) -> tuple[int, int]:
+        while self.parent.get(length, length) != length:
+            length = self.parent[length]
+        return length
+
+    def same(self, a: tuple[Variable, int], b: tuple[Variable, int]) -> bool:
+        return self.find((id(a[0]), a[1])) == self.find((id(b[0]), b[1]))
+
+    def join(self, a: tuple[Variable, int], b: tuple[Variable, int]) -> None:
+        self.parent[self.find((id(a[0]), a[1]))] = self.find((id(b[0]), b[1]))
+
+
+class Run(str):
+    """An argument of an error (see :meth:`ModulePrinter.fail`) known only when the check fails: a
+    shape or an index. Every other argument is a constant of the module (a description, a name)."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,7 @@ class ModulePrinter(ABC):
         for c in self.constants:
             names.add(c, prefix="c")
         self.node_numbers = {id(node): k for k, node in enumerate(graph_nodes(program.outputs, program.updates))}
+        self.equal_lengths = EqualLengths()
 
     # --- values ----------------------------------------------------------------------------------
     def where(self, node: Apply) -> str:
@@ -107,6 +134,18 @@ class ModulePrinter(ABC):
         """Loop dim ``dim``'s length, from an array that has it (CUDA kernels print the same text)."""
         sources = k.dim_sources(dim)
         return f"{self.names[sources[0][0]]}.shape[{sources[0][1]}]" if sources and not k.broadcastable[dim] else "1"
+
+    def fail(self, error: str, *args: str, **keywords: str) -> str:
+        """The line raising ``error`` (a function of ``codegen.errors``) called with ``args`` and
+        ``keywords``: texts of Python expressions, those known only at run time marked :class:`Run`.
+        Here, in Python, the line calls it directly; code compiled by Numba cannot build a message,
+        so a backend's compiled steps raise the run-time values and let Python call it."""
+        texts = [*args, *(f"{k}={v}" for k, v in keywords.items())]
+        return f"raise {error}({', '.join(texts)})"
+
+    def shape(self, var: Variable) -> Run:
+        """``var``'s shape, for an error message."""
+        return Run("()" if var.ndim == 0 else f"{self.names[var]}.shape")
 
     def host_value(self, var: Variable) -> str:
         """Text giving ``var``'s value where the driver runs (a backend with a device copies it back)."""
@@ -125,7 +164,28 @@ class ModulePrinter(ABC):
                 driver += self.loop(step)
             else:
                 driver += self.rules.rule(step).emit(self, step, self.names.add(step.output))
+                self.note_view_lengths(step)
         return driver
+
+    def note_view_lengths(self, node: Apply) -> None:
+        """A dimshuffle's (or a SpecifyShape's) result has its operand's lengths, dim for dim."""
+        source, out = node.inputs[0], node.output
+        if isinstance(node.op, DimShuffle):
+            for k, d in enumerate(node.op.new_order):
+                if d != "x":
+                    self.equal_lengths.join((out, k), (source, d))
+        elif isinstance(node.op, SpecifyShape):
+            for d in range(out.ndim):
+                self.equal_lengths.join((out, d), (source, d))
+
+    def nested_steps(self, steps: list[Step]) -> list[str]:
+        """``steps`` inside an ``if`` or a ``for``: the lengths their checks compare are not known
+        equal after them (they may not run)."""
+        known = dict(self.equal_lengths.parent)
+        try:
+            return self.steps(steps)
+        finally:
+            self.equal_lengths.parent = known
 
     @abstractmethod
     def kernel_step(self, k: Kernel) -> list[str]:
@@ -149,7 +209,7 @@ class ModulePrinter(ABC):
 
     def branch_sides(self, branch: Branch) -> tuple[list[str], list[str]]:
         """The driver lines of the true side and of the false side."""
-        return self.steps(branch.then_steps), self.steps(branch.else_steps)
+        return self.nested_steps(branch.then_steps), self.nested_steps(branch.else_steps)
 
     def condition(self, var: Variable) -> tuple[str, str]:
         """An ifelse's condition as the driver tests it, and a comment on what that costs."""
@@ -169,7 +229,7 @@ class ModulePrinter(ABC):
             self.alias(placeholder, value)
         i, out = names.add(op.index), names.add(loop.output)
         lines, rows = self.row_count(n)
-        body = self.steps(loop.body.steps)
+        body = self.nested_steps(loop.body.steps)
         return lines + [
             f"# {out}[{i}] for each {i} < {rows}; what does not depend on {i} is computed above, once",
             f"{out} = {self.empty(f'({rows},) + np.shape({names[like]})', loop.output.dtype)}",
@@ -198,7 +258,7 @@ class ModulePrinter(ABC):
     def emit(self) -> str:
         """The full text of the module."""
         program, names, options = self.program, self.names, self.options
-        driver = self.finish_driver(self.steps(program.steps))
+        driver = self.driver(program.steps)
         for var in program.outputs:
             names.add(var)
         deferred = program.deferred_updates()
@@ -241,9 +301,10 @@ class ModulePrinter(ABC):
                   f"    return {function}"]  # fmt: skip
         return "\n".join(header) + "\n\n\n" + "\n\n\n".join(self.kernels + ["\n".join(entry)]) + "\n"
 
-    def finish_driver(self, driver: list[str]) -> list[str]:
-        """The driver's lines once all are printed (a backend may drop checks that repeat)."""
-        return driver
+    def driver(self, steps: list[Step]) -> list[str]:
+        """The lines of the compiled function that run the program's steps (a backend may compile
+        them as a function of their own, and call it)."""
+        return self.steps(steps)
 
     @abstractmethod
     def header_lines(self) -> list[str]:

@@ -12,7 +12,9 @@ A rule receives the module printer (names, ``built_at`` sites, the backend's hel
 and the name of its result, and returns the driver lines computing it. ``view=True`` declares that
 the result may share memory with an input (a transpose, a slice): the printer copies such a value
 before returning it as an output. A backend that cannot run an op says so with ``unsupported``,
-and the printer raises ``NotSupportedOnDevice`` with that reason when it meets one.
+and the printer raises ``NotSupportedOnDevice`` with that reason when it meets one. ``compiled=False``
+(or a predicate of the node) says that the lines cannot run inside Numba's compiled program on the
+CPU: the step then runs in Python between programs (see ``codegen.segments``).
 
 Some ops never reach a rule: elementwise ops and reductions are fused into kernels by
 ``codegen.lower``, ``IfElse`` and ``Map`` become its ``Branch`` and ``Loop`` steps, and
@@ -57,9 +59,13 @@ class Rule:
     emit: Emit | None
     view: bool | Callable[[Apply], bool] = False
     unsupported: str | None = None
+    compiled: bool | Callable[[Apply], bool] = True
 
     def is_view(self, node: Apply) -> bool:
         return self.view(node) if callable(self.view) else self.view
+
+    def runs_compiled(self, node: Apply) -> bool:
+        return self.compiled(node) if callable(self.compiled) else self.compiled
 
 
 class RuleTable:
@@ -69,12 +75,17 @@ class RuleTable:
         self.backend = backend
         self.rules: dict[type[Op], Rule] = {}
 
-    def register(self, *op_types: type[Op], view: bool | Callable[[Apply], bool] = False) -> Callable[[Emit], Emit]:
+    def register(
+        self,
+        *op_types: type[Op],
+        view: bool | Callable[[Apply], bool] = False,
+        compiled: bool | Callable[[Apply], bool] = True,
+    ) -> Callable[[Emit], Emit]:
         """Decorator: ``emit`` lowers ``op_types`` on this backend."""
 
         def add(emit: Emit) -> Emit:
             for op_type in op_types:
-                self._add(op_type, Rule(emit, view))
+                self._add(op_type, Rule(emit, view, compiled=compiled))
             return emit
 
         return add

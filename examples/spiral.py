@@ -71,10 +71,10 @@ def main() -> None:
     inputs, outputs, scores = build_loss_and_gradients(reg=1e-3)
     step = theano.function(inputs, outputs, name="spiral_step")
     predict = theano.function([inputs[0], *inputs[2:]], scores, name="spiral_scores")
-    step(x_data, onehot_data, *params)  # the first call loads or compiles the kernels
+    step(x_data, onehot_data, *params)  # the first call loads or compiles the machine code
     compile_seconds = time.perf_counter() - start
     hits, misses = step.kernel_cache_stats()
-    source = "served by the disk cache" if misses == 0 else f"compiled {misses} kernels"
+    source = "served by the disk cache" if misses == 0 else f"compiled as {misses} program(s)"
     print(f"compile: {compile_seconds:.2f} s ({source})")
 
     report_every = max(args.steps // 10, 1)

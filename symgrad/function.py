@@ -82,7 +82,7 @@ def function(
     shape (a Python float or int for a 0-d float64 or int64 input): anything else then fails inside
     Numba, or gives wrong results. Shape checks between operands stay.
     """
-    from codegen.function import FunctionSpec, compile_function, device_description
+    from codegen.function import FunctionSpec, compile_function, device_description, graph_key, recall_function
 
     from .config import config
     from .grad import rewrites_in_gradients
@@ -106,12 +106,6 @@ def function(
     # Used means used by the graph as written: rewrites may drop reads of values that only lent
     # a shape (the gradient of sum(x * w) with respect to x is w), which is no user mistake.
     used = {id(v) for v in graph_inputs(everything)}
-    rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
-    if isinstance(exclude, str):
-        exclude = [exclude]  # one name, not its letters
-    everything = optimize(everything, rewrites, exclude=exclude)
-    out_list = everything[: len(out_list)]
-    update_pairs = [(t, v) for (t, _), v in zip(update_pairs, everything[len(out_list) :])]
     for v in inputs:
         if id(v) not in used:
             message = f"theano.function: input {v!r} is not used to compute any output"
@@ -119,38 +113,73 @@ def function(
                 raise ValueError(message + "; pass on_unused_input='ignore' (or 'warn') if that is intended")
             if on_unused_input == "warn":
                 warnings.warn(message, stacklevel=3)
+    if isinstance(exclude, str):
+        exclude = [exclude]  # one name, not its letters
+    excluded = [*(exclude or ()), *config.excluded_rewrites]
+
+    def spec_of(graph: list[Variable], rewrites: list[str]) -> FunctionSpec | None:
+        """The spec of the function computing ``graph`` (the outputs, then the updates' values);
+        ``None`` when it reads a variable that is neither an input nor shared."""
+        outputs = graph[: len(out_list)]
+        updates = [(t, v) for (t, _), v in zip(update_pairs, graph[len(out_list) :])]
+        shared = _shared_of(graph, updates, inputs)
+        if shared is None:
+            return None
+        updated = sorted((target for target, _ in updates), key=id)  # one global order: no deadlock
+        return FunctionSpec(
+            inputs=inputs,
+            outputs=outputs,
+            single=single,
+            shared=shared,
+            storage=[v.storage for v in shared],
+            updates=updates,
+            locks=[target.lock for target in updated],
+            parameter_names=parameter_names,
+            defaults=defaults,
+            name=name,
+            rewrites=tuple(rewrites),
+            device=device,
+            device_text=device_text,
+            allow_input_downcast=allow_input_downcast,
+            return_device_arrays=return_device_arrays,
+            trust_input=trust_input,
+            built_at=user_line(),
+        )
+
+    rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
+    before = spec_of(everything, rewrites)
+    built = None
+    if before is not None:
+        # Built before (in this process or an earlier one)? Then its module is known: no rewriting.
+        built = graph_key(before, excluded), before
+        recalled = recall_function(*built)
+        if recalled is not None:
+            return recalled
+    everything = optimize(everything, rewrites, exclude=exclude)
+    spec = spec_of(everything, rewrites)
+    if spec is None:
+        listed = {id(v) for v in inputs}
+        unknown = next(v for v in graph_inputs(everything) if not isinstance(v, SharedVariable) and id(v) not in listed)
+        raise ValueError(
+            f"theano.function: the outputs depend on {unknown!r} ({unknown.type}), which is not in the inputs list"
+        )
+    return compile_function(spec, built)
+
+
+def _shared_of(
+    graph: list[Variable], updates: list[tuple[Variable, Variable]], inputs: list[Variable]
+) -> list[Variable] | None:
+    """The shared variables ``graph`` reads or ``updates`` write, in a fixed order; ``None`` if the
+    graph reads a variable that is neither one of them nor in ``inputs``."""
     listed = {id(v) for v in inputs}
     shared: list[Variable] = []
-    for v in graph_inputs(everything) + [t for t, _ in update_pairs]:
+    for v in graph_inputs(graph) + [t for t, _ in updates]:
         if isinstance(v, SharedVariable):
             if all(v is not s for s in shared):
                 shared.append(v)
         elif id(v) not in listed:
-            raise ValueError(
-                f"theano.function: the outputs depend on {v!r} ({v.type}), which is not in the inputs list"
-            )
-
-    updated = sorted((target for target, _ in update_pairs), key=id)  # one global order: no deadlock
-    spec = FunctionSpec(
-        inputs=inputs,
-        outputs=out_list,
-        single=single,
-        shared=shared,
-        storage=[v.storage for v in shared],
-        updates=update_pairs,
-        locks=[target.lock for target in updated],
-        parameter_names=parameter_names,
-        defaults=defaults,
-        name=name,
-        rewrites=tuple(rewrites),
-        device=device,
-        device_text=device_text,
-        allow_input_downcast=allow_input_downcast,
-        return_device_arrays=return_device_arrays,
-        trust_input=trust_input,
-        built_at=user_line(),
-    )
-    return compile_function(spec)
+            return None
+    return shared
 
 
 def _pairs(value: Any, what: str) -> list[tuple[Any, Any]]:
@@ -236,5 +265,3 @@ def _parameters(inputs: Sequence[Any], allow_downcast: bool | None) -> tuple[lis
         variables.append(v)
         names.append(spec.name)
     return variables, names, defaults
-
-

@@ -5,6 +5,8 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 RUN_DIR = tempfile.mkdtemp(prefix="symgrad-test-")
 # Set before symgrad is imported anywhere, so no test reads or writes the real cache.
 os.environ["SYMGRAD_CACHE_DIR"] = os.path.join(RUN_DIR, "cache")
@@ -24,3 +26,12 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     shutil.rmtree(RUN_DIR, ignore_errors=True)
+
+
+@pytest.fixture
+def quiet_machine(monkeypatch):
+    """As if no other task were running: programs on threads use the thread count asked for (on a
+    busy machine they run serially, see ``codegen.function.threads_free``), so a test of them does."""
+    import codegen.function
+
+    monkeypatch.setattr(codegen.function, "_runnable_tasks", lambda: 1)

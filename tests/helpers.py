@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shutil
@@ -74,8 +75,24 @@ def check_grad(build, values, rtol=1e-6, atol=1e-8):
         np.testing.assert_allclose(symbolic, expected, rtol=rtol, atol=atol, err_msg=f"gradient {i}")
 
 
-def kernels(f) -> dict:
-    """The single-threaded kernels (``k0_...``) of a compiled function's module, by name."""
+def program_text(f_or_source) -> str:
+    """The text that runs a compiled function's steps in order: the CPU module's (serial) program,
+    or the CUDA module's entry."""
+    source = f_or_source if isinstance(f_or_source, str) else f_or_source.source
+    start = "\ndef program(" if "\ndef program(" in source else "\ndef make_entry("
+    return source.split(start)[1].split("\n\n\n")[0]
+
+
+def kernels(f, *args) -> dict:
+    """The single-threaded kernels (``k0_...``) of a compiled function's module, by name.
+
+    Inside the program they are inlined, so Numba never compiles them on their own: given the
+    function's arguments, the program runs once as Python, which compiles each kernel it calls
+    for the arguments it passes (what ``llvm_of`` then reads)."""
+    if args:
+        program = f._module.program.py_func
+        given = dict(zip(f._module.PARAMETERS, args))
+        program(*(given[p] if p in given else getattr(f._module, p) for p in inspect.signature(program).parameters))
     return {
         name: value
         for name, value in vars(f._module).items()

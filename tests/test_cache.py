@@ -376,3 +376,54 @@ def test_a_cached_module_reports_the_lines_of_the_process_using_it(tmp_path):
     assert messages[0].startswith("shape mismatch in dot (built at ") and "build_0.py:7" in messages[0]
     assert "build_7.py:14" in messages[1], messages
     assert len(list((tmp_path / "cache").glob("symgrad_*.py"))) == 1  # one entry served both
+
+
+# Builds a gradient with a shared variable and its update; with "warm", rewriting and lowering
+# raise once the graph is built, so the function can only come from the recipe an earlier process left.
+RECALL_CHILD = """
+import json, sys
+import numpy as np
+import symgrad as theano
+import symgrad.tensor as T
+import codegen.function
+import symgrad.rewrite
+
+x = T.dvector("x")
+w = theano.shared(np.ones(3), name="w")
+cost = T.sum(T.exp(x * w) * 2)
+grad = T.grad(cost, x)  # T.grad rewrites what it differentiates: that is building the graph
+if sys.argv[1] == "warm":
+    def refuse(*args, **kwargs):
+        raise AssertionError("the graph was rewritten or lowered again")
+
+    codegen.function.lower = symgrad.rewrite.optimize = refuse
+f = theano.function([x], [cost, grad], updates=[(w, w * 0.5)])
+values = [f(np.arange(3.0))[0].item() for _ in range(2)]
+print(json.dumps({"values": values, "w": w.get_value().tolist(), "rewrites": f.rewrites,
+                  "stats": f.kernel_cache_stats()}))
+"""
+
+
+def test_a_second_process_finds_the_function_without_rewriting_or_lowering_the_graph(tmp_path):
+    """The recipe, keyed by the graph as built, names the module it led to: the second process
+    neither rewrites nor lowers nor prints, and loads the machine code. A damaged recipe is
+    only a missed shortcut: the function is built the long way and the recipe written again."""
+    env = dict(child_env(tmp_path / "cache"))
+    script = tmp_path / "recall.py"
+    script.write_text(RECALL_CHILD)
+
+    def run(mode: str) -> dict:
+        done = subprocess.run([sys.executable, str(script), mode], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    cold = run("cold")
+    assert cold["stats"] == [0, 1] and cold["w"] == [0.25, 0.25, 0.25]
+    warm = run("warm")
+    assert warm["stats"] == [1, 0]  # the program's machine code, from Numba's cache
+    assert warm["values"] == cold["values"] and warm["w"] == cold["w"] and warm["rewrites"] == cold["rewrites"]
+    (recipe,) = (tmp_path / "cache").glob("symgrad_*.recipe")
+    recipe.write_text("# sha256: 0\n{}")
+    again = run("cold")
+    assert again["values"] == cold["values"] and again["stats"] == [1, 0]
+    assert recipe.read_text().startswith("# sha256: ") and run("warm")["values"] == cold["values"]

@@ -55,7 +55,7 @@ def test_elementwise_kernels_of_float32_graphs_compute_in_float32_only():
     for value, reference in zip(got, expected):
         np.testing.assert_allclose(value, reference, rtol=2e-6)
     assert "np.float32(0.5)" in f.source and "np.float32(n)" in f.source and "np.float32(d[i0])" in f.source
-    found = kernels(f)
+    found = kernels(f, xv, yv, 3, dv)
     assert found
     for name, kernel in found.items():
         assert double_arithmetic(llvm_of(kernel)) == [], name
@@ -68,7 +68,7 @@ def test_float32_sums_accumulate_in_float64_by_design():
     total, top = f(xv)
     assert total.dtype == np.float32 and total == 2.0**24 + 4
     assert top.dtype == np.float32 and top == 2.0**25
-    (kernel,) = kernels(f).values()
+    (kernel,) = kernels(f, xv).values()
     doubles = double_arithmetic(llvm_of(kernel))  # the sum's accumulator; the max stays float32
     assert doubles and all(re.search(r"fpext float|fadd [a-z ]*double|phi double", d) for d in doubles), doubles
 

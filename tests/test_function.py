@@ -310,7 +310,7 @@ def test_outputs_never_alias_inputs_or_each_other():
     assert first.tolist() == [0.0, 1.0, 2.0]
 
 
-def test_parallel_kernels_match_serial(monkeypatch):
+def test_parallel_kernels_match_serial(monkeypatch, quiet_machine):
     monkeypatch.setattr(theano.config, "parallel_threshold", 10)
     x = T.dmatrix("x")
     outputs = [T.exp(x) * T.sin(x), T.sum(x**2), T.sum(x, axis=1), T.max(x, axis=1), T.sum(x, axis=0)]
@@ -329,7 +329,9 @@ def test_source_is_readable_python():
     source = f.source
     compile(source, "<generated>", "exec")
     assert "def compiled_function(x=MISSING, y=MISSING, *extra, **unknown):" in source
-    assert source.count("@njit") == 2  # one fused loop, plus its multi-threaded twin
+    # One fused loop and its multi-threaded twin; the program calling it, and its twin calling the twin.
+    assert source.count("@njit(**KERNEL_OPTIONS)") == source.count("@njit(**PARALLEL_OPTIONS)") == 1
+    assert source.count("@njit(**PROGRAM_OPTIONS)") == 2 and "def program(x, y):" in source
     assert "exp(" in source and "log1p(" in source
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ import symgrad as theano
 import symgrad.tensor as T
 from symgrad.ifelse import ifelse
 
-from .helpers import numeric_grad
+from .helpers import numeric_grad, program_text
 
 
 def test_ifelse_picks_a_branch_and_matches_switch():
@@ -40,8 +42,11 @@ def test_work_shared_by_both_branches_runs_once_before_the_if():
     x = T.dvector("x")
     common = T.exp(x) + 1
     f = theano.function([c, x], ifelse(c, T.sum(common), T.max(common)))
-    head, _, branches = f.source.partition("if c:")
-    assert "exp(" not in branches.split("def make_entry")[-1]  # computed once, before the branches
+    branches = program_text(f).partition("if c:")[2]
+    called = set(re.findall(r"\b(k\d+_\w+?)[(\[]", branches))  # a call on the CPU, a launch on CUDA
+    assert called  # the sum and the max, one in each branch
+    for name in called:  # exp is computed once, before the branches
+        assert "exp(" not in f.source.split(f"def {name}(")[1].split("\n\n")[0]
     data = np.array([0.0, 1.0])
     assert f(1, data) == pytest.approx(np.sum(np.exp(data) + 1))
     assert f(0, data) == pytest.approx(np.max(np.exp(data) + 1))

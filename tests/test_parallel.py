@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 import pytest
 
+import codegen.function
 import symgrad as theano
 import symgrad.tensor as T
 from symgrad.config import config
@@ -30,7 +33,7 @@ def test_costly_loops_go_parallel_sooner_than_cheap_ones():
     assert above(costly) < config.parallel_threshold // 20
 
 
-def test_parallel_reductions_give_the_same_bits_on_any_thread_count(monkeypatch, threads):
+def test_parallel_reductions_give_the_same_bits_on_any_thread_count(monkeypatch, threads, quiet_machine):
     monkeypatch.setattr(config, "parallel_threshold", 1)
     x, y = T.dvectors("x", "y")
     f = theano.function([x, y], [T.sum(x * y), T.max(x), T.min(y * 2), T.prod(1 + x / 1000), x * y])
@@ -58,7 +61,7 @@ def test_parallel_reductions_give_the_same_bits_on_any_thread_count(monkeypatch,
     assert np.isnan(f(with_nan, b)[1])
 
 
-def test_parallel_sums_over_axis_0_give_the_same_bits_on_any_thread_count(monkeypatch, threads):
+def test_parallel_sums_over_axis_0_give_the_same_bits_on_any_thread_count(monkeypatch, threads, quiet_machine):
     # Each chunk of rows has its own array of partial sums, added in order; with many columns the
     # chunks are fewer, so that the partial sums stay within PARTIALS_LIMIT elements.
     monkeypatch.setattr(config, "parallel_threshold", 1)
@@ -89,7 +92,7 @@ def test_num_threads_is_checked(threads):
     assert config.num_threads == 1 and numba.get_num_threads() == 1
 
 
-def test_num_threads_holds_in_every_calling_thread(monkeypatch, threads):
+def test_num_threads_holds_in_every_calling_thread(monkeypatch, threads, quiet_machine):
     # numba.set_num_threads acts in the thread that calls it; a parallel kernel called from another
     # thread used every core until the compiled function set the count in the calling thread.
     import threading
@@ -108,3 +111,22 @@ def test_num_threads_holds_in_every_calling_thread(monkeypatch, threads):
     thread.start()
     thread.join()
     assert seen == [pytest.approx(2 * np.e, rel=1e-15), 1]
+
+
+def test_parallel_loops_use_only_the_cores_other_tasks_leave_free(monkeypatch, threads):
+    """Threads of a parallel loop wait for each other at its end: with every core busy elsewhere,
+    the loop runs on one thread (the same chunks in the same order: the same bits)."""
+    monkeypatch.setattr(config, "parallel_threshold", 1)
+    x = T.dvector("x")
+    f = theano.function([x], [T.sum(T.exp(x) * 2), T.exp(x)])
+    data = np.linspace(-1.0, 1.0, 10_001)
+    monkeypatch.setattr(codegen.function, "_runnable_tasks", lambda: 1 + (os.cpu_count() or 1))
+    assert codegen.function.threads_free(8) == 1
+    loaded = f(data)
+    assert numba.get_num_threads() == 1  # set for this call, in this thread
+    monkeypatch.setattr(codegen.function, "_runnable_tasks", lambda: 1)  # a quiet machine
+    allowed = len(os.sched_getaffinity(0))
+    assert codegen.function.threads_free(8) == min(8, allowed)
+    quiet = f(data)
+    assert numba.get_num_threads() == min(allowed, numba.config.NUMBA_NUM_THREADS)
+    assert loaded[0] == quiet[0] and np.array_equal(loaded[1], quiet[1])

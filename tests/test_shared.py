@@ -104,7 +104,7 @@ def test_updates_that_read_other_elements_are_not_written_in_place():
     np.testing.assert_array_equal(v.get_value(), np.full(3, 3.0))
 
 
-def test_in_place_updates_with_parallel_kernels(monkeypatch):
+def test_in_place_updates_with_parallel_kernels(monkeypatch, quiet_machine):
     monkeypatch.setattr(config, "parallel_threshold", 10)
     w = theano.shared(np.zeros(1000), name="w")
     x = T.dvector("x")

@@ -290,4 +290,3 @@ def cast(x: Variable | float, dtype: str) -> Variable:
     if x.dtype == dtype:
         return x
     return make_elemwise(sym(0), [x], dtype, f"cast{{{dtype}}}")
-
