@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from symgrad.graph import Apply
+from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
 from symgrad.ops.elemwise import Elemwise
@@ -125,11 +125,45 @@ def _subtensor(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 @CPU_RULES.register(SubtensorGrad)
 def _subtensor_grad(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     x, g, *scalars = step.inputs
-    names = p.names
-    return scalar_index_checks(p, step) + [
-        f"{out} = np.zeros(np.shape({names[x]}), dtype={np_dtype(step.output.dtype)})",
-        f"{out}{index_text(step.op.index, [names[v] for v in scalars])} = {names[g]}",
-    ]
+    return scalar_index_checks(p, step) + _region_loop(p, step, out, x, g, scalars, adding=False)
+
+
+def _region_loop(
+    p: CpuModulePrinter, node: Apply, out: str, x: Variable, value: Variable, scalars: list[Variable], adding: bool
+) -> list[str]:
+    """The line calling ``put<k>``, a generated ``@njit`` loop returning zeros like ``x`` (for a
+    SubtensorGrad) or a copy of ``x`` (an IncSubtensor) with ``value`` written or added at the basic
+    index ``x[...]``, element by element. (``out[1:] = g`` in Numba is its generic slice assignment,
+    which took 2 s to compile; this loop, inlined into the program, a few milliseconds.)"""
+    op, names = node.op, p.names
+    name = names.numbered("put")
+    params = list({id(v): v for v in (x, value, *scalars)}.values())
+    # 0-d operands arrive as Python or NumPy scalars, or as 0-d constant arrays: pass plain scalars.
+    args = [f"{np_dtype(v.dtype)}({names[v]})" if v.ndim == 0 else names[v] for v in params]
+    where = index_text(op.index, [names[v] for v in scalars])
+    zeros = isinstance(op, SubtensorGrad)
+    summary = f"zeros like {names[x]}" if zeros else f"a copy of {names[x]}"
+    summary += f" with {names[value]} {'added' if adding else 'written'} at {names[x]}{where}"
+    lines = [f"def {name}({', '.join(names[v] for v in params)}):", f'    """{summary}"""']
+    lines.append(f"    out = np.zeros({names[x]}.shape, dtype={np_dtype(node.output.dtype)})" if zeros else
+                 f"    out = {names[x]}.copy()")  # fmt: skip
+    operator = "+=" if adding else "="
+    region_ndim = x.ndim - sum(not isinstance(item, tuple) for item in op.index)
+    if region_ndim == 0:
+        lines.append(f"    out{where} {operator} {names[value]}")
+    else:
+        lines.append(f"    region = out{where}  # a view")
+        indent = "    "
+        for d in range(region_ndim):
+            lines.append(f"{indent}for i{d} in range(region.shape[{d}]):")
+            indent += "    "
+        first = region_ndim - value.ndim  # value is right-aligned against the region, as NumPy broadcasts
+        element = [("0" if n == 1 else f"i{first + q}") for q, n in enumerate(value.type.shape)]
+        read = f"{names[value]}[{', '.join(element)}]" if value.ndim else names[value]
+        lines.append(f"{indent}region[{', '.join(f'i{d}' for d in range(region_ndim))}] {operator} {read}")
+    lines.append("    return out")
+    p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
+    return [f"{out} = {name}({', '.join(args)})"]
 
 
 @CPU_RULES.register(Reshape, view=True)
@@ -213,10 +247,12 @@ def _inc_subtensor(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     where = index_text(step.op.index)
     offset = x.ndim - sum(isinstance(i, int) for i in step.op.index) - y.ndim  # y is right-aligned
     conditions = [
-        f"np.shape({names[y]})[{q}] != {out}{where}.shape[{offset + q}]" for q, n in enumerate(y.type.shape) if n != 1
+        f"np.shape({names[y]})[{q}] != {names[x]}{where}.shape[{offset + q}]"
+        for q, n in enumerate(y.type.shape)
+        if n != 1
     ]
-    lines = [f"{out} = {names[x]}.copy()"] + mismatch(p, conditions, str(step.op), step, [x, y])
-    return lines + [f"{out}{where} {'+=' if step.op.mode == 'inc' else '='} {names[y]}"]
+    checks = mismatch(p, conditions, str(step.op), step, [x, y])
+    return checks + _region_loop(p, step, out, x, y, [], adding=step.op.mode == "inc")
 
 
 @CPU_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)

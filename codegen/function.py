@@ -33,6 +33,7 @@ from . import cache, machine_code
 from .errors import MISSING
 from .errors import built_at as built_at_text
 from .lower import Program, lower
+from .memory import keep_freed_memory
 from .module import ModuleOptions, built_at, graph_nodes
 
 DEVICES = ("cpu", "cuda")
@@ -349,6 +350,8 @@ def _backend(spec: FunctionSpec) -> tuple[Callable[[Program, ModuleOptions], str
         return emit_cuda_module, options
     from .cpu import emit_module
 
+    if config.reuse_memory:
+        keep_freed_memory()
     options = dict(
         parallel_threshold=config.parallel_threshold, vector_math=config.vector_math, trust_input=spec.trust_input
     )

@@ -24,8 +24,9 @@ from typing import ClassVar
 import numpy as np
 
 from symgrad.graph import Apply, Constant, Variable, toposort
+from symgrad.ops.indexing import IncSubtensor
 from symgrad.ops.loop import Map
-from symgrad.ops.shape import DimShuffle, SpecifyShape
+from symgrad.ops.shape import DimShuffle, SpecifyShape, SubtensorGrad
 from symgrad.printing.formulas import pp
 
 from .errors import built_at as built_at_text
@@ -164,17 +165,18 @@ class ModulePrinter(ABC):
                 driver += self.loop(step)
             else:
                 driver += self.rules.rule(step).emit(self, step, self.names.add(step.output))
-                self.note_view_lengths(step)
+                self.note_lengths(step)
         return driver
 
-    def note_view_lengths(self, node: Apply) -> None:
-        """A dimshuffle's (or a SpecifyShape's) result has its operand's lengths, dim for dim."""
+    def note_lengths(self, node: Apply) -> None:
+        """What ``node``'s op says of its result's lengths: a dimshuffle's are its operand's, in its
+        order; those of a SpecifyShape, a SubtensorGrad or an IncSubtensor are its first input's."""
         source, out = node.inputs[0], node.output
         if isinstance(node.op, DimShuffle):
             for k, d in enumerate(node.op.new_order):
                 if d != "x":
                     self.equal_lengths.join((out, k), (source, d))
-        elif isinstance(node.op, SpecifyShape):
+        elif isinstance(node.op, (SpecifyShape, SubtensorGrad, IncSubtensor)):
             for d in range(out.ndim):
                 self.equal_lengths.join((out, d), (source, d))
 

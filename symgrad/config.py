@@ -26,6 +26,11 @@ class Config:
         #: with threads against 1 ms without. So threads start only where the serial loop would
         #: take about 100 us: 250,000 units (x + y from 250,000 elements, that expression from ~5,000).
         self.parallel_threshold: int = 250_000
+        #: Whether freed memory is kept for the next call rather than handed back to the system at
+        #: once (glibc's malloc thresholds, set once per process by the first CPU function made;
+        #: see ``codegen/memory.py``): large temporaries then cost no page faults. ``False`` (or
+        #: ``$SYMGRAD_REUSE_MEMORY=0``) before the first function leaves malloc as it is.
+        self.reuse_memory: bool = os.environ.get("SYMGRAD_REUSE_MEMORY", "1") != "0"
         #: Names of graph rewrites (or of whole phases) that no compilation and no ``T.grad`` may
         #: apply; ``$SYMGRAD_EXCLUDED_REWRITES`` (comma-separated) sets the initial value. See
         #: ``symgrad.rewrite.REWRITES`` for the names.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -366,3 +370,39 @@ def test_eval_without_a_value_names_eval_and_the_missing_inputs():
     with pytest.raises(ValueError, match=r"none for y"):
         (x * 2 + y).eval({x: np.ones(2)})
     np.testing.assert_array_equal((x * 2).eval({x: np.ones(2)}), [2.0, 2.0])
+
+
+# Calls a function with 8 MB temporaries and prints the page faults per call, once warm.
+FAULTS_CHILD = """
+import resource
+import numpy as np
+import symgrad as theano
+import symgrad.tensor as T
+
+x = T.dvector("x")
+cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+f = theano.function([x], [cost, T.grad(cost, x)])
+data = np.linspace(-1.0, 1.0, 10**6)
+for _ in range(3):
+    f(data)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    f(data)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc thresholds")
+def test_large_temporaries_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
+    """Each call's 8 MB arrays come from memory the previous call freed (codegen/memory.py): a few
+    page faults per call instead of one per 4 KiB page of every array."""
+
+    def faults(reuse: str) -> float:
+        env = dict(os.environ, SYMGRAD_REUSE_MEMORY=reuse)
+        done = subprocess.run([sys.executable, "-c", FAULTS_CHILD], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return float(done.stdout)
+
+    fresh, reused = faults("0"), faults("1")
+    assert fresh > 2000  # at least one 8 MB array's pages, every call
+    assert reused < fresh / 20, (reused, fresh)
