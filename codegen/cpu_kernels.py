@@ -177,7 +177,10 @@ def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str
     lines += [f"    partial{j} = np.empty({partial_shape}, dtype={np_dtype(acc_dtype(r))})" for j, r in reduced]
     lines += ["    for chunk in prange(chunks):"]
     lines += ["        " + line for line in inits]
-    lines.append("        for i0 in range(chunk * n0 // chunks, (chunk + 1) * n0 // chunks):")
+    # Unsigned bounds: a signed index that LLVM cannot prove positive gets NumPy's wraparound test at
+    # every access, which stopped the loop vectorizing (W3's gradient at n = 1e6: 2.93 ms on one
+    # thread, against 0.47 ms for the serial loop and for this one).
+    lines.append("        for i0 in range(np.uint64(chunk * n0 // chunks), np.uint64((chunk + 1) * n0 // chunks)):")
     indent = "            "
     for dim in range(1, k.ndim):
         lines.append(f"{indent}for i{dim} in range(n{dim}):")
