@@ -285,3 +285,23 @@ def test_the_public_names_are_reachable_and_dir_shows_only_them():
     assert T.disconnected_grad is T.nnet.disconnected_grad
     assert "importlib" not in dir(theano) and {"function", "grad", "optim"} <= set(dir(theano))
     assert not {"T", "kind", "elemwise"} & set(dir(T.nnet)) and "softmax" in dir(T.nnet)
+
+
+def test_theanos_t_constant():
+    two = T.constant(2.0, name="two")
+    assert two.name == "two" and two.dtype == "float64" and T.constant(2.0) is not two  # a node of its own
+    x = T.dvector("x")
+    np.testing.assert_array_equal(theano.function([x], x * two)(np.ones(3)), [2.0, 2.0, 2.0])
+    assert T.constant([1, 2], ndim=2).type.shape == (1, 2) and T.constant(3, dtype="float32").dtype == "float32"
+    with pytest.raises(ValueError, match="has 2 dims, more than ndim=1"):
+        T.constant(np.ones((2, 2)), ndim=1)
+
+
+def test_latex_of_powers_of_symgrads_functions():
+    x, y = T.dscalars("x", "y")
+    cost = T.nnet.sigmoid(3 * x + y) ** 2 + T.tanh(x * y)
+    assert printing.latex(cost) == r"\sigma^{2}\left(3 x + y\right) + \tanh{\left(x y \right)}"
+    assert r"\sigma^{2}\left(3 x + y\right)" in printing.latex(T.grad(cost, x))
+    text = printing.latex(T.log1p(x) ** 2 + T.expm1(y) ** 3 + T.nnet.softplus(x) ** 2)
+    assert r"\operatorname{softplus}^{2}\left(x\right)" in text and r"\left(e^{y} - 1\right)^{3}" in text
+    assert r"\left(\log\left(1 + x\right)\right)^{2}" in text

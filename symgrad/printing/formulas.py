@@ -153,52 +153,63 @@ class MathLatexPrinter(_SympyLatexPrinter):
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
 
-    def _call(self, name: str, expr) -> str:
-        return rf"{name}\left({', '.join(self._print(a) for a in expr.args)}\right)"
+    # SymPy prints a power of a function by passing the exponent to the function's printer
+    # (``exp=``): a call takes it on its name, as ``\sigma^{2}\left(x\right)``; other notations
+    # are raised whole.
+    def _call(self, name: str, expr, exp: str | None = None) -> str:
+        power = f"^{{{exp}}}" if exp is not None else ""
+        return rf"{name}{power}\left({', '.join(self._print(a) for a in expr.args)}\right)"
 
-    def _print_sigmoid(self, expr) -> str:
-        return self._call(r"\sigma", expr)
+    @staticmethod
+    def _raised(text: str, exp: str | None, bracketed: bool = False) -> str:
+        """``text`` to the power ``exp`` (if any); in brackets when raised, or when ``bracketed``."""
+        if exp is None and not bracketed:
+            return text
+        return rf"\left({text}\right)" + ("" if exp is None else f"^{{{exp}}}")
 
-    def _print_softplus(self, expr) -> str:
-        return self._call(r"\operatorname{softplus}", expr)
+    def _print_sigmoid(self, expr, exp=None) -> str:
+        return self._call(r"\sigma", expr, exp)
 
-    def _print_sign(self, expr) -> str:
-        return self._call(r"\operatorname{sign}", expr)
+    def _print_softplus(self, expr, exp=None) -> str:
+        return self._call(r"\operatorname{softplus}", expr, exp)
 
-    def _print_ceil(self, expr) -> str:
-        return rf"\left\lceil {self._print(expr.args[0])} \right\rceil"
+    def _print_sign(self, expr, exp=None) -> str:
+        return self._call(r"\operatorname{sign}", expr, exp)
 
-    def _print_log1p(self, expr) -> str:
-        return rf"\log\left(1 + {self._print(expr.args[0])}\right)"
+    def _print_ceil(self, expr, exp=None) -> str:
+        return self._raised(rf"\left\lceil {self._print(expr.args[0])} \right\rceil", exp)
 
-    def _print_expm1(self, expr) -> str:
-        return rf"\left(e^{{{self._print(expr.args[0])}}} - 1\right)"
+    def _print_log1p(self, expr, exp=None) -> str:
+        return self._raised(rf"\log\left(1 + {self._print(expr.args[0])}\right)", exp)
 
-    def _print_exp2(self, expr) -> str:
-        return f"2^{{{self._print(expr.args[0])}}}"
+    def _print_expm1(self, expr, exp=None) -> str:
+        return self._raised(rf"e^{{{self._print(expr.args[0])}}} - 1", exp, bracketed=True)
 
-    def _print_log2(self, expr) -> str:
-        return self._call(r"\log_{2}", expr)
+    def _print_exp2(self, expr, exp=None) -> str:
+        return self._raised(f"2^{{{self._print(expr.args[0])}}}", exp)
 
-    def _print_log10(self, expr) -> str:
-        return self._call(r"\log_{10}", expr)
+    def _print_log2(self, expr, exp=None) -> str:
+        return self._call(r"\log_{2}", expr, exp)
+
+    def _print_log10(self, expr, exp=None) -> str:
+        return self._call(r"\log_{10}", expr, exp)
 
     def _print_loggamma(self, expr, exp=None) -> str:
-        return self._call(r"\ln\Gamma", expr)
+        return self._call(r"\ln\Gamma", expr, exp)
 
     def _print_polygamma(self, expr, exp=None) -> str:
         order, x = expr.args
         if order == 0:
-            return rf"\psi\left({self._print(x)}\right)"
-        return rf"\psi^{{({self._print(order)})}}\left({self._print(x)}\right)"
+            return rf"\psi{'' if exp is None else f'^{{{exp}}}'}\left({self._print(x)}\right)"
+        return self._raised(rf"\psi^{{({self._print(order)})}}\left({self._print(x)}\right)", exp)
 
-    def _print_floor_div(self, expr) -> str:
+    def _print_floor_div(self, expr, exp=None) -> str:
         a, b = (self._print(x) for x in expr.args)
-        return rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor"
+        return self._raised(rf"\left\lfloor \frac{{{a}}}{{{b}}} \right\rfloor", exp)
 
-    def _print_mod(self, expr) -> str:
+    def _print_mod(self, expr, exp=None) -> str:
         a, b = (self.parenthesize(x, PRECEDENCE["Mul"]) for x in expr.args)
-        return rf"{a} \bmod {b}"
+        return self._raised(rf"{a} \bmod {b}", exp)
 
     def _print_Piecewise(self, expr) -> str:
         (first, *rest) = expr.args

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..config import config
-from ..graph import Constant, Variable, apply, constant, make_variable
+from ..graph import Constant, Variable, apply, make_constant, make_variable
+from ..graph import constant as _graph_constant
 from ..ops import reduce as _reduce
 from ..ops import shape as _shape
 from ..ops.alloc import ARange
@@ -33,7 +34,7 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None)
         raise TypeError("a list mixing symbolic variables and values is not supported; use T.stack")
     else:
         try:
-            var = constant(x)
+            var = _graph_constant(x)
         except (TypeError, ValueError) as err:
             raise TypeError(f"cannot convert {type(x).__name__} {x!r} to a symbolic tensor: {err}") from None
     if ndim is not None and var.ndim != ndim:
@@ -335,12 +336,12 @@ def alloc(value, *shape) -> Variable:
 
 def zeros(shape, dtype: str | None = None) -> Variable:
     """A tensor of zeros of ``shape`` (ints or integer scalars) and ``dtype`` (floatX by default)."""
-    return _alloc(constant(0, dtype=dtype or config.floatX, weak=False), shape)
+    return _alloc(_graph_constant(0, dtype=dtype or config.floatX, weak=False), shape)
 
 
 def ones(shape, dtype: str | None = None) -> Variable:
     """A tensor of ones of ``shape`` (ints or integer scalars) and ``dtype`` (floatX by default)."""
-    return _alloc(constant(1, dtype=dtype or config.floatX, weak=False), shape)
+    return _alloc(_graph_constant(1, dtype=dtype or config.floatX, weak=False), shape)
 
 
 def fill(model, value) -> Variable:
@@ -363,8 +364,24 @@ def ones_like(x, dtype: str | None = None) -> Variable:
     return make_elemwise(sym(0) * 0 + 1, [x], dtype or x.dtype)
 
 
+def constant(x: Any, name: str | None = None, ndim: int | None = None, dtype: str | None = None) -> Constant:
+    """Theano's ``T.constant``: ``x`` as a constant of ``dtype`` (NumPy's choice when ``None``), with
+    leading length-1 dims added up to ``ndim``. Named, it is a node of its own carrying the name
+    (``c.name``); unnamed, it is the one constant of that value, as every other."""
+    data = np.asarray(x, dtype=dtype)
+    if ndim is not None:
+        if data.ndim > ndim:
+            raise ValueError(f"T.constant: {x!r} has {data.ndim} dims, more than ndim={ndim}")
+        data = data.reshape((1,) * (ndim - data.ndim) + data.shape)
+    if name is None:
+        return _graph_constant(data, weak=False)
+    named = make_constant(TensorType(data.dtype.name, data.shape), np.array(data, order="C"), weak=False)
+    named.name = name
+    return named
+
+
 _IMPORTED = {
-    "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "constant", "make_variable",
+    "annotations", "Sequence", "Any", "np", "config", "Constant", "Variable", "apply", "make_constant", "make_variable",
     "ARange", "TensorType", "kind", "make_elemwise", "result_dtype", "sym", "getitem",
 }  # fmt: skip
 __all__ = [n for n in list(globals()) if not n.startswith("_") and n not in _IMPORTED]
