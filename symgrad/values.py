@@ -1,9 +1,10 @@
 """Turning a user's value into the array a symbolic input stands for: one place for the rules.
 
 Used for the arguments of compiled functions, for ``shared(...).set_value`` and for
-``theano.In`` default values. Casting follows Theano: a value is accepted when converting it to
-the input's dtype loses nothing (int64 data for a float64 input, say); a Python float may always
-become the input's float dtype; anything else needs ``allow_downcast=True``. Arrays come back
+``theano.In`` default values. Casting follows Theano: an array is accepted when converting it to
+the input's dtype loses nothing (int64 data for a float64 input, say); Python numbers and lists when
+their values survive the conversion (``[1.5, 2.5]`` for a float32 input, not ``0.1``); a Python float
+may always become ``floatX``; anything else needs ``allow_downcast=True``. Arrays come back
 C-contiguous (one copy at most) whatever their layout, so each kernel is compiled once.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import config
 from .types import TensorType, describe_shape
 
 
@@ -39,8 +41,8 @@ def coerce(value: Any, type: TensorType, label: str, allow_downcast: bool | None
         if n is not None and array.shape[d] != n:
             raise ValueError(f"{label} expects shape {describe_shape(type.shape)}, got {describe_shape(array.shape)}")
     if array.dtype != dtype:
-        python_scalar = from_python and not isinstance(value, (list, tuple))
-        array = _cast(array, dtype, label, python_scalar, allow_downcast)
+        literal = value.__class__ is float and allow_downcast is None and dtype.name == config.floatX
+        array = _cast(array, dtype, label, from_python, literal, allow_downcast)
     if type.ndim == 0:
         return array[()]
     return np.ascontiguousarray(array)
@@ -61,25 +63,36 @@ def _as_array(value: Any, label: str, dtype: str) -> np.ndarray:
     return array
 
 
-def _cast(array: np.ndarray, dtype: np.dtype, label: str, python_scalar: bool, allow_downcast: bool | None):
+def _cast(
+    array: np.ndarray, dtype: np.dtype, label: str, from_python: bool, literal: bool, allow_downcast: bool | None
+) -> np.ndarray:
+    """``array`` converted to ``dtype`` under Theano's rule: an array only when no value can change
+    (int8 to float32); Python numbers and lists when their values survive the round trip (1.5 and
+    2.5 become float32, 0.1 does not); a Python float literal always becomes ``floatX`` (``literal``);
+    anything with ``allow_downcast=True``."""
     source_kind, target_kind = array.dtype.kind, dtype.kind
     if source_kind == "b" and target_kind != "b" and not allow_downcast:
         raise TypeError(f"{label} expects {dtype.name}, got bool; cast it explicitly if you mean 0/1")
-    lossless = np.can_cast(array.dtype, dtype, "safe")
-    if python_scalar and not lossless:
-        # A Python number may take the input's dtype if the value survives the trip.
-        with np.errstate(invalid="ignore", over="ignore"):  # nan or 1e300 to int: tested just below
-            converted = array.astype(dtype)
-            lossless = target_kind == "f" and source_kind in "iuf" or converted.astype(array.dtype) == array
-        if not lossless and not allow_downcast:
-            raise TypeError(
-                f"{label} expects {dtype.name}, got the {type(array.item()).__name__} {array.item()!r}, which "
-                f"{dtype.name} cannot hold exactly. Pass allow_input_downcast=True to theano.function to convert it"
-            )
-    if not lossless and not allow_downcast:
-        raise TypeError(
-            f"{label} expects {dtype.name}, got {array.dtype}; converting would lose precision. "
-            f"Cast the value, or pass allow_input_downcast=True to theano.function"
+    with np.errstate(invalid="ignore", over="ignore"):  # nan or 1e300 to int: caught by the round trip
+        converted = array.astype(dtype)
+    if allow_downcast or literal or np.can_cast(array.dtype, dtype, "safe"):
+        return converted
+    if from_python:
+        with np.errstate(invalid="ignore", over="ignore"):
+            back = converted.astype(array.dtype)
+        survived = (back == array) | (np.isnan(back) & np.isnan(array)) if source_kind == "f" else back == array
+        if np.all(survived):
+            return converted
+        what = (
+            f"the {type(array.item()).__name__} {array.item()!r}"
+            if array.ndim == 0
+            else f"values such as {array[~survived].flat[0].item()!r}"
         )
-    with np.errstate(invalid="ignore", over="ignore"):  # allowed by allow_downcast: NumPy's conversion
-        return array.astype(dtype)
+        raise TypeError(
+            f"{label} expects {dtype.name}, got {what}, which {dtype.name} cannot hold exactly. "
+            "Pass allow_input_downcast=True to theano.function to convert it"
+        )
+    raise TypeError(
+        f"{label} expects {dtype.name}, got {array.dtype}; converting would lose precision. "
+        f"Cast the value, or pass allow_input_downcast=True to theano.function"
+    )

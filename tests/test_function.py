@@ -148,6 +148,22 @@ def test_duplicate_argument(adder):
         adder(ONE, x=ONE)
 
 
+def test_python_values_are_converted_when_they_survive_the_round_trip(monkeypatch):
+    """Theano's rule: lists and Python numbers take the input's dtype when no value changes; an
+    array only when its dtype converts safely; a Python float literal always becomes floatX."""
+    v, s = T.fvector("v"), T.fscalar("s")
+    f = theano.function([v, s], v * s)
+    np.testing.assert_array_equal(f([1.5, 2.5], 2.0), np.array([3.0, 5.0], dtype=np.float32))
+    with pytest.raises(TypeError, match=r"^input 'v' expects float32, got values such as 0.1, which float32 cannot"):
+        f([1.5, 0.1], 2.0)
+    with pytest.raises(TypeError, match=r"^input 's' expects float32, got the float 0.1, which float32 cannot"):
+        f([1.5], 0.1)
+    with pytest.raises(TypeError, match=r"^input 'v' expects float32, got float64; converting would lose"):
+        f(np.array([1.5, 2.5]), 2.0)  # an array: its dtype decides, not its values
+    monkeypatch.setattr(theano.config, "floatX", "float32")
+    assert f([1.5], 0.1)[0] == np.float32(1.5) * np.float32(0.1)  # a literal becomes floatX
+
+
 def test_integer_inputs_reject_what_they_cannot_hold():
     i, s = T.lscalar("i"), T.dscalar("s")
     f = theano.function([i, s], i * s)
