@@ -5,6 +5,7 @@ since this one has long imported everything."""
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 import textwrap
@@ -45,3 +46,15 @@ def test_sympy_loads_with_the_first_expression_and_numba_with_the_first_function
     assert _loaded("import symgrad.tensor as T; T.exp(T.dvector('x'))") == ["sympy"]
     loaded = _loaded("import symgrad as theano, symgrad.tensor as T; x = T.dvector('x'); theano.function([x], x * 2)")
     assert {"numba", "codegen", "sympy"} <= set(loaded)
+
+
+def test_import_works_from_the_folder_that_holds_a_clone_named_symgrad(tmp_path):
+    """``git clone ... symgrad`` leaves a folder ``symgrad/`` (the repository, no ``__init__.py``); from
+    its parent, Python took it for a namespace package before an editable install's import hook ran.
+    The README installs with ``editable_mode=compat`` (a path entry, not a hook), so the real package
+    in that path entry wins over the namespace folder."""
+    (tmp_path / "symgrad").symlink_to(ROOT, target_is_directory=True)
+    code = "import symgrad as theano; print(theano.function.__module__)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "symgrad.function", done.stderr
