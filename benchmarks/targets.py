@@ -55,22 +55,25 @@ WORKLOADS = textwrap.dedent(
                b1=np.zeros(100), W2=rng.normal(size=(100, 10)) * 0.1, b2=np.zeros(10))
     build = {}
 
+    def theano_style(function, grad, T):  # the workloads in Theano's API, which symgrad and PyTensor speak
+        s = T.dscalar("s")
+        f4 = function([s], grad(s**2, s))
+        build["w4"] = lambda: f4(4.0)
+        x, p = T.dvector("x"), T.dvector("p")
+        cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+        rosen = function([x], [cost, grad(cost, x)])
+        hvp = function([x, p], grad(T.sum(grad(cost, x) * p), x))
+        X, Y, W1, W2 = T.dmatrices("X", "Y", "W1", "W2")
+        b1, b2 = T.dvectors("b1", "b2")
+        loss = T.mean(T.sum((T.dot(T.tanh(T.dot(X, W1) + b1), W2) + b2 - Y) ** 2, axis=1))
+        return rosen, hvp, function([X, Y, W1, b1, W2, b2], [loss, *grad(loss, [W1, b1, W2, b2])])
+
     if contender == "symgrad":
         sys.path.insert(0, sys.argv[3])
         import symgrad as theano
         import symgrad.tensor as T
 
-        s = T.dscalar("s")
-        f4 = theano.function([s], T.grad(s**2, s))
-        build["w4"] = lambda: f4(4.0)
-        x, p = T.dvector("x"), T.dvector("p")
-        cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-        rosen = theano.function([x], [cost, T.grad(cost, x)])
-        hvp = theano.function([x, p], T.grad(T.sum(T.grad(cost, x) * p), x))
-        X, Y, W1, W2 = T.dmatrices("X", "Y", "W1", "W2")
-        b1, b2 = T.dvectors("b1", "b2")
-        loss = T.mean(T.sum((T.dot(T.tanh(T.dot(X, W1) + b1), W2) + b2 - Y) ** 2, axis=1))
-        w2 = theano.function([X, Y, W1, b1, W2, b2], [loss, *T.grad(loss, [W1, b1, W2, b2])])
+        rosen, hvp, w2 = theano_style(theano.function, T.grad, T)
     elif contender == "hand numba":
         import numba
 
@@ -123,17 +126,7 @@ WORKLOADS = textwrap.dedent(
         import pytensor
         import pytensor.tensor as pt
 
-        s = pt.dscalar("s")
-        f4 = pytensor.function([s], pytensor.grad(s**2, s))
-        build["w4"] = lambda: f4(4.0)
-        x, p = pt.dvector("x"), pt.dvector("p")
-        cost = pt.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-        rosen = pytensor.function([x], [cost, pytensor.grad(cost, x)])
-        hvp = pytensor.function([x, p], pytensor.grad(pt.sum(pytensor.grad(cost, x) * p), x))
-        X, Y, W1, W2 = pt.dmatrices("X", "Y", "W1", "W2")
-        b1, b2 = pt.dvectors("b1", "b2")
-        loss = pt.mean(pt.sum((pt.dot(pt.tanh(pt.dot(X, W1) + b1), W2) + b2 - Y) ** 2, axis=1))
-        w2 = pytensor.function([X, Y, W1, b1, W2, b2], [loss, *pytensor.grad(loss, [W1, b1, W2, b2])])
+        rosen, hvp, w2 = theano_style(pytensor.function, pytensor.grad, pt)
 
     for key, n in SIZES.items():
         xv = rng.uniform(-1, 1, n)

@@ -117,6 +117,8 @@ def function(
         exclude = [exclude]  # one name, not its letters
     excluded = [*(exclude or ()), *config.excluded_rewrites]
 
+    built_at = user_line()  # the caller's line, found once for both specs
+
     def spec_of(graph: list[Variable], rewrites: list[str]) -> FunctionSpec | None:
         """The spec of the function computing ``graph`` (the outputs, then the updates' values);
         ``None`` when it reads a variable that is neither an input nor shared."""
@@ -143,7 +145,7 @@ def function(
             allow_input_downcast=allow_input_downcast,
             return_device_arrays=return_device_arrays,
             trust_input=trust_input,
-            built_at=user_line(),
+            built_at=built_at,
         )
 
     rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating

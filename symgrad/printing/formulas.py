@@ -157,15 +157,14 @@ class MathLatexPrinter(_SympyLatexPrinter):
     # (``exp=``): a call takes it on its name, as ``\sigma^{2}\left(x\right)``; other notations
     # are raised whole.
     def _call(self, name: str, expr, exp: str | None = None) -> str:
-        power = f"^{{{exp}}}" if exp is not None else ""
-        return rf"{name}{power}\left({', '.join(self._print(a) for a in expr.args)}\right)"
+        return rf"{name}{_power(exp)}\left({', '.join(self._print(a) for a in expr.args)}\right)"
 
     @staticmethod
     def _raised(text: str, exp: str | None, bracketed: bool = False) -> str:
         """``text`` to the power ``exp`` (if any); in brackets when raised, or when ``bracketed``."""
         if exp is None and not bracketed:
             return text
-        return rf"\left({text}\right)" + ("" if exp is None else f"^{{{exp}}}")
+        return rf"\left({text}\right){_power(exp)}"
 
     def _print_sigmoid(self, expr, exp=None) -> str:
         return self._call(r"\sigma", expr, exp)
@@ -200,7 +199,7 @@ class MathLatexPrinter(_SympyLatexPrinter):
     def _print_polygamma(self, expr, exp=None) -> str:
         order, x = expr.args
         if order == 0:
-            return rf"\psi{'' if exp is None else f'^{{{exp}}}'}\left({self._print(x)}\right)"
+            return rf"\psi{_power(exp)}\left({self._print(x)}\right)"
         return self._raised(rf"\psi^{{({self._print(order)})}}\left({self._print(x)}\right)", exp)
 
     def _print_floor_div(self, expr, exp=None) -> str:
@@ -216,6 +215,11 @@ class MathLatexPrinter(_SympyLatexPrinter):
         if len(rest) == 1 and first.expr == 1 and rest[0].expr == 0:  # Iverson bracket: 1 where true
             return rf"\left[{self._print(first.cond)}\right]"
         return super()._print_Piecewise(expr)
+
+
+def _power(exp: str | None) -> str:
+    """``^{exp}``, or nothing where there is no exponent."""
+    return "" if exp is None else f"^{{{exp}}}"
 
 
 class LatexPrinter(PPrinter):
