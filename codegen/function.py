@@ -88,7 +88,7 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "_module")
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "call", "_module")
 
     def __init__(
         self,
@@ -106,6 +106,9 @@ class Function:
         self.rewrites = rewrites
         #: ``file:line`` of the ``theano.function`` call that made it.
         self.built_at = built_at
+        #: The arguments of the ``theano.function`` call (``symgrad.function.FunctionCall``), which
+        #: pickling writes and ``copy`` compiles again; ``None`` when not made by ``theano.function``.
+        self.call = None
         self._module = module
 
     def __repr__(self) -> str:
@@ -114,6 +117,31 @@ class Function:
         results = ", ".join(str(v.type) for v in self.outputs)
         where = f", built at {self.built_at}" if self.built_at else ""
         return f"<symgrad function{name} ({parameters}) -> [{results}]{where}>"
+
+    def __reduce__(self) -> tuple:
+        """Pickle the graph and options (``self.call``), never machine code: loading compiles the
+        function again, which the disk cache turns into loading its program."""
+        if self.call is None:
+            raise TypeError(f"{self!r} was not made by theano.function, so it cannot be pickled")
+        return type(self.call).compile, (self.call,)
+
+    def copy(
+        self,
+        share_memory: bool = False,
+        swap: dict | None = None,
+        delete_updates: bool = False,
+        name: str | None = None,
+    ) -> Function:
+        """The same function with shared variables of its own, as Theano's ``Function.copy``.
+
+        With ``share_memory=False`` (the default) the copy reads and updates copies of this function's
+        shared variables (made now, with their current values); with ``True`` it uses the same ones.
+        ``swap`` maps shared variables of this function to others of the same type to use instead;
+        ``delete_updates=True`` leaves the updates out; ``name`` renames the copy.
+        """
+        if self.call is None:
+            raise TypeError(f"{self!r} was not made by theano.function, so it cannot be copied")
+        return self.call.copy(share_memory=share_memory, swap=swap, delete_updates=delete_updates, name=name)
 
     @property
     def source(self) -> str:

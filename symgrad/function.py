@@ -4,6 +4,11 @@
 optimizes the graph, finds the shared variables it reads, and hands the back end one
 ``codegen.function.FunctionSpec``; compiling it is ``codegen``'s work. Codegen is imported on the
 first call, so ``import symgrad`` stays cheap.
+
+Each compiled function keeps its :class:`FunctionCall`, the checked arguments it was made from.
+That is what pickling writes (the graph, the options and the shared variables' values, never
+machine code: loading compiles again, which the disk cache makes a lookup) and what ``f.copy()``
+compiles with other shared variables.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .graph import Constant, Variable, graph_inputs, user_line
+from .graph import Constant, Variable, graph_inputs, pack_graph, unpack_graph, user_line
 from .shared import SharedVariable
 from .tensor.basic import as_tensor_variable
 from .values import coerce
@@ -94,6 +99,7 @@ def function(
     device_text = device_description(device)  # a clear error now, before any work, when there is no GPU
     if return_device_arrays and device != "cuda":
         raise ValueError("theano.function: return_device_arrays=True needs device='cuda'")
+    inputs_given = inputs
     inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     out_list = [] if outputs is None else [outputs] if single else list(outputs)
@@ -118,6 +124,13 @@ def function(
     excluded = [*(exclude or ()), *config.excluded_rewrites]
 
     built_at = user_line()  # the caller's line, found once for both specs
+    call = FunctionCall(
+        [item if isinstance(item, In) else In(item) for item in inputs_given],
+        out_list, single, update_pairs, replace, built_at,
+        dict(name=name, on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
+             exclude=tuple(exclude), device=device, return_device_arrays=return_device_arrays,
+             trust_input=trust_input),
+    )  # fmt: skip
 
     def spec_of(graph: list[Variable], rewrites: list[str]) -> FunctionSpec | None:
         """The spec of the function computing ``graph`` (the outputs, then the updates' values);
@@ -156,6 +169,7 @@ def function(
         built = graph_key(before, excluded), before
         recalled = recall_function(*built)
         if recalled is not None:
+            recalled.call = call
             return recalled
     everything = optimize(everything, rewrites, exclude=exclude)
     spec = spec_of(everything, rewrites)
@@ -165,7 +179,112 @@ def function(
         raise ValueError(
             f"theano.function: the outputs depend on {unknown!r} ({unknown.type}), which is not in the inputs list"
         )
-    return compile_function(spec, built)
+    compiled = compile_function(spec, built)
+    compiled.call = call
+    return compiled
+
+
+class FunctionCall:
+    """The checked arguments of one ``theano.function`` call, enough to compile it again.
+
+    ``inputs`` are ``In`` specs, ``outputs`` the output variables (``single``: the call returns one
+    array, not a list), ``updates`` (shared variable, new value) pairs, ``givens`` the replacements,
+    ``options`` the remaining keywords. Pickled, it writes its graph flat (``pack_graph``), so that
+    deep graphs pickle, and unpickled, it builds the graph through the hash-consing constructors.
+    """
+
+    def __init__(
+        self,
+        inputs: list[In],
+        outputs: list[Variable],
+        single: bool,
+        updates: list[tuple[Variable, Variable]],
+        givens: dict[Variable, Variable],
+        built_at: str | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.single = single
+        self.updates = updates
+        self.givens = givens
+        self.built_at = built_at
+        self.options = options
+
+    def compile(self):
+        """The compiled function (from the disk cache when an earlier process built it)."""
+        compiled = function(
+            self.inputs,
+            self.outputs[0] if self.single else self.outputs,
+            updates=self.updates,
+            givens=list(self.givens.items()),
+            **self.options,
+        )
+        compiled.built_at = compiled.call.built_at = self.built_at
+        return compiled
+
+    def copy(
+        self,
+        share_memory: bool = False,
+        swap: Mapping[SharedVariable, SharedVariable] | None = None,
+        delete_updates: bool = False,
+        name: str | None = None,
+    ):
+        """The function compiled again with other shared variables; see ``Function.copy``."""
+        from .rewrite import rebuild
+
+        graph = [*self.outputs, *(v for _, v in self.updates), *self.givens.values()]
+        used = _shared_of(graph, self.updates, [spec.variable for spec in self.inputs]) or []
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not any(old is s for s in used):
+                raise ValueError(f"copy: swap replaces {old!r}, which is not a shared variable this function uses")
+            if not isinstance(new, SharedVariable) or new.type.dtype != old.type.dtype or new.ndim != old.ndim:
+                raise TypeError(f"copy: swap replaces {old!r} ({old.type}) with {new!r}, which is not a shared "
+                                "variable of the same type")  # fmt: skip
+        replace: dict[Variable, Variable] = {}
+        for s in used:
+            if s in swap:
+                replace[s] = swap[s]
+            elif not share_memory:
+                replace[s] = SharedVariable(s.type, s.get_value(), s.name)
+        graph = rebuild(graph, replace)
+        n_out, n_up = len(self.outputs), len(self.updates)
+        new_values = graph[n_out : n_out + n_up]
+        updates = [] if delete_updates else [
+            (replace.get(target, target), value) for (target, _), value in zip(self.updates, new_values)
+        ]  # fmt: skip
+        givens = dict(zip(self.givens, graph[n_out + n_up :]))
+        options = dict(self.options, name=self.options["name"] if name is None else name)
+        if delete_updates:  # an input that only the updates read is no mistake of the caller's
+            options["on_unused_input"] = "ignore"
+        return FunctionCall(self.inputs, graph[:n_out], self.single, updates, givens, self.built_at, options).compile()
+
+    def __reduce__(self) -> tuple:
+        keys = list(self.givens)
+        variables = [
+            *(spec.variable for spec in self.inputs), *self.outputs, *(x for pair in self.updates for x in pair),
+            *keys, *(self.givens[k] for k in keys),
+        ]  # fmt: skip
+        entries, numbers = pack_graph(variables)
+        inputs = [(spec.name, spec.has_default, spec.value if spec.has_default else None) for spec in self.inputs]
+        layout = (len(self.outputs), len(self.updates))
+        return _unpack_call, (entries, numbers, inputs, layout, self.single, self.built_at, self.options)
+
+
+def _unpack_call(entries, numbers, inputs, layout, single, built_at, options) -> FunctionCall:
+    """The :class:`FunctionCall` that ``FunctionCall.__reduce__`` wrote."""
+    variables = unpack_graph(entries, numbers)
+    n_in, (n_out, n_up) = len(inputs), layout
+    specs = [
+        In(v, name, value) if has_default else In(v, name)
+        for v, (name, has_default, value) in zip(variables, inputs)
+    ]  # fmt: skip
+    rest = variables[n_in:]
+    outputs, pairs, givens = rest[:n_out], rest[n_out : n_out + 2 * n_up], rest[n_out + 2 * n_up :]
+    half = len(givens) // 2
+    updates = list(zip(pairs[::2], pairs[1::2]))
+    return FunctionCall(specs, outputs, single, updates, dict(zip(givens[:half], givens[half:])), built_at, options)
 
 
 def _shared_of(

@@ -147,6 +147,13 @@ class Variable:
     def __iter__(self):
         raise TypeError("symbolic variables are not iterable; index them explicitly (x[0], x[1], ...)")
 
+    def __reduce_ex__(self, protocol):
+        # A computed variable pickles as its whole graph written flat (see pack_graph): pickling
+        # the owner chain as it stands recurses once per level and fails on deep graphs.
+        if self.owner is None:
+            return object.__reduce_ex__(self, protocol)
+        return _unpack_variable, pack_graph([self])
+
 
 class Constant(Variable):
     """A variable with a fixed value. ``weak`` marks Python scalars, which do not widen dtypes."""
@@ -247,3 +254,52 @@ def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
             if inp.owner is None and not isinstance(inp, Constant):
                 seen.setdefault(id(inp), inp)
     return list(seen.values())
+
+
+def pack_graph(outputs: Sequence[Variable]) -> tuple[list[tuple], list[int]]:
+    """``outputs`` as flat data for pickle: one entry per variable, each after its inputs.
+
+    Pickling a graph as it is recurses once per level of depth, which fails on deep graphs (a long
+    chain of updates, a gradient of a gradient). Here a leaf (a free variable or a constant) is an
+    entry ``(variable,)`` and a computed variable ``(op, input_numbers, name, trace)``; the second
+    list gives each output's number. :func:`unpack_graph` builds the graph again.
+    """
+    number: dict[int, int] = {}
+    entries: list[tuple] = []
+
+    def numbered(v: Variable) -> int:
+        if id(v) not in number:  # a leaf: computed variables are numbered in toposort order below
+            number[id(v)] = len(entries)
+            entries.append((v,))
+        return number[id(v)]
+
+    for node in toposort(outputs):
+        inputs = tuple(numbered(i) for i in node.inputs)
+        number[id(node.output)] = len(entries)
+        entries.append((node.op, inputs, node.output.name, node.trace))
+    return entries, [numbered(v) for v in outputs]
+
+
+def unpack_graph(entries: list[tuple], outputs: list[int]) -> list[Variable]:
+    """The outputs of :func:`pack_graph`'s data, built through the hash-consing constructors, so that
+    nodes equal to ones this process already has are those very nodes."""
+    values: list[Variable] = []
+    for entry in entries:
+        if len(entry) == 1:
+            (v,) = entry
+            if isinstance(v, Constant):
+                v = constant(v.data, dtype=v.dtype, weak=v.weak)
+        else:
+            op, inputs, name, trace = entry
+            v = apply(op, *(values[k] for k in inputs))
+            if name is not None and v.name is None:
+                v.name = name
+            if v.owner is not None and trace is not None:
+                v.owner.trace = trace  # where the user built it, for error messages, not this line
+        values.append(v)
+    return [values[k] for k in outputs]
+
+
+def _unpack_variable(entries: list[tuple], outputs: list[int]) -> Variable:
+    """The variable that ``Variable.__reduce_ex__`` wrote."""
+    return unpack_graph(entries, outputs)[0]

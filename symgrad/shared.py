@@ -11,6 +11,11 @@ Threads: each shared variable has a lock. A call of a compiled function that upd
 the lock (see ``codegen/function.py``), and so do ``get_value`` and ``set_value``, so updates from
 several threads are never lost or torn and a copy is never taken half-way through one.
 
+Pickling a shared variable keeps its type, name and current host value, never a lock or a device
+copy; shared variables pickled together with the functions that use them (one ``pickle.dumps`` of a
+list, say) stay shared between those functions after loading, since pickle keeps one copy of each
+object it meets twice.
+
 Aliasing follows Theano's "Understanding Memory Aliasing": ``shared(v)`` and ``set_value(v)`` copy
 ``v`` unless ``borrow=True``; ``get_value()`` returns a copy unless ``borrow=True``. With
 ``borrow=True`` the array may be the one a compiled function updates in place, so later calls can
@@ -112,6 +117,11 @@ class SharedVariable(TensorVariable):
 
     def __repr__(self) -> str:
         return self.name or f"<shared {self.type}>"
+
+    def __reduce__(self) -> tuple:
+        with self.lock:
+            value = self.storage.host_value()
+        return SharedVariable, (self.type, value, self.name)
 
 
 def shared(
