@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.debug import Print, printed_attribute
 from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.indexing import (
     AdvancedIncSubtensor,
@@ -89,6 +90,13 @@ def _dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     a, b = step.inputs
     product = "matrix_product" if p.compiled else "np.dot"  # see codegen/cpu_steps.py
     return dot_checks(p, step) + [f"{out} = {product}({p.names[a]}, {p.names[b]})"]
+
+
+@CPU_RULES.register(Print, view=True, compiled=False)
+def _print(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    x = p.names[step.inputs[0]]
+    return [*(f"print({step.op.message!r}, {attr!r}, '=', {printed_attribute(x, attr)})" for attr in step.op.attrs),
+            f"{out} = {x}"]  # fmt: skip
 
 
 @CPU_RULES.register(DimShuffle, view=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 CUDA_RULES = RuleTable("cuda")
 CUDA_RULES.register(AdvancedSubtensor)(gather)
 CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
+CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 
 
 def _index(p: CudaModulePrinter, index: tuple, scalars: Sequence[Variable]) -> str:

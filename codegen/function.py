@@ -67,6 +67,7 @@ class FunctionSpec:
     return_device_arrays: bool = False
     trust_input: bool = False
     built_at: str | None = None
+    borrowed: tuple[int, ...] = ()
 
 
 def device_description(device: str) -> str:
@@ -142,6 +143,14 @@ class Function:
         if self.call is None:
             raise TypeError(f"{self!r} was not made by theano.function, so it cannot be copied")
         return self.call.copy(share_memory=share_memory, swap=swap, delete_updates=delete_updates, name=name)
+
+    @property
+    def maker(self):
+        """Theano's ``f.maker``: ``f.maker.fgraph`` is the optimized graph (``toposort()``,
+        ``inputs``, ``outputs``)."""
+        if self.call is None:
+            raise TypeError(f"{self!r} was not made by theano.function, so it has no maker")
+        return self.call.maker
 
     @property
     def source(self) -> str:
@@ -381,7 +390,10 @@ def _backend(spec: FunctionSpec) -> tuple[Callable[[Program, ModuleOptions], str
     if config.reuse_memory:
         keep_freed_memory()
     options = dict(
-        parallel_threshold=config.parallel_threshold, vector_math=config.vector_math, trust_input=spec.trust_input
+        parallel_threshold=config.parallel_threshold,
+        vector_math=config.vector_math,
+        trust_input=spec.trust_input,
+        borrowed=spec.borrowed,
     )
     return emit_module, options
 

@@ -68,7 +68,8 @@ class ModuleOptions:
     ``parameter_names`` overrides the inputs' own names as the compiled function's parameter names
     (``theano.In(x, name=...)``); the last ``n_defaults`` parameters have default values, which
     ``make_entry`` receives already checked. ``rewrites`` names the rewrites that changed the graph,
-    for the header. ``trust_input`` leaves out the CPU's argument checks. The other fields are one
+    for the header. ``trust_input`` leaves out the CPU's argument checks; ``borrowed`` are the positions of
+    the outputs returned without a defensive copy (``theano.Out(y, borrow=True)``). The other fields are one
     backend's: ``parallel_threshold`` and ``vector_math``
     the CPU's, ``return_device_arrays`` and ``reduce_threads`` CUDA's.
     """
@@ -84,6 +85,7 @@ class ModuleOptions:
     return_device_arrays: bool = False
     reduce_threads: int = 256
     trust_input: bool = False
+    borrowed: tuple[int, ...] = ()
 
 
 @dataclass(eq=False)
@@ -267,7 +269,11 @@ class ModulePrinter(ABC):
         for _, value in deferred:
             names.add(value)
         copied: set[int] = set()
-        results = [self.output_text(v, copied) for v in program.outputs]
+        results = [
+            # Out(borrow=True): the array as the program has it, even if it is an input or shared value.
+            names[v] if k in options.borrowed and v.ndim and not copied.add(id(v)) else self.output_text(v, copied)
+            for k, v in enumerate(program.outputs)
+        ]
         # New shared values never alias an input, an output or another shared value.
         new_values = [self.new_shared_text(value, copied) for _, value in deferred]
 

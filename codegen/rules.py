@@ -18,7 +18,7 @@ CPU: the step then runs in Python between programs (see ``codegen.segments``).
 
 Some ops never reach a rule: elementwise ops and reductions are fused into kernels by
 ``codegen.lower``, ``IfElse`` and ``Map`` become its ``Branch`` and ``Loop`` steps, and
-``DisconnectedGrad`` is removed by a rewrite before lowering. ``LOWERED_ELSEWHERE`` names them, so
+gradient stops (``GradientStop``) are removed by a rewrite before lowering. ``LOWERED_ELSEWHERE`` names them, so
 that ``tests/test_layers.py`` can check that every op has a rule, or a reason, on every backend.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 from symgrad.graph import Apply, Op
 from symgrad.ifelse import IfElse
 from symgrad.ops.elemwise import Elemwise
-from symgrad.ops.gradient import DisconnectedGrad
+from symgrad.ops.gradient import GradientStop
 from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 
@@ -44,7 +44,7 @@ LOWERED_ELSEWHERE: dict[type[Op], str] = {
     Reduce: "fused into kernels by codegen.lower",
     IfElse: "a Branch step (if/else) of codegen.lower",
     Map: "a Loop step (for) of codegen.lower",
-    DisconnectedGrad: "removed before lowering by the rewrite 'drop_gradient_stops'",
+    GradientStop: "removed before lowering by the rewrite 'drop_gradient_stops'",
 }
 
 Emit = Callable[[Any, Apply, str], list[str]]

@@ -15,17 +15,17 @@ import importlib
 
 from . import tensor
 from .config import config
-from .function import In, function
+from .function import In, Out, function
 from .grad import grad
 from .shared import SharedVariable, shared
 from .version import __version__
 
-__all__ = ["In", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
+__all__ = ["In", "Out", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
 
 # Printing, explain_grad, SymPy interop and the optimizers load on first use, keeping `import symgrad` cheap.
 _LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),
          "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy"), "optim": ("optim", None),
-         "optimize": ("optimize", None)}  # fmt: skip
+         "optimize": ("optimize", None), "gradient": ("gradient", None), "clone": ("replace", "clone")}  # fmt: skip
 __all__ += list(_LAZY)
 
 

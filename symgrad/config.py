@@ -37,6 +37,7 @@ class Config:
         self.excluded_rewrites: set[str] = {
             name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
         }
+        self._compute_test_value = "off"
         self._num_threads: int | None = None
         self._device = os.environ.get("SYMGRAD_DEVICE", "cpu")
         self._vector_math = True
@@ -89,6 +90,21 @@ class Config:
         if value not in _FLOAT_DTYPES:
             raise ValueError(f"config.floatX must be one of {_FLOAT_DTYPES}, got {value!r}")
         self._floatX = value
+
+    @property
+    def compute_test_value(self) -> str:
+        """Theano's debugging aid: with ``'raise'``, ``'warn'`` or ``'ignore'``, every op applied to
+        variables that carry ``x.tag.test_value`` computes its value at once (with its NumPy
+        reference), so a shape mistake raises on the line that builds the graph, naming it. An input
+        without a test value raises, warns or is passed over, by that setting; ``'off'`` (the
+        default) computes nothing."""
+        return self._compute_test_value
+
+    @compute_test_value.setter
+    def compute_test_value(self, value: str) -> None:
+        if value not in ("off", "ignore", "warn", "raise"):
+            raise ValueError(f"config.compute_test_value must be 'off', 'ignore', 'warn' or 'raise', got {value!r}")
+        self._compute_test_value = value
 
 
 config = Config()

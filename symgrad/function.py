@@ -31,13 +31,17 @@ class In:
 
     ``value`` is the default used when the argument is not passed; ``name`` is the keyword the
     compiled function accepts for it (the variable's own name otherwise). Inputs with a default
-    come after those without.
+    come after those without. ``borrow`` is accepted for Theano's code: a compiled function never
+    writes into its arguments, so lending one costs nothing either way.
     """
 
-    def __init__(self, variable: Variable, name: str | None = None, value: Any = _NO_DEFAULT) -> None:
+    def __init__(
+        self, variable: Variable, name: str | None = None, value: Any = _NO_DEFAULT, borrow: bool = False
+    ) -> None:
         self.variable = variable
         self.name = name
         self.value = value
+        self.borrow = borrow
 
     @property
     def has_default(self) -> bool:
@@ -46,6 +50,22 @@ class In:
     def __repr__(self) -> str:
         default = f", value={self.value!r}" if self.has_default else ""
         return f"In({self.variable!r}{', name=' + repr(self.name) if self.name else ''}{default})"
+
+
+class Out:
+    """An output with options, as in Theano: ``theano.Out(y, borrow=True)``.
+
+    ``borrow=True`` lets the call return the array the program computed without a defensive copy
+    even where it would otherwise copy one: an output that is an input or a shared variable's
+    value itself comes back as that very array, which a later call or ``set_value`` may change.
+    """
+
+    def __init__(self, variable: Variable, borrow: bool = False) -> None:
+        self.variable = variable
+        self.borrow = borrow
+
+    def __repr__(self) -> str:
+        return f"Out({self.variable!r}{', borrow=True' if self.borrow else ''})"
 
 
 def function(
@@ -103,7 +123,8 @@ def function(
     inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
     out_list = [] if outputs is None else [outputs] if single else list(outputs)
-    out_list = [as_tensor_variable(o) for o in out_list]
+    borrowed = tuple(k for k, o in enumerate(out_list) if isinstance(o, Out) and o.borrow)
+    out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
     update_pairs = _check_updates(_pairs(updates, "updates"))
     replace = _check_givens(_pairs(givens, "givens"))
     everything = out_list + [v for _, v in update_pairs]
@@ -159,6 +180,7 @@ def function(
             return_device_arrays=return_device_arrays,
             trust_input=trust_input,
             built_at=built_at,
+            borrowed=borrowed,
         )
 
     rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
@@ -210,6 +232,7 @@ class FunctionCall:
         self.givens = givens
         self.built_at = built_at
         self.options = options
+        self._maker = None
 
     def compile(self):
         """The compiled function (from the disk cache when an earlier process built it)."""
@@ -259,6 +282,24 @@ class FunctionCall:
         if delete_updates:  # an input that only the updates read is no mistake of the caller's
             options["on_unused_input"] = "ignore"
         return FunctionCall(self.inputs, graph[:n_out], self.single, updates, givens, self.built_at, options).compile()
+
+    @property
+    def maker(self):
+        """The optimized graph (``symgrad.fgraph.FunctionMaker``), optimized again on first use."""
+        from .fgraph import FunctionGraph, FunctionMaker
+        from .grad import rewrites_in_gradients
+        from .rewrite import optimize, rebuild
+
+        if self._maker is None:
+            graph = [*self.outputs, *(v for _, v in self.updates)]
+            if self.givens:
+                graph = rebuild(graph, self.givens)
+            graph = optimize(graph, rewrites_in_gradients(graph), exclude=self.options["exclude"])
+            inputs = [spec.variable for spec in self.inputs]
+            shared = _shared_of(graph, self.updates, inputs) or []
+            outputs = graph[: len(self.outputs)]
+            self._maker = FunctionMaker(FunctionGraph(inputs + shared, graph), inputs, outputs)
+        return self._maker
 
     def __reduce__(self) -> tuple:
         keys = list(self.givens)

@@ -23,12 +23,13 @@ from __future__ import annotations
 import sys
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from .graph import _OWN_DIRS, Apply, Constant, Variable, graph_inputs, make_variable, toposort
 from .ifelse import IfElse, ifelse
 from .ops.elemwise import cast, make_elemwise, sym
+from .ops.gradient import DisconnectedGrad, depends_on
 from .types import TensorType, describe_shape
 
 # Variables computed by nodes that T.grad created (rather than found in the graph it differentiates),
@@ -302,8 +303,17 @@ def _warn(message: str) -> None:
 
 
 def _uses(outputs: list[Variable]) -> set[int]:
-    """ids of the variables the graph of ``outputs`` reads (the outputs included)."""
-    return {id(v) for v in outputs} | {id(i) for n in toposort(outputs) for i in n.inputs}
+    """ids of the variables the graph of ``outputs`` reads (the outputs included), not looking
+    behind a ``disconnected_grad``: what only it reads is disconnected, as in Theano."""
+    used: set[int] = set()
+    pending = list(outputs)
+    while pending:
+        v = pending.pop()
+        if id(v) not in used:
+            used.add(id(v))
+            if v.owner is not None and not isinstance(v.owner.op, DisconnectedGrad):
+                pending.extend(v.owner.inputs)
+    return used
 
 
 def _results(
@@ -366,24 +376,56 @@ def _scalar_cost(cost, who: str, hint: str) -> Variable:
 
 
 def grad(
-    cost: Variable,
+    cost: Variable | None,
     wrt: Variable | Sequence[Variable],
     consider_constant: Sequence[Variable] | None = None,
     disconnected_inputs: str = "raise",
+    known_grads: Mapping[Variable, Variable] | None = None,
 ) -> Variable | list[Variable]:
     """The gradient of the scalar ``cost`` with respect to ``wrt`` (a variable or a list of them).
 
     ``disconnected_inputs`` says what to do when the cost does not depend on an element of
     ``wrt``: ``'raise'`` (the default), ``'warn'`` or ``'ignore'``; the latter two return zeros.
     Variables in ``consider_constant`` are treated as constants: no gradient flows through them.
+    ``known_grads`` maps variables to gradients the caller already has (of some cost outside the
+    graph, as Theano's): they are swept back as well, and ``cost`` may then be ``None``.
     """
     who = "T.grad"
     _check_disconnected(disconnected_inputs, who)
-    cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output")
     single, wrt_list = _as_list(wrt)
     _check_wrt(wrt_list, who)
-    results = _gradients(cost, wrt_list, consider_constant, disconnected_inputs, who)
+    if known_grads:
+        outputs, seeds = _known_seeds(known_grads, who)
+        if cost is not None:
+            cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost))")
+            outputs, seeds = [cost, *outputs], [make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype), *seeds]
+        grads = backprop(outputs, seeds, wrt_list, consider_constant)
+        results = _results(wrt_list, grads, outputs, disconnected_inputs, who, "the cost and known_grads")
+    else:
+        if cost is None:
+            raise TypeError(f"{who}: cost is None and no known_grads were given; pass a scalar cost")
+        hint = "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output"
+        cost = _scalar_cost(cost, who, hint)
+        results = _gradients(cost, wrt_list, consider_constant, disconnected_inputs, who)
     return results[0] if single else results
+
+
+def _known_seeds(known_grads: Mapping[Variable, Variable], who: str) -> tuple[list[Variable], list[Variable]]:
+    """The variables of ``known_grads`` and their gradients, each checked to have its variable's shape."""
+    from .tensor.basic import as_tensor_variable
+
+    outputs, seeds = [], []
+    for v, g in known_grads.items():
+        if not isinstance(v, Variable):
+            raise TypeError(f"{who}: the keys of known_grads must be symbolic variables, got {v!r}")
+        g = as_tensor_variable(g)
+        if g.ndim != v.ndim:
+            raise ValueError(f"{who}: known_grads gives {_describe(v)} a gradient of {g.ndim} dimensions, "
+                             f"but it has {v.ndim}")  # fmt: skip
+        _check_float(v, who, "a known_grads variable")
+        outputs.append(v)
+        seeds.append(cast(g, v.dtype) if g.dtype != v.dtype else g)
+    return outputs, seeds
 
 
 def Lop(
@@ -469,7 +511,8 @@ def Rop(
             jvp = zeros_like(fk)
         elif any(r is u for r in graph_inputs([jvp])):
             (jvp,) = rebuild([jvp], {u: zeros_like(fk)})
-        results.append(jvp)
+        read = {id(r) for r in graph_inputs([jvp])}
+        results.append(depends_on(jvp, [r for r in graph_inputs([fk]) if id(r) not in read]))
     return results[0] if single_f else results
 
 

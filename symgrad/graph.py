@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import config
 from .types import TensorType
 
 # Frames in these directories are symgrad's own (the front end and the back end, which rebuilds
@@ -108,12 +109,20 @@ class Apply:
 class Variable:
     """A symbolic tensor. Operators and methods are added by ``symgrad.tensor.variable``."""
 
-    __slots__ = ("type", "owner", "name", "__weakref__")
+    __slots__ = ("type", "owner", "name", "_tag", "__weakref__")
 
     def __init__(self, type: TensorType, owner: Apply | None = None, name: str | None = None) -> None:
         self.type = type
         self.owner = owner
         self.name = name
+        self._tag = None
+
+    @property
+    def tag(self) -> Tag:
+        """Theano's free-form annotations; ``tag.test_value`` is read by ``config.compute_test_value``."""
+        if self._tag is None:
+            self._tag = Tag()
+        return self._tag
 
     @property
     def dtype(self) -> str:
@@ -155,6 +164,13 @@ class Variable:
         return _unpack_variable, pack_graph([self])
 
 
+class Tag:
+    """A variable's annotations (attributes set by the user), as Theano's ``Variable.tag``."""
+
+    def __repr__(self) -> str:
+        return f"Tag({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
 class Constant(Variable):
     """A variable with a fixed value. ``weak`` marks Python scalars, which do not widen dtypes."""
 
@@ -188,14 +204,56 @@ def apply(op: Op, *inputs: Variable) -> Variable:
     key = (op, inputs)
     existing = _nodes.get(key)
     if existing is not None:
+        if config.compute_test_value != "off" and getattr(existing._tag, "test_value", None) is None:
+            _compute_test_value(existing.owner)  # built before the setting was on
         return existing
     out_type = op.make_type(*inputs)
     if inputs and all(isinstance(i, Constant) for i in inputs):  # constant folding
         return constant(op.perform(*(i.data for i in inputs)), dtype=out_type.dtype, weak=False)
     output = make_variable(out_type)
     output.owner = Apply(op, inputs, output, user_line())
+    if config.compute_test_value != "off":
+        _compute_test_value(output.owner)
     _nodes[key] = output
     return output
+
+
+def _test_value_of(v: Variable) -> np.ndarray | None:
+    """``v``'s test value as an array of its type (a constant's is its data); ``None`` if it has none."""
+    if isinstance(v, Constant):
+        return v.data
+    value = getattr(v._tag, "test_value", None)
+    if value is None and hasattr(v, "get_value"):  # a shared variable: its value is its test value
+        value = v.get_value(borrow=True)
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=v.dtype)
+    if array.ndim != v.ndim or any(n is not None and n != m for n, m in zip(v.static_shape, array.shape)):
+        raise ValueError(f"the test value of {v!r} has shape {array.shape}, but {v!r} is {v.type}")
+    return array
+
+
+def _compute_test_value(node: Apply) -> None:
+    """Give ``node``'s output its test value, computed from its inputs' (``config.compute_test_value``)."""
+    values = [_test_value_of(i) for i in node.inputs]
+    missing = next((i for i, value in zip(node.inputs, values) if value is None), None)
+    if missing is not None:
+        message = (f"compute_test_value: {missing!r} ({missing.type}) has no test value; set "
+                   f"{missing.name or 'the variable'}.tag.test_value to an example value")  # fmt: skip
+        if config.compute_test_value == "raise":
+            raise ValueError(message)
+        if config.compute_test_value == "warn":
+            import warnings
+
+            warnings.warn(message, stacklevel=3)
+        return
+    where = f" (built at {node.trace})" if node.trace else ""
+    try:
+        value = node.op.perform(*values)
+    except Exception as err:
+        shapes = ", ".join(f"{i!r}: {v.shape}" for i, v in zip(node.inputs, values))
+        raise ValueError(f"compute_test_value: {node.op} fails on the test values ({shapes}){where}: {err}") from None
+    node.output.tag.test_value = np.asarray(value, dtype=node.output.dtype)
 
 
 def constant(value: Any, dtype: str | None = None, weak: bool | None = None) -> Constant:

@@ -100,8 +100,20 @@ class SharedVariable(TensorVariable):
     def _label(self) -> str:
         return f"shared variable {self.name!r}" if self.name else "the shared variable"
 
-    def get_value(self, borrow: bool = False) -> np.ndarray:
-        """The current value; a copy unless ``borrow=True``."""
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
+        """The current value; a copy unless ``borrow=True``.
+
+        ``return_internal_type=True`` returns the storage as it is, without moving it to the host:
+        a NumPy array on the CPU, a device array where a CUDA function keeps the value on the GPU.
+        """
+        if return_internal_type:
+            with self.lock:
+                if self.storage.device_is_newer:
+                    from codegen.cuda_runtime import contiguous
+
+                    return self.storage.device if borrow else contiguous(self.storage.device)
+                value = self.storage[0]
+            return value if borrow else value.copy()
         if borrow:
             return self.storage[0]
         with self.lock:  # not half-way through an update written in place

@@ -18,6 +18,12 @@ from .config import config
 FLOAT_DTYPES = ("float32", "float64")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 ALL_DTYPES = ("bool", *INT_DTYPES, *FLOAT_DTYPES)
+# Theano had complex tensors; symgrad leaves them out (Numba's complex support and the gradient
+# conventions for them are a project of their own), and says what to do instead.
+COMPLEX_HINT = (
+    "; complex dtypes are deliberately left out: carry the real and imaginary parts as two real tensors "
+    "(re, im), or use JAX, which differentiates complex functions"
+)
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,17 @@ class TensorType:
 
     def __post_init__(self) -> None:
         if self.dtype not in ALL_DTYPES:
-            raise TypeError(f"unsupported dtype {self.dtype!r}; symgrad supports {', '.join(ALL_DTYPES)}")
+            raise TypeError(f"unsupported dtype {self.dtype!r}; symgrad supports {', '.join(ALL_DTYPES)}"
+                            + (COMPLEX_HINT if "complex" in str(self.dtype) else ""))  # fmt: skip
         for length in self.shape:
             if length is not None and (not isinstance(length, int) or length < 0):
                 raise ValueError(f"static shape entries must be None or ints >= 0, got {self.shape}")
+
+    def __call__(self, name: str | None = None):
+        """A symbolic input of this type, as in Theano: ``T.dvector('x')``, ``x.type == T.dvector``."""
+        from .graph import make_variable
+
+        return make_variable(self, name=name)
 
     @property
     def ndim(self) -> int:

@@ -107,7 +107,7 @@ def test_codegen_modules_import_each_other_one_way():
 
 def _all_ops() -> list[type[Op]]:
     for info in pkgutil.walk_packages(symgrad.__path__, "symgrad."):
-        if info.name != "symgrad.__main__":
+        if info.name not in ("symgrad.__main__", "symgrad.sparse"):  # sparse: an ImportError that explains
             importlib.import_module(info.name)
     found, pending = [], list(Op.__subclasses__())
     while pending:

@@ -18,6 +18,7 @@ at the root (``pp(h)`` shows how ``h`` is computed, ``pp(loss)`` shows ``h`` ins
 Theano. Unnamed intermediates print as their expression.
 """
 
+from ..ops.debug import Print
 from .debug import DebugPrinter, debugprint
 from .formulas import LatexPrinter, PPrinter, latex, pp
 from .graphviz import STYLES, DotPrinter, GraphvizNotFoundError, graph_to_dot, pydotprint, svg
@@ -25,5 +26,7 @@ from .translate import SympyTranslator
 
 __all__ = [
     "STYLES", "DebugPrinter", "DotPrinter", "GraphvizNotFoundError", "LatexPrinter", "PPrinter", "SympyTranslator",
-    "debugprint", "graph_to_dot", "latex", "pp", "pydotprint", "svg",
+    "Print", "debugprint", "graph_to_dot", "latex", "pp", "pprint", "pydotprint", "svg",
 ]  # fmt: skip
+
+pprint = pp  # Theano's other name for it

@@ -243,7 +243,10 @@ class SympyTranslator(GraphPrinter):
         postfix = index_text(node.op.index, [str(i) for i in scalars])
         return opaque("inc_subtensor", postfix=postfix)(opaque("zeros_like")(x), g)
 
-    def _print_DisconnectedGrad(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+    def _print_Print(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return x  # it prints at run time; the value is x itself
+
+    def _print_GradientStop(self, node: Apply, x: sympy.Expr, *others: sympy.Expr) -> sympy.Expr:
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:

@@ -15,9 +15,11 @@ import sympy
 
 from ..graph import Apply, Constant, Variable, apply, constant
 from ..ifelse import IfElse
+from ..ops.blas import Dot
 from ..ops.elemwise import Elemwise, make_elemwise, sym
+from ..ops.gradient import DependsOn
 from ..ops.reduce import Reduce
-from ..ops.shape import DimShuffle, Reshape, ReshapeAs, Shape, Size, dimshuffle, size
+from ..ops.shape import DimShuffle, Join, Reshape, ReshapeAs, Shape, Size, dimshuffle, size
 from ..ops.substitution import defined_where, restricted, substitute
 from ..types import kind
 from .core import Context, Scope, expr_rewrite, node_rewrite, uniform_number
@@ -161,8 +163,21 @@ def div_by_constant(node: Apply, ctx: Context) -> Variable | None:
     return None
 
 
+@node_rewrite("canonicalize", DependsOn)
+def drop_recorded_inputs(node: Apply, ctx: Context) -> Variable:
+    """depends_on(x, others) → x
+
+    The inputs it records only matter to theano.function's check of unused inputs, done by now;
+    removed early, it hides nothing from the other rewrites.
+    """
+    return node.inputs[0]
+
+
 # ------------------------------------------------------------------------------------------------
 # Shapes
+
+#: The ops whose output lengths follow from their inputs' lengths alone.
+_LENGTHS_KNOWN = (Elemwise, DimShuffle, Reduce, Join, Dot)
 
 
 @node_rewrite("canonicalize", Shape, Size)
@@ -178,26 +193,52 @@ def static_shape(node: Apply, ctx: Context) -> Variable | None:
     return None if None in lengths else constant(int(np.prod(lengths)), dtype="int64", weak=False)
 
 
+@node_rewrite("canonicalize", Shape)
+def shape_from_lengths(node: Apply, ctx: Context) -> Variable | None:
+    """shape(f(x)) → stack([size(f(x), 0), size(f(x), 1), ...]) where f's lengths come from its inputs'
+
+    Each length is then traced back to the inputs by ``size_of_input``, so a function returning a
+    shape computes no elementwise work, join or product (Theano's shape feature).
+    """
+    x = node.inputs[0]
+    owner = ctx.owner(x)
+    if owner is None or not isinstance(owner.op, _LENGTHS_KNOWN) or x.ndim == 0:
+        return None
+    lengths = [dimshuffle(size(x, (k,)), ["x"]) for k in range(x.ndim)]
+    return lengths[0] if len(lengths) == 1 else apply(Join(0), *lengths)
+
+
+def _input_length(owner: Apply, axis: int) -> Variable | None:
+    """The length of ``owner``'s output along ``axis``, from its inputs' lengths; ``None`` when
+    it is 1 (a broadcast dimension)."""
+    op, inputs = owner.op, owner.inputs
+    if isinstance(op, Elemwise):
+        source = next((v for v in inputs if v.type.shape[axis] != 1), None)
+        return None if source is None else size(source, (axis,))
+    if isinstance(op, DimShuffle):
+        return None if op.new_order[axis] == "x" else size(inputs[0], (op.new_order[axis],))
+    if isinstance(op, Reduce):
+        kept = [d for d in range(inputs[0].ndim) if d not in op.axes]
+        return size(inputs[0], (kept[axis],))
+    if isinstance(op, Join):
+        if axis != op.axis:
+            return size(inputs[0], (axis,))
+        total = sympy.Add(*(sym(i) for i in range(len(inputs))))
+        return make_elemwise(total, [size(t, (axis,)) for t in inputs], "int64")
+    a, b = inputs  # a matrix product: a's lengths but its last, then b's but its first
+    return size(a, (axis,)) if axis < a.ndim - 1 else size(b, (axis - a.ndim + 2,))
+
+
 @node_rewrite("canonicalize", Size)
 def size_of_input(node: Apply, ctx: Context) -> Variable | None:
-    """size(f(x), axis) → size(x, axis) for elementwise f, or a dimshuffle
+    """size(f(x), axis) → size(x, axis) for elementwise f, a dimshuffle, a reduction, a join or a product
 
     A length never needs the values computed.
     """
     owner = ctx.owner(node.inputs[0])
-    if owner is None:
+    if owner is None or not isinstance(owner.op, _LENGTHS_KNOWN):
         return None
-    lengths: list[Variable] = []
-    for axis in node.op.axes:
-        if isinstance(owner.op, Elemwise):
-            source = next((v for v in owner.inputs if v.type.shape[axis] != 1), None)
-            if source is not None:
-                lengths.append(size(source, (axis,)))
-        elif isinstance(owner.op, DimShuffle):
-            if owner.op.new_order[axis] != "x":
-                lengths.append(size(owner.inputs[0], (owner.op.new_order[axis],)))
-        else:
-            return None
+    lengths = [length for axis in node.op.axes if (length := _input_length(owner, axis)) is not None]
     if not lengths:
         return constant(1, dtype="int64", weak=False)
     return make_elemwise(sympy.Mul(*(sym(i) for i in range(len(lengths)))), lengths, "int64")

@@ -8,14 +8,14 @@ domains; these rules only clear the way for it.
 from __future__ import annotations
 
 from ..graph import Apply, Variable
-from ..ops.gradient import DisconnectedGrad
+from ..ops.gradient import GradientStop
 from .core import Context, node_rewrite
 
 
-@node_rewrite("fuse", DisconnectedGrad)
+@node_rewrite("fuse", GradientStop)
 def drop_gradient_stops(node: Apply, ctx: Context) -> Variable:
-    """disconnected_grad(x) → x
+    """disconnected_grad(x), zero_grad(x), grad_clip(x, lower, upper) → x
 
-    The stop only matters to T.grad, which has run by now, and the fuser cannot see through it.
+    A gradient stop only matters to T.grad, which has run by now, and the fuser cannot see through it.
     """
     return node.inputs[0]

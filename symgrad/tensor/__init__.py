@@ -12,3 +12,12 @@ __all__ = [
     "DisconnectedInputError", "Lop", "Rop", "TensorConstant", "TensorVariable", "as_tensor_variable", "grad",
     "hessian", "hessian_vector_product", "jacobian", "nnet", "tensor", *TYPE_CONSTRUCTORS,
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    # Theano's complex constructors (cvector, zmatrix, ...) get a reason, not a bare AttributeError.
+    from ..types import COMPLEX_HINT
+
+    if name[:1] in "cz" and name[1:] in TYPE_CONSTRUCTORS:
+        raise AttributeError(f"symgrad.tensor has no {name}" + COMPLEX_HINT)
+    raise AttributeError(f"module 'symgrad.tensor' has no attribute {name!r}")

@@ -53,17 +53,18 @@ def tensor(dtype: str | None = None, shape: Sequence[int | None] = (), name: str
     return make_variable(TensorType(dtype or config.floatX, tuple(shape)), name=name)
 
 
-def _constructor(dtype: str | None, default_shape: tuple[int | None, ...], kind_name: str):
+def _constructor(default_shape: tuple[int | None, ...], kind_name: str):
+    """Theano's ``T.vector`` and friends: a function, since its dtype is floatX unless given."""
     ndim = len(default_shape)
 
-    def make(name: str | None = None, dtype: str | None = dtype, shape: Sequence[int | None] | None = None):
+    def make(name: str | None = None, dtype: str | None = None, shape: Sequence[int | None] | None = None):
         shape = default_shape if shape is None else tuple(shape)
         if len(shape) != ndim:
             raise ValueError(f"a {kind_name} has {ndim} dimensions, got shape {shape}")
         return tensor(dtype or config.floatX, shape, name)
 
     make.__name__ = kind_name
-    make.__doc__ = f"A symbolic {ndim}-d input of dtype {dtype or 'config.floatX'} and shape {default_shape}."
+    make.__doc__ = f"A symbolic {ndim}-d input of dtype ``dtype`` (default config.floatX) and shape {default_shape}."
     return make
 
 
@@ -75,32 +76,37 @@ _SHAPES = {
     "matrix": (None, None),
     "row": (1, None),
     "col": (None, 1),
-    "tensor3": (None,) * 3,
-    "tensor4": (None,) * 4,
+    **{f"tensor{n}": (None,) * n for n in range(3, 8)},
 }
-_PREFIXES = {"": None, "d": "float64", "f": "float32", "i": "int32", "l": "int64", "b": "int8"}
-TYPE_CONSTRUCTORS = {
-    prefix + kind_name: _constructor(dtype, shape, prefix + kind_name)
+# Theano's dtype prefixes: dscalar, fvector, imatrix, ltensor3, wrow (int16), bcol (int8).
+_PREFIXES = {"d": "float64", "f": "float32", "i": "int32", "l": "int64", "w": "int16", "b": "int8"}
+
+# ``T.dvector`` is a type, as in Theano: ``T.dvector('x')`` makes a variable, ``x.type == T.dvector``.
+TYPES = {
+    prefix + kind_name: TensorType(dtype, shape)
     for prefix, dtype in _PREFIXES.items()
     for kind_name, shape in _SHAPES.items()
 }
-globals().update(TYPE_CONSTRUCTORS)
+TYPE_CONSTRUCTORS: dict[str, Any] = {kind_name: _constructor(shape, kind_name) for kind_name, shape in _SHAPES.items()}
+TYPE_CONSTRUCTORS.update(TYPES)
 
 
-def _plural(make):
+def _plural(name: str, make):
+    plural = name.replace("matrix", "matrices") if "matrix" in name else name + "s"
+
     def make_many(*names_or_count: str | int, dtype: str | None = None) -> list[Variable]:
         if len(names_or_count) == 1 and isinstance(names_or_count[0], int):
             names_or_count = (None,) * names_or_count[0]
+        if dtype is not None and isinstance(make, TensorType):
+            raise TypeError(f"{plural} makes {make.dtype} inputs; use {plural[1:]}(..., dtype=...) for another dtype")
         return [make(name, dtype=dtype) if dtype else make(name) for name in names_or_count]
 
-    plural = make.__name__.replace("matrix", "matrices") if "matrix" in make.__name__ else make.__name__ + "s"
     make_many.__name__ = plural
-    make_many.__doc__ = f"Several {make.__name__} inputs: ``{plural}('a', 'b')`` or ``{plural}(2)``."
+    make_many.__doc__ = f"Several {name} inputs: ``{plural}('a', 'b')`` or ``{plural}(2)``."
     return make_many
 
 
-_PLURALS = [_plural(make) for make in TYPE_CONSTRUCTORS.values()]
-TYPE_CONSTRUCTORS.update({make.__name__: make for make in _PLURALS})
+TYPE_CONSTRUCTORS.update({(p := _plural(name, make)).__name__: p for name, make in list(TYPE_CONSTRUCTORS.items())})
 globals().update(TYPE_CONSTRUCTORS)
 
 

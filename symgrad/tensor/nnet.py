@@ -6,6 +6,8 @@ fine) and treat that maximum as a constant for ``T.grad``: it does not change th
 exact gradient contribution is zero.
 """
 
+from typing import Any
+
 from ..ops.elemwise import elemwise
 from ..ops.gradient import disconnected_grad
 from ..types import kind
@@ -22,9 +24,12 @@ def softplus(x):
     return elemwise("softplus", x)
 
 
-def relu(x):
-    """max(x, 0); its derivative at 0 is 0, as in Theano and PyTorch."""
-    return elemwise("relu", x)
+def relu(x, alpha: Any = 0):
+    """max(x, 0); its derivative at 0 is 0, as in Theano and PyTorch. With ``alpha`` (a number or a
+    tensor), Theano's leaky form: ``x`` where ``x > 0``, ``alpha * x`` elsewhere."""
+    if isinstance(alpha, (int, float)) and alpha == 0:
+        return elemwise("relu", x)
+    return T.switch(T.gt(x, 0), x, alpha * x)
 
 
 def _shifted(x, axis: int):
