@@ -20,10 +20,10 @@ Theano. Unnamed intermediates print as their expression.
 
 from .debug import DebugPrinter, debugprint
 from .formulas import LatexPrinter, PPrinter, latex, pp
-from .graphviz import STYLES, DotPrinter, GraphvizNotFoundError, graph_to_dot, pydotprint, svg
+from .graphviz import STYLES, DotPrinter, GraphPicture, GraphvizNotFoundError, draw_graph, graph_to_dot, pydotprint, svg
 from .translate import SympyTranslator
 
 __all__ = [
-    "STYLES", "DebugPrinter", "DotPrinter", "GraphvizNotFoundError", "LatexPrinter", "PPrinter", "SympyTranslator",
-    "debugprint", "graph_to_dot", "latex", "pp", "pydotprint", "svg",
+    "STYLES", "DebugPrinter", "DotPrinter", "GraphPicture", "GraphvizNotFoundError", "LatexPrinter", "PPrinter",
+    "SympyTranslator", "debugprint", "draw_graph", "graph_to_dot", "latex", "pp", "pydotprint", "svg",
 ]  # fmt: skip
