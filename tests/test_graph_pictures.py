@@ -55,8 +55,10 @@ def test_a_neuron_drawn_at_a_point_shows_each_nodes_value_and_gradient():
     # the gradients shown against central differences of the compiled cost, input by input
     f = theano.function([x, w, b], cost)
     args = [np.array(point[v]) for v in (x, w, b)]
+    compiled = labels(printing.graph_to_dot(f, values=point, grads=True))  # the graph f runs
     for i, v in enumerate((x, w, b)):
         assert shown(nodes[v.name], "grad") == pytest.approx(float(numeric_grad(f, args, i)), rel=1e-3)
+        assert compiled[v.name] == nodes[v.name]
 
 
 def test_values_without_grads_and_arrays_shared_variables_and_errors():
