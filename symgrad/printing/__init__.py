@@ -21,12 +21,13 @@ Theano. Unnamed intermediates print as their expression.
 from ..ops.debug import Print
 from .debug import DebugPrinter, debugprint
 from .formulas import LatexPrinter, PPrinter, latex, pp
-from .graphviz import STYLES, DotPrinter, GraphvizNotFoundError, graph_to_dot, pydotprint, svg
+from .graphviz import STYLES, DotPrinter, GraphPicture, GraphvizNotFoundError, draw_graph, graph_to_dot, pydotprint, svg
 from .translate import SympyTranslator
 
 __all__ = [
-    "STYLES", "DebugPrinter", "DotPrinter", "GraphvizNotFoundError", "LatexPrinter", "PPrinter", "SympyTranslator",
-    "Print", "debugprint", "graph_to_dot", "latex", "pp", "pprint", "pydotprint", "svg",
+    "STYLES", "DebugPrinter", "DotPrinter", "GraphPicture", "GraphvizNotFoundError", "LatexPrinter", "PPrinter",
+    "Print", "SympyTranslator", "debugprint", "draw_graph", "graph_to_dot", "latex", "pp", "pprint", "pydotprint",
+    "svg",
 ]  # fmt: skip
 
 pprint = pp  # Theano's other name for it
