@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .graph import Constant, Variable, graph_inputs, pack_graph, toposort, unpack_graph, user_line
-from .mode import Mode, debug_runner, get_mode, perform_runner
+from .mode import Mode, debug_runner, get_mode, perform_runner, watched_nodes
 from .shared import SharedVariable
 from .tensor.basic import as_tensor_variable
 from .values import coerce
@@ -220,7 +220,7 @@ def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):
                              *(f"#   {step}" for step in steps)])  # fmt: skip
         return python_function(spec, run, source, StepProfile(steps, *timing) if timing else None)
     # DebugMode: a build returning every node's value too, without the updates (written once checked)
-    nodes = toposort(results)
+    nodes = watched_nodes(results)
     build = replace(spec, outputs=[*results, *(node.output for node in nodes)], single=False, updates=[], locks=[])
     inner = compile_function(build)
     run = debug_runner(mode, roots, len(spec.inputs), len(results), nodes, inner)

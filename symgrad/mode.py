@@ -210,6 +210,22 @@ def perform_runner(
     return run, [f"{node.op}: {_what(node, 60)}" for node in nodes]
 
 
+def watched_nodes(results: list[Variable]) -> list[Apply]:
+    """The nodes DebugMode checks, in topological order: those ``results`` need whichever way each
+    ifelse goes. Nodes only a branch reads stay lazy (a branch not taken may not be computable:
+    ``ifelse(x > 0, log(x), 0)``), and so are not checked, nor is the ifelse node itself."""
+    from .ifelse import IfElse
+
+    needed: set[int] = set()
+    stack = list(results)
+    while stack:
+        node = stack.pop().owner
+        if node is not None and id(node) not in needed:
+            needed.add(id(node))
+            stack += node.inputs[:1] if isinstance(node.op, IfElse) else node.inputs
+    return [node for node in toposort(results) if id(node) in needed]
+
+
 def debug_runner(
     mode: DebugMode, roots: list[Variable], n_inputs: int, n_results: int, nodes: list[Apply], compiled: Callable
 ) -> Callable[[list[Any]], list[np.ndarray]]:
@@ -222,7 +238,8 @@ def debug_runner(
         values = {id(v): np.asarray(a) for v, a in zip(roots, arguments)}
         values.update((id(node.output), np.asarray(value)) for node, value in zip(nodes, got[n_results:]))
         for node in nodes:
-            _check_node(node, values, mode.check_isfinite)
+            if all(isinstance(v, Constant) or id(v) in values for v in node.inputs):  # not an ifelse's
+                _check_node(node, values, mode.check_isfinite)
         return got[:n_results]
 
     return run

@@ -181,3 +181,11 @@ def test_config_profile(monkeypatch):
     monkeypatch.setattr(theano.config, "profile", True)
     f = theano.function([x], T.sum(T.exp(x)))
     assert np.isclose(f([0.0, 1.0]), 1 + np.e) and f.profile.calls == [1] * len(f.profile.steps)
+
+
+def test_debug_mode_leaves_the_branch_not_taken_alone():
+    from symgrad.ifelse import ifelse
+
+    x = T.dscalar("x")
+    f = theano.function([x], ifelse(x > 0, T.log(x) * 3, x * 2), mode="DebugMode")
+    assert f(-1.0) == -2.0 and np.isclose(f(np.e), 3.0)
