@@ -219,11 +219,13 @@ def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):
         source = "\n".join(["# Run by the 'py' linker: each node's NumPy reference (op.perform), in this order",
                              *(f"#   {step}" for step in steps)])  # fmt: skip
         return python_function(spec, run, source, StepProfile(steps, *timing) if timing else None)
-    # DebugMode: a build returning every node's value too, without the updates (written once checked)
+    # DebugMode: a build returning every node's value too, and the fused build, both without the
+    # updates (written once checked)
     nodes = watched_nodes(results)
     build = replace(spec, outputs=[*results, *(node.output for node in nodes)], single=False, updates=[], locks=[])
     inner = compile_function(build)
-    run = debug_runner(mode, roots, len(spec.inputs), len(results), nodes, inner)
+    fused = compile_function(replace(spec, outputs=results, single=False, updates=[], locks=[]))
+    run = debug_runner(mode, roots, len(spec.inputs), results, nodes, inner, fused)
     return python_function(spec, run, inner._module)
 
 

@@ -17,7 +17,8 @@ for trying a graph out) and ``'DebugMode'`` (:class:`DebugMode`).
 then checks each node against its op's NumPy reference evaluated on the compiled values of the
 node's inputs, so a wrong kernel is pinned to the node whose value it got wrong; and it names the
 first node (in topological order) whose value holds a nan or an inf though its inputs hold none.
-The shared variables are written only once every check passed.
+It also runs the program FAST_RUN builds (nodes fused into loops) and checks its results against
+those. The shared variables are written only once every check passed.
 
 This module imports neither SymPy nor the back end: ``theano.function`` (``symgrad/function.py``)
 hands the back end what the mode asks for.
@@ -128,9 +129,10 @@ class DebugMode(Mode):
 
 
 class DebugModeError(Exception):
-    """A check of :class:`DebugMode` failed; ``node`` is the Apply node it names."""
+    """A check of :class:`DebugMode` failed; ``node`` is the Apply node it names (``None`` for a
+    result that is an input)."""
 
-    def __init__(self, message: str, node: Apply) -> None:
+    def __init__(self, message: str, node: Apply | None) -> None:
         super().__init__(message)
         self.node = node
 
@@ -227,11 +229,19 @@ def watched_nodes(results: list[Variable]) -> list[Apply]:
 
 
 def debug_runner(
-    mode: DebugMode, roots: list[Variable], n_inputs: int, n_results: int, nodes: list[Apply], compiled: Callable
+    mode: DebugMode,
+    roots: list[Variable],
+    n_inputs: int,
+    results: list[Variable],
+    nodes: list[Apply],
+    compiled: Callable,
+    fused: Callable,
 ) -> Callable[[list[Any]], list[np.ndarray]]:
-    """DebugMode's run: ``compiled`` (the debug build, taking the first ``n_inputs`` of ``roots``)
-    gives the ``n_results`` results, then the value of each of ``nodes``; each node is checked against
-    its reference before the results are returned."""
+    """DebugMode's run. ``compiled`` (the debug build, taking the first ``n_inputs`` of ``roots``)
+    gives the values of ``results``, then those of ``nodes``; ``fused`` (the build FAST_RUN makes)
+    gives those of ``results``. Each node is checked against its reference, then each result of
+    ``fused`` against the debug build's, before the results are returned."""
+    n_results = len(results)
 
     def run(arguments: list[Any]) -> list[np.ndarray]:
         got = compiled(*arguments[:n_inputs])
@@ -240,24 +250,27 @@ def debug_runner(
         for node in nodes:
             if all(isinstance(v, Constant) or id(v) in values for v in node.inputs):  # not an ifelse's
                 _check_node(node, values, mode.check_isfinite)
+        for k, (var, checked, fast) in enumerate(zip(results, got, fused(*arguments[:n_inputs]))):
+            wrong = _mismatch(np.asarray(fast), np.asarray(checked), [])
+            if wrong:
+                what = node_label(var.owner) if var.owner else repr(var)
+                raise BadThunkOutput(f"DebugMode: result {k} ({what}) of the fused program differs from the "
+                                     f"value checked node by node {wrong}", var.owner)  # fmt: skip
         return got[:n_results]
 
     return run
 
 
-#: How far a compiled value may stray from the reference, relative to the node's largest magnitude.
+#: How far a compiled value may stray from the reference, relative to the largest magnitude among
+#: it, the reference and the node's operands (kernels may reassociate sums).
 _RTOL = {"float64": 1e-7, "float32": 1e-4}
 
 
-def _check_node(node: Apply, values: dict[int, np.ndarray], check_isfinite: bool) -> None:
-    """Raise if the compiled value of ``node`` is not its reference, or is a new nan or inf."""
-    got = values[id(node.output)]
-    reference = _reference(node, values)
-    operands = [np.asarray(_value(values, i)) for i in node.inputs]
+def _mismatch(got: np.ndarray, reference: np.ndarray, operands: list[np.ndarray]) -> str | None:
+    """How ``got`` differs from ``reference`` beyond the tolerance (``by up to ...``), or ``None``."""
     if got.shape != reference.shape:
-        raise BadThunkOutput(f"DebugMode: {node_label(node)} has shape {got.shape} compiled and "
-                             f"{reference.shape} by its NumPy reference", node)  # fmt: skip
-    rtol = _RTOL.get(node.output.dtype)
+        return f"in shape: {got.shape} against {reference.shape}"
+    rtol = _RTOL.get(reference.dtype.name)
     if rtol is None:
         wrong = got != reference
     else:
@@ -266,15 +279,22 @@ def _check_node(node: Apply, values: dict[int, np.ndarray], check_isfinite: bool
         with np.errstate(invalid="ignore"):
             wrong = ~((np.abs(got - reference) <= rtol * scale) | (got == reference)
                       | (np.isnan(got) & np.isnan(reference)))  # fmt: skip
-    if np.any(wrong):
-        where = tuple(int(i) for i in np.argwhere(wrong)[0])
-        with np.errstate(invalid="ignore"):
-            diff = np.nanmax(np.abs(got.astype(float) - reference.astype(float))[wrong], initial=0.0)
-        raise BadThunkOutput(
-            f"DebugMode: {node_label(node)} is wrong: its compiled value differs from its NumPy reference "
-            f"by up to {diff:.3g} (at index {where}: compiled {got[where]!r}, reference {reference[where]!r})",
-            node,
-        )
+    if not np.any(wrong):
+        return None
+    where = tuple(int(i) for i in np.argwhere(wrong)[0])
+    with np.errstate(invalid="ignore"):
+        diff = np.nanmax(np.abs(got.astype(float) - reference.astype(float))[wrong], initial=0.0)
+    return f"by up to {diff:.3g} (at index {where}: {got[where]!r} against {reference[where]!r})"
+
+
+def _check_node(node: Apply, values: dict[int, np.ndarray], check_isfinite: bool) -> None:
+    """Raise if the compiled value of ``node`` is not its reference, or is a new nan or inf."""
+    got = values[id(node.output)]
+    operands = [np.asarray(_value(values, i)) for i in node.inputs]
+    wrong = _mismatch(got, _reference(node, values), operands)
+    if wrong:
+        raise BadThunkOutput(f"DebugMode: {node_label(node)} is wrong: its compiled value differs from its NumPy "
+                             f"reference {wrong}", node)  # fmt: skip
     if check_isfinite and got.dtype.kind == "f" and not np.all(np.isfinite(got)):
         if all(np.all(np.isfinite(a)) for a in operands if a.dtype.kind == "f"):
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(got))[0])
