@@ -104,8 +104,8 @@ def function(
     from .grad import rewrites_in_gradients
     from .rewrite import optimize, rebuild
 
-    mode_given, profile_given = mode, profile
-    mode = get_mode(mode)
+    mode_given = config.mode if mode is None else mode  # kept as given (a name or a Mode), for pickling
+    mode = get_mode(mode_given)
     profile = bool(config.profile if profile is None else profile)
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
@@ -146,7 +146,7 @@ def function(
         [item if isinstance(item, In) else In(item) for item in inputs_given],
         out_list, single, update_pairs, replace, built_at,
         dict(name=name, on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
-             exclude=tuple(exclude), mode=mode_given, profile=profile_given, device=device,
+             exclude=tuple(exclude), mode=mode_given, profile=profile, device=device,
              return_device_arrays=return_device_arrays, trust_input=trust_input),
     )  # fmt: skip
 

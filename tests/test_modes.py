@@ -208,3 +208,11 @@ def test_debug_mode_checks_the_fused_program_against_the_nodes():
     wrong = debug_runner(DebugMode(), [x], 1, [y], nodes, debug_build, lambda v: [2 * np.exp(v) + [0, 1e-3]])
     with pytest.raises(BadThunkOutput, match=r"result 0 \(the .* node computing 2\*exp\(x\).*\) of the fused program"):
         wrong([xv])
+
+
+def test_a_pickled_function_keeps_the_mode_it_was_compiled_in(monkeypatch):
+    x = T.dvector("x")
+    monkeypatch.setattr(theano.config, "mode", "FAST_COMPILE")
+    data = pickle.dumps(theano.function([x], T.exp(x)))
+    monkeypatch.setattr(theano.config, "mode", "FAST_RUN")
+    assert "'py' linker" in pickle.loads(data).source
