@@ -26,6 +26,7 @@ hands the back end what the mode asks for.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,8 +85,7 @@ class Mode:
         from .rewrite.core import resolve_exclusions
 
         resolve_exclusions(names, verb)  # a clear error for an unknown name, now
-        new = object.__new__(type(self))
-        new.__dict__.update(self.__dict__)
+        new = copy.copy(self)
         setattr(new, field, (*getattr(self, field), *names))
         return new
 
