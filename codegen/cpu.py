@@ -31,7 +31,7 @@ from .checks import kernel_checks
 from .cpu_kernels import FASTMATH, emit_kernel, threshold_name
 from .cpu_rules import CPU_RULES
 from .kernel_body import describe
-from .lower import Kernel, Program, Step
+from .lower import Branch, Kernel, Loop, Program, Step
 from .module import ModuleOptions, ModulePrinter, Run, constant_text
 from .names import np_dtype
 from .scalar_printer import NumbaPrinter
@@ -54,6 +54,8 @@ class CpuModulePrinter(ModulePrinter):
         self.compiled = False
         #: The errors of the checks inside programs, by number: ``lambda v0, ...: error(...)``.
         self.failures: list[str] = []
+        #: What each step does, in order, for a profiled module (``ModuleOptions.profile``).
+        self.step_names: list[str] = []
 
     def fail(self, error: str, *args: str, **keywords: str) -> str:
         if not self.compiled:
@@ -87,18 +89,38 @@ class CpuModulePrinter(ModulePrinter):
     def driver(self, steps: list[Step]) -> list[str]:
         """Python lines running the steps: each run of steps that Numba can compile is a program
         function of the module, called once; a step that it cannot runs here, between programs."""
-        program = self.program
+        program, profile = self.program, self.options.profile
         read_after = [*program.outputs, *(value for _, value in program.deferred_updates())]
-        segments = split(steps, self.rules, read_after)
+        segments = split(steps, self.rules, read_after, apart=profile)
         compiled = [s for s in segments if s.compiled]
         lines: list[str] = []
-        for segment in segments:
+        if profile:  # each step is a segment: time it from here
+            start, end = self.names.fresh("step_start"), self.names.fresh("step_end")
+            lines.append(f"{start} = perf_counter()")
+        for k, segment in enumerate(segments):
             if not segment.compiled:
                 lines += _drop_repeated_checks(self.steps(segment.steps))
-                continue
-            number = f"_{compiled.index(segment) + 1}" if len(compiled) > 1 else ""
-            lines += self.program_function(f"program{number}", segment)
+            else:
+                number = f"_{compiled.index(segment) + 1}" if len(compiled) > 1 else ""
+                lines += self.program_function(f"program{number}", segment)
+            if profile:
+                self.step_names.append(self.step_name(segment.steps[0]))
+                lines.append(f"{end} = perf_counter(); step_seconds[{k}] += {end} - {start}; step_calls[{k}] += 1; "
+                             f"{start} = {end}")  # fmt: skip
         return lines
+
+    def step_name(self, step: Step) -> str:
+        """One line saying what ``step`` does, for a profile's table."""
+        names = self.names
+        if isinstance(step, Kernel):
+            text = f"{step.name}: {describe(step, names)}"
+        elif isinstance(step, Branch):
+            text = f"{names[step.node.output]} = ifelse({', '.join(names[v] for v in step.node.inputs)})"
+        elif isinstance(step, Loop):
+            text = f"{names[step.output]} = a loop over rows"
+        else:
+            text = f"{names[step.output]} = {step.op}({', '.join(names[v] for v in step.inputs)})"
+        return text if len(text) <= 80 else text[:77] + "..."
 
     def program_function(self, name: str, segment: Segment) -> list[str]:
         """Adds the program running ``segment``'s steps (and its twin on threads, where a kernel in it
@@ -150,6 +172,8 @@ class CpuModulePrinter(ModulePrinter):
             "REDUCTION_CHUNKS = 64  # a parallel sum adds these parts in order: the same result on any thread count",
             "PARTIALS_LIMIT = 1 << 20  # elements of partial results a parallel sum over axis 0 may allocate",
         ]
+        if self.options.profile:
+            lines += ["from time import perf_counter", f"STEPS = {tuple(self.step_names)!r}  # what each step does"]
         dtypes = sorted({v.dtype for v in self.program.inputs if v.ndim})
         lines += [f"DTYPE_{d.upper()} = np.dtype('{d}')" for d in dtypes]
         # A 0-d constant is a NumPy scalar: the programs take it as a number, not a 0-d array.
@@ -161,10 +185,16 @@ class CpuModulePrinter(ModulePrinter):
         return lines
 
     def entry_setup(self) -> list[str]:
+        lines = ["step_seconds, step_calls = [0.0] * len(STEPS), [0] * len(STEPS)"] if self.options.profile else []
         if not self.failures:
-            return []
+            return lines
         # What each check inside a program raises, by number, from the values it passes.
-        return ["failures = (", *(f"    {failure}," for failure in self.failures), ")"]
+        return lines + ["failures = (", *(f"    {failure}," for failure in self.failures), ")"]
+
+    def entry_finish(self, function: str) -> list[str]:
+        if not self.options.profile:
+            return []
+        return [f"{function}.step_seconds, {function}.step_calls = step_seconds, step_calls  # the profile"]
 
     def argument_lines(self) -> list[str]:
         if self.options.trust_input:

@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from types import ModuleType
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from .errors import built_at as built_at_text
 from .lower import Program, lower
 from .memory import keep_freed_memory
 from .module import ModuleOptions, built_at, graph_nodes
+from .names import Names
 
 DEVICES = ("cpu", "cuda")
 
@@ -68,6 +70,7 @@ class FunctionSpec:
     trust_input: bool = False
     built_at: str | None = None
     borrowed: tuple[int, ...] = ()
+    profile: bool = False
 
 
 def device_description(device: str) -> str:
@@ -89,7 +92,7 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "call", "_module")
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "call", "profile", "_module")
 
     def __init__(
         self,
@@ -110,6 +113,9 @@ class Function:
         #: The arguments of the ``theano.function`` call (``symgrad.function.FunctionCall``), which
         #: pickling writes and ``copy`` compiles again; ``None`` when not made by ``theano.function``.
         self.call = None
+        #: The time each step took over the calls so far (:class:`StepProfile`), for a function
+        #: compiled with ``profile=True``; ``None`` otherwise.
+        self.profile = None
         self._module = module
 
     def __repr__(self) -> str:
@@ -394,6 +400,7 @@ def _backend(spec: FunctionSpec) -> tuple[Callable[[Program, ModuleOptions], str
         vector_math=config.vector_math,
         trust_input=spec.trust_input,
         borrowed=spec.borrowed,
+        profile=spec.profile,
     )
     return emit_module, options
 
@@ -454,11 +461,110 @@ def _function(spec: FunctionSpec, module, sites: dict[int, str]) -> Function:
         for v, p in zip(spec.inputs, params)
     ]
     entry = module.make_entry(checks, _call_error(label, params), spec.defaults, spec.storage, sites)
+    profile = StepProfile(module.STEPS, entry.step_seconds, entry.step_calls) if hasattr(module, "STEPS") else None
+    _guard_parallel_programs(module)
+    return _wrapped(spec, entry, module, profile)
+
+
+def _wrapped(spec: FunctionSpec, entry: Callable, module, profile: StepProfile | None) -> Function:
+    """The :class:`Function` calling ``entry`` (holding the locks of the shared variables it updates)."""
     if spec.locks:
         entry = _serialized(entry, spec.locks)
-    _guard_parallel_programs(module)
     compiled = type("Function", (Function,), {"__call__": staticmethod(entry), "__slots__": ()})
-    return compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites, spec.built_at)
+    function = compiled(spec.inputs, spec.outputs, module, spec.name, spec.rewrites, spec.built_at)
+    function.profile = profile
+    return function
+
+
+class StepProfile:
+    """The time each step of a profiled function took (``theano.function(..., profile=True)``).
+
+    ``steps`` describes each step (a kernel, a matrix product, a node of the 'py' linker ...),
+    ``seconds`` and ``calls`` are the total time and the number of runs of each, over the calls
+    so far. On the CPU each step of a profiled function is a compiled program of its own, timed
+    from Python, so a step's time includes a call into Numba (about a microsecond), and on the first
+    call Numba compiling it, where its machine code is not in the disk cache: ``reset()`` after a
+    first call leaves that out.
+    """
+
+    def __init__(self, steps: Sequence[str], seconds: list[float], calls: list[int]) -> None:
+        self.steps = tuple(steps)
+        self.seconds = seconds
+        self.calls = calls
+
+    def reset(self) -> None:
+        """Forget the calls so far."""
+        self.seconds[:] = [0.0] * len(self.seconds)
+        self.calls[:] = [0] * len(self.calls)
+
+    def summary(self, file: TextIO | None = None) -> str:
+        """A table of the steps, the most expensive first: calls, total and per-call time and share
+        of the time; printed (to ``file``, standard output by default) and returned."""
+        total = sum(self.seconds)
+        rows = ["| step | calls | total s | per call us | % |", "|---|---:|---:|---:|---:|"]
+        for k in sorted(range(len(self.steps)), key=lambda k: -self.seconds[k]):
+            seconds, calls = self.seconds[k], self.calls[k]
+            per_call = 1e6 * seconds / calls if calls else 0.0
+            share = 100 * seconds / total if total else 0.0
+            rows.append(f"| {self.steps[k]} | {calls} | {seconds:.6f} | {per_call:.1f} | {share:.1f} |")
+        rows.append(f"| all {len(self.steps)} steps | {max(self.calls, default=0)} | {total:.6f} | | 100.0 |")
+        text = "\n".join(rows)
+        print(text, file=file)
+        return text
+
+
+def python_function(
+    spec: FunctionSpec,
+    run: Callable[[list[Any]], list[Any]],
+    source: str | ModuleType,
+    profile: StepProfile | None = None,
+) -> Function:
+    """A :class:`Function` whose steps run in Python: ``run`` takes the checked arguments and then the
+    shared variables' values, and returns the outputs' values and then the updates' new values.
+
+    The arguments are bound and checked as by a compiled entry (same parameters, defaults and
+    errors); the outputs and new shared values are fresh arrays of their variables' dtypes, written
+    after ``run`` returns. ``source`` is what ``f.source`` shows: a text, or a generated module
+    whose text to show (DebugMode's build). CPU only.
+    """
+    if isinstance(source, str):
+        names = Names()
+        module = ModuleType("symgrad_python_function")
+        module.__symgrad_source__ = source
+        module.PARAMETERS = tuple(names.add(v, prefix="x", preferred=p) for v, p in zip(spec.inputs,
+                                  spec.parameter_names or [None] * len(spec.inputs)))  # fmt: skip
+    else:
+        module = source
+    params = list(module.PARAMETERS)
+    label = f"function {spec.name!r}" if spec.name else "the function"
+    checks = [_make_check(v, p, spec.allow_input_downcast, label, params) for v, p in zip(spec.inputs, params)]
+    call_error = _call_error(label, params)
+    n, first_default = len(params), len(params) - len(spec.defaults)
+    n_out = len(spec.outputs)
+
+    def entry(*args: Any, **keywords: Any) -> Any:
+        unknown = {k: v for k, v in keywords.items() if k not in params}
+        if len(args) > n or unknown:
+            raise call_error(args[n:], unknown)
+        values = [*args, *[MISSING] * (n - len(args))]
+        for keyword, value in keywords.items():
+            k = params.index(keyword)
+            if k < len(args):
+                raise TypeError(f"{label} got multiple values for argument {keyword!r}")
+            values[k] = value
+        for k in range(first_default, n):
+            if values[k] is MISSING:
+                values[k] = spec.defaults[k - first_default]
+        values = [np.asarray(check(value), dtype=v.dtype) for check, value, v in zip(checks, values, spec.inputs)]
+        results = run(values + [np.asarray(cell[0]) for cell in spec.storage])
+        outputs = [np.array(value, dtype=v.dtype) for value, v in zip(results, spec.outputs)]
+        cell_of = {id(v): cell for v, cell in zip(spec.shared, spec.storage)}
+        for (target, _), value in zip(spec.updates, results[n_out:]):
+            cell_of[id(target)][0] = np.array(value, dtype=target.dtype)
+        return outputs[0] if spec.single else outputs
+
+    entry.__qualname__ = entry.__name__ = "compiled_function"
+    return _wrapped(spec, entry, module, profile)
 
 
 def _recipe(spec: FunctionSpec, before: FunctionSpec, sites: list[Apply]) -> dict[str, Any]:

@@ -69,7 +69,8 @@ class ModuleOptions:
     (``theano.In(x, name=...)``); the last ``n_defaults`` parameters have default values, which
     ``make_entry`` receives already checked. ``rewrites`` names the rewrites that changed the graph,
     for the header. ``trust_input`` leaves out the CPU's argument checks; ``borrowed`` are the positions of
-    the outputs returned without a defensive copy (``theano.Out(y, borrow=True)``). The other fields are one
+    the outputs returned without a defensive copy (``theano.Out(y, borrow=True)``); ``profile`` times each
+    step (CPU). The other fields are one
     backend's: ``parallel_threshold`` and ``vector_math``
     the CPU's, ``return_device_arrays`` and ``reduce_threads`` CUDA's.
     """
@@ -86,6 +87,7 @@ class ModuleOptions:
     reduce_threads: int = 256
     trust_input: bool = False
     borrowed: tuple[int, ...] = ()
+    profile: bool = False
 
 
 @dataclass(eq=False)
@@ -306,7 +308,7 @@ class ModulePrinter(ABC):
         function = entry_name(options.name)
         entry += ["        " + line for line in self.wrap_body(body)]
         entry += ["", f"    {function}.__qualname__ = {function!r}  # for Python's own argument errors",
-                  f"    return {function}"]  # fmt: skip
+                  *("    " + line for line in self.entry_finish(function)), f"    return {function}"]  # fmt: skip
         return "\n".join(header) + "\n\n\n" + "\n\n\n".join(self.kernels + ["\n".join(entry)]) + "\n"
 
     def driver(self, steps: list[Step]) -> list[str]:
@@ -332,6 +334,10 @@ class ModulePrinter(ABC):
 
     def entry_setup(self) -> list[str]:
         """Lines of ``make_entry`` run once, before the compiled function is defined."""
+        return []
+
+    def entry_finish(self, function: str) -> list[str]:
+        """Lines of ``make_entry`` run once the compiled function (named ``function``) is defined."""
         return []
 
     def entry_head(self) -> tuple[list[str], list[str]]:

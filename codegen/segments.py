@@ -75,13 +75,14 @@ def free_reads(steps: list[Step], then_read: Iterable[Variable] = ()) -> list[Va
     return _unique(found + [v for v in then_read if id(v) not in made])
 
 
-def split(steps: list[Step], rules: RuleTable, read_after: list[Variable]) -> list[Segment]:
+def split(steps: list[Step], rules: RuleTable, read_after: list[Variable], apart: bool = False) -> list[Segment]:
     """``steps`` cut into segments (see the module docstring); ``read_after`` is what the caller
-    reads once they have all run (the outputs, the shared variables' new values)."""
+    reads once they have all run (the outputs, the shared variables' new values). With ``apart``
+    each step is a segment of its own (a profiled function times them one by one)."""
     groups: list[tuple[list[Step], bool]] = []
     for step in steps:
         compiled = runs_compiled(step, rules)
-        if groups and compiled and groups[-1][1]:
+        if groups and compiled and groups[-1][1] and not apart:
             groups[-1][0].append(step)
         else:
             groups.append(([step], compiled))

@@ -17,10 +17,11 @@ from . import tensor
 from .config import config
 from .function import In, Out, function
 from .grad import grad
+from .mode import Mode
 from .shared import SharedVariable, shared
 from .version import __version__
 
-__all__ = ["In", "Out", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
+__all__ = ["In", "Mode", "Out", "SharedVariable", "config", "function", "grad", "shared", "tensor", "__version__"]
 
 # Printing, explain_grad, SymPy interop and the optimizers load on first use, keeping `import symgrad` cheap.
 _LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),

@@ -1,4 +1,4 @@
-"""Global settings, Theano-style: ``theano.config.floatX``, ``compiledir``, ``excluded_rewrites``, ...
+"""Global settings, Theano-style: ``theano.config.floatX``, ``mode``, ``compiledir``, ``excluded_rewrites``, ...
 
 Read at the moment they matter (type construction, compilation), so changing them at run time
 affects what is built afterwards.
@@ -38,6 +38,10 @@ class Config:
             name.strip() for name in os.environ.get("SYMGRAD_EXCLUDED_REWRITES", "").split(",") if name.strip()
         }
         self._compute_test_value = "off"
+        #: Whether ``theano.function`` times each step of the functions it compiles (its ``profile=``
+        #: when not given; ``$SYMGRAD_PROFILE=1`` sets the initial value): see ``f.profile.summary()``.
+        self.profile: bool = os.environ.get("SYMGRAD_PROFILE", "0") == "1"
+        self._mode = os.environ.get("SYMGRAD_MODE", "FAST_RUN")
         self._num_threads: int | None = None
         self._device = os.environ.get("SYMGRAD_DEVICE", "cpu")
         self._vector_math = True
@@ -55,6 +59,19 @@ class Config:
             raise ValueError(f"config.num_threads must be None or 1..{numba.config.NUMBA_NUM_THREADS}, got {value!r}")
         numba.set_num_threads(value or numba.config.NUMBA_NUM_THREADS)
         self._num_threads = value
+
+    @property
+    def mode(self):
+        """The mode ``theano.function`` compiles with when not told: ``'FAST_RUN'`` (the default,
+        or ``$SYMGRAD_MODE``), ``'FAST_COMPILE'``, ``'DebugMode'`` or a ``theano.Mode``."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value) -> None:
+        from .mode import get_mode
+
+        get_mode(value)  # a clear error for an unknown name, now
+        self._mode = value
 
     @property
     def device(self) -> str:

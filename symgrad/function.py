@@ -16,12 +16,17 @@ from __future__ import annotations
 import keyword
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
-from .graph import Constant, Variable, graph_inputs, pack_graph, unpack_graph, user_line
+from .graph import Constant, Variable, graph_inputs, pack_graph, toposort, unpack_graph, user_line
+from .mode import Mode, debug_runner, get_mode, perform_runner, watched_nodes
 from .shared import SharedVariable
 from .tensor.basic import as_tensor_variable
 from .values import coerce
+
+if TYPE_CHECKING:
+    from codegen.function import FunctionSpec
 
 _NO_DEFAULT = object()
 
@@ -78,6 +83,8 @@ def function(
     on_unused_input: str = "raise",
     allow_input_downcast: bool | None = None,
     exclude: Sequence[str] = (),
+    mode: str | Mode | None = None,
+    profile: bool | None = None,
     device: str | None = None,
     return_device_arrays: bool = False,
     trust_input: bool = False,
@@ -96,6 +103,10 @@ def function(
     ``T.grad`` applied to what it differentiated; ``exclude`` cannot undo those (they ran when the
     gradient was built, under ``theano.config.excluded_rewrites``).
 
+    ``mode`` is ``'FAST_RUN'``, ``'FAST_COMPILE'``, ``'DebugMode'`` or a ``theano.Mode`` (see
+    ``symgrad.mode``); ``None`` means ``theano.config.mode``. ``profile=True`` (``None``: ``theano.config.
+    profile``) times each step at every call: ``f.profile.summary()`` prints the table.
+
     ``device`` is ``'cpu'`` (Numba kernels on the CPU) or ``'cuda'`` (numba.cuda kernels on an NVIDIA
     GPU; needs the ``cuda`` extra); ``None`` means ``theano.config.device``. With ``'cuda'``,
     arguments may be NumPy arrays or device arrays (anything with ``__cuda_array_interface__``),
@@ -113,12 +124,19 @@ def function(
     from .grad import rewrites_in_gradients
     from .rewrite import optimize, rebuild
 
+    mode_given = config.mode if mode is None else mode  # kept as given (a name or a Mode), for pickling
+    mode = get_mode(mode_given)
+    profile = bool(config.profile if profile is None else profile)
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got {on_unused_input!r}")
     device = config.device if device is None else device
     device_text = device_description(device)  # a clear error now, before any work, when there is no GPU
     if return_device_arrays and device != "cuda":
         raise ValueError("theano.function: return_device_arrays=True needs device='cuda'")
+    if device == "cuda" and (mode.linker != "numba" or profile):
+        raise ValueError(f"theano.function: {'profile=True' if profile else repr(mode)} needs device='cpu'")
+    if profile and mode.linker == "debug":
+        raise ValueError("theano.function: profile=True times the compiled steps, which DebugMode does not run alone")
     inputs_given = inputs
     inputs, parameter_names, defaults = _parameters(inputs, allow_input_downcast)
     single = outputs is not None and not isinstance(outputs, (list, tuple))
@@ -142,15 +160,15 @@ def function(
                 warnings.warn(message, stacklevel=3)
     if isinstance(exclude, str):
         exclude = [exclude]  # one name, not its letters
-    excluded = [*(exclude or ()), *config.excluded_rewrites]
+    excluded = [*(exclude or ()), *config.excluded_rewrites, *mode.excluded_rewrites()]
 
     built_at = user_line()  # the caller's line, found once for both specs
     call = FunctionCall(
         [item if isinstance(item, In) else In(item) for item in inputs_given],
         out_list, single, update_pairs, replace, built_at,
         dict(name=name, on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
-             exclude=tuple(exclude), device=device, return_device_arrays=return_device_arrays,
-             trust_input=trust_input),
+             exclude=tuple(exclude), mode=mode_given, profile=profile, device=device,
+             return_device_arrays=return_device_arrays, trust_input=trust_input),
     )  # fmt: skip
 
     def spec_of(graph: list[Variable], rewrites: list[str]) -> FunctionSpec | None:
@@ -181,19 +199,20 @@ def function(
             trust_input=trust_input,
             built_at=built_at,
             borrowed=borrowed,
+            profile=profile and mode.linker == "numba",
         )
 
     rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
     before = spec_of(everything, rewrites)
     built = None
-    if before is not None:
+    if before is not None and mode.linker == "numba":
         # Built before (in this process or an earlier one)? Then its module is known: no rewriting.
         built = graph_key(before, excluded), before
         recalled = recall_function(*built)
         if recalled is not None:
             recalled.call = call
             return recalled
-    everything = optimize(everything, rewrites, exclude=exclude)
+    everything = optimize(everything, rewrites, exclude=[*exclude, *mode.excluded_rewrites()])
     spec = spec_of(everything, rewrites)
     if spec is None:
         listed = {id(v) for v in inputs}
@@ -201,9 +220,35 @@ def function(
         raise ValueError(
             f"theano.function: the outputs depend on {unknown!r} ({unknown.type}), which is not in the inputs list"
         )
-    compiled = compile_function(spec, built)
+    if mode.linker == "numba":
+        compiled = compile_function(spec, built)
+    else:
+        compiled = _python_linker(spec, mode, profile)
     compiled.call = call
     return compiled
+
+
+def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):
+    """The function of ``spec`` run by the 'py' linker (each node's ``perform``) or checked by DebugMode."""
+    from codegen.function import StepProfile, compile_function, python_function
+
+    roots = [*spec.inputs, *spec.shared]
+    results = [*spec.outputs, *(value for _, value in spec.updates)]
+    if mode.linker == "py":
+        n_nodes = len(toposort(results))
+        timing = ([0.0] * n_nodes, [0] * n_nodes) if profile else None
+        run, steps = perform_runner(roots, results, timing)
+        source = "\n".join(["# Run by the 'py' linker: each node's NumPy reference (op.perform), in this order",
+                             *(f"#   {step}" for step in steps)])  # fmt: skip
+        return python_function(spec, run, source, StepProfile(steps, *timing) if timing else None)
+    # DebugMode: a build returning every node's value too, and the fused build, both without the
+    # updates (written once checked)
+    nodes = watched_nodes(results)
+    build = replace(spec, outputs=[*results, *(node.output for node in nodes)], single=False, updates=[], locks=[])
+    inner = compile_function(build)
+    fused = compile_function(replace(spec, outputs=results, single=False, updates=[], locks=[]))
+    run = debug_runner(mode, roots, len(spec.inputs), results, nodes, inner, fused)
+    return python_function(spec, run, inner._module)
 
 
 class FunctionCall:
@@ -294,7 +339,8 @@ class FunctionCall:
             graph = [*self.outputs, *(v for _, v in self.updates)]
             if self.givens:
                 graph = rebuild(graph, self.givens)
-            graph = optimize(graph, rewrites_in_gradients(graph), exclude=self.options["exclude"])
+            excluded = [*self.options["exclude"], *get_mode(self.options["mode"]).excluded_rewrites()]
+            graph = optimize(graph, rewrites_in_gradients(graph), exclude=excluded)
             inputs = [spec.variable for spec in self.inputs]
             shared = _shared_of(graph, self.updates, inputs) or []
             outputs = graph[: len(self.outputs)]

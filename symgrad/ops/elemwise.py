@@ -18,6 +18,7 @@ there on first use, as attributes of this module too.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -136,9 +137,15 @@ class Elemwise(Op):
     def make_type(self, *inputs: Variable) -> TensorType:
         return TensorType(self.dtype, broadcast_static([v.type.shape for v in inputs], str(self)))
 
-    @functools.lru_cache(maxsize=8)  # noqa: B019 - ops are few and long-lived
     def _numpy_fn(self, nin: int) -> Callable:
-        return numpy_function([sym(i) for i in range(nin)], self.expr)
+        # One cache entry per live op: a cache of fixed size shared by all ops, as lru_cache on a
+        # method is, made each node of a graph with more elementwise ops than that lambdify again
+        # at every evaluation ('py' linker, DebugMode: milliseconds per node). Not in the op's
+        # __dict__: ops pickle with it, and lambdified functions do not pickle.
+        functions = _NUMPY_FUNCTIONS.setdefault(self, {})
+        if nin not in functions:
+            functions[nin] = numpy_function([sym(i) for i in range(nin)], self.expr)
+        return functions[nin]
 
     def perform(self, *values: np.ndarray) -> np.ndarray:
         shape = np.broadcast_shapes(*(np.shape(v) for v in values))
@@ -161,6 +168,10 @@ class Elemwise(Op):
             gi = make_elemwise(g_sym * d, [*inputs, g], inp.dtype)
             grads.append(sum_to(gi, inp.type))
         return grads
+
+
+#: Each elementwise op's NumPy functions, by number of operands (see ``Elemwise._numpy_fn``).
+_NUMPY_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callable:

@@ -92,9 +92,10 @@ def expr_rewrite(phase: str) -> Callable:
     return register
 
 
-def resolve_exclusions(names: Iterable[str]) -> set[str]:
+def resolve_exclusions(names: Iterable[str], verb: str = "exclude") -> set[str]:
     """The rewrite names ``names`` exclude (a phase name excludes all of its rules); unknown
-    names raise, listing the known ones, so a typo does not silently exclude nothing."""
+    names raise, listing the known ones, so a typo does not silently exclude nothing (``verb``:
+    what the caller does with them, for the message)."""
     excluded: set[str] = set()
     for name in names:
         if name in PHASES:
@@ -103,7 +104,7 @@ def resolve_exclusions(names: Iterable[str]) -> set[str]:
             excluded.add(name)
         else:
             raise ValueError(
-                f"unknown rewrite {name!r} to exclude; the phases are {', '.join(PHASES)} and the rewrites "
+                f"unknown rewrite {name!r} to {verb}; the phases are {', '.join(PHASES)} and the rewrites "
                 f"{', '.join(REWRITES)}"
             )
     return excluded
