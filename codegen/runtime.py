@@ -31,12 +31,14 @@ _jit = numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _exact(signature: str):
     """Compile now, for ``signature`` only, without fastmath.
 
-    A dispatcher first compiled from inside a kernel inherits that kernel's fastmath flags, and
-    'reassoc' turns the double-double step ``(x - root_hi) - root_lo`` into ``x - root_hi``,
-    losing digamma's relative accuracy near its root (and the cache keeps that version for
-    every later caller). Compiling at import, with the only signature calls may use, rules that out.
+    A compilation that does not set ``fastmath`` itself inherits the flags of the compilation it
+    happens inside, and 'reassoc' turns the double-double step ``(x - root_hi) - root_lo`` into
+    ``x - root_hi``, losing digamma's relative accuracy near its root (and the cache keeps that
+    version for every later caller). This module is imported lazily, by ``vecmath``'s overloads,
+    while a kernel is being typed, so even compiling at import can happen inside a kernel's
+    compilation: ``fastmath=False``, set explicitly, is what rules the inheritance out.
     """
-    return numba.njit(signature, cache=True, error_model="numpy")
+    return numba.njit(signature, cache=True, error_model="numpy", fastmath=False)
 
 
 # Bernoulli numbers B_2, B_4, ..., B_24.
