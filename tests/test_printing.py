@@ -305,3 +305,27 @@ def test_latex_of_powers_of_symgrads_functions():
     text = printing.latex(T.log1p(x) ** 2 + T.expm1(y) ** 3 + T.nnet.softplus(x) ** 2)
     assert r"\operatorname{softplus}^{2}\left(x\right)" in text and r"\left(e^{y} - 1\right)^{3}" in text
     assert r"\left(\log\left(1 + x\right)\right)^{2}" in text
+
+
+# (expression, its derivative as the product rule gives it): no trigonometric identity that brings
+# in constants or calls the derivative does not have (sqrt(2)*cos(x + pi/4), sin(2*x)).
+HAND_FORMS = [
+    (lambda x: T.exp(x) * T.cos(x), "(-sin(x) + cos(x))*exp(x)"),
+    (lambda x: x * T.exp(x) * T.sin(x), "(x*sin(x) + x*cos(x) + sin(x))*exp(x)"),
+    (lambda x: T.exp(x) * T.sin(x), "(sin(x) + cos(x))*exp(x)"),
+    (lambda x: T.sin(x) * T.cos(x), "-sin(x)**2 + cos(x)**2"),
+    (lambda x: T.sin(x) ** 2, "2*sin(x)*cos(x)"),
+    (lambda x: x**2 * T.sin(x), "x*(x*cos(x) + 2*sin(x))"),
+]
+
+
+@pytest.mark.parametrize("build, expected", HAND_FORMS)
+def test_derivatives_keep_the_form_derived_by_hand(build, expected):
+    x = T.dscalar("x")
+    cost = build(x)
+    g = T.grad(cost, x)
+    assert theano.pp(g) == expected
+    assert sympy.simplify(parse(expected) - sympy.diff(parse(theano.pp(cost)), s)) == 0
+    tex = printing.latex(g)
+    assert "sqrt" not in tex and "pi" not in tex and "2 x" not in tex, tex
+    assert str(theano.explain_grad(cost, x)).endswith(f"/∂x = {expected}")

@@ -336,18 +336,40 @@ def _functions(expr: sympy.Expr) -> set[type]:
     return {type(f) for f in expr.atoms(sympy.Function)}
 
 
-def simplified(expr: sympy.Expr) -> sympy.Expr:
-    """``sympy.simplify(expr)`` when ``expr`` is small enough for that to be quick.
+def _calls(expr: sympy.Expr) -> set[sympy.Basic]:
+    """The calls of math functions in ``expr``: ``sin(x)``, ``exp(-x**2)`` (not of structural ops
+    or Piecewise, which change with any simplification inside them)."""
+    return {f for f in expr.atoms(sympy.Function) if not isinstance(f, (OpaqueBase, sympy.Piecewise))}
 
-    Where simplify brings in functions the expression did not use (exp into cosh, tanh into
-    cosh), the shortest of the plainer rewritings that keep the user's functions wins instead:
-    ``exp(x)/(exp(x) + 1)**2`` teaches more than ``1/(4*cosh(x/2)**2)``.
+
+def _constants(expr: sympy.Expr) -> set[sympy.Basic]:
+    """The named and irrational constants in ``expr``: ``pi``, ``E``, ``sqrt(2)``."""
+    irrational = {p for p in expr.atoms(sympy.Pow) if p.base.is_Number and not p.exp.is_Integer}
+    return set(expr.atoms(sympy.NumberSymbol)) | irrational
+
+
+def _keeps_the_form(result: sympy.Expr, expr: sympy.Expr) -> bool:
+    """Whether ``result`` is written with what ``expr`` uses: no function or call it does not
+    have (``cos(x + pi/4)`` for ``cos(x) - sin(x)``, ``sin(2*x)`` for ``2*sin(x)*cos(x)``, ``cosh``
+    for ``exp``) and no constant it does not have (``sqrt(2)``, ``pi``)."""
+    return _calls(result) <= _calls(expr) and _constants(result) <= _constants(expr)
+
+
+def simplified(expr: sympy.Expr) -> sympy.Expr:
+    """``sympy.simplify(expr)`` when ``expr`` is small enough for that to be quick, and when it
+    keeps the form a student derives by hand.
+
+    SymPy's simplify also applies identities that bring in functions, calls or constants the
+    expression did not have: ``exp(x)*cos(x) - exp(x)*sin(x)`` becomes
+    ``sqrt(2)*exp(x)*cos(x + pi/4)``, and ``exp(x)/(exp(x) + 1)**2`` becomes
+    ``1/(4*cosh(x/2)**2)``. Then the shortest of the plainer rewritings (factored, over one
+    denominator) that keep the expression's own functions and calls wins instead:
+    ``(-sin(x) + cos(x))*exp(x)``, as the product rule gives it.
     """
     if tree_size(expr) > SIMPLIFY_LIMIT:
         return expr
     result = sympy.simplify(expr)
-    used = _functions(expr)
-    if _functions(result) <= used:
+    if _keeps_the_form(result, expr):
         return result
-    candidates = [c for c in (sympy.factor(expr), sympy.together(expr)) if _functions(c) <= used]
+    candidates = [c for c in (sympy.factor(expr), sympy.together(expr)) if _keeps_the_form(c, expr)]
     return min([*candidates, expr], key=sympy.count_ops)
