@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -136,6 +137,37 @@ def test_pp_names_repeated_parts_of_very_large_expressions():
     lines = theano.pp(y).splitlines()
     assert len(lines) > 1 and lines[0].startswith("t0 = ")
     assert all(" = " in line for line in lines[:-1])
+
+
+def test_pp_of_a_deep_graph_with_shared_parts_is_linear_in_its_depth():
+    x = T.dscalar("x")
+
+    def chain(depth: int) -> T.TensorVariable:
+        e = x
+        for _ in range(depth):
+            e = T.sin(e) * e + T.cos(e)  # the tree doubles at each level; the graph grows by 4 nodes
+        return e
+
+    start = time.perf_counter()
+    text = theano.pp(chain(30))
+    gradient = theano.pp(T.grad(chain(30), x))
+    tex = printing.latex(chain(30))
+    assert time.perf_counter() - start < 1.5  # 0.1 s here; exponential would be 2**30 nodes
+    lines = text.splitlines()
+    assert lines[0] == "t0 = x*sin(x) + cos(x)" and lines[5] == "t5 = t4*sin(t4) + cos(t4)"
+    assert len(lines) == 30 and lines[-1] == "t28*sin(t28) + cos(t28)"
+    assert len(gradient.splitlines()) == 59 and gradient.splitlines()[-1] == "t57*x*cos(x)"
+    assert tex.startswith(r"t_{0} = x \sin{\left(x \right)} + \cos{\left(x \right)} \\ ") and tex.count(r" \\ ") == 29
+    assert len(theano.pp(chain(30))) < 2.2 * len(theano.pp(chain(15)))
+    # the named parts, worked out in order, give the chain's value
+    values = {sympy.Symbol("x"): -3.0}
+    for line in theano.pp(chain(8)).splitlines()[:-1]:
+        name, expr = line.split(" = ")
+        values[sympy.Symbol(name)] = float(parse(expr).subs(values))
+    expected = -3.0
+    for _ in range(8):
+        expected = np.sin(expected) * expected + np.cos(expected)
+    assert np.isclose(float(parse(theano.pp(chain(8)).splitlines()[-1]).subs(values)), expected)
 
 
 def test_latex_and_jupyter_reprs():
@@ -278,6 +310,21 @@ def test_a_variable_prints_its_expression_with_its_constants():
     assert str(T.tanh(x) * 2) == "2*tanh(x)"
     assert repr((x + y) * z) == "z*(x + y)"
     assert repr(T.sum(x**2 + 1) * 3) == "3*sum{axis=(0,)}(x**2 + 1)"
+
+
+def test_repr_of_a_deep_graph_is_short_and_does_not_recurse_deeply():
+    x, c = T.dscalars("x", "c")
+    e = x
+    for _ in range(3000):
+        e = T.sin(e) * 0.5 + e * c  # each level uses the one below twice
+    text = repr(e)
+    assert 20 < len(text) < 400 and "…" in text and "2*…" not in text  # each elided part its own
+    assert text.count("sin(") >= 4  # whole levels written out before the elision
+    chain = x
+    for _ in range(20):
+        chain = T.exp(chain)
+    assert repr(chain) == "exp(" * 13 + "…" + ")" * 13
+    assert repr(T.exp(T.exp(x))) == "exp(exp(x))"
 
 
 def test_the_public_names_are_reachable_and_dir_shows_only_them():

@@ -9,18 +9,8 @@ from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..graph import Variable
-from .translate import (
-    DOT_OPERAND,
-    NUMPY_NAMES,
-    SHARE_LIMIT,
-    OpaqueBase,
-    SympyTranslator,
-    outputs_of,
-    share_repeats,
-    simplified,
-    tree_size,
-)
+from ..graph import Variable, graph_inputs, toposort
+from .translate import DOT_OPERAND, NUMPY_NAMES, OpaqueBase, SympyTranslator, outputs_of, shared_parts, simplified
 
 
 class MathTextPrinter(StrPrinter):
@@ -96,23 +86,29 @@ class PPrinter:
     """``pp``: a variable as readable infix math, its elementwise algebra simplified by SymPy.
 
     ``simplify=False`` prints the expression as built. Expressions too big to simplify quickly
-    are printed as they are, and very big ones with their repeated parts named first.
+    are printed as they are, and very big ones with their repeated parts named first, one line
+    each (``t0 = ...``; see :func:`~symgrad.printing.translate.shared_parts`).
     """
 
     def __init__(self, simplify: bool = True) -> None:
         self.simplify = simplify
 
-    def expression(self, var: Variable) -> sympy.Expr:
-        expr = SympyTranslator().translate(var)
-        return simplified(expr) if self.simplify else expr
+    def expressions(self, var: Variable) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], sympy.Expr]:
+        """The named parts of ``var``'s expression, each with its expression, and the rest."""
+        shared = shared_parts(var)
+        translator = SympyTranslator()
+        if shared:
+            taken = {v.name for v in graph_inputs([var])} | {n.output.name for n in toposort([var])}
+            names = (f"t{i}" for i in range(len(taken) + len(shared)) if f"t{i}" not in taken)
+            translator.names.update(zip(shared, names))
+        parts = [(translator.symbol(v), translator.translate(v)) for v in shared]
+        body = translator.translate(var)
+        return parts, simplified(body) if self.simplify and not parts else body
 
     def doprint(self, var: Variable) -> str:
-        expr = self.expression(var)
-        printer = MathTextPrinter()
-        if tree_size(expr) <= SHARE_LIMIT:
-            return printer.doprint(expr)
-        parts, body = share_repeats(expr)
-        return "\n".join([f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in parts] + [printer.doprint(body)])
+        parts, body = self.expressions(var)
+        p = MathTextPrinter().doprint
+        return "\n".join([f"{p(name)} = {p(e)}" for name, e in parts] + [p(body)])
 
 
 def pp(var: Variable | Sequence[Variable], simplify: bool = True) -> str:
@@ -233,7 +229,10 @@ class LatexPrinter(PPrinter):
         return MathLatexPrinter({"symbol_names": self.symbol_names}).doprint(expr)
 
     def doprint(self, var: Variable) -> str:
-        return self.print_expr(self.expression(var))
+        parts, body = self.expressions(var)
+        return r" \\ ".join(
+            [f"{self.print_expr(name)} = {self.print_expr(e)}" for name, e in parts] + [self.print_expr(body)]
+        )
 
 
 def latex(var: Variable | Sequence[Variable], simplify: bool = True) -> str:

@@ -9,14 +9,14 @@ outputs of whatever is printed) and SymPy's simplification, kept to what reads b
 from __future__ import annotations
 
 import functools
-import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from ..graph import Apply, Constant, Variable
+from ..graph import Apply, Constant, Variable, toposort
 from ..ops.elemwise import SCALAR_OPS, Elemwise, sym
 from ..ops.reduce import Reduce
 from ..ops.shape import index_text
@@ -35,11 +35,15 @@ NUMPY_NAMES = {
 
 
 # Above this many nodes in its expression tree, an expression is not simplified (SymPy's
-# simplify is slow on big expressions) and pp names its repeated parts instead of repeating them.
+# simplify is slow on big expressions).
 SIMPLIFY_LIMIT = 250
 
 
+# Above this many nodes in its expression tree (counted on the graph, before any SymPy expression
+# is built), pp and LaTeX name the repeated parts of an expression instead of repeating them; a part
+# is named where its own expression is bigger than SHARE_MIN nodes.
 SHARE_LIMIT = 400
+SHARE_MIN = 4
 
 
 # A matrix product binds tighter than + and looser than elementwise *: 2*(X·W) + b. Its operands
@@ -297,39 +301,34 @@ def tree_size(expr: sympy.Basic) -> int:
     return sizes[expr]
 
 
-def share_repeats(expr: sympy.Expr) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], sympy.Expr]:
-    """``expr`` with each compound subexpression it uses more than once named ``t0, t1, ...``:
-    the named parts in the order they are needed, and what is left.
+def shared_parts(root: Variable) -> list[Variable]:
+    """The intermediates the math printers name ``t0, t1, ...`` and print before ``root``, each
+    after the parts it uses: none where ``root``'s expression is small (``SHARE_LIMIT``), else each
+    unnamed one used more than once whose expression, with the parts below it named, is bigger
+    than ``SHARE_MIN`` nodes.
 
-    ``sympy.cse`` would do, but it and ``free_symbols`` walk an expression as a tree, and a nested
-    gradient is a small graph whose tree is exponentially big (9**depth nodes for depth-``d``
-    ``g(g(...g(x)))``, g(t) = sin(t)*t + exp(t)). This walks each distinct subexpression once.
+    This is decided on the graph, before SymPy builds anything: a nested gradient is a small graph
+    whose tree is exponentially big (9**depth nodes for depth-``d`` ``g(g(...g(x)))``, g(t) =
+    sin(t)*t + exp(t)), and SymPy walks expressions as trees. Linear in the graph's size.
     """
-    order: list[sympy.Basic] = []  # distinct subexpressions, each after its arguments
-    uses: dict[sympy.Basic, int] = {}
-    stack = [(expr, False)]
-    while stack:
-        e, expanded = stack.pop()
-        if expanded:
-            order.append(e)
+    nodes = toposort([root])
+    uses = Counter(id(i) for node in nodes for i in node.inputs)
+    whole: dict[int, int] = {}  # each variable's expression size with nothing named (capped)
+    own: dict[int, int] = {}  # the same with the parts chosen so far named
+    parts: list[Variable] = []
+    for node in nodes:
+        out = node.output
+        weight = tree_size(node.op.expr) - len(node.inputs) if isinstance(node.op, Elemwise) else 1
+        whole[id(out)] = min(weight + sum(whole.get(id(i), 1) for i in node.inputs), SHARE_LIMIT + 1)
+        own[id(out)] = weight + sum(own.get(id(i), 1) for i in node.inputs)
+        if out is root:
             continue
-        uses[e] = uses.get(e, 0) + 1
-        if uses[e] == 1:
-            stack.append((e, True))
-            stack.extend((a, False) for a in reversed(e.args))
-    taken = {e.name for e in order if isinstance(e, sympy.Symbol)}
-    names = (sympy.Symbol(f"t{i}") for i in range(sys.maxsize) if f"t{i}" not in taken)
-    rebuilt: dict[sympy.Basic, sympy.Basic] = {}
-    parts: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    for e in order:
-        new = e.func(*(rebuilt[a] for a in e.args)) if e.args else e
-        # Only expressions get names: a Piecewise's (value, condition) pairs must stay pairs.
-        if uses[e] > 1 and e.args and e is not expr and isinstance(e, sympy.Expr):
-            name = next(names)
-            parts.append((name, new))
-            new = name
-        rebuilt[e] = new
-    return parts, rebuilt[expr]
+        if out.name is not None:  # the user's name prints instead
+            whole[id(out)] = own[id(out)] = 1
+        elif uses[id(out)] > 1 and own[id(out)] > SHARE_MIN:
+            own[id(out)] = 1
+            parts.append(out)
+    return parts if nodes and whole[id(root)] > SHARE_LIMIT else []
 
 
 def _functions(expr: sympy.Expr) -> set[type]:
