@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
 import time
@@ -376,3 +378,61 @@ def test_derivatives_keep_the_form_derived_by_hand(build, expected):
     tex = printing.latex(g)
     assert "sqrt" not in tex and "pi" not in tex and "2 x" not in tex, tex
     assert str(theano.explain_grad(cost, x)).endswith(f"/∂x = {expected}")
+
+
+def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
+    """For each op class of symgrad, a variable whose graph uses it, and how pp prints that."""
+    x, a, b = T.dvectors("x", "a", "b")
+    m, w = T.dmatrices("m", "w")
+    n = T.lscalar("n")
+    idx, y = T.lvectors("idx", "y")
+    rows = T.arange(m.shape[0])
+    return {
+        "Elemwise": (T.exp(x) * 2, "2*exp(x)"),
+        "Dot": (m @ w, "m·w"),
+        "DimShuffle": (m.T, "mᵀ"),
+        "Reduce": (T.sum(m, axis=1), "sum(m, axis=1)"),
+        "Argmax": (T.argmax(m, axis=1), "argmax(m, axis=1)"),
+        "Subtensor": (x[1:], "x[1:]"),
+        "SubtensorGrad": (T.grad(T.sum(x[1:]), x), "inc_subtensor(zeros_like(x)[1:], 1)"),
+        "Reshape": (m.reshape((-1,)), "reshape(m, (-1,))"),
+        "ReshapeAs": (T.grad(T.sum(m.reshape((-1,)) * a), m), "reshape(a, shape(m))"),
+        "Size": (x.shape[0] * 1.5, "1.5*size(x)"),
+        "Shape": (m.shape, "shape(m)"),
+        "SpecifyShape": (T.specify_shape(m, (3, n)), "specify_shape(m, (3, n))"),
+        "Join": (T.concatenate([a, b]), "concatenate([a, b])"),
+        "JoinPiece": (T.grad(T.sum(T.concatenate([a, b]) * x), a), "split(x, [a, b])[0]"),
+        "ARange": (T.arange(n), "arange(0, n)"),
+        "Alloc": (T.alloc(0.0, n, 3), "alloc(0.0, n, 3)"),
+        "AdvancedSubtensor": (m[rows, y], "m[arange(0, size(m, axis=0)), y]"),
+        "AdvancedSubtensorGrad": (T.grad(T.sum(m[:, idx]), m), "inc_subtensor(zeros_like(m)[:, idx], 1)"),
+        "AdvancedIncSubtensor": (T.set_subtensor(x[idx], 0.0), "set_subtensor(x[idx], 0.0)"),
+        "IncSubtensor": (T.inc_subtensor(m[0], x), "inc_subtensor(m[0], x)"),
+        "DisconnectedGrad": (T.disconnected_grad(x) * 2, "2*x"),
+        "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
+        "Map": (T.jacobian(3 * x, x), "stack([3*inc_subtensor(zeros_like(3*x)[i], 1.0) for i in range(size(x))])"),
+    }
+
+
+def test_every_op_prints_as_math_not_as_its_class():
+    from symgrad.graph import Op, toposort
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    for module in pkgutil.iter_modules(theano.ops.__path__):  # load every op, also those loaded on use
+        importlib.import_module(f"symgrad.ops.{module.name}")
+    ops = {c.__name__ for c in subclasses(Op) if c.__module__.startswith("symgrad.")}
+    examples = _examples_of_every_op()
+    assert ops == set(examples)  # a new op needs an example here, and a printer rule
+    for name, (var, expected) in examples.items():
+        assert name in {type(node.op).__name__ for node in toposort([var])}, name
+        assert theano.pp(var) == expected, name
+        tex = printing.latex(var)
+        assert name not in tex and "?" not in tex, (name, tex)
+    tex = printing.latex(examples["Map"][0])
+    assert tex.startswith(r"\left[3 \operatorname{inc\_subtensor}") and tex.endswith(
+        r"\right]_{i = 0}^{\operatorname{size}\left(x\right) - 1}"
+    )

@@ -81,6 +81,32 @@ class MathTextPrinter(StrPrinter):
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}ᵀ"
 
+    def _print_op_index(self, expr: OpaqueBase) -> str:
+        x, *indices = expr.args
+        return f"{self.parenthesize(x, PRECEDENCE['Func'], strict=True)}[{', '.join(_index_entries(self, expr))}]"
+
+    def _print_op_concatenate(self, expr: OpaqueBase) -> str:
+        return f"concatenate([{self.stringify(expr.args, ', ')}]{_keywords(expr)})"
+
+    def _print_op_split(self, expr: OpaqueBase) -> str:
+        g, *tensors = expr.args
+        return f"split({self._print(g)}, [{self.stringify(tensors, ', ')}]{_keywords(expr)}){expr.postfix}"
+
+    def _print_op_map(self, expr: OpaqueBase) -> str:
+        row, index, n = (self._print(a) for a in expr.args)
+        return f"stack([{row} for {index} in range({n})])"
+
+
+def _keywords(expr: OpaqueBase) -> str:
+    """``, axis=1`` after the operands, or nothing."""
+    return f", {expr.keywords}" if expr.keywords else ""
+
+
+def _index_entries(printer, expr: OpaqueBase) -> list[str]:
+    """The entries of an integer-array index: each index array printed, ``:`` for a full slice."""
+    arrays = iter(expr.args[1:])
+    return [printer._print(next(arrays)) if p == "*" else ":" for p in expr.keywords]
+
 
 class PPrinter:
     """``pp``: a variable as readable infix math, its elementwise algebra simplified by SymPy.
@@ -129,15 +155,15 @@ class MathLatexPrinter(_SympyLatexPrinter):
         if special is not None:
             return special(expr)
         args = [self._print(a) for a in expr.args]
+        name = expr.op_name.replace("_", r"\_")
         if expr.postfix:
             first = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
             index = expr.postfix.replace(":", r"\colon ")
             return (
                 f"{first}_{{{index}}}"
                 if len(args) == 1
-                else rf"\operatorname{{{expr.op_name}}}\left({first}_{{{index}}}, {args[1]}\right)"
+                else rf"\operatorname{{{name}}}\left({first}_{{{index}}}, {args[1]}\right)"
             )
-        name = expr.op_name.replace("_", r"\_")
         subscript = rf"_{{\text{{{expr.keywords.replace('_', ' ')}}}}}" if expr.keywords else ""
         return rf"\operatorname{{{name}}}{subscript}\left({', '.join(args)}\right)"
 
@@ -148,6 +174,19 @@ class MathLatexPrinter(_SympyLatexPrinter):
 
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
+
+    def _print_op_index(self, expr: OpaqueBase) -> str:
+        entries = [r"\colon" if e == ":" else e for e in _index_entries(self, expr)]
+        return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}_{{{', '.join(entries)}}}"
+
+    def _print_op_split(self, expr: OpaqueBase) -> str:
+        subscript = rf"_{{\text{{{expr.keywords}}}}}" if expr.keywords else ""
+        args = ", ".join(self._print(a) for a in expr.args)
+        return rf"\operatorname{{split}}{subscript}\left({args}\right)_{{{expr.postfix[1:-1]}}}"
+
+    def _print_op_map(self, expr: OpaqueBase) -> str:
+        row, index, n = expr.args
+        return rf"\left[{self._print(row)}\right]_{{{self._print(index)} = 0}}^{{{self._print(n - 1)}}}"
 
     # SymPy prints a power of a function by passing the exponent to the function's printer
     # (``exp=``): a call takes it on its name, as ``\sigma^{2}\left(x\right)``; other notations

@@ -271,8 +271,69 @@ class SympyTranslator(GraphPrinter):
     def _print_IfElse(self, node: Apply, condition: sympy.Expr, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Expr:
         return opaque("ifelse")(condition, then, otherwise)
 
+    def _print_ARange(self, node: Apply, start: sympy.Expr, stop: sympy.Expr, step: sympy.Expr) -> sympy.Expr:
+        return opaque("arange")(start, stop) if step == 1 else opaque("arange")(start, stop, step)
+
+    def _print_Alloc(self, node: Apply, value: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        return opaque("alloc")(value, *(_length(e, value, lengths) for e in node.op.shape))
+
+    def _print_SpecifyShape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        shape = [str(_length(e, x, lengths)) if e is not None else "None" for e in node.op.shape]
+        return opaque("specify_shape", f"({', '.join(shape)}{',' if len(shape) == 1 else ''})")(x)
+
+    def _print_Shape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque("shape")(x)
+
+    def _print_Argmax(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque(node.op.which, "" if node.op.axis is None else f"axis={node.op.axis}")(x)
+
+    def _print_AdvancedSubtensor(self, node: Apply, x: sympy.Expr, *indices: sympy.Expr) -> sympy.Expr:
+        return _indexed(node.op.pattern, x, indices)
+
+    def _print_AdvancedSubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr, *indices) -> sympy.Expr:
+        return opaque("inc_subtensor")(_indexed(node.op.pattern, opaque("zeros_like")(x), indices), g)
+
+    def _print_AdvancedIncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr, *indices) -> sympy.Expr:
+        return opaque(f"{node.op.mode}_subtensor")(_indexed(node.op.pattern, x, indices), y)
+
+    def _print_IncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr) -> sympy.Expr:
+        return opaque(f"{node.op.mode}_subtensor", postfix=index_text(node.op.index))(x, y)
+
+    def _print_Join(self, node: Apply, *tensors: sympy.Expr) -> sympy.Expr:
+        return opaque("concatenate", f"axis={node.op.axis}" if node.op.axis else "")(*tensors)
+
+    def _print_JoinPiece(self, node: Apply, g: sympy.Expr, *tensors: sympy.Expr) -> sympy.Expr:
+        # The part of g over tensors[k]: numpy.split(g, at the tensors' boundaries)[k].
+        axis = f"axis={node.op.axis}" if node.op.axis else ""
+        return opaque("split", axis, postfix=f"[{node.op.k}]")(g, *tensors)
+
+    def _print_Map(self, node: Apply, n: sympy.Expr, like: sympy.Expr, *outer: sympy.Expr) -> sympy.Expr:
+        # stack([row(i) for i in range(n)]): the row in the index and the outer values.
+        op = node.op
+        index = sympy.Symbol(op.index.name or "i", integer=True)
+        stand_ins = {p: sympy.Dummy(p.name or "p") for p in op.placeholders}
+        inner = SympyTranslator(abbreviate_named=False, named_functions=self.named_functions,
+                                symbols={op.index: index, **stand_ins})  # fmt: skip
+        row = inner.translate(op.row).xreplace(dict(zip(stand_ins.values(), outer)))
+        return opaque("map")(row, index, n)
+
     def _print_Op(self, node: Apply, *args: sympy.Expr) -> sympy.Expr:
         return opaque(str(node.op))(*args)
+
+
+def _length(entry: int | tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sympy.Expr:
+    """A length of a shape entry: an int, ``('dim', k)`` (``x``'s k-th length) or ``('arg', j)``
+    (the j-th symbolic length)."""
+    if not isinstance(entry, tuple):
+        return sympy.Integer(entry)
+    kind, k = entry
+    return opaque("size", f"axis={k}")(x) if kind == "dim" else lengths[k]
+
+
+def _indexed(pattern: tuple[bool, ...], x: sympy.Expr, indices: tuple[sympy.Expr, ...]) -> sympy.Expr:
+    """``x[i0, :, i1]``: integer-array indexing, the index arrays ``indices`` where ``pattern`` is
+    True, full slices elsewhere (the printers read the pattern from ``keywords``)."""
+    return opaque("index", "".join("*" if is_array else ":" for is_array in pattern))(x, *indices)
 
 
 def same_shape_input(var: Variable) -> Variable:
