@@ -82,8 +82,8 @@ class MathTextPrinter(StrPrinter):
         return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}ᵀ"
 
     def _print_op_index(self, expr: OpaqueBase) -> str:
-        x, *indices = expr.args
-        return f"{self.parenthesize(x, PRECEDENCE['Func'], strict=True)}[{', '.join(_index_entries(self, expr))}]"
+        x = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
+        return f"{x}[{', '.join(_index_entries(self, expr))}]"
 
     def _print_op_concatenate(self, expr: OpaqueBase) -> str:
         return f"concatenate([{self.stringify(expr.args, ', ')}]{_keywords(expr)})"

@@ -252,13 +252,7 @@ class SympyTranslator(GraphPrinter):
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
-            if not isinstance(e, tuple):
-                return str(e)
-            return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
-
-        shape = ", ".join(entry(e) for e in node.op.shape)
-        return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
+        return opaque("reshape")(x, _shape(node.op.shape, x, lengths))
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
         return opaque("reshape")(g, opaque("shape")(like))
@@ -276,11 +270,10 @@ class SympyTranslator(GraphPrinter):
         return opaque("arange")(start, stop) if step == 1 else opaque("arange")(start, stop, step)
 
     def _print_Alloc(self, node: Apply, value: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        return opaque("alloc")(value, *(_length(e, value, lengths) for e in node.op.shape))
+        return opaque("alloc")(value, *_shape(node.op.shape, value, lengths))
 
     def _print_SpecifyShape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        shape = [str(_length(e, x, lengths)) if e is not None else "None" for e in node.op.shape]
-        return opaque("specify_shape", f"({', '.join(shape)}{',' if len(shape) == 1 else ''})")(x)
+        return opaque("specify_shape")(x, _shape(node.op.shape, x, lengths))
 
     def _print_Shape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return opaque("shape")(x)
@@ -322,13 +315,19 @@ class SympyTranslator(GraphPrinter):
         return opaque(str(node.op))(*args)
 
 
-def _length(entry: int | tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sympy.Expr:
-    """A length of a shape entry: an int, ``('dim', k)`` (``x``'s k-th length) or ``('arg', j)``
-    (the j-th symbolic length)."""
-    if not isinstance(entry, tuple):
-        return sympy.Integer(entry)
-    kind, k = entry
-    return opaque("size", f"axis={k}")(x) if kind == "dim" else lengths[k]
+def _shape(entries: tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sympy.Tuple:
+    """An op's shape as its lengths: ints, None (any length), ``('dim', k)`` (``x``'s k-th length)
+    or ``('arg', j)`` (the j-th symbolic length)."""
+
+    def length(entry: int | tuple | None) -> sympy.Basic:
+        if entry is None:
+            return sympy.Symbol("None")
+        if not isinstance(entry, tuple):
+            return sympy.Integer(entry)
+        kind, k = entry
+        return opaque("size", f"axis={k}")(x) if kind == "dim" else lengths[k]
+
+    return sympy.Tuple(*(length(e) for e in entries))
 
 
 def _indexed(pattern: tuple[bool, ...], x: sympy.Expr, indices: tuple[sympy.Expr, ...]) -> sympy.Expr:
