@@ -73,9 +73,10 @@ class Op(abc.ABC):
         args = ", ".join(str(getattr(self, p)) for p in self.props)
         return f"{type(self).__name__}{{{args}}}" if args else type(self).__name__
 
-    def describe(self, operands: Sequence[Variable]) -> str:
-        """How a variable this op computes from ``operands`` reads in ``repr``."""
-        return f"{self}({', '.join(map(repr, operands))})"
+    def describe(self, operands: Sequence[Variable], depth: int) -> str:
+        """How a variable this op computes from ``operands`` reads in ``repr``, writing out ``depth``
+        more levels of ops below it (:func:`operand_text` writes each operand)."""
+        return f"{self}({', '.join(operand_text(v, depth) for v in operands)})"
 
     def signature(self) -> str:
         """A deterministic text naming this op exactly; part of the disk-cache key."""
@@ -144,7 +145,7 @@ class Variable:
         if self.name:
             return self.name
         if self.owner is not None:
-            return self.owner.op.describe(self.owner.inputs)
+            return self.owner.op.describe(self.owner.inputs, repr_depth(self))
         return f"<{self.type}>"
 
     def __bool__(self) -> bool:
@@ -169,6 +170,39 @@ class Tag:
 
     def __repr__(self) -> str:
         return f"Tag({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+# ``repr`` writes a variable's expression out as many levels of ops deep as fit in REPR_NODES ops
+# (a subexpression counts at each use), and at most REPR_DEPTH; the operands below read as ``…``. So
+# the text of a deep graph, or of one that uses a subexpression many times, stays short, and
+# repr's recursion stays shallow (a 3000-level chain would exceed Python's stack).
+REPR_DEPTH = 12
+REPR_NODES = 40
+
+
+def repr_depth(var: Variable) -> int:
+    """How many levels of ops below ``var``'s own ``repr`` writes out (see ``REPR_NODES``)."""
+    level: dict[int, tuple[Variable, int]] = {id(var): (var, 1)}  # each variable, and its uses as a tree
+    total = 0
+    for depth in range(REPR_DEPTH):
+        below: dict[int, tuple[Variable, int]] = {}
+        for v, uses in level.values():
+            for i in v.owner.inputs:
+                if i.name is None and i.owner is not None:
+                    below[id(i)] = (i, below.get(id(i), (i, 0))[1] + uses)
+        total += sum(uses for _, uses in below.values())
+        if not below or total > REPR_NODES:
+            return depth
+        level = below
+    return REPR_DEPTH
+
+
+def operand_text(var: Variable, depth: int) -> str:
+    """``var`` as an operand in ``repr``: its name, a leaf's text, its op written out (``depth``
+    more levels below it), or ``…`` where ``depth`` is 0."""
+    if var.name or var.owner is None:
+        return repr(var)
+    return "…" if depth == 0 else var.owner.op.describe(var.owner.inputs, depth - 1)
 
 
 class Constant(Variable):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -136,6 +139,38 @@ def test_pp_names_repeated_parts_of_very_large_expressions():
     lines = theano.pp(y).splitlines()
     assert len(lines) > 1 and lines[0].startswith("t0 = ")
     assert all(" = " in line for line in lines[:-1])
+
+
+def test_pp_of_a_deep_graph_with_shared_parts_is_linear_in_its_depth():
+    x = T.dscalar("x")
+
+    def chain(depth: int) -> T.TensorVariable:
+        e = x
+        for _ in range(depth):
+            e = T.sin(e) * e + T.cos(e)  # the tree doubles at each level; the graph grows by 4 nodes
+        return e
+
+    start = time.perf_counter()
+    text = theano.pp(chain(30))
+    gradient = theano.pp(T.grad(chain(30), x))
+    tex = printing.latex(chain(30))
+    theano.pp(chain(4))  # small enough to be written out whole, too repetitive to simplify (minutes)
+    assert time.perf_counter() - start < 1.5  # 0.1 s here; exponential would be 2**30 nodes
+    lines = text.splitlines()
+    assert lines[0] == "t0 = x*sin(x) + cos(x)" and lines[5] == "t5 = t4*sin(t4) + cos(t4)"
+    assert len(lines) == 30 and lines[-1] == "t28*sin(t28) + cos(t28)"
+    assert len(gradient.splitlines()) == 59 and gradient.splitlines()[-1] == "t57*x*cos(x)"
+    assert tex.startswith(r"t_{0} = x \sin{\left(x \right)} + \cos{\left(x \right)} \\ ") and tex.count(r" \\ ") == 29
+    assert len(theano.pp(chain(30))) < 2.2 * len(theano.pp(chain(15)))
+    # the named parts, worked out in order, give the chain's value
+    values = {sympy.Symbol("x"): -3.0}
+    for line in theano.pp(chain(8)).splitlines()[:-1]:
+        name, expr = line.split(" = ")
+        values[sympy.Symbol(name)] = float(parse(expr).subs(values))
+    expected = -3.0
+    for _ in range(8):
+        expected = np.sin(expected) * expected + np.cos(expected)
+    assert np.isclose(float(parse(theano.pp(chain(8)).splitlines()[-1]).subs(values)), expected)
 
 
 def test_latex_and_jupyter_reprs():
@@ -280,6 +315,21 @@ def test_a_variable_prints_its_expression_with_its_constants():
     assert repr(T.sum(x**2 + 1) * 3) == "3*sum{axis=(0,)}(x**2 + 1)"
 
 
+def test_repr_of_a_deep_graph_is_short_and_does_not_recurse_deeply():
+    x, c = T.dscalars("x", "c")
+    e = x
+    for _ in range(1000):  # 3 nodes a level: 3000 levels of ops, beyond Python's stack if recursed
+        e = T.sin(e) * 0.5 + e * c  # each level uses the one below twice
+    text = repr(e)
+    assert 20 < len(text) < 400 and "…" in text and "2*…" not in text  # each elided part its own
+    assert text.count("sin(") >= 4  # whole levels written out before the elision
+    chain = x
+    for _ in range(20):
+        chain = T.exp(chain)
+    assert repr(chain) == "exp(" * 13 + "…" + ")" * 13
+    assert repr(T.exp(T.exp(x))) == "exp(exp(x))"
+
+
 def test_the_public_names_are_reachable_and_dir_shows_only_them():
     assert theano.optim.adam is not None and theano.optimize.objective is not None
     assert T.disconnected_grad is T.nnet.disconnected_grad
@@ -305,3 +355,85 @@ def test_latex_of_powers_of_symgrads_functions():
     text = printing.latex(T.log1p(x) ** 2 + T.expm1(y) ** 3 + T.nnet.softplus(x) ** 2)
     assert r"\operatorname{softplus}^{2}\left(x\right)" in text and r"\left(e^{y} - 1\right)^{3}" in text
     assert r"\left(\log\left(1 + x\right)\right)^{2}" in text
+
+
+# (expression, its derivative as the product rule gives it): no trigonometric identity that brings
+# in constants or calls the derivative does not have (sqrt(2)*cos(x + pi/4), sin(2*x)).
+HAND_FORMS = [
+    (lambda x: T.exp(x) * T.cos(x), "(-sin(x) + cos(x))*exp(x)"),
+    (lambda x: x * T.exp(x) * T.sin(x), "(x*sin(x) + x*cos(x) + sin(x))*exp(x)"),
+    (lambda x: T.exp(x) * T.sin(x), "(sin(x) + cos(x))*exp(x)"),
+    (lambda x: T.sin(x) * T.cos(x), "-sin(x)**2 + cos(x)**2"),
+    (lambda x: T.sin(x) ** 2, "2*sin(x)*cos(x)"),
+    (lambda x: x**2 * T.sin(x), "x*(x*cos(x) + 2*sin(x))"),
+]
+
+
+@pytest.mark.parametrize("build, expected", HAND_FORMS)
+def test_derivatives_keep_the_form_derived_by_hand(build, expected):
+    x = T.dscalar("x")
+    cost = build(x)
+    g = T.grad(cost, x)
+    assert theano.pp(g) == expected
+    assert sympy.simplify(parse(expected) - sympy.diff(parse(theano.pp(cost)), s)) == 0
+    tex = printing.latex(g)
+    assert "sqrt" not in tex and "pi" not in tex and "2 x" not in tex, tex
+    assert str(theano.explain_grad(cost, x)).endswith(f"/∂x = {expected}")
+
+
+def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
+    """For each op class of symgrad, a variable whose graph uses it, and how pp prints that."""
+    x, a, b = T.dvectors("x", "a", "b")
+    m, w = T.dmatrices("m", "w")
+    n = T.lscalar("n")
+    idx, y = T.lvectors("idx", "y")
+    rows = T.arange(m.shape[0])
+    return {
+        "Elemwise": (T.exp(x) * 2, "2*exp(x)"),
+        "Dot": (m @ w, "m·w"),
+        "DimShuffle": (m.T, "mᵀ"),
+        "Reduce": (T.sum(m, axis=1), "sum(m, axis=1)"),
+        "Argmax": (T.argmax(m, axis=1), "argmax(m, axis=1)"),
+        "Subtensor": (x[1:], "x[1:]"),
+        "SubtensorGrad": (T.grad(T.sum(x[1:]), x), "inc_subtensor(zeros_like(x)[1:], 1)"),
+        "Reshape": (m.reshape((x.shape[0], -1)), "reshape(m, (size(x), -1))"),
+        "ReshapeAs": (T.grad(T.sum(m.reshape((-1,)) * a), m), "reshape(a, shape(m))"),
+        "Size": (x.shape[0] * 1.5, "1.5*size(x)"),
+        "Shape": (m.shape, "shape(m)"),
+        "SpecifyShape": (T.specify_shape(m, (m.shape[1], None)), "specify_shape(m, (size(m, axis=1), None))"),
+        "Join": (T.concatenate([a, b]), "concatenate([a, b])"),
+        "JoinPiece": (T.grad(T.sum(T.concatenate([a, b]) * x), a), "split(x, [a, b])[0]"),
+        "ARange": (T.arange(n), "arange(0, n)"),
+        "Alloc": (T.alloc(0.0, n, 3), "alloc(0.0, n, 3)"),
+        "AdvancedSubtensor": (m[rows, y], "m[arange(0, size(m, axis=0)), y]"),
+        "AdvancedSubtensorGrad": (T.grad(T.sum(m[:, idx]), m), "inc_subtensor(zeros_like(m)[:, idx], 1)"),
+        "AdvancedIncSubtensor": (T.set_subtensor(x[idx], 0.0), "set_subtensor(x[idx], 0.0)"),
+        "IncSubtensor": (T.inc_subtensor(m[0], x), "inc_subtensor(m[0], x)"),
+        "DisconnectedGrad": (T.disconnected_grad(x) * 2, "2*x"),
+        "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
+        "Map": (T.jacobian(3 * x, x), "stack([3*inc_subtensor(zeros_like(3*x)[i], 1.0) for i in range(size(x))])"),
+    }
+
+
+def test_every_op_prints_as_math_not_as_its_class():
+    from symgrad.graph import Op, toposort
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    for module in pkgutil.iter_modules(theano.ops.__path__):  # load every op, also those loaded on use
+        importlib.import_module(f"symgrad.ops.{module.name}")
+    ops = {c.__name__ for c in subclasses(Op) if c.__module__.startswith("symgrad.")}
+    examples = _examples_of_every_op()
+    assert ops == set(examples)  # a new op needs an example here, and a printer rule
+    for name, (var, expected) in examples.items():
+        assert name in {type(node.op).__name__ for node in toposort([var])}, name
+        assert theano.pp(var) == expected, name
+        tex = printing.latex(var)
+        assert name not in tex and "?" not in tex, (name, tex)
+    tex = printing.latex(examples["Map"][0])
+    assert tex.startswith(r"\left[3 \operatorname{inc\_subtensor}") and tex.endswith(
+        r"\right]_{i = 0}^{\operatorname{size}\left(x\right) - 1}"
+    )

@@ -1,5 +1,5 @@
-"""The README's examples run as written, in order, as one session (later blocks use the names
-earlier ones define, as a reader following along would), and print what the README shows.
+"""The README's examples run as written, each block on its own in a fresh namespace (a reader
+may copy any one of them), and print what the README shows.
 
 A ```text block right after a ```python block is that block's output; right after a ```sh
 block of ``python -m symgrad`` commands, theirs. To regenerate the outputs after changing a
@@ -29,9 +29,9 @@ def blocks(text: str) -> list[re.Match]:
 
 
 def outputs(text: str) -> Iterator[tuple[re.Match, str, str | None]]:
-    """Run every python block (and every sh block of ``python -m symgrad`` commands) in order;
-    yield each block, what it printed, and the text of the output block shown after it."""
-    namespace: dict = {}
+    """Run every python block, each in a namespace of its own (and every sh block of ``python -m
+    symgrad`` commands); yield each block, what it printed, and the text of the output block shown
+    after it."""
     found = blocks(text)
     for i, block in enumerate(found):
         language, code = block.group(2), textwrap.dedent(block.group(3))
@@ -41,8 +41,9 @@ def outputs(text: str) -> Iterator[tuple[re.Match, str, str | None]]:
             shown = textwrap.dedent(after.group(3))
         if language == "python":
             printed = io.StringIO()
+            padded = "\n" * text.count("\n", 0, block.start(3)) + code  # tracebacks give README's lines
             with contextlib.redirect_stdout(printed):
-                exec(compile(code, str(README), "exec"), namespace)
+                exec(compile(padded, str(README), "exec"), {"__name__": "__readme__"})
             yield block, printed.getvalue(), shown
         elif language == "sh" and code.startswith("python -m symgrad "):
             yield block, "".join(_command(line) for line in code.splitlines()), shown

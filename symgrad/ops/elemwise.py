@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..config import config
-from ..graph import Constant, Op, Variable, apply, constant
+from ..graph import Constant, Op, Variable, apply, constant, operand_text
 from ..types import ALL_DTYPES, TensorType, broadcast_static, float_of, kind, promote
 
 if TYPE_CHECKING:
@@ -112,21 +112,24 @@ class Elemwise(Op):
     def __str__(self) -> str:
         return self.name or f"Elemwise{{{self.expr}}}"
 
-    def describe(self, operands: Sequence[Variable]) -> str:
+    def describe(self, operands: Sequence[Variable], depth: int) -> str:
         """The expression itself, constants and all (``2*tanh(x)``), with the unnamed elementwise
-        operands written out in it, so that SymPy's printer places the parentheses."""
-        return str(self._expression_on(operands))
+        operands written out in it (``depth`` levels), so that SymPy's printer places the parentheses."""
+        return str(self._expression_on(operands, depth))
 
-    def _expression_on(self, operands: Sequence[Variable]) -> sympy.Expr:
+    def _expression_on(self, operands: Sequence[Variable], depth: int) -> sympy.Expr:
         import sympy
+
+        from .scalar import Elided
 
         values = {}
         for i, operand in enumerate(operands):
             owner = operand.owner
-            if operand.name is None and owner is not None and isinstance(owner.op, Elemwise):
-                values[sym(i)] = owner.op._expression_on(owner.inputs)
-            else:
-                values[sym(i)] = sympy.Symbol(repr(operand))
+            if operand.name is None and owner is not None and isinstance(owner.op, Elemwise) and depth > 0:
+                values[sym(i)] = owner.op._expression_on(owner.inputs, depth - 1)
+            else:  # each elided operand is a symbol of its own: … + …, not 2*…
+                text = operand_text(operand, depth)
+                values[sym(i)] = Elided() if text == "…" else sympy.Symbol(text)
         return self.expr.xreplace(values)
 
     def signature(self) -> str:

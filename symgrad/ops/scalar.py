@@ -18,6 +18,14 @@ from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 # SymPy functions that SymPy lacks or defines unhelpfully for numeric code.
 
 
+class Elided(sympy.Dummy):
+    """An operand ``repr`` leaves out (see ``symgrad.graph.REPR_DEPTH``): prints as ``…``, and two
+    of them are distinct (``… + …``, not ``2*…``)."""
+
+    def _sympystr(self, printer) -> str:
+        return "…"
+
+
 class sigmoid(sympy.Function):
     """The logistic function 1/(1+exp(-x)), kept whole so the printer can call a stable kernel."""
 

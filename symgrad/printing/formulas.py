@@ -9,18 +9,8 @@ from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..graph import Variable
-from .translate import (
-    DOT_OPERAND,
-    NUMPY_NAMES,
-    SHARE_LIMIT,
-    OpaqueBase,
-    SympyTranslator,
-    outputs_of,
-    share_repeats,
-    simplified,
-    tree_size,
-)
+from ..graph import Variable, graph_inputs, toposort
+from .translate import DOT_OPERAND, NUMPY_NAMES, OpaqueBase, SympyTranslator, outputs_of, shared_parts, simplified
 
 
 class MathTextPrinter(StrPrinter):
@@ -91,28 +81,60 @@ class MathTextPrinter(StrPrinter):
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}ᵀ"
 
+    def _print_op_index(self, expr: OpaqueBase) -> str:
+        x = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
+        return f"{x}[{', '.join(_index_entries(self, expr))}]"
+
+    def _print_op_concatenate(self, expr: OpaqueBase) -> str:
+        return f"concatenate([{self.stringify(expr.args, ', ')}]{_keywords(expr)})"
+
+    def _print_op_split(self, expr: OpaqueBase) -> str:
+        g, *tensors = expr.args
+        return f"split({self._print(g)}, [{self.stringify(tensors, ', ')}]{_keywords(expr)}){expr.postfix}"
+
+    def _print_op_map(self, expr: OpaqueBase) -> str:
+        row, index, n = (self._print(a) for a in expr.args)
+        return f"stack([{row} for {index} in range({n})])"
+
+
+def _keywords(expr: OpaqueBase) -> str:
+    """``, axis=1`` after the operands, or nothing."""
+    return f", {expr.keywords}" if expr.keywords else ""
+
+
+def _index_entries(printer, expr: OpaqueBase) -> list[str]:
+    """The entries of an integer-array index: each index array printed, ``:`` for a full slice."""
+    arrays = iter(expr.args[1:])
+    return [printer._print(next(arrays)) if p == "*" else ":" for p in expr.keywords]
+
 
 class PPrinter:
     """``pp``: a variable as readable infix math, its elementwise algebra simplified by SymPy.
 
     ``simplify=False`` prints the expression as built. Expressions too big to simplify quickly
-    are printed as they are, and very big ones with their repeated parts named first.
+    are printed as they are, and very big ones with their repeated parts named first, one line
+    each (``t0 = ...``; see :func:`~symgrad.printing.translate.shared_parts`).
     """
 
     def __init__(self, simplify: bool = True) -> None:
         self.simplify = simplify
 
-    def expression(self, var: Variable) -> sympy.Expr:
-        expr = SympyTranslator().translate(var)
-        return simplified(expr) if self.simplify else expr
+    def expressions(self, var: Variable) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], sympy.Expr]:
+        """The named parts of ``var``'s expression, each with its expression, and the rest."""
+        shared = shared_parts(var)
+        translator = SympyTranslator()
+        if shared:
+            taken = {v.name for v in graph_inputs([var])} | {n.output.name for n in toposort([var])}
+            names = (f"t{i}" for i in range(len(taken) + len(shared)) if f"t{i}" not in taken)
+            translator.names.update(zip(shared, names))
+        parts = [(translator.symbol(v), translator.translate(v)) for v in shared]
+        body = translator.translate(var)
+        return parts, simplified(body) if self.simplify and not parts else body
 
     def doprint(self, var: Variable) -> str:
-        expr = self.expression(var)
-        printer = MathTextPrinter()
-        if tree_size(expr) <= SHARE_LIMIT:
-            return printer.doprint(expr)
-        parts, body = share_repeats(expr)
-        return "\n".join([f"{printer.doprint(s)} = {printer.doprint(e)}" for s, e in parts] + [printer.doprint(body)])
+        parts, body = self.expressions(var)
+        p = MathTextPrinter().doprint
+        return "\n".join([f"{p(name)} = {p(e)}" for name, e in parts] + [p(body)])
 
 
 def pp(var: Variable | Sequence[Variable], simplify: bool = True) -> str:
@@ -133,15 +155,15 @@ class MathLatexPrinter(_SympyLatexPrinter):
         if special is not None:
             return special(expr)
         args = [self._print(a) for a in expr.args]
+        name = expr.op_name.replace("_", r"\_")
         if expr.postfix:
             first = self.parenthesize(expr.args[0], PRECEDENCE["Func"], strict=True)
             index = expr.postfix.replace(":", r"\colon ")
             return (
                 f"{first}_{{{index}}}"
                 if len(args) == 1
-                else rf"\operatorname{{{expr.op_name}}}\left({first}_{{{index}}}, {args[1]}\right)"
+                else rf"\operatorname{{{name}}}\left({first}_{{{index}}}, {args[1]}\right)"
             )
-        name = expr.op_name.replace("_", r"\_")
         subscript = rf"_{{\text{{{expr.keywords.replace('_', ' ')}}}}}" if expr.keywords else ""
         return rf"\operatorname{{{name}}}{subscript}\left({', '.join(args)}\right)"
 
@@ -152,6 +174,19 @@ class MathLatexPrinter(_SympyLatexPrinter):
 
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
+
+    def _print_op_index(self, expr: OpaqueBase) -> str:
+        entries = [r"\colon" if e == ":" else e for e in _index_entries(self, expr)]
+        return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}_{{{', '.join(entries)}}}"
+
+    def _print_op_split(self, expr: OpaqueBase) -> str:
+        subscript = rf"_{{\text{{{expr.keywords}}}}}" if expr.keywords else ""
+        args = ", ".join(self._print(a) for a in expr.args)
+        return rf"\operatorname{{split}}{subscript}\left({args}\right)_{{{expr.postfix[1:-1]}}}"
+
+    def _print_op_map(self, expr: OpaqueBase) -> str:
+        row, index, n = expr.args
+        return rf"\left[{self._print(row)}\right]_{{{self._print(index)} = 0}}^{{{self._print(n - 1)}}}"
 
     # SymPy prints a power of a function by passing the exponent to the function's printer
     # (``exp=``): a call takes it on its name, as ``\sigma^{2}\left(x\right)``; other notations
@@ -233,7 +268,10 @@ class LatexPrinter(PPrinter):
         return MathLatexPrinter({"symbol_names": self.symbol_names}).doprint(expr)
 
     def doprint(self, var: Variable) -> str:
-        return self.print_expr(self.expression(var))
+        parts, body = self.expressions(var)
+        return r" \\ ".join(
+            [f"{self.print_expr(name)} = {self.print_expr(e)}" for name, e in parts] + [self.print_expr(body)]
+        )
 
 
 def latex(var: Variable | Sequence[Variable], simplify: bool = True) -> str:

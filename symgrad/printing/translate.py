@@ -9,14 +9,14 @@ outputs of whatever is printed) and SymPy's simplification, kept to what reads b
 from __future__ import annotations
 
 import functools
-import sys
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from ..graph import Apply, Constant, Variable
+from ..graph import Apply, Constant, Variable, toposort
 from ..ops.elemwise import SCALAR_OPS, Elemwise, sym
 from ..ops.reduce import Reduce
 from ..ops.shape import index_text
@@ -35,11 +35,16 @@ NUMPY_NAMES = {
 
 
 # Above this many nodes in its expression tree, an expression is not simplified (SymPy's
-# simplify is slow on big expressions) and pp names its repeated parts instead of repeating them.
+# simplify is slow on big expressions).
 SIMPLIFY_LIMIT = 250
+REPEATS_LIMIT = 4  # nor when its tree has more than this many nodes per distinct subexpression
 
 
+# Above this many nodes in its expression tree (counted on the graph, before any SymPy expression
+# is built), pp and LaTeX name the repeated parts of an expression instead of repeating them; a part
+# is named where its own expression is bigger than SHARE_MIN nodes.
 SHARE_LIMIT = 400
+SHARE_MIN = 4
 
 
 # A matrix product binds tighter than + and looser than elementwise *: 2*(X·W) + b. Its operands
@@ -250,13 +255,7 @@ class SympyTranslator(GraphPrinter):
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
-            if not isinstance(e, tuple):
-                return str(e)
-            return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
-
-        shape = ", ".join(entry(e) for e in node.op.shape)
-        return opaque("reshape", f"({shape}{',' if len(node.op.shape) == 1 else ''})")(x)
+        return opaque("reshape")(x, _shape(node.op.shape, x, lengths))
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
         return opaque("reshape")(g, opaque("shape")(like))
@@ -270,8 +269,74 @@ class SympyTranslator(GraphPrinter):
     def _print_IfElse(self, node: Apply, condition: sympy.Expr, then: sympy.Expr, otherwise: sympy.Expr) -> sympy.Expr:
         return opaque("ifelse")(condition, then, otherwise)
 
+    def _print_ARange(self, node: Apply, start: sympy.Expr, stop: sympy.Expr, step: sympy.Expr) -> sympy.Expr:
+        return opaque("arange")(start, stop) if step == 1 else opaque("arange")(start, stop, step)
+
+    def _print_Alloc(self, node: Apply, value: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        return opaque("alloc")(value, *_shape(node.op.shape, value, lengths))
+
+    def _print_SpecifyShape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        return opaque("specify_shape")(x, _shape(node.op.shape, x, lengths))
+
+    def _print_Shape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque("shape")(x)
+
+    def _print_Argmax(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque(node.op.which, "" if node.op.axis is None else f"axis={node.op.axis}")(x)
+
+    def _print_AdvancedSubtensor(self, node: Apply, x: sympy.Expr, *indices: sympy.Expr) -> sympy.Expr:
+        return _indexed(node.op.pattern, x, indices)
+
+    def _print_AdvancedSubtensorGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr, *indices) -> sympy.Expr:
+        return opaque("inc_subtensor")(_indexed(node.op.pattern, opaque("zeros_like")(x), indices), g)
+
+    def _print_AdvancedIncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr, *indices) -> sympy.Expr:
+        return opaque(f"{node.op.mode}_subtensor")(_indexed(node.op.pattern, x, indices), y)
+
+    def _print_IncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr) -> sympy.Expr:
+        return opaque(f"{node.op.mode}_subtensor", postfix=index_text(node.op.index))(x, y)
+
+    def _print_Join(self, node: Apply, *tensors: sympy.Expr) -> sympy.Expr:
+        return opaque("concatenate", f"axis={node.op.axis}" if node.op.axis else "")(*tensors)
+
+    def _print_JoinPiece(self, node: Apply, g: sympy.Expr, *tensors: sympy.Expr) -> sympy.Expr:
+        # The part of g over tensors[k]: numpy.split(g, at the tensors' boundaries)[k].
+        axis = f"axis={node.op.axis}" if node.op.axis else ""
+        return opaque("split", axis, postfix=f"[{node.op.k}]")(g, *tensors)
+
+    def _print_Map(self, node: Apply, n: sympy.Expr, like: sympy.Expr, *outer: sympy.Expr) -> sympy.Expr:
+        # stack([row(i) for i in range(n)]): the row in the index and the outer values.
+        op = node.op
+        index = sympy.Symbol(op.index.name or "i", integer=True)
+        stand_ins = {p: sympy.Dummy(p.name or "p") for p in op.placeholders}
+        inner = SympyTranslator(abbreviate_named=False, named_functions=self.named_functions,
+                                symbols={op.index: index, **stand_ins})  # fmt: skip
+        row = inner.translate(op.row).xreplace(dict(zip(stand_ins.values(), outer)))
+        return opaque("map")(row, index, n)
+
     def _print_Op(self, node: Apply, *args: sympy.Expr) -> sympy.Expr:
         return opaque(str(node.op))(*args)
+
+
+def _shape(entries: tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sympy.Tuple:
+    """An op's shape as its lengths: ints, None (any length), ``('dim', k)`` (``x``'s k-th length)
+    or ``('arg', j)`` (the j-th symbolic length)."""
+
+    def length(entry: int | tuple | None) -> sympy.Basic:
+        if entry is None:
+            return sympy.Symbol("None")
+        if not isinstance(entry, tuple):
+            return sympy.Integer(entry)
+        kind, k = entry
+        return opaque("size", f"axis={k}")(x) if kind == "dim" else lengths[k]
+
+    return sympy.Tuple(*(length(e) for e in entries))
+
+
+def _indexed(pattern: tuple[bool, ...], x: sympy.Expr, indices: tuple[sympy.Expr, ...]) -> sympy.Expr:
+    """``x[i0, :, i1]``: integer-array indexing, the index arrays ``indices`` where ``pattern`` is
+    True, full slices elsewhere (the printers read the pattern from ``keywords``)."""
+    return opaque("index", "".join("*" if is_array else ":" for is_array in pattern))(x, *indices)
 
 
 def same_shape_input(var: Variable) -> Variable:
@@ -287,6 +352,11 @@ def same_shape_input(var: Variable) -> Variable:
 
 def tree_size(expr: sympy.Basic) -> int:
     """Nodes of ``expr`` as a tree (shared subexpressions counted each time), in linear time."""
+    return _sizes(expr)[0]
+
+
+def _sizes(expr: sympy.Basic) -> tuple[int, int]:
+    """Nodes of ``expr`` as a tree, and its distinct subexpressions."""
     sizes: dict[sympy.Basic, int] = {}
     stack = [expr]
     while stack:
@@ -297,60 +367,82 @@ def tree_size(expr: sympy.Basic) -> int:
             continue
         stack.pop()
         sizes[e] = 1 + sum(sizes[a] for a in e.args)
-    return sizes[expr]
+    return sizes[expr], len(sizes)
 
 
-def share_repeats(expr: sympy.Expr) -> tuple[list[tuple[sympy.Symbol, sympy.Expr]], sympy.Expr]:
-    """``expr`` with each compound subexpression it uses more than once named ``t0, t1, ...``:
-    the named parts in the order they are needed, and what is left.
+def shared_parts(root: Variable) -> list[Variable]:
+    """The intermediates the math printers name ``t0, t1, ...`` and print before ``root``, each
+    after the parts it uses: none where ``root``'s expression is small (``SHARE_LIMIT``), else each
+    unnamed one used more than once whose expression, with the parts below it named, is bigger
+    than ``SHARE_MIN`` nodes.
 
-    ``sympy.cse`` would do, but it and ``free_symbols`` walk an expression as a tree, and a nested
-    gradient is a small graph whose tree is exponentially big (9**depth nodes for depth-``d``
-    ``g(g(...g(x)))``, g(t) = sin(t)*t + exp(t)). This walks each distinct subexpression once.
+    This is decided on the graph, before SymPy builds anything: a nested gradient is a small graph
+    whose tree is exponentially big (9**depth nodes for depth-``d`` ``g(g(...g(x)))``, g(t) =
+    sin(t)*t + exp(t)), and SymPy walks expressions as trees. Linear in the graph's size.
     """
-    order: list[sympy.Basic] = []  # distinct subexpressions, each after its arguments
-    uses: dict[sympy.Basic, int] = {}
-    stack = [(expr, False)]
-    while stack:
-        e, expanded = stack.pop()
-        if expanded:
-            order.append(e)
+    nodes = toposort([root])
+    uses = Counter(id(i) for node in nodes for i in node.inputs)
+    whole: dict[int, int] = {}  # each variable's expression size with nothing named (capped)
+    own: dict[int, int] = {}  # the same with the parts chosen so far named
+    parts: list[Variable] = []
+    for node in nodes:
+        out = node.output
+        weight = tree_size(node.op.expr) - len(node.inputs) if isinstance(node.op, Elemwise) else 1
+        whole[id(out)] = min(weight + sum(whole.get(id(i), 1) for i in node.inputs), SHARE_LIMIT + 1)
+        own[id(out)] = weight + sum(own.get(id(i), 1) for i in node.inputs)
+        if out is root:
             continue
-        uses[e] = uses.get(e, 0) + 1
-        if uses[e] == 1:
-            stack.append((e, True))
-            stack.extend((a, False) for a in reversed(e.args))
-    taken = {e.name for e in order if isinstance(e, sympy.Symbol)}
-    names = (sympy.Symbol(f"t{i}") for i in range(sys.maxsize) if f"t{i}" not in taken)
-    rebuilt: dict[sympy.Basic, sympy.Basic] = {}
-    parts: list[tuple[sympy.Symbol, sympy.Expr]] = []
-    for e in order:
-        new = e.func(*(rebuilt[a] for a in e.args)) if e.args else e
-        # Only expressions get names: a Piecewise's (value, condition) pairs must stay pairs.
-        if uses[e] > 1 and e.args and e is not expr and isinstance(e, sympy.Expr):
-            name = next(names)
-            parts.append((name, new))
-            new = name
-        rebuilt[e] = new
-    return parts, rebuilt[expr]
+        if out.name is not None:  # the user's name prints instead
+            whole[id(out)] = own[id(out)] = 1
+        elif uses[id(out)] > 1 and own[id(out)] > SHARE_MIN:
+            own[id(out)] = 1
+            parts.append(out)
+    return parts if nodes and whole[id(root)] > SHARE_LIMIT else []
 
 
 def _functions(expr: sympy.Expr) -> set[type]:
     return {type(f) for f in expr.atoms(sympy.Function)}
 
 
-def simplified(expr: sympy.Expr) -> sympy.Expr:
-    """``sympy.simplify(expr)`` when ``expr`` is small enough for that to be quick.
+def _calls(expr: sympy.Expr) -> set[sympy.Basic]:
+    """The calls of math functions in ``expr``: ``sin(x)``, ``exp(-x**2)`` (not of structural ops
+    or Piecewise, which change with any simplification inside them)."""
+    return {f for f in expr.atoms(sympy.Function) if not isinstance(f, (OpaqueBase, sympy.Piecewise))}
 
-    Where simplify brings in functions the expression did not use (exp into cosh, tanh into
-    cosh), the shortest of the plainer rewritings that keep the user's functions wins instead:
-    ``exp(x)/(exp(x) + 1)**2`` teaches more than ``1/(4*cosh(x/2)**2)``.
+
+def _constants(expr: sympy.Expr) -> set[sympy.Basic]:
+    """The named and irrational constants in ``expr``: ``pi``, ``E``, ``sqrt(2)``."""
+    irrational = {p for p in expr.atoms(sympy.Pow) if p.base.is_Number and not p.exp.is_Integer}
+    return set(expr.atoms(sympy.NumberSymbol)) | irrational
+
+
+def _keeps_the_form(result: sympy.Expr, expr: sympy.Expr) -> bool:
+    """Whether ``result`` is written with what ``expr`` uses: no function or call it does not
+    have (``cos(x + pi/4)`` for ``cos(x) - sin(x)``, ``sin(2*x)`` for ``2*sin(x)*cos(x)``, ``cosh``
+    for ``exp``) and no constant it does not have (``sqrt(2)``, ``pi``)."""
+    return _calls(result) <= _calls(expr) and _constants(result) <= _constants(expr)
+
+
+def simplified(expr: sympy.Expr) -> sympy.Expr:
+    """``sympy.simplify(expr)`` when ``expr`` is small enough for that to be quick, and when it
+    keeps the form a student derives by hand.
+
+    SymPy's simplify also applies identities that bring in functions, calls or constants the
+    expression did not have: ``exp(x)*cos(x) - exp(x)*sin(x)`` becomes
+    ``sqrt(2)*exp(x)*cos(x + pi/4)``, and ``exp(x)/(exp(x) + 1)**2`` becomes
+    ``1/(4*cosh(x/2)**2)``. Then the shortest of the plainer rewritings (factored, over one
+    denominator) that keep the expression's own functions and calls wins instead:
+    ``(-sin(x) + cos(x))*exp(x)``, as the product rule gives it.
+
+    An expression that is mostly repeats of a few subexpressions (a chain ``g(g(g(x)))`` written
+    out) is left as it is too: SymPy's simplify works on the tree and took minutes on one of 241
+    nodes and 17 distinct ones.
     """
-    if tree_size(expr) > SIMPLIFY_LIMIT:
+    tree, distinct = _sizes(expr)
+    if tree > SIMPLIFY_LIMIT or distinct * REPEATS_LIMIT < tree:
         return expr
     result = sympy.simplify(expr)
-    used = _functions(expr)
-    if _functions(result) <= used:
+    if _keeps_the_form(result, expr):
         return result
-    candidates = [c for c in (sympy.factor(expr), sympy.together(expr)) if _functions(c) <= used]
+    candidates = [c for c in (sympy.factor(expr), sympy.together(expr)) if _keeps_the_form(c, expr)]
     return min([*candidates, expr], key=sympy.count_ops)
