@@ -195,7 +195,7 @@ def static_shape(node: Apply, ctx: Context) -> Variable | None:
 
 @node_rewrite("canonicalize", Shape)
 def shape_from_lengths(node: Apply, ctx: Context) -> Variable | None:
-    """shape(f(x)) → stack([size(f(x), 0), size(f(x), 1), ...]) where f's lengths come from its inputs'
+    """shape(f(x)) → [size(f(x), 0), size(f(x), 1), ...], each traced back to x's lengths
 
     Each length is then traced back to the inputs by ``size_of_input``, so a function returning a
     shape computes no elementwise work, join or product (Theano's shape feature).
@@ -231,7 +231,7 @@ def _input_length(owner: Apply, axis: int) -> Variable | None:
 
 @node_rewrite("canonicalize", Size)
 def size_of_input(node: Apply, ctx: Context) -> Variable | None:
-    """size(f(x), axis) → size(x, axis) for elementwise f, a dimshuffle, a reduction, a join or a product
+    """size(f(x), axis) → size(x, axis) for f elementwise, a dimshuffle, reduction, join or product
 
     A length never needs the values computed.
     """
