@@ -60,7 +60,7 @@ class BackwardStep:
     gradient: Variable
 
 
-@dataclass
+@dataclass(repr=False)
 class Explanation:
     """What :func:`explain_grad` returns: print it for text, ``.latex()`` for LaTeX (Jupyter
     shows it as math). ``results`` maps each ``wrt`` name to its simplified derivative."""
@@ -101,7 +101,7 @@ class Explanation:
         lines += [f"  ∂{p(self.cost)}/∂{p(w)} = {p(e)}" for w, e in self.results.items()]
         return "\n".join(lines)
 
-    __str__ = text
+    __str__ = __repr__ = text  # a REPL or a notebook's plain-text view shows the explanation itself
 
     # --- LaTeX ----------------------------------------------------------------------------------
     def latex(self) -> str:

@@ -90,3 +90,10 @@ def test_errors_are_those_of_T_grad():
         theano.explain_grad(x**2, x)
     with pytest.raises(T.DisconnectedInputError):
         theano.explain_grad(T.sum(x), T.dscalar("u"))
+
+
+def test_an_explanation_reads_as_its_text_in_a_repl():
+    x = T.dscalar("x")
+    explanation = theano.explain_grad(x**2, x)
+    assert repr(explanation) == str(explanation) == explanation.text()
+    assert repr(explanation).endswith("∂v1/∂x = 2*x")
