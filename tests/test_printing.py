@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
 import subprocess
 import sys
@@ -443,3 +444,23 @@ def test_every_op_prints_as_math_not_as_its_class():
     assert tex.startswith(r"\left[3 \operatorname{inc\_subtensor}") and tex.endswith(
         r"\right]_{i = 0}^{\operatorname{size}\left(x\right) - 1}"
     )
+
+
+def test_indexed_elements_print_in_one_order_in_every_process_and_in_powers():
+    # Every opaque call once had one SymPy class name, so SymPy ordered p[0] and p[1] by their
+    # hashes, which change from process to process; LaTeX of a power of one raised a TypeError.
+    script = (
+        "import symgrad as theano, symgrad.tensor as T\n"
+        "p = T.dvector('p')\n"
+        "e = (p[1] - p[0]**2)**2 + (1 - p[0])**2\n"
+        "print(theano.pp(e)); print(theano.printing.latex(e))\n"
+    )
+    runs = {
+        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": str(ROOT)}).stdout
+        for seed in (1, 2, 3)
+    }  # fmt: skip
+    assert runs == {
+        "(p[0] - 1)**2 + (p[0]**2 - p[1])**2\n"
+        r"\left(p_{[0]} - 1\right)^{2} + \left(\left(p_{[0]}\right)^{2} - p_{[1]}\right)^{2}" + "\n"
+    }

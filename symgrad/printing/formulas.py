@@ -150,7 +150,9 @@ def pp(var: Variable | Sequence[Variable], simplify: bool = True) -> str:
 class MathLatexPrinter(_SympyLatexPrinter):
     """SymPy's LaTeX printer, with symgrad's structural ops and functions."""
 
-    def _print_OpaqueBase(self, expr: OpaqueBase) -> str:
+    def _print_OpaqueBase(self, expr: OpaqueBase, exp: str | None = None) -> str:
+        if exp is not None:  # a power of it (SymPy's _print_Pow passes the exponent along)
+            return rf"\left({self._print_OpaqueBase(expr)}\right)^{{{exp}}}"
         special = getattr(self, f"_print_op_{expr.op_name}", None)
         if special is not None:
             return special(expr)

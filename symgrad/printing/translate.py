@@ -78,7 +78,9 @@ def opaque(op_name: str, keywords: str = "", postfix: str = "") -> type[OpaqueBa
     that equal calls compare equal and different options do not)."""
     precedence = DOT_PRECEDENCE if op_name == "dot" else PRECEDENCE["Func"]
     attributes = {"op_name": op_name, "keywords": keywords, "postfix": postfix, "precedence": precedence}
-    return type("OpaqueBase", (OpaqueBase,), attributes)
+    # The class name orders the calls when SymPy sorts terms (p[0] before p[1]); one shared name would
+    # leave that to hashes, which differ from process to process, and so would the printed text.
+    return type(f"Opaque_{op_name}({keywords}){postfix}", (OpaqueBase,), attributes)
 
 
 def _reduction_keywords(axes: tuple[int, ...], ndim: int, keepdims: bool = False) -> str:
