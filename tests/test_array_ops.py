@@ -1,0 +1,107 @@
+"""NumPy-named array and elementwise functions of issue 16: values against NumPy/SciPy over dtypes,
+broadcasting and size-0/size-1 dimensions, gradients against finite differences.
+
+Each test compiles one function computing many ops at once; the two covering every function in
+both dtypes and their gradients take a minute to compile, and run with ``pytest -m long``.
+"""
+
+import numpy as np
+import pytest
+import scipy.special as sc
+
+import symgrad as theano
+import symgrad.tensor as T
+from tests.helpers import check_grad, rand
+
+TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-14), "float32": dict(rtol=2e-5, atol=1e-6)}
+
+# name: (symgrad function of (a, b), NumPy/SciPy reference); a in (0.1, 0.9), b in (0.5, 2)
+ELEMENTWISE = {
+    "logaddexp": (T.logaddexp, np.logaddexp),
+    "logaddexp2": (T.logaddexp2, np.logaddexp2),
+    "hypot": (T.hypot, np.hypot),
+    "xlogy": (T.xlogy, sc.xlogy),
+    "beta": (T.beta, sc.beta),
+    "betaln": (T.betaln, sc.betaln),
+    "fmax": (T.fmax, np.fmax),
+    "fmin": (T.fmin, np.fmin),
+    "sinc": (lambda a, b: T.sinc(a * b), lambda a, b: np.sinc(a * b)),
+    "deg2rad": (lambda a, b: T.deg2rad(a), lambda a, b: np.deg2rad(a)),
+    "rad2deg": (lambda a, b: T.degrees(a), lambda a, b: np.degrees(a)),
+    "gamma": (lambda a, b: T.gamma(b), lambda a, b: sc.gamma(b)),
+    "erfinv": (lambda a, b: T.erfinv(a - b / 4), lambda a, b: sc.erfinv(a - b / 4)),
+    "erfcinv": (lambda a, b: T.erfcinv(a + b / 2), lambda a, b: sc.erfcinv(a + b / 2)),
+    "reciprocal": (lambda a, b: T.reciprocal(b), lambda a, b: np.reciprocal(b)),
+    "absolute": (lambda a, b: T.absolute(a - b), lambda a, b: np.absolute(a - b)),
+    "square": (lambda a, b: T.square(a), lambda a, b: np.square(a)),
+    "remainder": (T.remainder, np.remainder),
+    "negative": (lambda a, b: T.negative(a), lambda a, b: np.negative(a)),
+    "multiply": (T.multiply, np.multiply),
+    "clip": (lambda a, b: T.clip(a, a_min=0.3), lambda a, b: np.clip(a, 0.3, None)),
+}
+# broadcasting (with a size-1 dimension), and size 0
+SHAPES = [((None, 1), (1, None), (3, 1), (1, 4)), ((None,), (None, None), (0,), (2, 0))]
+
+
+@pytest.mark.long  # 10-15 s of compiling per dtype on a busy machine
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_elementwise_functions_match_numpy(dtype):
+    pairs = [(T.tensor(dtype, sa, f"a{i}"), T.tensor(dtype, sb, f"b{i}")) for i, (sa, sb, _, _) in enumerate(SHAPES)]
+    f = theano.function(
+        [v for pair in pairs for v in pair], [fn(a, b) for a, b in pairs for fn, _ in ELEMENTWISE.values()]
+    )
+    values = [
+        (rand(ra, dtype, 0.1, 0.9, seed=i), rand(rb, dtype, 0.5, 2.0, seed=9 + i))
+        for i, (_, _, ra, rb) in enumerate(SHAPES)
+    ]
+    got = iter(f(*(v for pair in values for v in pair)))
+    for a, b in values:
+        for name, (_, reference) in ELEMENTWISE.items():
+            result, expected = next(got), reference(a.astype("float64"), b.astype("float64"))
+            assert result.dtype == np.dtype(dtype) and result.shape == expected.shape, name
+            np.testing.assert_allclose(result, expected, **TOLERANCE[dtype], err_msg=name)
+
+
+@pytest.mark.long  # a minute of compiling on a busy machine
+def test_elementwise_gradients_match_finite_differences():
+    differentiable = [fn for name, (fn, _) in ELEMENTWISE.items() if name not in ("remainder", "clip")]
+    a, b = rand((2, 3), low=0.1, high=0.9, seed=1), rand((3,), low=0.5, high=2.0, seed=2)
+    check_grad(lambda a, b: T.stack([fn(a, b) * T.ones_like(a * b) for fn in differentiable]), [a, b], rtol=1e-5)
+
+
+def test_special_values_tests_rounding_and_nan_handling():
+    x, y = T.dvectors("x", "y")
+    outputs = [T.isnan(x), T.isinf(x), T.isfinite(x), T.round(x), T.rint(x * 3), T.logaddexp(x, y), T.fmax(x, y),
+               T.fmin(x, y), T.erfinv(x / 8), T.erfcinv(y), T.xlogy(x, y)]  # fmt: skip
+    f = theano.function([x, y], outputs)
+    xv = np.array([0.5, -1.5, 2.5, -0.5, np.nan, np.inf, -np.inf, 0.0, 8.0, -np.inf])
+    yv = np.array([1.0, 2.0, -3.0, 0.0, 1.0, 1.0, 2.0, 1e-300, np.nan, -np.inf])
+    with np.errstate(all="ignore"):
+        expected = [np.isnan(xv), np.isinf(xv), np.isfinite(xv), np.round(xv), np.round(xv * 3),
+                    np.logaddexp(xv, yv), np.fmax(xv, yv), np.fmin(xv, yv), sc.erfinv(xv / 8), sc.erfcinv(yv),
+                    sc.xlogy(xv, yv)]  # fmt: skip
+    for got, want in zip(f(xv, yv), expected):
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_bitwise_functions_on_integers_and_booleans():
+    i, j, x = T.ivector("i"), T.ivector("j"), T.dvector("x")
+    p, q = x > 0, x < 2
+    f = theano.function([i, j, x], [T.and_(i, j), T.or_(i, j), T.xor(i, j), T.invert(i), T.and_(p, q),
+                                    T.or_(p, q), T.xor(p, q), T.invert(p), T.round(i)])  # fmt: skip
+    iv, jv, xv = np.array([1, 6, -3, 0], "int32"), np.array([3, 5, 7, 2], "int32"), np.array([1.0, -3, 3, 0])
+    pv, qv = xv > 0, xv < 2
+    expected = [iv & jv, iv | jv, iv ^ jv, ~iv, pv & qv, pv | qv, pv ^ qv, ~pv, iv]
+    for got, want in zip(f(iv, jv, xv), expected):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(TypeError, match="integers or booleans"):
+        T.and_(x, x)
+
+
+def test_power_gradient_in_the_exponent_is_zero_at_a_zero_base():
+    x, y = T.dvectors("x", "y")
+    g = theano.function([x, y], T.grad(T.sum(x**y), y))
+    # d/dy x**y = x**y log(x): the limit 0 at x = 0 for y > 0 (0 * -inf, nan, before)
+    np.testing.assert_allclose(g([0.0, 0.0, 2.0], [2.0, 0.5, 1.0]), [0.0, 0.0, 2 * np.log(2)])
