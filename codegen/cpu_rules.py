@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.cumulative import CumprodGrad, Cumulative
 from symgrad.ops.debug import Print, printed_attribute
 from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.indexing import (
@@ -321,3 +322,51 @@ def _scatter(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
     lines.append("    return out")
     p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
     return driver
+
+
+# ------------------------------------------------------------------------------------------------
+# Cumulative sums and products (issue 16)
+
+
+@CPU_RULES.register(Cumulative, CumprodGrad)
+def _cumulative(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    """The line calling ``cumsum<k>``/``cumprod<k>``/``cumprod_grad<k>``, a generated ``@njit`` loop over
+    the lines along the op's axis, the operands seen as (before, along, after) arrays: Numba's
+    ``np.cumsum`` takes no axis."""
+    names, axis, x = p.names, node.op.axis, node.inputs[0]
+    grad = isinstance(node.op, CumprodGrad)
+    name = names.numbered("cumprod_grad" if grad else f"cum{node.op.mode}")
+    dtype = np_dtype(node.output.dtype)
+    lengths = [f"{names[x]}.shape[{d}]" for d in range(x.ndim)]
+    shape3 = shape_text(["*".join(lengths[:axis]) or "1", lengths[axis], "*".join(lengths[axis + 1 :]) or "1"])
+    args = ", ".join(f"np.ascontiguousarray({names[v]}).reshape({shape3})" for v in node.inputs)
+    lines = [
+        f"def {name}({'x, g' if grad else 'x'}):",
+        f'    """{node.op} of {names[x]}, along the middle axis of (before, along, after) arrays."""',
+        f"    out = np.empty(x.shape, dtype={dtype})",
+        "    n = x.shape[1]",
+        "    for a in range(x.shape[0]):",
+        "        for c in range(x.shape[2]):",
+    ]
+    if grad:  # see symgrad/ops/cumulative.py: out[k] = P[k-1] * R[k], R[k] = g[k] + x[k+1] R[k+1]
+        lines += [
+            f"            after = {dtype}(0)",
+            "            for b in range(n - 1, -1, -1):",
+            f"                after = g[a, b, c] + (x[a, b + 1, c] * after if b + 1 < n else {dtype}(0))",
+            "                out[a, b, c] = after",
+            f"            before = {dtype}(1)",
+            "            for b in range(n):",
+            "                out[a, b, c] *= before",
+            "                before *= x[a, b, c]",
+        ]
+    else:
+        operator = "+" if node.op.mode == "sum" else "*"
+        lines += [
+            f"            acc = {dtype}({int(node.op.mode == 'prod')})",
+            "            for b in range(n):",
+            f"                acc = acc {operator} x[a, b, c]",
+            "                out[a, b, c] = acc",
+        ]
+    lines.append("    return out")
+    p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
+    return [f"{out} = {name}({args}).reshape(np.shape({names[x]}))"]

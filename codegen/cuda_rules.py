@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
+from symgrad.ops.cumulative import CumprodGrad, Cumulative
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
 from symgrad.ops.reduce import Argmax
@@ -154,3 +155,8 @@ def _inc_subtensor(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
     region = f"rt.subtensor({out}, {_index(p, step.op.index, ())})"
     add = step.op.mode == "inc"
     return [f"{out} = rt.contiguous({p.names[x]})", f"rt.assign({region}, {p.names[y]}, add={add})"]
+
+
+CUDA_RULES.unsupported(
+    Cumulative, CumprodGrad, why="cumsum and cumprod have no CUDA kernel in symgrad yet; compile with device='cpu'"
+)

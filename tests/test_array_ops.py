@@ -1,8 +1,8 @@
 """NumPy-named array and elementwise functions of issue 16: values against NumPy/SciPy over dtypes,
 broadcasting and size-0/size-1 dimensions, gradients against finite differences.
 
-Each test compiles one function computing many ops at once; the two covering every function in
-both dtypes and their gradients take a minute to compile, and run with ``pytest -m long``.
+Each test compiles one function computing many ops at once; those covering every function in both
+dtypes and their gradients take minutes to compile on a busy machine, and run with ``pytest -m long``.
 """
 
 import numpy as np
@@ -11,7 +11,7 @@ import scipy.special as sc
 
 import symgrad as theano
 import symgrad.tensor as T
-from tests.helpers import check_grad, rand
+from tests.helpers import check_grad, numeric_grad, rand
 
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-14), "float32": dict(rtol=2e-5, atol=1e-6)}
 
@@ -105,3 +105,92 @@ def test_power_gradient_in_the_exponent_is_zero_at_a_zero_base():
     g = theano.function([x, y], T.grad(T.sum(x**y), y))
     # d/dy x**y = x**y log(x): the limit 0 at x = 0 for y > 0 (0 * -inf, nan, before)
     np.testing.assert_allclose(g([0.0, 0.0, 2.0], [2.0, 0.5, 1.0]), [0.0, 0.0, 2 * np.log(2)])
+
+
+def _matrix_ops(x, v):
+    """The array functions of a matrix ``x`` and a vector ``v``, with their NumPy references."""
+    return {
+        "cumsum": (T.cumsum(x, 1), lambda x, v: np.cumsum(x, 1)),
+        "cumsum_flat": (T.cumsum(x), lambda x, v: np.cumsum(x)),
+        "cumprod": (T.cumprod(x, 0), lambda x, v: np.cumprod(x, 0)),
+        "squeeze": (T.squeeze(T.shape_padleft(x)), lambda x, v: x),
+        "expand_dims": (T.expand_dims(x, (0, 2)), lambda x, v: np.expand_dims(x, (0, 2))),
+        "swapaxes": (T.swapaxes(x, 0, 1), lambda x, v: np.swapaxes(x, 0, 1)),
+        "moveaxis": (T.moveaxis(T.shape_padleft(x), 0, -1), lambda x, v: np.moveaxis(x[None], 0, -1)),
+        "flip": (T.flip(x), lambda x, v: np.flip(x)),
+        "fliplr": (T.fliplr(x), lambda x, v: np.fliplr(x)),
+        "flipud": (T.flipud(x), lambda x, v: np.flipud(x)),
+        "diff": (T.diff(x, 2, axis=1), lambda x, v: np.diff(x, 2, axis=1)),
+        "roll": (T.roll(x, 1, 1), lambda x, v: np.roll(x, 1, 1)),
+        "roll_flat": (T.roll(x, -5), lambda x, v: np.roll(x, -5)),
+        "repeat": (T.repeat(x, 2, axis=1), lambda x, v: np.repeat(x, 2, axis=1)),
+        "repeat_flat": (x.repeat(3), lambda x, v: np.repeat(x, 3)),
+        "tile": (T.tile(x, (2, 1, 3)), lambda x, v: np.tile(x, (2, 1, 3))),
+        "tril": (T.tril(x, -1), lambda x, v: np.tril(x, -1)),
+        "triu": (T.triu(x, 1), lambda x, v: np.triu(x, 1)),
+        "diagonal": (T.diagonal(x, 1), lambda x, v: np.diagonal(x, 1)),
+        "diag": (T.diag(v, -1), lambda x, v: np.diag(v, -1)),
+        "trace": (T.trace(x), lambda x, v: np.trace(x)),
+        "identity_like": (T.identity_like(x), lambda x, v: np.eye(*x.shape, dtype=x.dtype)),
+        "take": (T.take(x, [-1, 0], axis=1), lambda x, v: np.take(x, [-1, 0], axis=1)),
+        "take_along_axis": (
+            T.take_along_axis(x, T.zeros_like(x, "int64"), 1),
+            lambda x, v: np.take_along_axis(x, np.zeros(x.shape, "int64"), 1),
+        ),
+        "tensordot": (T.tensordot(x, x, [[0, 1], [0, 1]]), lambda x, v: np.tensordot(x, x, [[0, 1], [0, 1]])),
+        "matmul": (T.shape_padleft(x) @ x.T, lambda x, v: x[None] @ x.T),
+        "batched_dot": (T.batched_dot(x, x), lambda x, v: np.sum(x * x, 1)),
+        "all": (T.all(x > 0.5, 1), lambda x, v: np.all(x > 0.5, 1)),
+        "any": (x.any(0), lambda x, v: np.any(x, 0)),
+        "max_and_argmax": (T.max_and_argmax(v)[1], lambda x, v: np.argmax(v)),
+        "stacklists": (T.stacklists([[v[0], v[0]], [v[0], v[0]]]), lambda x, v: np.full((2, 2), v[0])),
+        "ravel": (x.ravel(), lambda x, v: x.ravel()),
+    }
+
+
+@pytest.mark.long  # 20-30 s of compiling per dtype on a busy machine
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_array_functions_match_numpy(dtype):
+    x, v = T.tensor(dtype, (None, None), "x"), T.tensor(dtype, (None,), "v")
+    ops = _matrix_ops(x, v)
+    f = theano.function([x, v], [out for out, _ in ops.values()])
+    for shape in [(3, 4), (0, 4), (1, 1)]:  # size 0 and size 1 too
+        xv, vv = rand(shape, dtype, seed=1), rand(3, dtype, seed=2)
+        for (name, (_, reference)), got in zip(ops.items(), f(xv, vv)):
+            expected = np.asarray(reference(xv, vv))
+            assert got.shape == expected.shape and got.dtype == expected.dtype, (name, shape)
+            np.testing.assert_allclose(got, expected, **TOLERANCE[dtype], err_msg=f"{name} {shape}")
+
+
+@pytest.mark.long  # one to two minutes of compiling on a busy machine
+def test_array_function_gradients_match_finite_differences():
+    differentiable = {
+        name
+        for name in _matrix_ops(T.dmatrix(), T.dvector())
+        if name not in ("all", "any", "max_and_argmax", "identity_like")
+    }
+
+    def build(x, v):
+        return T.concatenate([T.flatten(out) for name, (out, _) in _matrix_ops(x, v).items() if name in differentiable])
+
+    x = rand((3, 4), seed=3)
+    x[1, 2] = 0.0  # cumprod's gradient is exact at a zero too
+    check_grad(build, [x, rand(3, seed=4)])
+
+
+def test_cumulative_functions_and_their_gradients():
+    x, w = T.dmatrices("x", "w")
+    cost = T.sum(w * (T.cumsum(x, 1) + T.cumprod(x, 1)))
+    outputs = [T.cumsum(x, 0), T.cumprod(x, 1), T.cumsum(x), T.cumprod(T.cast(x > 0, "int32"), 1), T.grad(cost, x)]
+    f = theano.function([x, w], outputs)  # one compiled function: values and the gradient
+    for value in (rand((3, 4), seed=5), np.zeros((0, 3)), np.ones((1, 1))):
+        cs, cp, flat, ints, _ = f(value, np.ones_like(value))
+        np.testing.assert_allclose(cs, np.cumsum(value, 0), rtol=1e-14)
+        np.testing.assert_allclose(cp, np.cumprod(value, 1), rtol=1e-14)
+        np.testing.assert_allclose(flat, np.cumsum(value), rtol=1e-14)
+        assert ints.dtype == np.int64
+        np.testing.assert_array_equal(ints, np.cumprod((value > 0).astype("int32"), 1))
+    value, weights = rand((2, 4), seed=6), rand((2, 4), low=0.5, high=1.5, seed=7)
+    value[0, 1] = value[1, 3] = 0.0  # zeros: the gradient is exact there, not 0/0
+    expected = numeric_grad(lambda v: np.sum(weights * (np.cumsum(v, 1) + np.cumprod(v, 1))), [value], 0)
+    np.testing.assert_allclose(f(value, weights)[-1], expected, rtol=1e-7, atol=1e-9)
