@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
+from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
 from symgrad.ops.blas import Dot
-from symgrad.ops.cumulative import CumprodGrad, Cumulative
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
 from symgrad.ops.reduce import Argmax
@@ -158,5 +158,6 @@ def _inc_subtensor(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
 
 
 CUDA_RULES.unsupported(
-    Cumulative, CumprodGrad, why="cumsum and cumprod have no CUDA kernel in symgrad yet; compile with device='cpu'"
-)
+    Cumulative, CumprodGrad, ArgSort, Unique, FlatNonzero,
+    why="cumsum, cumprod, sort, argsort, unique and nonzero have no CUDA kernel yet; compile with device='cpu'",
+)  # fmt: skip

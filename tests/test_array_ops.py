@@ -145,6 +145,9 @@ def _matrix_ops(x, v):
         "max_and_argmax": (T.max_and_argmax(v)[1], lambda x, v: np.argmax(v)),
         "stacklists": (T.stacklists([[v[0], v[0]], [v[0], v[0]]]), lambda x, v: np.full((2, 2), v[0])),
         "ravel": (x.ravel(), lambda x, v: x.ravel()),
+        "sort": (T.sort(x, 0), lambda x, v: np.sort(x, 0)),
+        "einsum": (T.einsum("ij,kj->ki", x, x), lambda x, v: np.einsum("ij,kj->ki", x, x)),
+        "einsum_implicit": (T.einsum("ij,j", x.T, x[:, 0]), lambda x, v: np.einsum("ij,j", x.T, x[:, 0])),
     }
 
 
@@ -194,3 +197,28 @@ def test_cumulative_functions_and_their_gradients():
     value[0, 1] = value[1, 3] = 0.0  # zeros: the gradient is exact there, not 0/0
     expected = numeric_grad(lambda v: np.sum(weights * (np.cumsum(v, 1) + np.cumprod(v, 1))), [value], 0)
     np.testing.assert_allclose(f(value, weights)[-1], expected, rtol=1e-7, atol=1e-9)
+
+
+def test_nonzero_and_einsum():
+    x = T.dmatrix("x")
+    f = theano.function([x], [*T.nonzero(x), T.flatnonzero(x), T.einsum("ij,kj->ik", x, x), T.einsum("ij,ij", x, x)])
+    xv = np.array([[3.0, 1, 2, 0], [0, 5, 5, -1], [2, 2, 0, 7]])
+    expected = [*np.nonzero(xv), np.flatnonzero(xv), np.einsum("ij,kj->ik", xv, xv), np.einsum("ij,ij", xv, xv)]
+    for result, want in zip(f(xv), expected):
+        assert result.dtype == want.dtype
+        np.testing.assert_array_equal(result, want)
+
+
+@pytest.mark.long  # Numba compiles its sort and unique for 5-7 s each in a fresh process
+def test_sort_argsort_and_unique():
+    x, w = T.dmatrices("x", "w")
+    outputs = [T.sort(x), T.sort(x, None), T.argsort(x, 0), T.unique(x), T.grad(T.sum(w * T.sort(x, 0)), x)]
+    f = theano.function([x, w], outputs)
+    xv = np.array([[3.0, 1, 2, 0], [0, 5, 5, -1], [2, 2, 0, 7]])
+    expected = [np.sort(xv), np.sort(xv, None), np.argsort(xv, 0, kind="stable"), np.unique(xv)]
+    for result, want in zip(f(xv, np.ones_like(xv)), expected):
+        assert result.dtype == want.dtype
+        np.testing.assert_array_equal(result, want)
+    xv, wv = rand((3, 4), seed=8), rand((3, 4), seed=9)  # distinct values: sort is differentiable
+    expected = numeric_grad(lambda v: np.sum(wv * np.sort(v, 0)), [xv], 0)
+    np.testing.assert_allclose(f(xv, wv)[-1], expected, rtol=1e-7, atol=1e-9)

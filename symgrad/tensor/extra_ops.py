@@ -1,7 +1,7 @@
 """NumPy's array functions (Theano's ``extra_ops`` and friends), built from the structural ops:
 views (``dimshuffle``, slicing, reshape), ``alloc``, ``arange`` comparisons, integer-array indexing,
 reductions and matrix products. Their gradients come from those ops' rules, with nothing new to
-lower; ``cumsum`` and ``cumprod`` are ops of their own (``symgrad/ops/cumulative.py``).
+lower; ``cumsum`` and ``cumprod`` are ops of their own (``symgrad/ops/arrays.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import config
-from ..graph import Variable
-from ..ops.cumulative import cumulative
+from ..graph import Variable, apply
+from ..ops.arrays import ArgSort, FlatNonzero, Unique, cumulative
 from ..ops.reduce import normalize_axes
 from .basic import (
     alloc,
@@ -379,8 +379,75 @@ def cumprod(x, axis: int | None = None) -> Variable:
     return cumulative("prod", x, axis)
 
 
+def argsort(x, axis: int | None = -1) -> Variable:
+    """The int64 indices that sort ``x`` along ``axis`` (the flattened ``x`` if None); stable: equal
+    entries keep their order, and nan sorts last, as NumPy's ``kind='stable'``."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return apply(ArgSort(_axis(axis, x.ndim, "argsort")), x)
+
+
+def sort(x, axis: int | None = -1) -> Variable:
+    """``x`` sorted along ``axis`` (the flattened ``x`` if None). Its gradient goes back to where each
+    entry came from: ``sort`` is ``take_along_axis(x, argsort(x))``."""
+    x = as_tensor_variable(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    return take_along_axis(x, argsort(x, axis), axis)
+
+
+def unique(x) -> Variable:
+    """The sorted distinct entries of ``x`` (flattened), as NumPy's ``unique``; not differentiable."""
+    return apply(Unique(), as_tensor_variable(x))
+
+
+def flatnonzero(x) -> Variable:
+    """The int64 positions of the nonzero entries of the flattened ``x``."""
+    return apply(FlatNonzero(), as_tensor_variable(x))
+
+
+def nonzero(x) -> tuple[Variable, ...]:
+    """NumPy's ``nonzero``: one int64 vector of positions per dimension of ``x`` (``x[nonzero(x)]``
+    are its nonzero entries)."""
+    x = as_tensor_variable(x)
+    flat = flatnonzero(x)
+    lengths = _lengths(x)
+    return tuple((flat // _product(lengths[d + 1 :])) % lengths[d] for d in range(x.ndim))
+
+
+def einsum(subscripts: str, *operands) -> Variable:
+    """NumPy's ``einsum`` in explicit or implicit form (``'ij,jk->ik'``, ``'ij,ij'``, ``'bij->bji'``):
+    the operands aligned on one set of letters, multiplied with broadcasting and summed over the
+    letters the output lacks. A letter repeated within one operand (a diagonal) and ``...`` are not
+    supported."""
+    operands = [as_tensor_variable(o) for o in operands]
+    inputs, arrow, output = subscripts.replace(" ", "").partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum: {subscripts!r} names {len(terms)} operands, got {len(operands)}")
+    for term, operand in zip(terms, operands):
+        if "." in term or len(set(term)) != len(term) or len(term) != operand.ndim:
+            raise ValueError(
+                f"einsum: term {term!r} for {operand!r} ({operand.ndim}-d) must name each of its axes by a "
+                "distinct letter (no '...' or repeated letters in symgrad)"
+            )
+    letters = sorted(set(inputs) - {","})
+    if not arrow:  # implicit form: the letters that appear once, in alphabetical order
+        output = "".join(c for c in letters if inputs.count(c) == 1)
+    order = list(output) + [c for c in letters if c not in output]
+    product = None
+    for term, operand in zip(terms, operands):
+        aligned = dimshuffle(operand, [term.index(c) if c in term else "x" for c in order])
+        product = aligned if product is None else product * aligned
+    if len(order) > len(output):
+        product = sum(product, axis=tuple(range(len(output), len(order))))
+    return product
+
+
 __all__ = [
-    "all", "any", "batched_dot", "cumprod", "cumsum", "diag", "diagonal", "diff", "expand_dims", "extract_diag",
-    "eye", "flip", "fliplr", "flipud", "identity_like", "matmul", "max_and_argmax", "moveaxis", "repeat", "roll",
-    "squeeze", "stacklists", "swapaxes", "take", "take_along_axis", "tensordot", "tile", "trace", "tril", "triu",
+    "all", "any", "argsort", "batched_dot", "cumprod", "cumsum", "diag", "diagonal", "diff", "einsum", "expand_dims",
+    "extract_diag", "eye", "flatnonzero", "flip", "fliplr", "flipud", "identity_like", "matmul", "max_and_argmax",
+    "moveaxis", "nonzero", "repeat", "roll", "sort", "squeeze", "stacklists", "swapaxes", "take", "take_along_axis",
+    "tensordot", "tile", "trace", "tril", "triu", "unique",
 ]  # fmt: skip

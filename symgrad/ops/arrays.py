@@ -1,4 +1,5 @@
-"""Cumulative sums and products along one axis (NumPy's ``cumsum`` and ``cumprod``).
+"""Ops along one axis or over the flattened input whose lengths or order depend on the data: cumulative
+sums and products (NumPy's ``cumsum``, ``cumprod``), ``argsort``, ``unique`` and ``flatnonzero``.
 
 ``cumprod``'s gradient is an op of its own, :class:`CumprodGrad`, rather than the usual
 ``reversed_cumsum(g * out) / x``, which is 0/0 wherever ``x`` has a zero: for an entry ``k`` of a
@@ -90,3 +91,48 @@ def cumulative(mode: str, x: object, axis: int | None) -> Variable:
     if kind(x.dtype) != "f":
         x = cast(x, "int64")
     return apply(Cumulative(mode, axis % x.ndim), x)
+
+
+class ArgSort(Op):
+    """NumPy's stable ``argsort`` along ``axis`` (int64 indices; nan sorts last). No gradient:
+    ``sort`` is ``take_along_axis(x, argsort(x))``, whose gradient the gather gives."""
+
+    props = ("axis",)
+
+    def __init__(self, axis: int) -> None:
+        self.axis = axis
+
+    def make_type(self, x: Variable) -> TensorType:
+        return TensorType("int64", x.type.shape)
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return np.argsort(x, axis=self.axis, kind="stable").astype("int64")
+
+    def vjp(self, inputs, output, g):
+        return [None]
+
+
+class Unique(Op):
+    """NumPy's ``unique``: the sorted distinct entries of the flattened input (no gradient)."""
+
+    def make_type(self, x: Variable) -> TensorType:
+        return TensorType(x.dtype, (None,))
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return np.unique(x)
+
+    def vjp(self, inputs, output, g):
+        return [None]
+
+
+class FlatNonzero(Op):
+    """NumPy's ``flatnonzero``: the int64 positions of the nonzero entries of the flattened input."""
+
+    def make_type(self, x: Variable) -> TensorType:
+        return TensorType("int64", (None,))
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(x).astype("int64")
+
+    def vjp(self, inputs, output, g):
+        return [None]
