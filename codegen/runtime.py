@@ -383,13 +383,15 @@ def _solve_erfc(x, z):
 def erfcinv(z):
     """The inverse of erfc on [0, 2]: inf at 0, -inf at 2, nan outside. For z < 1/2 it solves
     erfc(x) = z itself, so tiny z (far tails) keep full relative precision; up to 1 it solves
-    erf(x) = 1 - z (exact there); z > 1 by symmetry."""
+    erf(x) = 1 - z (exact there); z > 1 by symmetry, erfcinv(z) = -erfcinv(2 - z) (no recursion:
+    the device version is compiled from this source)."""
     if not 0.0 < z < 2.0:
         return math.inf if z == 0.0 else (-math.inf if z == 2.0 else math.nan)
+    sign = 1.0
     if z > 1.0:
-        return -erfcinv(2.0 - z)  # exact: 2 - z, for z in [1, 2]
+        z, sign = 2.0 - z, -1.0  # exact: 2 - z, for z in [1, 2]
     guess = _erfinv_guess(1.0 - z, z * (2.0 - z))
-    return _solve_erfc(guess, z) if z < 0.5 else _solve_erf(guess, 1.0 - z)
+    return sign * (_solve_erfc(guess, z) if z < 0.5 else _solve_erf(guess, 1.0 - z))
 
 
 @_exact("float64(float64)")

@@ -102,6 +102,9 @@ class ArgSort(Op):
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
+    def __str__(self) -> str:
+        return f"argsort{{axis={self.axis}}}"
+
     def make_type(self, x: Variable) -> TensorType:
         return TensorType("int64", x.type.shape)
 
@@ -115,6 +118,9 @@ class ArgSort(Op):
 class Unique(Op):
     """NumPy's ``unique``: the sorted distinct entries of the flattened input (no gradient)."""
 
+    def __str__(self) -> str:
+        return "unique"
+
     def make_type(self, x: Variable) -> TensorType:
         return TensorType(x.dtype, (None,))
 
@@ -127,6 +133,9 @@ class Unique(Op):
 
 class FlatNonzero(Op):
     """NumPy's ``flatnonzero``: the int64 positions of the nonzero entries of the flattened input."""
+
+    def __str__(self) -> str:
+        return "flatnonzero"
 
     def make_type(self, x: Variable) -> TensorType:
         return TensorType("int64", (None,))
