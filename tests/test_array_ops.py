@@ -107,7 +107,7 @@ def test_power_gradient_in_the_exponent_is_zero_at_a_zero_base():
     np.testing.assert_allclose(g([0.0, 0.0, 2.0], [2.0, 0.5, 1.0]), [0.0, 0.0, 2 * np.log(2)])
 
 
-def _matrix_ops(x, v):
+def matrix_ops(x, v):
     """The array functions of a matrix ``x`` and a vector ``v``, with their NumPy references."""
     return {
         "cumsum": (T.cumsum(x, 1), lambda x, v: np.cumsum(x, 1)),
@@ -155,7 +155,7 @@ def _matrix_ops(x, v):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_array_functions_match_numpy(dtype):
     x, v = T.tensor(dtype, (None, None), "x"), T.tensor(dtype, (None,), "v")
-    ops = _matrix_ops(x, v)
+    ops = matrix_ops(x, v)
     f = theano.function([x, v], [out for out, _ in ops.values()])
     for shape in [(3, 4), (0, 4), (1, 1)]:  # size 0 and size 1 too
         xv, vv = rand(shape, dtype, seed=1), rand(3, dtype, seed=2)
@@ -169,12 +169,12 @@ def test_array_functions_match_numpy(dtype):
 def test_array_function_gradients_match_finite_differences():
     differentiable = {
         name
-        for name in _matrix_ops(T.dmatrix(), T.dvector())
+        for name in matrix_ops(T.dmatrix(), T.dvector())
         if name not in ("all", "any", "max_and_argmax", "identity_like")
     }
 
     def build(x, v):
-        return T.concatenate([T.flatten(out) for name, (out, _) in _matrix_ops(x, v).items() if name in differentiable])
+        return T.concatenate([T.flatten(out) for name, (out, _) in matrix_ops(x, v).items() if name in differentiable])
 
     x = rand((3, 4), seed=3)
     x[1, 2] = 0.0  # cumprod's gradient is exact at a zero too
