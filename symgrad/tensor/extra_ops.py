@@ -1,7 +1,8 @@
 """NumPy's array functions (Theano's ``extra_ops`` and friends), built from the structural ops:
 views (``dimshuffle``, slicing, reshape), ``alloc``, ``arange`` comparisons, integer-array indexing,
 reductions and matrix products. Their gradients come from those ops' rules, with nothing new to
-lower; ``cumsum`` and ``cumprod`` are ops of their own (``symgrad/ops/arrays.py``).
+lower. ``cumsum``, ``cumprod``, ``argsort`` (which ``sort`` gathers by), ``unique`` and
+``flatnonzero`` (behind ``nonzero``) are ops of their own (``symgrad/ops/arrays.py``).
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def roll(x, shift: int, axis: int | None = None) -> Variable:
     if axis is None:
         return reshape(roll(reshape(x, (-1,)), shift, 0), x.shape)
     axis = _axis(axis, x.ndim, "roll")
-    # NumPy's result is concatenate(x[-s:], x[:-s]) with s = shift mod the length: the length is
-    # known only at run time, so the split point is the symbolic s
+    # the result is concatenate(x[s:], x[:s]) with s = -shift mod the length, which may be known
+    # only at run time: then s is a symbolic scalar, and so are the slices' bounds
     length = x.type.shape[axis] or x.shape[axis]
     s = -shift % length  # in [0, length), as Python and NumPy take a remainder
     head = getitem(x, _along(axis, x.ndim, slice(s, None)))
