@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
+from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
 from symgrad.ops.blas import Dot
 from symgrad.ops.debug import Print, printed_attribute
 from symgrad.ops.elemwise import Elemwise
@@ -321,3 +322,77 @@ def _scatter(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
     lines.append("    return out")
     p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
     return driver
+
+
+# ------------------------------------------------------------------------------------------------
+# Cumulative sums and products (issue 16)
+
+
+def _line_kernel(p: CpuModulePrinter, node: Apply, out: str, name: str, body: list[str]) -> list[str]:
+    """The line calling ``<name>``, a generated ``@njit`` loop over the lines along the op's axis, its
+    operands seen as (before, along, after) arrays ``x`` (and ``g``); ``body`` computes ``out[a, :, c]``
+    from line ``a, c`` (of length ``n``). Numba's ``np.cumsum`` and ``np.argsort`` take no axis."""
+    names, axis, x = p.names, node.op.axis, node.inputs[0]
+    lengths = [f"{names[x]}.shape[{d}]" for d in range(x.ndim)]
+    shape3 = shape_text(["*".join(lengths[:axis]) or "1", lengths[axis], "*".join(lengths[axis + 1 :]) or "1"])
+    args = ", ".join(f"np.ascontiguousarray({names[v]}).reshape({shape3})" for v in node.inputs)
+    lines = [
+        f"def {name}({', '.join('xg'[: len(node.inputs)])}):",
+        f'    """{node.op} of {names[x]}, along the middle axis of (before, along, after) arrays."""',
+        f"    out = np.empty(x.shape, dtype={np_dtype(node.output.dtype)})",
+        "    n = x.shape[1]",
+        "    for a in range(x.shape[0]):",
+        "        for c in range(x.shape[2]):",
+        *("            " + line for line in body),
+        "    return out",
+    ]
+    p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
+    return [f"{out} = {name}({args}).reshape(np.shape({names[x]}))"]
+
+
+@CPU_RULES.register(Cumulative)
+def _cumulative(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    dtype, mode = np_dtype(node.output.dtype), node.op.mode
+    body = [
+        f"acc = {dtype}({int(mode == 'prod')})",
+        "for b in range(n):",
+        f"    acc = acc {'+' if mode == 'sum' else '*'} x[a, b, c]",
+        "    out[a, b, c] = acc",
+    ]
+    return _line_kernel(p, node, out, p.names.numbered(f"cum{mode}"), body)
+
+
+@CPU_RULES.register(CumprodGrad)
+def _cumprod_grad(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    dtype = np_dtype(node.output.dtype)
+    body = [  # see symgrad/ops/arrays.py: out[k] = P[k-1] * R[k], R[k] = g[k] + x[k+1] R[k+1]
+        f"after = {dtype}(0)",
+        "for b in range(n - 1, -1, -1):",
+        f"    after = g[a, b, c] + (x[a, b + 1, c] * after if b + 1 < n else {dtype}(0))",
+        "    out[a, b, c] = after",
+        f"before = {dtype}(1)",
+        "for b in range(n):",
+        "    out[a, b, c] *= before",
+        "    before *= x[a, b, c]",
+    ]
+    return _line_kernel(p, node, out, p.names.numbered("cumprod_grad"), body)
+
+
+@CPU_RULES.register(ArgSort)
+def _argsort(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    body = [
+        'order = np.argsort(x[a, :, c].copy(), kind="mergesort")  # stable, as the reference',
+        "for b in range(n):",
+        "    out[a, b, c] = order[b]",
+    ]
+    return _line_kernel(p, node, out, p.names.numbered("argsort"), body)
+
+
+@CPU_RULES.register(Unique)
+def _unique(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    return [f"{out} = np.unique({p.names[node.inputs[0]]})"]
+
+
+@CPU_RULES.register(FlatNonzero)
+def _flatnonzero(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
+    return [f"{out} = np.flatnonzero({p.names[node.inputs[0]]}).astype(np.int64)"]

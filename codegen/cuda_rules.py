@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
+from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
 from symgrad.ops.blas import Dot
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
@@ -154,3 +155,9 @@ def _inc_subtensor(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
     region = f"rt.subtensor({out}, {_index(p, step.op.index, ())})"
     add = step.op.mode == "inc"
     return [f"{out} = rt.contiguous({p.names[x]})", f"rt.assign({region}, {p.names[y]}, add={add})"]
+
+
+CUDA_RULES.unsupported(
+    Cumulative, CumprodGrad, ArgSort, Unique, FlatNonzero,
+    why="cumsum, cumprod, sort, argsort, unique and nonzero have no CUDA kernel yet; compile with device='cpu'",
+)  # fmt: skip

@@ -49,7 +49,9 @@ MAX_NDIM = 4
 
 #: Scalar functions with a device implementation here, by the name generated code calls
 #: (scalar_printer.CUDA_FUNCTIONS lists the same names).
-DEVICE_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "sign", "floor", "ceil")
+DEVICE_FUNCTIONS = (
+    "sigmoid", "softplus", "digamma", "trigamma", "polygamma", "erfinv", "erfcinv", "sign", "floor", "ceil", "rint",
+)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------
@@ -458,6 +460,8 @@ _compiled: dict[str, Any] = {}
 sigmoid = _device_function("sigmoid", _compiled)
 softplus = _device_function("softplus", _compiled)
 digamma = _device_function("digamma", _compiled)
+erfcinv = _device_function("erfcinv", _compiled)
+erfinv = _device_function("erfinv", _compiled)
 
 
 _polygamma_positive = _device_function("_polygamma_positive", _compiled)
@@ -533,6 +537,17 @@ def floor(x):
 def ceil(x):
     """NumPy's ceil, a float; inf, nan and huge x stay as they are."""
     return float(math.ceil(x)) if abs(x) < 2.0**62 else x
+
+
+@cuda.jit(device=True)
+def rint(x):
+    """NumPy's rint: the nearest integer as a float, ties to even; inf, nan and huge x stay."""
+    if not abs(x) < 2.0**52:
+        return x
+    r = float(math.floor(x + 0.5))
+    if r - x == 0.5 and r % 2.0 != 0.0:  # a tie rounded up to an odd integer
+        r -= 1.0
+    return r
 
 
 if SIMULATOR:

@@ -21,7 +21,7 @@ import numpy as np
 from numba.extending import overload
 from numba.np.numpy_support import as_dtype
 
-__all__ = ["digamma", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "trigamma"]
+__all__ = ["digamma", "erfcinv", "erfinv", "exp2", "gammaln", "polygamma", "sigmoid", "softplus", "trigamma"]
 
 # fastmath set (to FMA contraction only), so that a kernel's reassoc and arcp are not inherited: they
 # would undo sigmoid's correction of 1 + e.
@@ -318,3 +318,91 @@ def gammaln(x):
 def exp2(x):
     """2 ** x, in float64. math.exp2 only exists from Python 3.11, and symgrad supports 3.10."""
     return math.pow(2.0, x)
+
+
+# Giles' single-precision approximation of erfinv ("Approximating the erfinv function", GPU
+# Computing Gems, 2011), in w = -log((1 - y)(1 + y)): the starting point that Halley's method
+# refines to double precision. Highest coefficient first, for Horner's rule.
+_GILES_CENTRAL = (
+    2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+    -0.00417768164, 0.246640727, 1.50140941,
+)  # fmt: skip
+_GILES_TAIL = (
+    -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+    0.00943887047, 1.00167406, 2.83297682,
+)  # fmt: skip
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+@_exact("float64(float64, float64)")
+def _erfinv_guess(y, one_minus_y_squared):
+    """Giles' approximation of erfinv(y), given (1 - y)(1 + y) computed without cancellation. Beyond
+    its range (1 - |y| < 1e-7), the tail's leading asymptotics, erfc(x) ~ exp(-x^2) / (x sqrt(pi))."""
+    w = -math.log(one_minus_y_squared)
+    p = 0.0
+    if w > 16.0:
+        x = math.sqrt(w - 0.5 * math.log(math.pi * w))
+        return x if y > 0 else -x
+    if w < 5.0:
+        w -= 2.5
+        for c in _GILES_CENTRAL:
+            p = p * w + c
+    else:
+        w = math.sqrt(w) - 3.0
+        for c in _GILES_TAIL:
+            p = p * w + c
+    return p * y
+
+
+@_exact("float64(float64, float64)")
+def _solve_erf(x, y):
+    """Solve erf(x) = y from x by Halley's method (f''/f' = -2x: the step is dx / (1 + x dx), with
+    dx the Newton step)."""
+    for _ in range(8):
+        dx = (math.erf(x) - y) / (_TWO_OVER_SQRT_PI * math.exp(-x * x))
+        step = dx / (1.0 + x * dx)
+        x -= step
+        if abs(step) <= 1e-16 * abs(x):
+            break
+    return x
+
+
+@_exact("float64(float64, float64)")
+def _solve_erfc(x, z):
+    """Solve erfc(x) = z (z <= 1/2) from x by Newton's method on log(erfc(x)) = log(z), which stays
+    well conditioned in the far tail, where z is tiny."""
+    log_z = math.log(z)
+    for _ in range(12):
+        tail = math.erfc(x)
+        step = (math.log(tail) - log_z) * tail / (_TWO_OVER_SQRT_PI * math.exp(-x * x))
+        x += step
+        if abs(step) <= 1e-16 * abs(x):
+            break
+    return x
+
+
+@_exact("float64(float64)")
+def erfcinv(z):
+    """The inverse of erfc on [0, 2]: inf at 0, -inf at 2, nan outside. For z < 1/2 it solves
+    erfc(x) = z itself, so tiny z (far tails) keep full relative precision; up to 1 it solves
+    erf(x) = 1 - z (exact there); z > 1 by symmetry, erfcinv(z) = -erfcinv(2 - z) (no recursion:
+    the device version is compiled from this source)."""
+    if not 0.0 < z < 2.0:
+        return math.inf if z == 0.0 else (-math.inf if z == 2.0 else math.nan)
+    sign = 1.0
+    if z > 1.0:
+        z, sign = 2.0 - z, -1.0  # exact: 2 - z, for z in [1, 2]
+    guess = _erfinv_guess(1.0 - z, z * (2.0 - z))
+    return sign * (_solve_erfc(guess, z) if z < 0.5 else _solve_erf(guess, 1.0 - z))
+
+
+@_exact("float64(float64)")
+def erfinv(y):
+    """The inverse of erf on [-1, 1]: ±inf at ±1, nan outside. Near 0 it solves erf(x) = y; for
+    |y| >= 1/2, erfcinv(1 - |y|), whose argument is exact there."""
+    if abs(y) >= 0.5:
+        x = erfcinv(1.0 - abs(y))
+        return x if y > 0 else -x
+    if y != y:
+        return y
+    return _solve_erf(_erfinv_guess(y, (1.0 - y) * (1.0 + y)), y)

@@ -21,10 +21,12 @@ from sympy.printing.pycode import PythonCodePrinter
 from . import vecmath
 
 #: Functions implemented in codegen/runtime.py, by the name generated code calls.
-RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma")
+RUNTIME_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "erfinv", "erfcinv")
 #: Device functions of codegen/cuda_runtime.py (keep in step with its DEVICE_FUNCTIONS), plus the
 #: NumPy functions that numba.cuda lacks and cuda_runtime provides.
-CUDA_FUNCTIONS = ("sigmoid", "softplus", "digamma", "trigamma", "polygamma", "sign", "floor", "ceil")
+CUDA_FUNCTIONS = (
+    "sigmoid", "softplus", "digamma", "trigamma", "polygamma", "erfinv", "erfcinv", "sign", "floor", "ceil", "rint",
+)  # fmt: skip
 #: The highest order of polygamma that cuda_runtime's device version computes (it keeps a polynomial
 #: of degree order + 1 in a fixed-size local array); higher orders raise NotSupportedOnDevice.
 CUDA_POLYGAMMA_MAX_ORDER = 40
@@ -165,6 +167,59 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_ceil(self, expr) -> str:
         return self._numpy_call("ceil", expr)
+
+    def _print_rint(self, expr) -> str:
+        return self._numpy_call("rint", expr)
+
+    def _math_call(self, name: str, expr) -> str:
+        return f"{self._module_format('math.' + name)}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_isnan(self, expr) -> str:
+        return self._math_call("isnan", expr)
+
+    def _print_isinf(self, expr) -> str:
+        return self._math_call("isinf", expr)
+
+    def _print_isfinite(self, expr) -> str:
+        return self._math_call("isfinite", expr)
+
+    def _print_hypot(self, expr) -> str:
+        return self._math_call("hypot", expr)
+
+    def _print_gamma(self, expr) -> str:
+        return self._math_call("gamma", expr)
+
+    def _print_erfinv(self, expr) -> str:
+        return self._runtime("erfinv", *expr.args)
+
+    def _print_erfcinv(self, expr) -> str:
+        return self._runtime("erfcinv", *expr.args)
+
+    def _print_logaddexp(self, expr) -> str:
+        return self._print(expr.stable_form())
+
+    def _print_beta(self, expr) -> str:
+        # exp(betaln) where both arguments are positive (no overflow); elsewhere the gamma ratio
+        a, b = expr.args
+        positive = sympy.exp(sympy.loggamma(a) + sympy.loggamma(b) - sympy.loggamma(a + b))
+        ratio = sympy.gamma(a) * sympy.gamma(b) / sympy.gamma(a + b)
+        return self._print(sympy.Piecewise((positive, (a > 0) & (b > 0)), (ratio, True)))
+
+    def _binary_operator(self, symbol: str, expr) -> str:
+        a, b = expr.args
+        return f"({self._print(a)} {symbol} {self._print(b)})"
+
+    def _print_bitwise_and(self, expr) -> str:
+        return self._binary_operator("&", expr)
+
+    def _print_bitwise_or(self, expr) -> str:
+        return self._binary_operator("|", expr)
+
+    def _print_bitwise_xor(self, expr) -> str:
+        return self._binary_operator("^", expr)
+
+    def _print_bitwise_not(self, expr) -> str:
+        return f"(~{self.parenthesize(expr.args[0], PRECEDENCE['Atom'])})"
 
     def _print_exp2(self, expr) -> str:
         return f"({self._number('2.0')}**{self.parenthesize(expr.args[0], 100)})"

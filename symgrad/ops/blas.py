@@ -47,14 +47,17 @@ def outer(a: Variable, b: Variable) -> Variable:
 
 
 def dot(a, b) -> Variable:
-    """Theano's ``T.dot``: a matrix product for 1-d/2-d operands, a scaling if one is 0-d."""
+    """Theano's ``T.dot``: a matrix product for 1-d/2-d operands, a scaling if one is 0-d, and as
+    NumPy's ``dot`` beyond (the sum over a's last axis and b's second to last: ``tensordot``)."""
     from ..tensor.basic import as_tensor_variable
 
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim == 0 or b.ndim == 0:
         return elemwise("mul", a, b)
     if a.ndim > 2 or b.ndim > 2:
-        raise ValueError(f"dot takes 0-d, 1-d or 2-d operands; got {a.ndim}-d {a!r} and {b.ndim}-d {b!r}")
+        from ..tensor.extra_ops import tensordot
+
+        return tensordot(a, b, [[a.ndim - 1], [max(b.ndim - 2, 0)]])
     dtype = promote([a.dtype, b.dtype])
     if dtype == "bool":
         dtype = "int64"

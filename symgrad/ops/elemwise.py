@@ -81,7 +81,7 @@ def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     """d expr / d wrt, with the derivative of piecewise-constant parts taken as zero."""
     import sympy
 
-    from .scalar import sign
+    from .scalar import pow_log_at_zero, sign
     from .substitution import real_valued
 
     d = sympy.diff(expr, wrt)
@@ -90,6 +90,7 @@ def partial(expr: sympy.Expr, wrt: sympy.Symbol) -> sympy.Expr:
     d = d.replace(sympy.DiracDelta, lambda *args: sympy.Integer(0))
     d = d.replace(sympy.sign, sign)
     d = real_valued(d)  # d/dx (-2.5)**x = (-2.5)**x*log(-2.5)
+    d = pow_log_at_zero(d)
     if d.has(sympy.Derivative):
         raise ValueError(f"symgrad cannot differentiate {expr} with respect to {wrt}: {d}")
     return d
@@ -193,10 +194,30 @@ def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callabl
             "ceil": np.ceil,
             "maximum": np.maximum,
             "minimum": np.minimum,
+            "isnan": np.isnan,
+            "isinf": np.isinf,
+            "isfinite": np.isfinite,
+            "rint": np.rint,
+            "bitwise_and": np.bitwise_and,
+            "bitwise_or": np.bitwise_or,
+            "bitwise_xor": np.bitwise_xor,
+            "bitwise_not": np.invert,
+            "logaddexp": np.logaddexp,
+            "hypot": np.hypot,
         },
         "numpy",
     ]
-    if expr.has(sigmoid, sympy.erf, sympy.erfc, sympy.loggamma, sympy.polygamma):
+    special = (
+        sympy.erf,
+        sympy.erfc,
+        sympy.erfinv,
+        sympy.erfcinv,
+        sympy.loggamma,
+        sympy.polygamma,
+        sympy.gamma,
+        sympy.beta,
+    )
+    if expr.has(sigmoid, *special):
         import scipy.special  # slow to import: only when the expression needs it
 
         modules[0]["sigmoid"] = scipy.special.expit

@@ -189,3 +189,137 @@ for _name, _fn in {
 }.items():  # fmt: skip
     _scalar(_name, 1, "float", _fn)
 _scalar("arctan2", 2, "float", sympy.atan2)
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy's remaining elementwise functions (issue 16): tests, rounding, bitwise logic and special
+# functions. Piecewise-constant ones differentiate to zero.
+
+
+class _Flat(sympy.Function):
+    """A piecewise-constant function: its derivative is zero wherever it exists."""
+
+    def fdiff(self, argindex=1):
+        return sympy.Integer(0)
+
+
+class _NumberTest(_Flat):
+    """1 where a number test holds, else 0: ``isnan``, ``isinf`` and ``isfinite``."""
+
+    test: Callable[[sympy.Expr], bool]
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number or x in (sympy.oo, -sympy.oo, sympy.nan):
+            return sympy.Integer(int(cls.test(x)))
+        return None
+
+
+class isnan(_NumberTest):
+    test = staticmethod(lambda x: x is sympy.nan)
+
+
+class isinf(_NumberTest):
+    test = staticmethod(lambda x: x in (sympy.oo, -sympy.oo))
+
+
+class isfinite(_NumberTest):
+    test = staticmethod(lambda x: x.is_finite is True and x is not sympy.nan)
+
+
+class rint(_Flat):
+    """NumPy's ``round``/``rint``: the nearest integer, ties to even, as a float."""
+
+
+class bitwise_and(_Flat):
+    """``a & b`` on integers."""
+
+
+class bitwise_or(_Flat):
+    """``a | b`` on integers."""
+
+
+class bitwise_xor(_Flat):
+    """``a ^ b`` on integers."""
+
+
+class bitwise_not(_Flat):
+    """``~a`` on integers."""
+
+
+class logaddexp(sympy.Function):
+    """``log(exp(a) + exp(b))``, kept whole: the printer writes the stable form, and the derivative
+    is the logistic function of the difference (exact, never 0/0)."""
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sigmoid(a - b) if argindex == 1 else sigmoid(b - a)
+
+    def stable_form(self) -> sympy.Expr:
+        """The larger argument plus ``log1p(exp(-|a - b|))``; equal arguments (infinities among
+        them, whose difference is nan) give ``a + log(2)``."""
+        a, b = self.args
+        return sympy.Piecewise(
+            (a + sympy.log(2), sympy.Eq(a, b)),
+            (maximum(a, b) + log1p(sympy.exp(-sympy.Abs(a - b))), True),
+        )
+
+
+class hypot(sympy.Function):
+    """``sqrt(a**2 + b**2)`` without overflow or underflow (C's hypot)."""
+
+    def fdiff(self, argindex=1):
+        return self.args[argindex - 1] / self
+
+
+def pow_log_at_zero(d: sympy.Expr) -> sympy.Expr:
+    """``x**y * log(x)`` (the derivative of ``x**y`` in ``y``) is 0 where ``x == 0`` and ``y > 0``,
+    as the limit says; the product as written gives ``0 * -inf = nan`` there."""
+
+    def pow_log_term(e: sympy.Basic) -> bool:
+        return e.is_Mul and any(f.is_Pow and sympy.log(f.args[0]) in e.args for f in e.args)
+
+    def guard(e: sympy.Expr) -> sympy.Expr:
+        base, exponent = next(f.args for f in e.args if f.is_Pow and sympy.log(f.args[0]) in e.args)
+        return sympy.Piecewise((0, sympy.Eq(base, 0) & (exponent > 0)), (e, True))
+
+    return d.replace(pow_log_term, guard)
+
+
+_LN2 = sympy.log(2)
+_scalar("isnan", 1, "bool", isnan)
+_scalar("isinf", 1, "bool", isinf)
+_scalar("isfinite", 1, "bool", isfinite)
+_scalar("round", 1, "promote", rint)
+_scalar("and_", 2, "promote", bitwise_and)
+_scalar("or_", 2, "promote", bitwise_or)
+_scalar("xor", 2, "promote", bitwise_xor)
+_scalar("invert", 1, "promote", bitwise_not)
+_scalar("logaddexp", 2, "float", logaddexp)
+_scalar("logaddexp2", 2, "float", lambda a, b: logaddexp(a * _LN2, b * _LN2) / _LN2)
+_scalar("hypot", 2, "float", hypot)
+_scalar("xlogy", 2, "float", lambda x, y: sympy.Piecewise((0, sympy.Eq(x, 0)), (x * sympy.log(y), True)))
+_scalar(
+    "sinc", 1, "float", lambda x: sympy.Piecewise((1, sympy.Eq(x, 0)), (sympy.sin(sympy.pi * x) / (sympy.pi * x), True))
+)
+_scalar("deg2rad", 1, "float", lambda x: x * (sympy.pi / 180))
+_scalar("rad2deg", 1, "float", lambda x: x * (180 / sympy.pi))
+_scalar("gamma", 1, "float", sympy.gamma)
+_scalar("erfinv", 1, "float", sympy.erfinv)
+_scalar("erfcinv", 1, "float", sympy.erfcinv)
+_scalar("betaln", 2, "float", lambda a, b: sympy.loggamma(a) + sympy.loggamma(b) - sympy.loggamma(a + b))
+_scalar("beta", 2, "float", sympy.beta)
+# NumPy's fmax and fmin ignore a nan operand (maximum and minimum propagate it)
+_scalar(
+    "fmax",
+    2,
+    "promote",
+    lambda a, b: sympy.Piecewise((b, as_condition(isnan(a))), (a, as_condition(isnan(b))), (maximum(a, b), True)),
+)
+_scalar(
+    "fmin",
+    2,
+    "promote",
+    lambda a, b: sympy.Piecewise((b, as_condition(isnan(a))), (a, as_condition(isnan(b))), (minimum(a, b), True)),
+)
+_scalar("reciprocal", 1, "promote", lambda a: 1 / a)

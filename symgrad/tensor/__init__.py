@@ -4,6 +4,7 @@ from ..grad import DisconnectedInputError, Lop, Rop, grad, hessian, hessian_vect
 from . import nnet
 from .basic import *  # noqa: F403
 from .basic import TYPE_CONSTRUCTORS, as_tensor_variable, tensor
+from .extra_ops import *  # noqa: F403
 from .variable import TensorConstant, TensorVariable
 
 globals().update(TYPE_CONSTRUCTORS)

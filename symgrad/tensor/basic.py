@@ -144,7 +144,6 @@ switch = _named("switch")
 where = switch
 maximum = _named("maximum")
 minimum = _named("minimum")
-clip = _named("clip")
 floor = _named("floor")
 ceil = _named("ceil")
 exp = _named("exp")
@@ -172,11 +171,85 @@ erf = _named("erf")
 erfc = _named("erfc")
 gammaln = _named("gammaln")
 psi = _named("psi")
+isnan = _named("isnan")
+isinf = _named("isinf")
+isfinite = _named("isfinite")
+logaddexp = _named("logaddexp")
+logaddexp2 = _named("logaddexp2")
+hypot = _named("hypot")
+xlogy = _named("xlogy")
+sinc = _named("sinc")
+deg2rad = _named("deg2rad")
+rad2deg = _named("rad2deg")
+gamma = _named("gamma")
+erfinv = _named("erfinv")
+erfcinv = _named("erfcinv")
+beta = _named("beta")
+betaln = _named("betaln")
+fmax = _named("fmax")
+fmin = _named("fmin")
+reciprocal = _named("reciprocal")
 abs_ = abs
+absolute = abs
+fabs = abs
+degrees = rad2deg
+radians = deg2rad
+remainder = mod
+square = sqr
+negative = neg
+multiply = mul
 div = true_div
 true_divide = true_div
 divide = true_div
 power = pow
+
+
+def round(x, mode: str = "half_to_even") -> Variable:
+    """NumPy's ``round`` (``rint``): the nearest integer, ties to even (Theano's ``mode``
+    ``'half_to_even'``); integers stay as they are. Its gradient is zero."""
+    if mode != "half_to_even":
+        raise ValueError(f"T.round: mode {mode!r} is not supported; symgrad rounds half to even, as NumPy")
+    x = as_tensor_variable(x)
+    return x if kind(x.dtype) != "f" else elemwise("round", x)
+
+
+rint = round
+
+
+def _bitwise(name: str, logical):
+    """A bitwise function of integers, which on booleans is the logical one (as in NumPy, where
+    ``invert(True)`` is False, not -2)."""
+
+    def fn(*args) -> Variable:
+        args = [as_tensor_variable(a) for a in args]
+        if any(kind(a.dtype) == "f" for a in args):
+            raise TypeError(f"T.{name} takes integers or booleans, got {', '.join(a.dtype for a in args)}")
+        if all(a.dtype == "bool" for a in args):
+            return logical(*args)
+        return elemwise(name, *args)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise bitwise {name} of integers; logical on booleans."
+    return fn
+
+
+and_ = _bitwise("and_", lambda a, b: neq(a * b, 0))
+or_ = _bitwise("or_", lambda a, b: neq(maximum(a, b), 0))
+xor = _bitwise("xor", lambda a, b: neq(a, b))
+invert = _bitwise("invert", lambda a: eq(a, 0))
+bitwise_and, bitwise_or, bitwise_xor, bitwise_not = and_, or_, xor, invert
+
+
+def clip(x, a_min=None, a_max=None) -> Variable:
+    """``x`` limited to ``[a_min, a_max]`` (NumPy's names; either bound may be None). The gradient
+    passes where ``x`` is inside the bounds."""
+    if a_min is None and a_max is None:
+        raise ValueError("T.clip needs a_min or a_max")
+    if a_min is None:
+        return minimum(x, a_max)
+    if a_max is None:
+        return maximum(x, a_min)
+    return elemwise("clip", x, a_min, a_max)
 
 
 # ----------------------------------------------------------------------------------------------

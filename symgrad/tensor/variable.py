@@ -22,6 +22,12 @@ def _basic():
     return basic
 
 
+def _extra():
+    from . import extra_ops
+
+    return extra_ops
+
+
 class TensorVariable(Variable):
     """A symbolic tensor with operators."""
 
@@ -99,10 +105,10 @@ class TensorVariable(Variable):
 
     # matrix products and shapes
     def __matmul__(self, other):
-        return _basic().dot(self, other)
+        return _extra().matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _basic().dot(other, self)
+        return _extra().matmul(other, self)
 
     def __getitem__(self, index):
         return _basic().getitem(self, index)
@@ -137,6 +143,39 @@ class TensorVariable(Variable):
 
     def reshape(self, shape, ndim=None):
         return _basic().reshape(self, shape, ndim)
+
+    def ravel(self):
+        return _basic().flatten(self)
+
+    def squeeze(self, axis=None):
+        return _extra().squeeze(self, axis)
+
+    def swapaxes(self, axis1, axis2):
+        return _extra().swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _extra().diagonal(self, offset, axis1, axis2)
+
+    def cumsum(self, axis=None):
+        return _extra().cumsum(self, axis)
+
+    def cumprod(self, axis=None):
+        return _extra().cumprod(self, axis)
+
+    def repeat(self, repeats, axis=None):
+        return _extra().repeat(self, repeats, axis)
+
+    def round(self, mode="half_to_even"):
+        return _basic().round(self, mode)
+
+    def clip(self, a_min=None, a_max=None):
+        return _basic().clip(self, a_min, a_max)
+
+    def any(self, axis=None, keepdims=False):
+        return _extra().any(self, axis, keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _extra().all(self, axis, keepdims)
 
     def flatten(self, ndim=1):
         return _basic().flatten(self, ndim)
