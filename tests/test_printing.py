@@ -417,6 +417,11 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "GradClip": (theano.gradient.grad_clip(x, -1, 1) * 2, "2*x"),
         "DependsOn": (depends_on(x * 2, [a]), "2*x"),
         "Print": (printing.Print("x is")(x) * 2, "2*x"),
+        "Cumulative": (T.cumsum(m, axis=1), "cumsum(m, axis=1)"),
+        "CumprodGrad": (T.grad(T.sum(T.cumprod(x)), x), "cumprod_grad(x, 1)"),
+        "ArgSort": (T.argsort(x), "argsort(x)"),
+        "Unique": (T.unique(x), "unique(x)"),
+        "FlatNonzero": (T.flatnonzero(x), "flatnonzero(x)"),
         "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
         "Map": (T.jacobian(3 * x, x), "stack([3*inc_subtensor(zeros_like(3*x)[i], 1.0) for i in range(size(x))])"),
     }
@@ -464,3 +469,9 @@ def test_indexed_elements_print_in_one_order_in_every_process_and_in_powers():
         "(p[0] - 1)**2 + (p[0]**2 - p[1])**2\n"
         r"\left(p_{[0]} - 1\right)^{2} + \left(\left(p_{[0]}\right)^{2} - p_{[1]}\right)^{2}" + "\n"
     }
+
+
+def test_cumulative_sums_and_products_print_as_running_sums_in_latex():
+    x, m = T.dvector("x"), T.dmatrix("m")
+    assert printing.latex(T.cumsum(x)) == r"\sum_{j \le i} \left(x\right)_{j}"
+    assert printing.latex(T.cumprod(m, axis=1)) == r"\prod_{j \le i} \left(m\right)_{j}\text{ (axis=1)}"

@@ -84,8 +84,8 @@ def cumulative(mode: str, x: object, axis: int | None) -> Variable:
     from .shape import reshape
 
     x = as_tensor_variable(x)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
+    if axis is None:  # the flattened x (a vector already is)
+        x, axis = (x if x.ndim == 1 else reshape(x, (-1,))), 0
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"cum{mode}: axis {axis} is out of range for {x!r}, a {x.ndim}-d tensor")
     if kind(x.dtype) != "f":

@@ -177,6 +177,17 @@ class MathLatexPrinter(_SympyLatexPrinter):
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
 
+    def _print_op_cumsum(self, expr: OpaqueBase) -> str:
+        return self._cumulative(r"\sum", expr)
+
+    def _print_op_cumprod(self, expr: OpaqueBase) -> str:
+        return self._cumulative(r"\prod", expr)
+
+    def _cumulative(self, big: str, expr: OpaqueBase) -> str:
+        r"""A running sum or product at index i: ``\sum_{j \le i} (x)_{j}``, along the axis named."""
+        along = rf"\text{{ ({expr.keywords.replace('_', ' ')})}}" if expr.keywords else ""
+        return rf"{big}_{{j \le i}} \left({self._print(expr.args[0])}\right)_{{j}}{along}"
+
     def _print_op_index(self, expr: OpaqueBase) -> str:
         entries = [r"\colon" if e == ":" else e for e in _index_entries(self, expr)]
         return f"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}_{{{', '.join(entries)}}}"

@@ -92,6 +92,11 @@ def _reduction_keywords(axes: tuple[int, ...], ndim: int, keepdims: bool = False
     return ", ".join(parts)
 
 
+def _axis_keyword(axis: int, ndim: int) -> str:
+    """``axis=k``, left out for a vector, which has one axis only."""
+    return "" if ndim == 1 else f"axis={axis}"
+
+
 def constant_text(c: Constant) -> str:
     if c.data.size <= 6:
         return repr(c.data.tolist())
@@ -282,6 +287,15 @@ class SympyTranslator(GraphPrinter):
 
     def _print_Shape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return opaque("shape")(x)
+
+    def _print_Cumulative(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque(f"cum{node.op.mode}", _axis_keyword(node.op.axis, node.inputs[0].ndim))(x)
+
+    def _print_CumprodGrad(self, node: Apply, x: sympy.Expr, g: sympy.Expr) -> sympy.Expr:
+        return opaque("cumprod_grad", _axis_keyword(node.op.axis, node.inputs[0].ndim))(x, g)
+
+    def _print_ArgSort(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
+        return opaque("argsort", _axis_keyword(node.op.axis, node.inputs[0].ndim))(x)
 
     def _print_Argmax(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return opaque(node.op.which, "" if node.op.axis is None else f"axis={node.op.axis}")(x)

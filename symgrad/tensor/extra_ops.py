@@ -160,8 +160,8 @@ def repeat(x, repeats: int, axis: int | None = None) -> Variable:
     x = as_tensor_variable(x)
     if not isinstance(repeats, int) or repeats < 0:
         raise TypeError(f"repeat: repeats must be a non-negative int, got {repeats!r}")
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
+    if axis is None:  # the flattened x (a vector already is)
+        x, axis = (x if x.ndim == 1 else reshape(x, (-1,))), 0
     axis = _axis(axis, x.ndim, "repeat")
     lengths = _lengths(x)
     spread = alloc(dimshuffle(x, [*range(axis + 1), "x", *range(axis + 1, x.ndim)]),
@@ -384,8 +384,8 @@ def argsort(x, axis: int | None = -1) -> Variable:
     """The int64 indices that sort ``x`` along ``axis`` (the flattened ``x`` if None); stable: equal
     entries keep their order, and nan sorts last, as NumPy's ``kind='stable'``."""
     x = as_tensor_variable(x)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
+    if axis is None:  # the flattened x (a vector already is)
+        x, axis = (x if x.ndim == 1 else reshape(x, (-1,))), 0
     return apply(ArgSort(_axis(axis, x.ndim, "argsort")), x)
 
 
@@ -393,8 +393,8 @@ def sort(x, axis: int | None = -1) -> Variable:
     """``x`` sorted along ``axis`` (the flattened ``x`` if None). Its gradient goes back to where each
     entry came from: ``sort`` is ``take_along_axis(x, argsort(x))``."""
     x = as_tensor_variable(x)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
+    if axis is None:  # the flattened x (a vector already is)
+        x, axis = (x if x.ndim == 1 else reshape(x, (-1,))), 0
     return take_along_axis(x, argsort(x, axis), axis)
 
 
