@@ -22,6 +22,7 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
+from symgrad.ops.linalg import Cholesky, Det, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -321,3 +322,44 @@ def _scatter(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
     lines.append("    return out")
     p.kernels.append("@njit(**KERNEL_OPTIONS)\n" + "\n".join(lines))
     return driver
+
+
+def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
+    """A square matrix first (unless its type says so), and a right-hand side with as many rows."""
+    a, *rest = step.inputs
+    name = p.names[a]
+    n, m = a.type.shape
+    conditions = [] if n is not None and n == m else [f"{name}.shape[0] != {name}.shape[1]"]
+    if rest and (n is None or rest[0].type.shape[0] is None):
+        conditions.append(f"{name}.shape[0] != {p.names[rest[0]]}.shape[0]")
+    return mismatch(p, conditions, f"{step.op} (which needs a square matrix)", step, list(step.inputs))
+
+
+# One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
+_LINALG_STEPS = {Cholesky: "linalg_cholesky", Solve: "linalg_solve", MatrixInverse: "linalg_inv", Det: "linalg_det"}
+
+
+@CPU_RULES.register(*_LINALG_STEPS)
+def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    args = ", ".join(p.names[v] for v in step.inputs)
+    return _linalg_checks(p, step) + [f"{out} = {_LINALG_STEPS[type(step.op)]}({args})"]
+
+
+@CPU_RULES.register(SLogDet)
+def _slogdet(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    part = 0 if step.op.part == "sign" else 1
+    return _linalg_checks(p, step) + [f"{out} = linalg_slogdet({p.names[step.inputs[0]]})[{part}]"]
+
+
+@CPU_RULES.register(SolveTriangular)
+def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    op, (a, b) = step.op, step.inputs
+    rhs = p.names[b] if b.ndim == 2 else f"{p.names[b]}[:, None]"  # the loop takes a matrix
+    call = f"linalg_solve_triangular({p.names[a]}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else "[:, 0]")]
+
+
+@CPU_RULES.register(Triangle)
+def _triangle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    function = "linalg_tril" if step.op.lower else "linalg_triu"
+    return [f"{out} = {function}({p.names[step.inputs[0]]}, {step.op.k})"]

@@ -10,7 +10,10 @@ Numba's disk cache, in ``codegen/__pycache__``.
 import numba
 import numpy as np
 
-__all__ = ["matrix_product"]
+__all__ = [
+    "linalg_cholesky", "linalg_det", "linalg_inv", "linalg_slogdet", "linalg_solve", "linalg_solve_triangular",
+    "linalg_tril", "linalg_triu", "matrix_product",
+]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
 
@@ -19,3 +22,73 @@ _cached = numba.njit(cache=True, error_model="numpy")
 def matrix_product(a, b):
     """``np.dot(a, b)`` (BLAS; a transposed operand is passed as a view, not copied)."""
     return np.dot(a, b)
+
+
+# Linear algebra: Numba's np.linalg calls LAPACK (through SciPy's cython_lapack), compiling each
+# function for 1-3 s; called through these, a program pays it once per machine.
+
+
+@_cached
+def linalg_cholesky(a):
+    """``np.linalg.cholesky(a)``: the lower factor, read from the lower triangle."""
+    return np.linalg.cholesky(a)
+
+
+@_cached
+def linalg_solve(a, b):
+    """``np.linalg.solve(a, b)`` (LAPACK's gesv)."""
+    return np.linalg.solve(a, b)
+
+
+@_cached
+def linalg_inv(a):
+    """``np.linalg.inv(a)``."""
+    return np.linalg.inv(a)
+
+
+@_cached
+def linalg_det(a):
+    """``np.linalg.det(a)``."""
+    return np.linalg.det(a)
+
+
+@_cached
+def linalg_slogdet(a):
+    """``np.linalg.slogdet(a)``: the sign and the log of the absolute value of the determinant."""
+    return np.linalg.slogdet(a)
+
+
+@_cached
+def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
+    """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``) for ``a`` triangular (only the triangle
+    ``lower`` names is read) and ``b`` a matrix: substitution row by row, each row's update running
+    along contiguous memory. Numba has no triangular solve of its own."""
+    n, k = b.shape
+    x = np.empty((n, k), dtype=b.dtype)
+    for i in range(n):
+        for c in range(k):
+            x[i, c] = b[i, c]
+    forward = lower != trans  # the matrix solved with (a or a.T) is lower triangular
+    for step in range(n):
+        i = step if forward else n - 1 - step
+        start, stop = (0, i) if forward else (i + 1, n)
+        for j in range(start, stop):
+            factor = a[j, i] if trans else a[i, j]
+            for c in range(k):
+                x[i, c] -= factor * x[j, c]
+        if not unit_diagonal:
+            for c in range(k):
+                x[i, c] /= a[i, i]
+    return x
+
+
+@_cached
+def linalg_tril(x, k):
+    """``np.tril(x, k)``."""
+    return np.tril(x, k)
+
+
+@_cached
+def linalg_triu(x, k):
+    """``np.triu(x, k)``."""
+    return np.triu(x, k)

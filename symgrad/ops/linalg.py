@@ -1,0 +1,273 @@
+"""Linear algebra ops on matrices: Cholesky, solves, inverse, determinants, symmetric eigendecomposition.
+
+Each op takes 2-d operands (a right-hand side may be a vector) of one float dtype; its gradient is the
+standard matrix-calculus result (Giles 2008, "Collected matrix derivative results"; Murray 2016 for
+the Cholesky), built from the other ops so that it is written stably: the Cholesky's by triangular
+solves, never an explicit inverse; the log-determinant's by a solve.
+
+An op that LAPACK computes from one triangle of a symmetric matrix (the Cholesky reads the lower
+one, ``eigh`` the lower one) is a function of that triangle alone, and its gradient says so: it is
+zero on the other side and counts each off-diagonal entry once for both of its places. So central
+differences over every entry of the input agree with it, whatever the other triangle holds.
+
+Ops with several results (``slogdet``, ``eigh``) are one op per result, told apart by a prop; the
+functions building them (``symgrad/tensor/nlinalg.py``, ``slinalg.py``) return the tuple.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Op, Variable, apply
+from ..types import TensorType, describe_shape
+from .elemwise import cast, elemwise, result_dtype
+from .shape import dimshuffle
+
+
+def check_matrix(what: str, x: Variable, square: bool = True) -> None:
+    """Raise, naming ``x``, unless it is a (square) matrix: these ops are not batched yet."""
+    if x.ndim != 2:
+        raise ValueError(
+            f"{what}: {x!r} must be a matrix (2-d), got a {x.ndim}-d {x.type}; batches of matrices are not "
+            "supported yet: apply it to each matrix"
+        )
+    n, m = x.type.shape
+    if square and n is not None and m is not None and n != m:
+        raise ValueError(f"{what}: {x!r} must be a square matrix, got shape {describe_shape(x.type.shape)}")
+
+
+def float_operands(*xs) -> list[Variable]:
+    """The operands as tensors of one float dtype (ints become floatX, as NumPy's linalg makes them floats)."""
+    from ..tensor.basic import as_tensor_variable
+
+    xs = [as_tensor_variable(x) for x in xs]
+    dtype = result_dtype("float", xs)
+    return [cast(x, dtype) for x in xs]
+
+
+def _check_rhs(what: str, a: Variable, b: Variable) -> None:
+    """``b`` is a vector or matrix with as many rows as ``a``."""
+    if b.ndim not in (1, 2):
+        raise ValueError(f"{what}: the right-hand side {b!r} must be a vector or a matrix, got a {b.ndim}-d {b.type}")
+    n, m = a.type.shape[0], b.type.shape[0]
+    if n is not None and m is not None and n != m:
+        raise ValueError(
+            f"{what}: {a!r} of shape {describe_shape(a.type.shape)} and {b!r} of shape "
+            f"{describe_shape(b.type.shape)} do not fit ({n} != {m} rows)"
+        )
+
+
+# --- graph helpers used by the gradients ----------------------------------------------------------------
+
+
+def transpose(x: Variable) -> Variable:
+    return dimshuffle(x, (1, 0))
+
+
+def as_matrix(v: Variable) -> Variable:
+    """A vector as a one-column matrix; a matrix as it is."""
+    return dimshuffle(v, (0, "x")) if v.ndim == 1 else v
+
+
+def triangle(x: Variable, lower: bool, k: int = 0) -> Variable:
+    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``: the other entries are zero."""
+    return apply(Triangle(lower, k), x)
+
+
+def on_diagonal(x: Variable) -> Variable:
+    """``x`` with its off-diagonal entries zero (``np.diag(np.diag(x))``)."""
+    return triangle(triangle(x, lower=True), lower=False)
+
+
+def symmetric_part_gradient(g: Variable, lower: bool) -> Variable:
+    """The gradient with respect to the triangle an op reads, given ``g``, the gradient with respect
+    to the full symmetric matrix it stands for: each off-diagonal entry counts for both of its places."""
+    both = elemwise("add", g, transpose(g))
+    return elemwise("sub", triangle(both, lower), on_diagonal(g))
+
+
+def _minus_outer(u: Variable, v: Variable) -> Variable:
+    """``-u v^T`` for vectors or matrices (one column per right-hand side)."""
+    from .blas import dot
+
+    return elemwise("neg", dot(as_matrix(u), transpose(as_matrix(v))))
+
+
+# --- ops ------------------------------------------------------------------------------------------------
+
+
+class Triangle(Op):
+    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``. (As an elementwise ``switch`` on row and
+    column numbers it would fuse, but the nested conditions it leaves in a gradient make SymPy's
+    printing of the function's formulas take minutes.)"""
+
+    props = ("lower", "k")
+
+    def __init__(self, lower: bool, k: int = 0) -> None:
+        self.lower, self.k = bool(lower), int(k)
+
+    def __str__(self) -> str:
+        return f"{'tril' if self.lower else 'triu'}{{{self.k}}}" if self.k else ("tril" if self.lower else "triu")
+
+    def make_type(self, x: Variable) -> TensorType:
+        check_matrix(str(self), x, square=False)
+        return x.type
+
+    def perform(self, x: np.ndarray) -> np.ndarray:
+        return (np.tril if self.lower else np.triu)(x, self.k)
+
+    def vjp(self, inputs, output, g):
+        return [apply(self, g)]
+
+
+class Cholesky(Op):
+    """The lower Cholesky factor ``L`` of a positive definite matrix (``A = L L^T``), read from its
+    lower triangle."""
+
+    def __str__(self) -> str:
+        return "cholesky"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("cholesky", a)
+        return a.type
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.linalg.cholesky(a)
+
+    def vjp(self, inputs, output, g):
+        """Murray (2016), eq. 10: with ``P = Φ(L^T Ḡ)`` (the lower triangle, diagonal halved),
+        ``S = L^{-T} P L^{-1}`` by two triangular solves, and the gradient ``Φ``-symmetrized."""
+        from .blas import dot
+
+        L = output
+        P = triangle(dot(transpose(L), g), lower=True)
+        P = elemwise("sub", P, elemwise("mul", 0.5, on_diagonal(P)))
+        left = apply(SolveTriangular(lower=True, trans=True), L, P)  # L^{-T} P
+        S = transpose(apply(SolveTriangular(lower=True, trans=True), L, transpose(left)))  # (L^{-T} P) L^{-1}
+        return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", S, transpose(S))), lower=True)]
+
+
+class SolveTriangular(Op):
+    """``x`` with ``A x = b`` (``A^T x = b`` when ``trans``), ``A`` triangular (only that triangle is read)."""
+
+    props = ("lower", "trans", "unit_diagonal")
+
+    def __init__(self, lower: bool, trans: bool = False, unit_diagonal: bool = False) -> None:
+        self.lower, self.trans, self.unit_diagonal = bool(lower), bool(trans), bool(unit_diagonal)
+
+    def __str__(self) -> str:
+        options = ["lower" if self.lower else "upper", *(["trans"] * self.trans), *(["unit"] * self.unit_diagonal)]
+        return f"solve_triangular{{{', '.join(options)}}}"
+
+    def make_type(self, a: Variable, b: Variable) -> TensorType:
+        check_matrix("solve_triangular", a)
+        _check_rhs("solve_triangular", a, b)
+        return TensorType(b.dtype, (a.type.shape[1], *b.type.shape[1:]))
+
+    def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        import scipy.linalg
+
+        x = scipy.linalg.solve_triangular(
+            a, b, trans=int(self.trans), lower=self.lower, unit_diagonal=self.unit_diagonal
+        )
+        return np.asarray(x, dtype=b.dtype)
+
+    def vjp(self, inputs, output, g):
+        a, _ = inputs
+        gb = apply(SolveTriangular(self.lower, not self.trans, self.unit_diagonal), a, g)
+        ga = _minus_outer(output, gb) if self.trans else _minus_outer(gb, output)
+        shift = (-1 if self.lower else 1) if self.unit_diagonal else 0  # a unit diagonal is not read
+        return [triangle(ga, self.lower, shift), gb]
+
+
+class Solve(Op):
+    """``x`` with ``A x = b`` for a general square ``A`` (LU with partial pivoting)."""
+
+    def __str__(self) -> str:
+        return "solve"
+
+    def make_type(self, a: Variable, b: Variable) -> TensorType:
+        check_matrix("solve", a)
+        _check_rhs("solve", a, b)
+        return TensorType(b.dtype, (a.type.shape[1], *b.type.shape[1:]))
+
+    def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.linalg.solve(a, b)
+
+    def vjp(self, inputs, output, g):
+        a, _ = inputs
+        gb = apply(Solve(), transpose(a), g)
+        return [_minus_outer(gb, output), gb]
+
+
+class MatrixInverse(Op):
+    """``A^{-1}``."""
+
+    def __str__(self) -> str:
+        return "matrix_inverse"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("matrix_inverse", a)
+        return a.type
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(a)
+
+    def vjp(self, inputs, output, g):
+        from .blas import dot
+
+        xt = transpose(output)
+        return [elemwise("neg", dot(dot(xt, g), xt))]
+
+
+class Det(Op):
+    """The determinant, a scalar."""
+
+    def __str__(self) -> str:
+        return "det"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("det", a)
+        return TensorType(a.dtype, ())
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(np.linalg.det(a), dtype=a.dtype)
+
+    def vjp(self, inputs, output, g):
+        (a,) = inputs
+        # d det(A) = det(A) tr(A^{-1} dA): the gradient is det(A) A^{-T}.
+        return [elemwise("mul", elemwise("mul", g, output), _inverse_transpose(a))]
+
+
+def _inverse_transpose(a: Variable) -> Variable:
+    """``A^{-T}``, as ``solve(A^T, I)`` (LU with partial pivoting, as ``inv`` itself computes it)."""
+    from ..tensor.basic import ones_like
+
+    return apply(Solve(), transpose(a), on_diagonal(ones_like(a)))
+
+
+class SLogDet(Op):
+    """One result of ``np.linalg.slogdet``: ``part`` is ``"sign"`` or ``"logabsdet"``."""
+
+    props = ("part",)
+
+    def __init__(self, part: str) -> None:
+        if part not in ("sign", "logabsdet"):
+            raise ValueError(f"SLogDet: part must be 'sign' or 'logabsdet', got {part!r}")
+        self.part = part
+
+    def __str__(self) -> str:
+        return f"slogdet_{self.part}"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("slogdet", a)
+        return TensorType(a.dtype, ())
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        sign, logabsdet = np.linalg.slogdet(a)
+        return np.asarray(sign if self.part == "sign" else logabsdet, dtype=a.dtype)
+
+    def vjp(self, inputs, output, g):
+        if self.part == "sign":  # piecewise constant: no gradient
+            return [None]
+        return [elemwise("mul", g, _inverse_transpose(inputs[0]))]
