@@ -22,7 +22,7 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
-from symgrad.ops.linalg import Cholesky, Det, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
+from symgrad.ops.linalg import Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -345,10 +345,15 @@ def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     return _linalg_checks(p, step) + [f"{out} = {_LINALG_STEPS[type(step.op)]}({args})"]
 
 
-@CPU_RULES.register(SLogDet)
-def _slogdet(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    part = 0 if step.op.part == "sign" else 1
-    return _linalg_checks(p, step) + [f"{out} = linalg_slogdet({p.names[step.inputs[0]]})[{part}]"]
+# The ops that are one result of a function returning several: which function, which result.
+_LINALG_PARTS = {SLogDet: ("linalg_slogdet", ("sign", "logabsdet")), Eigh: ("linalg_eigh", ("w", "v"))}
+
+
+@CPU_RULES.register(*_LINALG_PARTS)
+def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    function, parts = _LINALG_PARTS[type(step.op)]
+    call = f"{function}({p.names[step.inputs[0]]})[{parts.index(step.op.part)}]"
+    return _linalg_checks(p, step) + [f"{out} = {call}"]
 
 
 @CPU_RULES.register(SolveTriangular)

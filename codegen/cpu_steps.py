@@ -11,8 +11,8 @@ import numba
 import numpy as np
 
 __all__ = [
-    "linalg_cholesky", "linalg_det", "linalg_inv", "linalg_slogdet", "linalg_solve", "linalg_solve_triangular",
-    "linalg_tril", "linalg_triu", "matrix_product",
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_inv", "linalg_slogdet", "linalg_solve",
+    "linalg_solve_triangular", "linalg_tril", "linalg_triu", "matrix_product",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -80,6 +80,12 @@ def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
             for c in range(k):
                 x[i, c] /= a[i, i]
     return x
+
+
+@_cached
+def linalg_eigh(a):
+    """``np.linalg.eigh(a)``: eigenvalues (ascending) and eigenvectors, read from the lower triangle."""
+    return np.linalg.eigh(a)
 
 
 @_cached

@@ -82,6 +82,12 @@ CASES = {
         lambda G, P, B, v: T.nlinalg.logdet(P, psd=True),
         lambda G, P, B, v: _logdet(np.tril(P) + np.tril(P, -1).T),  # the Cholesky reads the lower triangle
     ),
+    "eigvalsh": (lambda G, P, B, v: T.slinalg.eigvalsh(P), lambda G, P, B, v: np.linalg.eigvalsh(P)),
+    "eigh_vectors": (lambda G, P, B, v: T.nlinalg.eigh(P)[1], lambda G, P, B, v: np.linalg.eigh(P)[1]),
+    "eigh_upper": (  # each eigenvector's sign is LAPACK's choice: compare squares
+        lambda G, P, B, v: T.nlinalg.eigh(P, UPLO="U")[0] + T.nlinalg.eigh(P, UPLO="U")[1][1] ** 2,
+        lambda G, P, B, v: np.linalg.eigh(P, UPLO="U")[0] + np.linalg.eigh(P, UPLO="U")[1][1] ** 2,
+    ),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
 }
 NAMES = ("G", "P", "B", "v")
@@ -167,7 +173,7 @@ def test_values_gradients_and_rop(dtype):
 
 # Compiled: one case per op and lowering rule (each flag of a triangular solve is an argument of one loop).
 COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upper_trans", "solve_lower_trans_unit",
-                  "matrix_inverse", "det", "slogdet", "slogdet_sign", "trace")  # fmt: skip
+                  "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "trace")  # fmt: skip
 
 
 def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:
@@ -230,3 +236,15 @@ def test_namespaces():
     assert T.linalg.solve is T.slinalg.solve and T.linalg.det is T.nlinalg.det
     assert T.nlinalg.inv is T.nlinalg.matrix_inverse
     assert set(T.linalg.__all__) == set(T.nlinalg.__all__) | set(T.slinalg.__all__)
+
+
+def test_eigh_gradient_at_repeated_eigenvalues():
+    """Equal eigenvalues leave their eigenvectors any basis of their space: the gradient takes the
+    coupling between them as zero, so it stays finite, and for a cost that does not depend on the
+    basis (here ``V V^T``, the identity) it is exact: zero."""
+    a = T.dmatrix("a")
+    w, v = T.nlinalg.eigh(a)
+    weights = np.arange(9.0).reshape(3, 3)
+    cost = T.sum(T.dot(v, v.T) * weights) + T.sum(w)
+    (g,) = evaluate([T.grad(cost, a)], {id(a): np.diag([1.0, 1.0, 2.0])})
+    np.testing.assert_allclose(g, np.eye(3), atol=1e-12)  # d sum(w) = d trace(a), from the lower triangle

@@ -271,3 +271,45 @@ class SLogDet(Op):
         if self.part == "sign":  # piecewise constant: no gradient
             return [None]
         return [elemwise("mul", g, _inverse_transpose(inputs[0]))]
+
+
+class Eigh(Op):
+    """One result of ``np.linalg.eigh`` (read from the lower triangle): ``part`` is ``"w"``, the
+    eigenvalues in ascending order, or ``"v"``, the eigenvectors as columns."""
+
+    props = ("part",)
+
+    def __init__(self, part: str) -> None:
+        if part not in ("w", "v"):
+            raise ValueError(f"Eigh: part must be 'w' or 'v', got {part!r}")
+        self.part = part
+
+    def __str__(self) -> str:
+        return "eigvalsh" if self.part == "w" else "eigh_vectors"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("eigh", a)
+        return a.type if self.part == "v" else TensorType(a.dtype, a.type.shape[:1])
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.linalg.eigh(a)[0 if self.part == "w" else 1]
+
+    def vjp(self, inputs, output, g):
+        """Giles (2008), 3.1: with ``A = V diag(w) V^T``, ``Ā = V (diag(w̄) + F ∘ (V^T V̄)) V^T`` where
+        ``F_ij = 1 / (w_j - w_i)`` off the diagonal. Where two eigenvalues are equal (within
+        ``n · eps · max|w|``) their eigenvectors are any basis of their space and ``F_ij`` is taken
+        as 0: the gradient is finite, and exact for a cost that does not depend on that choice."""
+        from ..tensor.basic import shape
+        from .blas import dot
+        from .reduce import reduce
+
+        (a,) = inputs
+        w, v = apply(Eigh("w"), a), apply(Eigh("v"), a)
+        if self.part == "w":  # V diag(w̄) V^T
+            return [symmetric_part_gradient(dot(elemwise("mul", v, dimshuffle(g, ("x", 0))), transpose(v)), lower=True)]
+        gap = elemwise("sub", dimshuffle(w, ("x", 0)), dimshuffle(w, (0, "x")))  # w_j - w_i
+        largest = reduce("max", elemwise("abs", w))
+        tol = elemwise("mul", elemwise("mul", float(np.finfo(a.dtype).eps), largest), cast(shape(a)[0], a.dtype))
+        f = elemwise("switch", elemwise("gt", elemwise("abs", gap), tol), elemwise("true_div", 1.0, gap), 0.0)
+        full = dot(dot(v, elemwise("mul", f, dot(transpose(v), g))), transpose(v))
+        return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", full, transpose(full))), lower=True)]

@@ -1,6 +1,6 @@
 """``T.nlinalg``: NumPy's linear algebra (Theano's ``theano.tensor.nlinalg``), with gradients.
 
-``matrix_inverse`` (``inv``), ``det``, ``slogdet``, ``logdet``, ``trace`` and ``extract_diag``.
+``matrix_inverse`` (``inv``), ``eigh``, ``det``, ``slogdet``, ``logdet``, ``trace`` and ``extract_diag``.
 Matrices are 2-d.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from ..graph import Variable, apply
 from ..ops.elemwise import elemwise
-from ..ops.linalg import Det, MatrixInverse, SLogDet, check_matrix, float_operands, on_diagonal
+from ..ops.linalg import Det, Eigh, MatrixInverse, SLogDet, check_matrix, float_operands, on_diagonal, transpose
 from ..ops.reduce import reduce
 
-__all__ = ["det", "extract_diag", "inv", "logdet", "matrix_inverse", "slogdet", "trace"]
+__all__ = ["det", "eigh", "extract_diag", "inv", "logdet", "matrix_inverse", "slogdet", "trace"]
 
 
 def matrix_inverse(a) -> Variable:
@@ -67,3 +67,15 @@ def trace(x) -> Variable:
     x = as_tensor_variable(x)
     check_matrix("trace", x, square=False)
     return reduce("sum", on_diagonal(x))
+
+
+def eigh(a, UPLO: str = "L") -> tuple[Variable, Variable]:
+    """``(w, v)``: the eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix, read
+    from its lower (``UPLO="L"``) or upper triangle, as ``np.linalg.eigh``. See ``Eigh.vjp`` for the
+    gradient where eigenvalues repeat."""
+    if UPLO not in ("L", "U"):
+        raise ValueError(f"eigh: UPLO must be 'L' or 'U', got {UPLO!r}")
+    (a,) = float_operands(a)
+    if UPLO == "U":
+        a = transpose(a)
+    return apply(Eigh("w"), a), apply(Eigh("v"), a)

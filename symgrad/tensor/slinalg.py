@@ -1,6 +1,6 @@
 """``T.slinalg``: SciPy's linear algebra (Theano's ``theano.tensor.slinalg``), with gradients.
 
-``cholesky``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``), ``solve_triangular``,
+``cholesky``, ``eigvalsh``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``), ``solve_triangular``,
 ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
 and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). Matrices are 2-d; the
@@ -10,10 +10,10 @@ right-hand side of a solve is a vector or a matrix.
 from __future__ import annotations
 
 from ..graph import Variable, apply
-from ..ops.linalg import Cholesky, Solve, SolveTriangular, float_operands, transpose, triangle
+from ..ops.linalg import Cholesky, Eigh, Solve, SolveTriangular, float_operands, transpose, triangle
 
 __all__ = [
-    "cho_solve", "cholesky", "solve", "solve_lower_triangular", "solve_symmetric", "solve_triangular",
+    "cho_solve", "cholesky", "eigvalsh", "solve", "solve_lower_triangular", "solve_symmetric", "solve_triangular",
     "solve_upper_triangular",
 ]  # fmt: skip
 
@@ -76,3 +76,12 @@ def solve(a, b, assume_a: str = "gen", lower: bool = False) -> Variable:
 def solve_symmetric(a, b) -> Variable:
     """Theano's name: ``solve(a, b, assume_a="sym")``."""
     return solve(a, b, assume_a="sym")
+
+
+def eigvalsh(a, b=None) -> Variable:
+    """The eigenvalues of a symmetric matrix, ascending, read from its lower triangle (the generalized
+    problem with ``b`` is not supported yet)."""
+    if b is not None:
+        raise NotImplementedError("eigvalsh(a, b): the generalized eigenproblem is not supported yet; pass b=None")
+    (a,) = float_operands(a)
+    return apply(Eigh("w"), a)
