@@ -64,11 +64,6 @@ def transpose(x: Variable) -> Variable:
     return dimshuffle(x, (1, 0))
 
 
-def as_matrix(v: Variable) -> Variable:
-    """A vector as a one-column matrix; a matrix as it is."""
-    return dimshuffle(v, (0, "x")) if v.ndim == 1 else v
-
-
 def triangle(x: Variable, lower: bool, k: int = 0) -> Variable:
     """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``: the other entries are zero."""
     return apply(Triangle(lower, k), x)
@@ -87,10 +82,10 @@ def symmetric_part_gradient(g: Variable, lower: bool) -> Variable:
 
 
 def _minus_outer(u: Variable, v: Variable) -> Variable:
-    """``-u v^T`` for vectors or matrices (one column per right-hand side)."""
-    from .blas import dot
+    """``-u v^T`` for vectors (an elementwise outer product) or matrices (one column per right-hand side)."""
+    from .blas import dot, outer
 
-    return elemwise("neg", dot(as_matrix(u), transpose(as_matrix(v))))
+    return elemwise("neg", outer(u, v) if u.ndim == 1 else dot(u, transpose(v)))
 
 
 # --- ops ------------------------------------------------------------------------------------------------
