@@ -22,7 +22,7 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
-from symgrad.ops.linalg import Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
+from symgrad.ops.linalg import QR, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -325,14 +325,17 @@ def _scatter(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
 
 
 def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
-    """A square matrix first (unless its type says so), and a right-hand side with as many rows."""
+    """A square matrix first (unless its type says so, or the op takes any: ``square = False``),
+    and a right-hand side with as many rows."""
     a, *rest = step.inputs
     name = p.names[a]
     n, m = a.type.shape
-    conditions = [] if n is not None and n == m else [f"{name}.shape[0] != {name}.shape[1]"]
+    square = getattr(step.op, "square", True) and not (n is not None and n == m)
+    conditions = [f"{name}.shape[0] != {name}.shape[1]"] if square else []
     if rest and (n is None or rest[0].type.shape[0] is None):
         conditions.append(f"{name}.shape[0] != {p.names[rest[0]]}.shape[0]")
-    return mismatch(p, conditions, f"{step.op} (which needs a square matrix)", step, list(step.inputs))
+    what = f"{step.op} (which needs a square matrix)" if getattr(step.op, "square", True) else str(step.op)
+    return mismatch(p, conditions, what, step, list(step.inputs))
 
 
 # One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
@@ -346,7 +349,11 @@ def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 
 
 # The ops that are one result of a function returning several: which function, which result.
-_LINALG_PARTS = {SLogDet: ("linalg_slogdet", ("sign", "logabsdet")), Eigh: ("linalg_eigh", ("w", "v"))}
+_LINALG_PARTS = {
+    SLogDet: ("linalg_slogdet", ("sign", "logabsdet")),
+    Eigh: ("linalg_eigh", ("w", "v")),
+    QR: ("linalg_qr", ("q", "r")),
+}
 
 
 @CPU_RULES.register(*_LINALG_PARTS)

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 __all__ = [
-    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_inv", "linalg_slogdet", "linalg_solve",
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_inv", "linalg_qr", "linalg_slogdet", "linalg_solve",
     "linalg_solve_triangular", "linalg_tril", "linalg_triu", "matrix_product",
 ]  # fmt: skip
 
@@ -86,6 +86,12 @@ def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
 def linalg_eigh(a):
     """``np.linalg.eigh(a)``: eigenvalues (ascending) and eigenvectors, read from the lower triangle."""
     return np.linalg.eigh(a)
+
+
+@_cached
+def linalg_qr(a):
+    """``np.linalg.qr(a)``: the reduced Q and R."""
+    return np.linalg.qr(a)
 
 
 @_cached

@@ -88,6 +88,15 @@ CASES = {
         lambda G, P, B, v: T.nlinalg.eigh(P, UPLO="U")[0] + T.nlinalg.eigh(P, UPLO="U")[1][1] ** 2,
         lambda G, P, B, v: np.linalg.eigh(P, UPLO="U")[0] + np.linalg.eigh(P, UPLO="U")[1][1] ** 2,
     ),
+    "qr_q": (lambda G, P, B, v: T.nlinalg.qr(B)[0], lambda G, P, B, v: np.linalg.qr(B)[0]),
+    "qr_r": (lambda G, P, B, v: T.nlinalg.qr(G, mode="r"), lambda G, P, B, v: np.linalg.qr(G, mode="r")),
+    "norm": (lambda G, P, B, v: T.nlinalg.norm(G), lambda G, P, B, v: np.linalg.norm(G)),
+    "norm_1": (lambda G, P, B, v: T.nlinalg.norm(B, 1), lambda G, P, B, v: np.linalg.norm(B, 1)),
+    "norm_inf": (lambda G, P, B, v: T.nlinalg.norm(B, -np.inf), lambda G, P, B, v: np.linalg.norm(B, -np.inf)),
+    "norm_3_axis": (lambda G, P, B, v: T.nlinalg.norm(B, 3, axis=0), lambda G, P, B, v: np.linalg.norm(B, 3, axis=0)),
+    "norm_vector_inf": (lambda G, P, B, v: T.nlinalg.norm(v, np.inf), lambda G, P, B, v: np.linalg.norm(v, np.inf)),
+    "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
+    "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
 }
 NAMES = ("G", "P", "B", "v")
@@ -173,7 +182,8 @@ def test_values_gradients_and_rop(dtype):
 
 # Compiled: one case per op and lowering rule (each flag of a triangular solve is an argument of one loop).
 COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upper_trans", "solve_lower_trans_unit",
-                  "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "trace")  # fmt: skip
+                  "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "qr_q", "qr_r",
+                  "trace")  # fmt: skip
 
 
 def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:

@@ -308,3 +308,48 @@ class Eigh(Op):
         f = elemwise("switch", elemwise("gt", elemwise("abs", gap), tol), elemwise("true_div", 1.0, gap), 0.0)
         full = dot(dot(v, elemwise("mul", f, dot(transpose(v), g))), transpose(v))
         return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", full, transpose(full))), lower=True)]
+
+
+class QR(Op):
+    """One result of ``np.linalg.qr(a)`` (the reduced form): ``part`` is ``"q"``, ``(m, k)`` with
+    orthonormal columns, or ``"r"``, ``(k, n)`` upper triangular, ``k = min(m, n)``. The gradient
+    (Walter and Lehmann 2018; Liao et al. 2019) holds for ``m >= n`` (full column rank)."""
+
+    props = ("part",)
+    square = False
+
+    def __init__(self, part: str) -> None:
+        if part not in ("q", "r"):
+            raise ValueError(f"QR: part must be 'q' or 'r', got {part!r}")
+        self.part = part
+
+    def __str__(self) -> str:
+        return f"qr_{self.part}"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("qr", a, square=False)
+        m, n = a.type.shape
+        k = None if m is None or n is None else min(m, n)
+        return TensorType(a.dtype, (m, k) if self.part == "q" else (k, n))
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.linalg.qr(a)[0 if self.part == "q" else 1]
+
+    def vjp(self, inputs, output, g):
+        """``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with ``copyltu(M)`` the
+        symmetric matrix of ``M``'s lower triangle; each part's rule is this with the other's
+        gradient zero, and the two add up. ``R^{-T}`` by a triangular solve."""
+        from .blas import dot
+
+        (a,) = inputs
+        m, n = a.type.shape
+        if m is not None and n is not None and m < n:
+            raise NotImplementedError(f"the gradient of qr is implemented for m >= n; {a!r} has shape {(m, n)}")
+        q, r = apply(QR("q"), a), apply(QR("r"), a)
+        if self.part == "q":
+            mid = elemwise("neg", dot(transpose(g), q))
+        else:
+            mid = dot(r, transpose(g))
+        copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
+        b = dot(q, copy) if self.part == "r" else elemwise("add", g, dot(q, copy))
+        return [transpose(apply(SolveTriangular(lower=False), r, transpose(b)))]

@@ -1,7 +1,7 @@
 """``T.slinalg``: SciPy's linear algebra (Theano's ``theano.tensor.slinalg``), with gradients.
 
-``cholesky``, ``eigvalsh``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``), ``solve_triangular``,
-``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
+``cholesky``, ``eigvalsh``, ``kron``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
+``solve_triangular``, ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
 and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). Matrices are 2-d; the
 right-hand side of a solve is a vector or a matrix.
@@ -13,8 +13,8 @@ from ..graph import Variable, apply
 from ..ops.linalg import Cholesky, Eigh, Solve, SolveTriangular, float_operands, transpose, triangle
 
 __all__ = [
-    "cho_solve", "cholesky", "eigvalsh", "solve", "solve_lower_triangular", "solve_symmetric", "solve_triangular",
-    "solve_upper_triangular",
+    "cho_solve", "cholesky", "eigvalsh", "kron", "solve", "solve_lower_triangular", "solve_symmetric",
+    "solve_triangular", "solve_upper_triangular",
 ]  # fmt: skip
 
 _TRANS = {0: False, "N": False, 1: True, "T": True}
@@ -85,3 +85,17 @@ def eigvalsh(a, b=None) -> Variable:
         raise NotImplementedError("eigvalsh(a, b): the generalized eigenproblem is not supported yet; pass b=None")
     (a,) = float_operands(a)
     return apply(Eigh("w"), a)
+
+
+def kron(a, b) -> Variable:
+    """The Kronecker product of two vectors or two matrices (``np.kron``), as a broadcast product
+    reshaped: its gradient is the elementwise one."""
+    from .basic import as_tensor_variable
+
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if a.ndim != b.ndim or a.ndim not in (1, 2):
+        raise ValueError(f"kron: takes two vectors or two matrices, got {a!r} ({a.type}) and {b!r} ({b.type})")
+    if a.ndim == 1:
+        return (a.dimshuffle(0, "x") * b.dimshuffle("x", 0)).flatten()
+    product = a.dimshuffle(0, "x", 1, "x") * b.dimshuffle("x", 0, "x", 1)
+    return product.reshape((a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]))
