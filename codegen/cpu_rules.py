@@ -22,7 +22,18 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
-from symgrad.ops.linalg import QR, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
+from symgrad.ops.linalg import (
+    QR,
+    SVD,
+    Cholesky,
+    Det,
+    Eigh,
+    MatrixInverse,
+    SLogDet,
+    Solve,
+    SolveTriangular,
+    Triangle,
+)
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -353,6 +364,7 @@ _LINALG_PARTS = {
     SLogDet: ("linalg_slogdet", ("sign", "logabsdet")),
     Eigh: ("linalg_eigh", ("w", "v")),
     QR: ("linalg_qr", ("q", "r")),
+    SVD: ("linalg_svd", ("u", "s", "vt")),
 }
 
 

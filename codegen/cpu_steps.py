@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_inv", "linalg_qr", "linalg_slogdet", "linalg_solve",
-    "linalg_solve_triangular", "linalg_tril", "linalg_triu", "matrix_product",
+    "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu", "matrix_product",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -92,6 +92,12 @@ def linalg_eigh(a):
 def linalg_qr(a):
     """``np.linalg.qr(a)``: the reduced Q and R."""
     return np.linalg.qr(a)
+
+
+@_cached
+def linalg_svd(a):
+    """``np.linalg.svd(a, full_matrices=False)``: U, s (descending) and V^T."""
+    return np.linalg.svd(a, full_matrices=False)
 
 
 @_cached

@@ -17,7 +17,18 @@ from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.blas import Dot
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
-from symgrad.ops.linalg import QR, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle
+from symgrad.ops.linalg import (
+    QR,
+    SVD,
+    Cholesky,
+    Det,
+    Eigh,
+    MatrixInverse,
+    SLogDet,
+    Solve,
+    SolveTriangular,
+    Triangle,
+)
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
     SYMBOLIC,
@@ -46,7 +57,7 @@ CUDA_RULES.register(AdvancedSubtensor)(gather)
 CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
-    QR, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    QR, SVD, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 

@@ -95,6 +95,18 @@ CASES = {
     "norm_inf": (lambda G, P, B, v: T.nlinalg.norm(B, -np.inf), lambda G, P, B, v: np.linalg.norm(B, -np.inf)),
     "norm_3_axis": (lambda G, P, B, v: T.nlinalg.norm(B, 3, axis=0), lambda G, P, B, v: np.linalg.norm(B, 3, axis=0)),
     "norm_vector_inf": (lambda G, P, B, v: T.nlinalg.norm(v, np.inf), lambda G, P, B, v: np.linalg.norm(v, np.inf)),
+    "svd_s": (lambda G, P, B, v: T.nlinalg.svd(B, compute_uv=False), lambda G, P, B, v: np.linalg.svd(B)[1]),
+    "svd_u": (  # each singular vector's sign is LAPACK's choice: compare squares
+        lambda G, P, B, v: T.nlinalg.svd(B)[0] ** 2,
+        lambda G, P, B, v: np.linalg.svd(B, full_matrices=False)[0] ** 2,
+    ),
+    "svd_vt": (
+        lambda G, P, B, v: T.nlinalg.svd(G.T[:2])[2] ** 2,
+        lambda G, P, B, v: np.linalg.svd(G.T[:2], full_matrices=False)[2] ** 2,
+    ),
+    "pinv": (lambda G, P, B, v: T.nlinalg.pinv(B), lambda G, P, B, v: np.linalg.pinv(B)),
+    "norm_2": (lambda G, P, B, v: T.nlinalg.norm(G, 2), lambda G, P, B, v: np.linalg.norm(G, 2)),
+    "norm_nuc": (lambda G, P, B, v: T.nlinalg.norm(B, "nuc"), lambda G, P, B, v: np.linalg.norm(B, "nuc")),
     "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
     "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
@@ -183,7 +195,7 @@ def test_values_gradients_and_rop(dtype):
 # Compiled: one case per op and lowering rule (each flag of a triangular solve is an argument of one loop).
 COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upper_trans", "solve_lower_trans_unit",
                   "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "qr_q", "qr_r",
-                  "trace")  # fmt: skip
+                  "pinv", "trace")  # fmt: skip
 
 
 def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:

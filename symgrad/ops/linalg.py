@@ -291,21 +291,16 @@ class Eigh(Op):
 
     def vjp(self, inputs, output, g):
         """Giles (2008), 3.1: with ``A = V diag(w) V^T``, ``Ā = V (diag(w̄) + F ∘ (V^T V̄)) V^T`` where
-        ``F_ij = 1 / (w_j - w_i)`` off the diagonal. Where two eigenvalues are equal (within
-        ``n · eps · max|w|``) their eigenvectors are any basis of their space and ``F_ij`` is taken
-        as 0: the gradient is finite, and exact for a cost that does not depend on that choice."""
-        from ..tensor.basic import shape
+        ``F_ij = 1 / (w_j - w_i)`` off the diagonal, 0 where two eigenvalues are equal (see
+        ``_reciprocal_gaps``): the gradient is finite, and exact for a cost that does not depend
+        on the choice of eigenvectors for a repeated eigenvalue."""
         from .blas import dot
-        from .reduce import reduce
 
         (a,) = inputs
         w, v = apply(Eigh("w"), a), apply(Eigh("v"), a)
         if self.part == "w":  # V diag(w̄) V^T
             return [symmetric_part_gradient(dot(elemwise("mul", v, dimshuffle(g, ("x", 0))), transpose(v)), lower=True)]
-        gap = elemwise("sub", dimshuffle(w, ("x", 0)), dimshuffle(w, (0, "x")))  # w_j - w_i
-        largest = reduce("max", elemwise("abs", w))
-        tol = elemwise("mul", elemwise("mul", float(np.finfo(a.dtype).eps), largest), cast(shape(a)[0], a.dtype))
-        f = elemwise("switch", elemwise("gt", elemwise("abs", gap), tol), elemwise("true_div", 1.0, gap), 0.0)
+        f = _reciprocal_gaps(w, squared=False)
         full = dot(dot(v, elemwise("mul", f, dot(transpose(v), g))), transpose(v))
         return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", full, transpose(full))), lower=True)]
 
@@ -353,3 +348,70 @@ class QR(Op):
         copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
         b = dot(q, copy) if self.part == "r" else elemwise("add", g, dot(q, copy))
         return [transpose(apply(SolveTriangular(lower=False), r, transpose(b)))]
+
+
+def _reciprocal_gaps(values: Variable, squared: bool) -> Variable:
+    """``F_ij = 1 / (x_j - x_i)`` off the diagonal (``x`` the values, or their squares), and 0 where
+    two are equal within ``k · eps · max|x|``: there the vectors are any basis of their space, and
+    the gradient of a cost that does not depend on that choice is exact with the coupling zero."""
+    from .reduce import reduce
+    from .shape import size
+
+    x = elemwise("sqr", values) if squared else values
+    gap = elemwise("sub", dimshuffle(x, ("x", 0)), dimshuffle(x, (0, "x")))  # x_j - x_i
+    scale = elemwise("mul", float(np.finfo(x.dtype).eps), reduce("max", elemwise("abs", x)))
+    tol = elemwise("mul", scale, cast(size(x, (0,)), x.dtype))
+    return elemwise("switch", elemwise("gt", elemwise("abs", gap), tol), elemwise("true_div", 1.0, gap), 0.0)
+
+
+class SVD(Op):
+    """One result of ``np.linalg.svd(a, full_matrices=False)``: ``part`` is ``"u"`` (m, k), ``"s"``
+    (k,), descending, or ``"vt"`` (k, n), ``k = min(m, n)``."""
+
+    props = ("part",)
+    square = False
+
+    def __init__(self, part: str) -> None:
+        if part not in ("u", "s", "vt"):
+            raise ValueError(f"SVD: part must be 'u', 's' or 'vt', got {part!r}")
+        self.part = part
+
+    def __str__(self) -> str:
+        return f"svd_{self.part}"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("svd", a, square=False)
+        m, n = a.type.shape
+        k = None if m is None or n is None else min(m, n)
+        return TensorType(a.dtype, {"u": (m, k), "s": (k,), "vt": (k, n)}[self.part])
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        return np.linalg.svd(a, full_matrices=False)[("u", "s", "vt").index(self.part)]
+
+    def vjp(self, inputs, output, g):
+        """Townsend (2016), with ``A = U S V^T``: ``Ā = U [(F ∘ (U^T Ū - Ū^T U)) S + diag(S̄) +
+        S (F ∘ (V^T V̄ - V̄^T V))] V^T + (I - U U^T) Ū S^{-1} V^T + U S^{-1} V̄^T (I - V V^T)``,
+        ``F_ij = 1 / (s_j² - s_i²)`` (0 where singular values repeat, see ``_reciprocal_gaps``);
+        each part's rule is this with the others' gradients zero. ``S^{-1}`` is taken as 0 where
+        a singular value is 0 (a rank-deficient matrix: the gradient stays finite)."""
+        from .blas import dot
+
+        (a,) = inputs
+        u, s, vt = (apply(SVD(p), a) for p in ("u", "s", "vt"))
+        row = ("x", 0)
+        if self.part == "s":  # U diag(s̄) V^T
+            return [dot(elemwise("mul", u, dimshuffle(g, row)), vt)]
+        f = _reciprocal_gaps(s, squared=True)
+        inverse = elemwise("switch", elemwise("gt", s, 0.0), elemwise("true_div", 1.0, s), 0.0)
+        if self.part == "u":  # Ū = g
+            ut_g = dot(transpose(u), g)
+            skew = elemwise("mul", f, elemwise("sub", ut_g, transpose(ut_g)))
+            core = dot(u, elemwise("mul", skew, dimshuffle(s, row)))  # U (F ∘ ...) S
+            rest = elemwise("sub", g, dot(u, ut_g))  # (I - U U^T) Ū
+            return [dot(elemwise("add", core, elemwise("mul", rest, dimshuffle(inverse, row))), vt)]
+        vbar = transpose(g)  # V̄ = (V^T)̄^T
+        vt_vbar = dot(vt, vbar)
+        skew = elemwise("mul", f, elemwise("sub", vt_vbar, transpose(vt_vbar)))
+        core = dot(elemwise("mul", dimshuffle(s, (0, "x")), skew), vt)  # S (F ∘ ...) V^T
+        rest = elemwise("sub", g, dot(transpose(vt_vbar), vt))  # V̄^T (I - V V^T)
+        return [dot(u, elemwise("add", core, elemwise("mul", dimshuffle(inverse, (0, "x")), rest)))]

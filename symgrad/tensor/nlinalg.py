@@ -1,6 +1,6 @@
 """``T.nlinalg``: NumPy's linear algebra (Theano's ``theano.tensor.nlinalg``), with gradients.
 
-``matrix_inverse`` (``inv``), ``eigh``, ``qr``, ``norm``, ``det``, ``slogdet``, ``logdet``, ``trace``
+``matrix_inverse`` (``inv``), ``eigh``, ``qr``, ``svd``, ``pinv``, ``norm``, ``det``, ``slogdet``, ``logdet``, ``trace``
 and ``extract_diag``. Matrices are 2-d.
 """
 
@@ -10,10 +10,34 @@ import numpy as np
 
 from ..graph import Variable, apply
 from ..ops.elemwise import elemwise
-from ..ops.linalg import QR, Det, Eigh, MatrixInverse, SLogDet, check_matrix, float_operands, on_diagonal, transpose
+from ..ops.linalg import (
+    QR,
+    SVD,
+    Det,
+    Eigh,
+    MatrixInverse,
+    SLogDet,
+    check_matrix,
+    float_operands,
+    on_diagonal,
+    transpose,
+)
 from ..ops.reduce import reduce
 
-__all__ = ["det", "eigh", "extract_diag", "inv", "logdet", "matrix_inverse", "norm", "qr", "slogdet", "trace"]
+__all__ = [
+    "det",
+    "eigh",
+    "extract_diag",
+    "inv",
+    "logdet",
+    "matrix_inverse",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "svd",
+    "trace",
+]
 
 
 def matrix_inverse(a) -> Variable:
@@ -95,8 +119,8 @@ def qr(a, mode: str = "reduced"):
 
 def norm(x, ord=None, axis=None) -> Variable:
     """``np.linalg.norm`` of a vector (``ord`` None or 2, 1, inf, -inf, 0 or any p) or of a
-    matrix (``ord`` None or ``"fro"``, 1, -1, inf, -inf), over all of a vector or matrix or over
-    one ``axis``; the spectral and nuclear norms (2, -2, ``"nuc"``) need the SVD: not yet."""
+    matrix (``ord`` None or ``"fro"``, 1, -1, inf, -inf, and by the SVD 2, -2 and ``"nuc"``), over
+    all of a vector or matrix, or over one ``axis`` of a tensor."""
     from .basic import as_tensor_variable
 
     x = as_tensor_variable(x)
@@ -108,8 +132,13 @@ def norm(x, ord=None, axis=None) -> Variable:
         return elemwise("sqrt", reduce("sum", elemwise("sqr", x), axes))
     size = elemwise("abs", x)
     if matrix:
+        if ord in (2, -2, "nuc"):
+            if axis is not None:
+                raise NotImplementedError(f"norm: ord={ord!r} over axes {axis} of a {x.ndim}-d tensor is not supported")
+            s = svd(x, compute_uv=False)
+            return reduce("sum", s) if ord == "nuc" else reduce("max" if ord == 2 else "min", s)
         if ord not in (1, -1, np.inf, -np.inf):
-            raise NotImplementedError(f"norm: ord={ord!r} of a matrix needs the SVD, not supported yet")
+            raise ValueError(f"norm: invalid ord={ord!r} for a matrix")
         summed, kept = (axes[0], axes[1]) if ord in (1, -1) else (axes[1], axes[0])  # columns or rows
         sums = reduce("sum", size, summed)
         return reduce("max" if ord > 0 else "min", sums, kept - (kept > summed))
@@ -120,3 +149,23 @@ def norm(x, ord=None, axis=None) -> Variable:
     if ord == 1:
         return reduce("sum", size, axes)
     return elemwise("pow", reduce("sum", elemwise("pow", size, float(ord)), axes), 1.0 / ord)
+
+
+def svd(a, full_matrices: bool = False, compute_uv: bool = True):
+    """``np.linalg.svd(a, full_matrices=False)``: ``(u, s, vt)`` with ``a = u @ diag(s) @ vt`` and
+    ``s`` descending, or ``s`` alone (``compute_uv=False``). Gradients: see ``SVD.vjp``."""
+    if full_matrices and compute_uv:
+        raise NotImplementedError("svd: full_matrices=True is not supported; pass full_matrices=False")
+    (a,) = float_operands(a)
+    if not compute_uv:
+        return apply(SVD("s"), a)
+    return tuple(apply(SVD(part), a) for part in ("u", "s", "vt"))
+
+
+def pinv(a, rcond: float = 1e-15) -> Variable:
+    """The Moore-Penrose pseudo-inverse, ``V diag(1/s) U^T`` over the singular values above
+    ``rcond`` times the largest (the others count as zero), as ``np.linalg.pinv``."""
+    u, s, vt = svd(a)
+    kept = elemwise("gt", s, elemwise("mul", rcond, reduce("max", s)))
+    inverse = elemwise("switch", kept, elemwise("true_div", 1.0, s), 0.0)
+    return (vt.T * inverse.dimshuffle("x", 0)).dot(u.T)
