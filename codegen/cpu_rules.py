@@ -28,6 +28,7 @@ from symgrad.ops.linalg import (
     Cholesky,
     Det,
     Eigh,
+    Expm,
     MatrixInverse,
     SLogDet,
     Solve,
@@ -350,7 +351,13 @@ def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
 
 
 # One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
-_LINALG_STEPS = {Cholesky: "linalg_cholesky", Solve: "linalg_solve", MatrixInverse: "linalg_inv", Det: "linalg_det"}
+_LINALG_STEPS = {
+    Cholesky: "linalg_cholesky",
+    Solve: "linalg_solve",
+    MatrixInverse: "linalg_inv",
+    Det: "linalg_det",
+    Expm: "linalg_expm",
+}
 
 
 @CPU_RULES.register(*_LINALG_STEPS)

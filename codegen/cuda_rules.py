@@ -23,6 +23,7 @@ from symgrad.ops.linalg import (
     Cholesky,
     Det,
     Eigh,
+    Expm,
     MatrixInverse,
     SLogDet,
     Solve,
@@ -57,7 +58,7 @@ CUDA_RULES.register(AdvancedSubtensor)(gather)
 CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
-    QR, SVD, Cholesky, Det, Eigh, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    QR, SVD, Cholesky, Det, Eigh, Expm, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 

@@ -107,6 +107,7 @@ CASES = {
     "pinv": (lambda G, P, B, v: T.nlinalg.pinv(B), lambda G, P, B, v: np.linalg.pinv(B)),
     "norm_2": (lambda G, P, B, v: T.nlinalg.norm(G, 2), lambda G, P, B, v: np.linalg.norm(G, 2)),
     "norm_nuc": (lambda G, P, B, v: T.nlinalg.norm(B, "nuc"), lambda G, P, B, v: np.linalg.norm(B, "nuc")),
+    "expm": (lambda G, P, B, v: T.slinalg.expm(0.3 * G), lambda G, P, B, v: scipy.linalg.expm(0.3 * G)),
     "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
     "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
@@ -195,7 +196,7 @@ def test_values_gradients_and_rop(dtype):
 # Compiled: one case per op and lowering rule (each flag of a triangular solve is an argument of one loop).
 COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upper_trans", "solve_lower_trans_unit",
                   "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "qr_q", "qr_r",
-                  "pinv", "trace")  # fmt: skip
+                  "pinv", "expm", "trace")  # fmt: skip
 
 
 def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:

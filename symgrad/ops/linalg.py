@@ -415,3 +415,30 @@ class SVD(Op):
         core = dot(elemwise("mul", dimshuffle(s, (0, "x")), skew), vt)  # S (F ∘ ...) V^T
         rest = elemwise("sub", g, dot(transpose(vt_vbar), vt))  # V̄^T (I - V V^T)
         return [dot(u, elemwise("add", core, elemwise("mul", dimshuffle(inverse, (0, "x")), rest)))]
+
+
+class Expm(Op):
+    """The matrix exponential (``scipy.linalg.expm``)."""
+
+    def __str__(self) -> str:
+        return "expm"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("expm", a)
+        return a.type
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        import scipy.linalg
+
+        return np.asarray(scipy.linalg.expm(a), dtype=a.dtype)
+
+    def vjp(self, inputs, output, g):
+        """Najfeld and Havel (1995): the gradient is the upper right block of
+        ``expm([[A^T, Ḡ], [0, A^T]])``, one exponential of twice the size."""
+        from ..tensor.basic import concatenate, shape, zeros_like
+
+        (a,) = inputs
+        at = transpose(a)
+        block = concatenate([concatenate([at, g], axis=1), concatenate([zeros_like(a), at], axis=1)], axis=0)
+        n = shape(a)[0]
+        return [apply(Expm(), block)[:n, n:]]

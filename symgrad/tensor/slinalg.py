@@ -1,6 +1,6 @@
 """``T.slinalg``: SciPy's linear algebra (Theano's ``theano.tensor.slinalg``), with gradients.
 
-``cholesky``, ``eigvalsh``, ``kron``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
+``cholesky``, ``eigvalsh``, ``expm``, ``kron``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
 ``solve_triangular``, ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
 and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). Matrices are 2-d; the
@@ -10,10 +10,10 @@ right-hand side of a solve is a vector or a matrix.
 from __future__ import annotations
 
 from ..graph import Variable, apply
-from ..ops.linalg import Cholesky, Eigh, Solve, SolveTriangular, float_operands, transpose, triangle
+from ..ops.linalg import Cholesky, Eigh, Expm, Solve, SolveTriangular, float_operands, transpose, triangle
 
 __all__ = [
-    "cho_solve", "cholesky", "eigvalsh", "kron", "solve", "solve_lower_triangular", "solve_symmetric",
+    "cho_solve", "cholesky", "eigvalsh", "expm", "kron", "solve", "solve_lower_triangular", "solve_symmetric",
     "solve_triangular", "solve_upper_triangular",
 ]  # fmt: skip
 
@@ -99,3 +99,9 @@ def kron(a, b) -> Variable:
         return (a.dimshuffle(0, "x") * b.dimshuffle("x", 0)).flatten()
     product = a.dimshuffle(0, "x", 1, "x") * b.dimshuffle("x", 0, "x", 1)
     return product.reshape((a.shape[0] * b.shape[0], a.shape[1] * b.shape[1]))
+
+
+def expm(a) -> Variable:
+    """The matrix exponential, by scaling and squaring with a Padé approximant (``scipy.linalg.expm``)."""
+    (a,) = float_operands(a)
+    return apply(Expm(), a)
