@@ -105,6 +105,11 @@ CASES = {
         lambda G, P, B, v: np.linalg.svd(G.T[:2], full_matrices=False)[2] ** 2,
     ),
     "pinv": (lambda G, P, B, v: T.nlinalg.pinv(B), lambda G, P, B, v: np.linalg.pinv(B)),
+    "lstsq": (lambda G, P, B, v: T.nlinalg.lstsq(B, G)[0], lambda G, P, B, v: np.linalg.lstsq(B, G)[0]),
+    "lstsq_vector": (  # x and the residuals
+        lambda G, P, B, v: T.nlinalg.lstsq(B, v)[0] + T.nlinalg.lstsq(B, v)[1],
+        lambda G, P, B, v: np.linalg.lstsq(B, v)[0] + np.linalg.lstsq(B, v)[1],
+    ),
     "norm_2": (lambda G, P, B, v: T.nlinalg.norm(G, 2), lambda G, P, B, v: np.linalg.norm(G, 2)),
     "norm_nuc": (lambda G, P, B, v: T.nlinalg.norm(B, "nuc"), lambda G, P, B, v: np.linalg.norm(B, "nuc")),
     "expm": (lambda G, P, B, v: T.slinalg.expm(0.3 * G), lambda G, P, B, v: scipy.linalg.expm(0.3 * G)),
@@ -271,3 +276,16 @@ def test_eigh_gradient_at_repeated_eigenvalues():
     cost = T.sum(T.dot(v, v.T) * weights) + T.sum(w)
     (g,) = evaluate([T.grad(cost, a)], {id(a): np.diag([1.0, 1.0, 2.0])})
     np.testing.assert_allclose(g, np.eye(3), atol=1e-12)  # d sum(w) = d trace(a), from the lower triangle
+
+
+def test_lstsq_rank_and_singular_values():
+    """``lstsq``'s other results, for a matrix of rank 2, against NumPy's."""
+    a, b = T.dmatrix("a"), T.dvector("b")
+    value = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.1], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    value[:, 2] = value[:, 0] + value[:, 1]
+    rhs = np.arange(4.0)
+    x, _, rank, s = evaluate(list(T.nlinalg.lstsq(a, b)), {id(a): value, id(b): rhs})
+    expected = np.linalg.lstsq(value, rhs, rcond=None)
+    np.testing.assert_allclose(x, expected[0], atol=1e-12)
+    assert rank == expected[2] == 2 and rank.dtype == np.int64
+    np.testing.assert_allclose(s, expected[3], atol=1e-12)

@@ -1,7 +1,7 @@
 """``T.nlinalg``: NumPy's linear algebra (Theano's ``theano.tensor.nlinalg``), with gradients.
 
-``matrix_inverse`` (``inv``), ``eigh``, ``qr``, ``svd``, ``pinv``, ``norm``, ``det``, ``slogdet``, ``logdet``, ``trace``
-and ``extract_diag``. Matrices are 2-d.
+``matrix_inverse`` (``inv``), ``eigh``, ``qr``, ``svd``, ``pinv``, ``lstsq``, ``norm``, ``det``, ``slogdet``,
+``logdet``, ``trace`` and ``extract_diag``. Matrices are 2-d.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Variable, apply
-from ..ops.elemwise import elemwise
+from ..ops.elemwise import cast, elemwise
 from ..ops.linalg import (
     QR,
     SVD,
@@ -25,19 +25,9 @@ from ..ops.linalg import (
 from ..ops.reduce import reduce
 
 __all__ = [
-    "det",
-    "eigh",
-    "extract_diag",
-    "inv",
-    "logdet",
-    "matrix_inverse",
-    "norm",
-    "pinv",
-    "qr",
-    "slogdet",
-    "svd",
+    "det", "eigh", "extract_diag", "inv", "logdet", "lstsq", "matrix_inverse", "norm", "pinv", "qr", "slogdet", "svd",
     "trace",
-]
+]  # fmt: skip
 
 
 def matrix_inverse(a) -> Variable:
@@ -166,6 +156,32 @@ def pinv(a, rcond: float = 1e-15) -> Variable:
     """The Moore-Penrose pseudo-inverse, ``V diag(1/s) U^T`` over the singular values above
     ``rcond`` times the largest (the others count as zero), as ``np.linalg.pinv``."""
     u, s, vt = svd(a)
-    kept = elemwise("gt", s, elemwise("mul", rcond, reduce("max", s)))
-    inverse = elemwise("switch", kept, elemwise("true_div", 1.0, s), 0.0)
-    return (vt.T * inverse.dimshuffle("x", 0)).dot(u.T)
+    return (vt.T * _kept_reciprocal(s, rcond).dimshuffle("x", 0)).dot(u.T)
+
+
+def _kept(s: Variable, rcond) -> Variable:
+    """Whether each singular value is above ``rcond`` times the largest."""
+    return elemwise("gt", s, elemwise("mul", rcond, reduce("max", s)))
+
+
+def _kept_reciprocal(s: Variable, rcond) -> Variable:
+    """``1/s`` for the singular values kept, 0 for the others."""
+    return elemwise("switch", _kept(s, rcond), elemwise("true_div", 1.0, s), 0.0)
+
+
+def lstsq(a, b, rcond=None) -> tuple[Variable, Variable, Variable, Variable]:
+    """``np.linalg.lstsq(a, b, rcond)``: ``(x, residuals, rank, s)``, ``x`` minimizing ``|b - a x|``
+    (the smallest such), by the SVD; ``rcond=None`` is NumPy's default, eps times ``max(m, n)``.
+    One difference: ``residuals`` (the squared norm of each column of ``b - a x``) is always
+    computed, where NumPy gives an empty array unless ``a`` has full column rank and ``m > n``."""
+    from .basic import maximum, shape
+
+    a, b = float_operands(a, b)
+    if rcond is None:
+        rcond = elemwise("mul", float(np.finfo(a.dtype).eps), cast(maximum(shape(a)[0], shape(a)[1]), a.dtype))
+    u, s, vt = svd(a)
+    scale = _kept_reciprocal(s, rcond)
+    x = vt.T.dot(u.T.dot(b) * (scale.dimshuffle(0, "x") if b.ndim == 2 else scale))
+    residuals = reduce("sum", elemwise("sqr", b - a.dot(x)), 0)
+    rank = reduce("sum", _kept(s, rcond), None, dtype="int64")
+    return x, residuals, rank, s
