@@ -23,6 +23,7 @@ from symgrad.ops.indexing import (
     result_dims,
 )
 from symgrad.ops.linalg import (
+    LU,
     QR,
     SVD,
     Cholesky,
@@ -372,6 +373,7 @@ _LINALG_PARTS = {
     Eigh: ("linalg_eigh", ("w", "v")),
     QR: ("linalg_qr", ("q", "r")),
     SVD: ("linalg_svd", ("u", "s", "vt")),
+    LU: ("linalg_lu", ("p", "l", "u")),
 }
 
 

@@ -11,8 +11,9 @@ import numba
 import numpy as np
 
 __all__ = [
-    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_qr", "linalg_slogdet",
-    "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu", "matrix_product",
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
+    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
+    "matrix_product",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -117,6 +118,34 @@ def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
 def linalg_eigh(a):
     """``np.linalg.eigh(a)``: eigenvalues (ascending) and eigenvectors, read from the lower triangle."""
     return np.linalg.eigh(a)
+
+
+@_cached
+def linalg_lu(a):
+    """``scipy.linalg.lu(a)`` for a square ``a``: ``P``, ``L`` (unit lower) and ``U`` with
+    ``a = P L U``, by Gaussian elimination with partial pivoting (the first largest entry of each
+    column, as LAPACK's getrf chooses)."""
+    n = a.shape[0]
+    u = np.ascontiguousarray(a).copy()
+    lower = np.eye(n, dtype=a.dtype)
+    order = np.arange(n)
+    for k in range(n):
+        pivot = k + np.argmax(np.abs(u[k:, k]))
+        if pivot != k:
+            for j in range(n):
+                u[k, j], u[pivot, j] = u[pivot, j], u[k, j]
+            for j in range(k):
+                lower[k, j], lower[pivot, j] = lower[pivot, j], lower[k, j]
+            order[k], order[pivot] = order[pivot], order[k]
+        for i in range(k + 1, n):
+            factor = u[i, k] / u[k, k] if u[k, k] != 0 else 0.0
+            lower[i, k] = factor
+            for j in range(k, n):
+                u[i, j] -= factor * u[k, j]
+    permutation = np.zeros((n, n), dtype=a.dtype)
+    for i in range(n):
+        permutation[order[i], i] = 1
+    return permutation, lower, np.triu(u)
 
 
 @_cached

@@ -18,6 +18,7 @@ from symgrad.ops.blas import Dot
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
 from symgrad.ops.linalg import (
+    LU,
     QR,
     SVD,
     Cholesky,
@@ -58,7 +59,7 @@ CUDA_RULES.register(AdvancedSubtensor)(gather)
 CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
-    QR, SVD, Cholesky, Det, Eigh, Expm, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    QR, SVD, Cholesky, Det, Eigh, Expm, LU, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 

@@ -113,6 +113,15 @@ CASES = {
     "norm_2": (lambda G, P, B, v: T.nlinalg.norm(G, 2), lambda G, P, B, v: np.linalg.norm(G, 2)),
     "norm_nuc": (lambda G, P, B, v: T.nlinalg.norm(B, "nuc"), lambda G, P, B, v: np.linalg.norm(B, "nuc")),
     "expm": (lambda G, P, B, v: T.slinalg.expm(0.3 * G), lambda G, P, B, v: scipy.linalg.expm(0.3 * G)),
+    "lu_l": (lambda G, P, B, v: T.slinalg.lu(G)[1], lambda G, P, B, v: scipy.linalg.lu(G)[1]),
+    "lu_pu": (  # rows reversed: the pivots permute them
+        lambda G, P, B, v: T.slinalg.lu(G[::-1])[0] + T.slinalg.lu(G[::-1])[2],
+        lambda G, P, B, v: scipy.linalg.lu(G[::-1])[0] + scipy.linalg.lu(G[::-1])[2],
+    ),
+    "lu_permute_l": (
+        lambda G, P, B, v: T.slinalg.lu(P, permute_l=True)[0],
+        lambda G, P, B, v: scipy.linalg.lu(P, permute_l=True)[0],
+    ),
     "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
     "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
@@ -201,7 +210,7 @@ def test_values_gradients_and_rop(dtype):
 # Compiled: one case per op and lowering rule (each flag of a triangular solve is an argument of one loop).
 COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upper_trans", "solve_lower_trans_unit",
                   "matrix_inverse", "det", "slogdet", "slogdet_sign", "eigh_vectors", "eigvalsh", "qr_q", "qr_r",
-                  "pinv", "expm", "trace")  # fmt: skip
+                  "pinv", "expm", "lu_pu", "trace")  # fmt: skip
 
 
 def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:

@@ -442,3 +442,44 @@ class Expm(Op):
         block = concatenate([concatenate([at, g], axis=1), concatenate([zeros_like(a), at], axis=1)], axis=0)
         n = shape(a)[0]
         return [apply(Expm(), block)[:n, n:]]
+
+
+class LU(Op):
+    """One result of ``scipy.linalg.lu(a)`` for a square ``a = P L U`` (partial pivoting):
+    ``part`` is ``"p"`` (the permutation matrix), ``"l"`` (unit lower triangular) or ``"u"``."""
+
+    props = ("part",)
+
+    def __init__(self, part: str) -> None:
+        if part not in ("p", "l", "u"):
+            raise ValueError(f"LU: part must be 'p', 'l' or 'u', got {part!r}")
+        self.part = part
+
+    def __str__(self) -> str:
+        return f"lu_{self.part}"
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix("lu", a)
+        return a.type
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        import scipy.linalg
+
+        return np.asarray(scipy.linalg.lu(a)[("p", "l", "u").index(self.part)], dtype=a.dtype)
+
+    def vjp(self, inputs, output, g):
+        """``Ā = P L^{-T} (tril(L^T L̄, -1) + triu(Ū U^T)) U^{-T}``, by triangular solves; the
+        permutation is piecewise constant (no gradient)."""
+        from .blas import dot
+
+        if self.part == "p":
+            return [None]
+        (a,) = inputs
+        p, lower, upper = (apply(LU(part), a) for part in ("p", "l", "u"))
+        if self.part == "l":
+            middle = triangle(dot(transpose(lower), g), lower=True, k=-1)
+        else:
+            middle = triangle(dot(g, transpose(upper)), lower=False)
+        left = apply(SolveTriangular(lower=True, trans=True, unit_diagonal=True), lower, middle)  # L^{-T} M
+        right = transpose(apply(SolveTriangular(lower=False), upper, transpose(left)))  # ... U^{-T}
+        return [dot(p, right)]

@@ -1,6 +1,6 @@
 """``T.slinalg``: SciPy's linear algebra (Theano's ``theano.tensor.slinalg``), with gradients.
 
-``cholesky``, ``eigvalsh``, ``expm``, ``kron``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
+``cholesky``, ``eigvalsh``, ``expm``, ``kron``, ``lu``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
 ``solve_triangular``, ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
 and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). Matrices are 2-d; the
@@ -10,10 +10,10 @@ right-hand side of a solve is a vector or a matrix.
 from __future__ import annotations
 
 from ..graph import Variable, apply
-from ..ops.linalg import Cholesky, Eigh, Expm, Solve, SolveTriangular, float_operands, transpose, triangle
+from ..ops.linalg import LU, Cholesky, Eigh, Expm, Solve, SolveTriangular, float_operands, transpose, triangle
 
 __all__ = [
-    "cho_solve", "cholesky", "eigvalsh", "expm", "kron", "solve", "solve_lower_triangular", "solve_symmetric",
+    "cho_solve", "cholesky", "eigvalsh", "expm", "kron", "lu", "solve", "solve_lower_triangular", "solve_symmetric",
     "solve_triangular", "solve_upper_triangular",
 ]  # fmt: skip
 
@@ -105,3 +105,11 @@ def expm(a) -> Variable:
     """The matrix exponential, by scaling and squaring with a Padé approximant (``scipy.linalg.expm``)."""
     (a,) = float_operands(a)
     return apply(Expm(), a)
+
+
+def lu(a, permute_l: bool = False):
+    """SciPy's ``lu`` of a square matrix: ``(p, l, u)`` with ``a = p @ l @ u``, or (``permute_l``)
+    ``(p @ l, u)``. Partial pivoting, as LAPACK's getrf."""
+    (a,) = float_operands(a)
+    p, lower, upper = (apply(LU(part), a) for part in ("p", "l", "u"))
+    return (p.dot(lower), upper) if permute_l else (p, lower, upper)
