@@ -180,7 +180,7 @@ def test_values_gradients_and_rop(dtype):
     """Each case: its value against the reference in ``dtype``; its gradients and T.Rop against
     central differences of the float64 reference (float32 within its precision). The graphs are
     evaluated node by node with each op's ``perform`` (compiling them all would take minutes of
-    Numba's time); ``test_compiled`` runs the ops' lowering."""
+    Numba's time); the ``test_compiled_*`` tests run the ops' lowering."""
     variables, directions, outputs = _graphs(dtype)
     values64, directions64 = list(_inputs("float64").values()), _directions()
     givens = {id(v): x.astype(dtype) for v, x in zip(variables + directions, values64 + directions64)}
@@ -224,7 +224,7 @@ def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, err_msg=name)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.long)])
 def test_compiled_values(dtype):
     variables = [T.tensor(dtype, (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
     _check_compiled(dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES))

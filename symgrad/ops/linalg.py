@@ -1,17 +1,19 @@
-"""Linear algebra ops on matrices: Cholesky, solves, inverse, determinants, symmetric eigendecomposition.
+"""Linear algebra ops on matrices: Cholesky, solves, inverse, determinants, eigh, QR, SVD, LU, expm.
 
 Each op takes 2-d operands (a right-hand side may be a vector) of one float dtype; its gradient is the
 standard matrix-calculus result (Giles 2008, "Collected matrix derivative results"; Murray 2016 for
 the Cholesky), built from the other ops so that it is written stably: the Cholesky's by triangular
-solves, never an explicit inverse; the log-determinant's by a solve.
+solves, never an explicit inverse; the log-determinant's by a solve. ``T.Rop`` follows from these
+(symgrad builds it from two reverse sweeps).
 
 An op that LAPACK computes from one triangle of a symmetric matrix (the Cholesky reads the lower
 one, ``eigh`` the lower one) is a function of that triangle alone, and its gradient says so: it is
 zero on the other side and counts each off-diagonal entry once for both of its places. So central
 differences over every entry of the input agree with it, whatever the other triangle holds.
 
-Ops with several results (``slogdet``, ``eigh``) are one op per result, told apart by a prop; the
-functions building them (``symgrad/tensor/nlinalg.py``, ``slinalg.py``) return the tuple.
+Ops with several results (``slogdet``, ``eigh``, ``qr``, ``svd``, ``lu``) are one op per result,
+told apart by a prop; the functions building them (``symgrad/tensor/nlinalg.py``, ``slinalg.py``)
+return the tuple.
 """
 
 from __future__ import annotations
