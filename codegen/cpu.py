@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from symgrad.graph import Variable
 
+from . import cpu_steps
 from .checks import kernel_checks
 from .cpu_kernels import FASTMATH, emit_kernel, threshold_name
 from .cpu_rules import CPU_RULES
@@ -162,7 +163,7 @@ class CpuModulePrinter(ModulePrinter):
         lines += [
             "from codegen.errors import (MISSING, StepFailed, empty_array, empty_reduction, index_error,",
             "                            index_out_of_bounds, out_of_memory, shape_mismatch)",
-            "from codegen.cpu_steps import matrix_product",
+            f"from codegen.cpu_steps import {', '.join(cpu_steps.__all__)}",
             "",
             # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
             f"PROGRAM_OPTIONS = dict(error_model='numpy', fastmath={FASTMATH})  # disk cache: see codegen/cache.py",

@@ -23,6 +23,20 @@ from symgrad.ops.indexing import (
     IncSubtensor,
     result_dims,
 )
+from symgrad.ops.linalg import (
+    LU,
+    QR,
+    SVD,
+    Cholesky,
+    Det,
+    Eigh,
+    Expm,
+    MatrixInverse,
+    SLogDet,
+    Solve,
+    SolveTriangular,
+    Triangle,
+)
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -396,3 +410,64 @@ def _unique(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
 @CPU_RULES.register(FlatNonzero)
 def _flatnonzero(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
     return [f"{out} = np.flatnonzero({p.names[node.inputs[0]]}).astype(np.int64)"]
+
+
+def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
+    """A square matrix first (unless its type says so, or the op takes any: ``square = False``),
+    and a right-hand side with as many rows."""
+    a, *rest = step.inputs
+    name = p.names[a]
+    n, m = a.type.shape
+    square = getattr(step.op, "square", True) and not (n is not None and n == m)
+    conditions = [f"{name}.shape[0] != {name}.shape[1]"] if square else []
+    if rest and (n is None or rest[0].type.shape[0] is None):
+        conditions.append(f"{name}.shape[0] != {p.names[rest[0]]}.shape[0]")
+    what = f"{step.op} (which needs a square matrix)" if getattr(step.op, "square", True) else str(step.op)
+    return mismatch(p, conditions, what, step, list(step.inputs))
+
+
+# One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
+_LINALG_STEPS = {
+    Cholesky: "linalg_cholesky",
+    Solve: "linalg_solve",
+    MatrixInverse: "linalg_inv",
+    Det: "linalg_det",
+    Expm: "linalg_expm",
+}
+
+
+@CPU_RULES.register(*_LINALG_STEPS)
+def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    args = ", ".join(p.names[v] for v in step.inputs)
+    return _linalg_checks(p, step) + [f"{out} = {_LINALG_STEPS[type(step.op)]}({args})"]
+
+
+# The ops that are one result of a function returning several: which function, which result.
+_LINALG_PARTS = {
+    SLogDet: ("linalg_slogdet", ("sign", "logabsdet")),
+    Eigh: ("linalg_eigh", ("w", "v")),
+    QR: ("linalg_qr", ("q", "r")),
+    SVD: ("linalg_svd", ("u", "s", "vt")),
+    LU: ("linalg_lu", ("p", "l", "u")),
+}
+
+
+@CPU_RULES.register(*_LINALG_PARTS)
+def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    function, parts = _LINALG_PARTS[type(step.op)]
+    call = f"{function}({p.names[step.inputs[0]]})[{parts.index(step.op.part)}]"
+    return _linalg_checks(p, step) + [f"{out} = {call}"]
+
+
+@CPU_RULES.register(SolveTriangular)
+def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    op, (a, b) = step.op, step.inputs
+    rhs = p.names[b] if b.ndim == 2 else f"{p.names[b]}[:, None]"  # the loop takes a matrix
+    call = f"linalg_solve_triangular({p.names[a]}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else "[:, 0]")]
+
+
+@CPU_RULES.register(Triangle)
+def _triangle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    function = "linalg_tril" if step.op.lower else "linalg_triu"
+    return [f"{out} = {function}({p.names[step.inputs[0]]}, {step.op.k})"]

@@ -10,7 +10,11 @@ Numba's disk cache, in ``codegen/__pycache__``.
 import numba
 import numpy as np
 
-__all__ = ["matrix_product"]
+__all__ = [
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
+    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
+    "matrix_product",
+]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
 
@@ -19,3 +23,150 @@ _cached = numba.njit(cache=True, error_model="numpy")
 def matrix_product(a, b):
     """``np.dot(a, b)`` (BLAS; a transposed operand is passed as a view, not copied)."""
     return np.dot(a, b)
+
+
+# Linear algebra: Numba's np.linalg calls LAPACK (through SciPy's cython_lapack), compiling each
+# function for 1-3 s; called through these, a program pays it once per machine.
+
+
+@_cached
+def linalg_cholesky(a):
+    """``np.linalg.cholesky(a)``: the lower factor, read from the lower triangle."""
+    return np.linalg.cholesky(a)
+
+
+@_cached
+def linalg_solve(a, b):
+    """``np.linalg.solve(a, b)`` (LAPACK's gesv)."""
+    return np.linalg.solve(a, b)
+
+
+# Higham (2005): the degree-13 Padé approximant's coefficients, and the 1-norm up to which it is
+# accurate to double precision without scaling.
+_PADE13 = (
+    64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
+    10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0,
+)  # fmt: skip
+_THETA13 = 5.371920351148152
+
+
+@_cached
+def linalg_expm(a):
+    """The matrix exponential by scaling and squaring with the degree-13 Padé approximant
+    (Higham 2005, as ``scipy.linalg.expm`` for large norms; used here at every norm), computed in
+    float64 whatever ``a``'s dtype."""
+    n = a.shape[0]
+    norm = np.abs(a).sum(axis=0).max() if n else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / _THETA13)))) if norm > 0 else 0
+    x = np.ascontiguousarray(a).astype(np.float64) / 2.0**s
+    b = _PADE13
+    ident = np.eye(n)
+    x2 = x @ x
+    x4 = x2 @ x2
+    x6 = x4 @ x2
+    u = x @ (x6 @ (b[13] * x6 + b[11] * x4 + b[9] * x2) + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * ident)
+    v = x6 @ (b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + b[0] * ident
+    r = np.ascontiguousarray(np.linalg.solve(v - u, v + u))  # as the squarings' products are
+    for _ in range(s):
+        r = r @ r
+    return r.astype(a.dtype)
+
+
+@_cached
+def linalg_inv(a):
+    """``np.linalg.inv(a)``."""
+    return np.linalg.inv(a)
+
+
+@_cached
+def linalg_det(a):
+    """``np.linalg.det(a)``."""
+    return np.linalg.det(a)
+
+
+@_cached
+def linalg_slogdet(a):
+    """``np.linalg.slogdet(a)``: the sign and the log of the absolute value of the determinant."""
+    return np.linalg.slogdet(a)
+
+
+@_cached
+def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
+    """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``) for ``a`` triangular (only the triangle
+    ``lower`` names is read) and ``b`` a matrix: substitution row by row, each row's update running
+    along contiguous memory. Numba has no triangular solve of its own."""
+    n, k = b.shape
+    x = np.empty((n, k), dtype=b.dtype)
+    for i in range(n):
+        for c in range(k):
+            x[i, c] = b[i, c]
+    forward = lower != trans  # the matrix solved with (a or a.T) is lower triangular
+    for step in range(n):
+        i = step if forward else n - 1 - step
+        start, stop = (0, i) if forward else (i + 1, n)
+        for j in range(start, stop):
+            factor = a[j, i] if trans else a[i, j]
+            for c in range(k):
+                x[i, c] -= factor * x[j, c]
+        if not unit_diagonal:
+            for c in range(k):
+                x[i, c] /= a[i, i]
+    return x
+
+
+@_cached
+def linalg_eigh(a):
+    """``np.linalg.eigh(a)``: eigenvalues (ascending) and eigenvectors, read from the lower triangle."""
+    return np.linalg.eigh(a)
+
+
+@_cached
+def linalg_lu(a):
+    """``scipy.linalg.lu(a)`` for a square ``a``: ``P``, ``L`` (unit lower) and ``U`` with
+    ``a = P L U``, by Gaussian elimination with partial pivoting (the first largest entry of each
+    column, as LAPACK's getrf chooses)."""
+    n = a.shape[0]
+    u = np.ascontiguousarray(a).copy()
+    lower = np.eye(n, dtype=a.dtype)
+    order = np.arange(n)
+    for k in range(n):
+        pivot = k + np.argmax(np.abs(u[k:, k]))
+        if pivot != k:
+            for j in range(n):
+                u[k, j], u[pivot, j] = u[pivot, j], u[k, j]
+            for j in range(k):
+                lower[k, j], lower[pivot, j] = lower[pivot, j], lower[k, j]
+            order[k], order[pivot] = order[pivot], order[k]
+        for i in range(k + 1, n):
+            factor = u[i, k] / u[k, k] if u[k, k] != 0 else 0.0
+            lower[i, k] = factor
+            for j in range(k, n):
+                u[i, j] -= factor * u[k, j]
+    permutation = np.zeros((n, n), dtype=a.dtype)
+    for i in range(n):
+        permutation[order[i], i] = 1
+    return permutation, lower, np.triu(u)
+
+
+@_cached
+def linalg_qr(a):
+    """``np.linalg.qr(a)``: the reduced Q and R."""
+    return np.linalg.qr(a)
+
+
+@_cached
+def linalg_svd(a):
+    """``np.linalg.svd(a, full_matrices=False)``: U, s (descending) and V^T."""
+    return np.linalg.svd(a, full_matrices=False)
+
+
+@_cached
+def linalg_tril(x, k):
+    """``np.tril(x, k)``."""
+    return np.tril(x, k)
+
+
+@_cached
+def linalg_triu(x, k):
+    """``np.triu(x, k)``."""
+    return np.triu(x, k)

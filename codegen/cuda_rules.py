@@ -18,6 +18,20 @@ from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Un
 from symgrad.ops.blas import Dot
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
+from symgrad.ops.linalg import (
+    LU,
+    QR,
+    SVD,
+    Cholesky,
+    Det,
+    Eigh,
+    Expm,
+    MatrixInverse,
+    SLogDet,
+    Solve,
+    SolveTriangular,
+    Triangle,
+)
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
     SYMBOLIC,
@@ -45,6 +59,10 @@ CUDA_RULES = RuleTable("cuda")
 CUDA_RULES.register(AdvancedSubtensor)(gather)
 CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
+CUDA_RULES.unsupported(
+    QR, SVD, Cholesky, Det, Eigh, Expm, LU, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
+)  # fmt: skip
 
 
 def _index(p: CudaModulePrinter, index: tuple, scalars: Sequence[Variable]) -> str:

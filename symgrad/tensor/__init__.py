@@ -1,7 +1,7 @@
 """``symgrad.tensor``: the namespace Theano users know as ``theano.tensor`` (``import ... as T``)."""
 
 from ..grad import DisconnectedInputError, Lop, Rop, grad, hessian, hessian_vector_product, jacobian
-from . import nnet
+from . import linalg, nlinalg, nnet, slinalg
 from .basic import *  # noqa: F403
 from .basic import TYPE_CONSTRUCTORS, as_tensor_variable, tensor
 from .extra_ops import *  # noqa: F403
@@ -11,7 +11,8 @@ globals().update(TYPE_CONSTRUCTORS)
 
 __all__ = [
     "DisconnectedInputError", "Lop", "Rop", "TensorConstant", "TensorVariable", "as_tensor_variable", "grad",
-    "hessian", "hessian_vector_product", "jacobian", "nnet", "tensor", *TYPE_CONSTRUCTORS,
+    "hessian", "hessian_vector_product", "jacobian", "linalg", "nlinalg", "nnet", "slinalg", "tensor",
+    *TYPE_CONSTRUCTORS,
 ]  # fmt: skip
 
 
