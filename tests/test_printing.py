@@ -21,6 +21,7 @@ import symgrad.tensor as T
 from symgrad import printing
 from symgrad.grad import is_gradient
 from symgrad.interop import parse
+from symgrad.ops import linalg as linalg_ops
 from symgrad.ops.elemwise import sigmoid
 from symgrad.ops.gradient import depends_on
 
@@ -422,6 +423,18 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "ArgSort": (T.argsort(x), "argsort(x)"),
         "Unique": (T.unique(x), "unique(x)"),
         "FlatNonzero": (T.flatnonzero(x), "flatnonzero(x)"),
+        "Triangle": (linalg_ops.triangle(m, lower=True), "tril(m)"),
+        "Cholesky": (T.slinalg.cholesky(m), "cholesky(m)"),
+        "SolveTriangular": (T.slinalg.solve_triangular(m, w, lower=True), "solve_triangular{lower}(m, w)"),
+        "Solve": (T.slinalg.solve(m, w), "solve(m, w)"),
+        "MatrixInverse": (T.nlinalg.inv(m), "matrix_inverse(m)"),
+        "Det": (T.nlinalg.det(m), "det(m)"),
+        "SLogDet": (T.nlinalg.slogdet(m)[1], "slogdet_logabsdet(m)"),
+        "Eigh": (T.nlinalg.eigh(m)[0], "eigvalsh(m)"),
+        "QR": (T.nlinalg.qr(m)[0], "qr_q(m)"),
+        "SVD": (T.nlinalg.svd(m)[1], "svd_s(m)"),
+        "LU": (T.slinalg.lu(m)[1], "lu_l(m)"),
+        "Expm": (T.slinalg.expm(m), "expm(m)"),
         "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
         "Map": (T.jacobian(3 * x, x), "stack([3*inc_subtensor(zeros_like(3*x)[i], 1.0) for i in range(size(x))])"),
     }
@@ -475,3 +488,12 @@ def test_cumulative_sums_and_products_print_as_running_sums_in_latex():
     x, m = T.dvector("x"), T.dmatrix("m")
     assert printing.latex(T.cumsum(x)) == r"\sum_{j \le i} \left(x\right)_{j}"
     assert printing.latex(T.cumprod(m, axis=1)) == r"\prod_{j \le i} \left(m\right)_{j}\text{ (axis=1)}"
+
+
+def test_linear_algebra_prints_as_on_the_board_in_latex():
+    a, b = T.dmatrices("a", "b")
+    assert printing.latex(T.nlinalg.inv(a)) == "a^{-1}"
+    assert printing.latex(T.slinalg.solve(a, b)) == "a^{-1} b"
+    assert printing.latex(T.nlinalg.det(a)) == r"\det\left(a\right)"
+    assert printing.latex(T.nlinalg.slogdet(a)[1]) == r"\log\left|\det\left(a\right)\right|"
+    assert printing.latex(T.slinalg.expm(a)) == "e^{a}"

@@ -177,6 +177,24 @@ class MathLatexPrinter(_SympyLatexPrinter):
     def _print_op_transpose(self, expr: OpaqueBase) -> str:
         return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{\top}}"
 
+    # Linear algebra, as a board shows it: A^{-1}, A^{-1} B, \det A, \log|\det A|, e^{A}.
+    def _print_op_matrix_inverse(self, expr: OpaqueBase) -> str:
+        return rf"{self.parenthesize(expr.args[0], PRECEDENCE['Func'], strict=True)}^{{-1}}"
+
+    def _print_op_solve(self, expr: OpaqueBase) -> str:
+        a, b = expr.args
+        inverse = rf"{self.parenthesize(a, PRECEDENCE['Func'], strict=True)}^{{-1}}"
+        return rf"{inverse} {self.parenthesize(b, DOT_OPERAND)}"
+
+    def _print_op_det(self, expr: OpaqueBase) -> str:
+        return rf"\det\left({self._print(expr.args[0])}\right)"
+
+    def _print_op_slogdet_logabsdet(self, expr: OpaqueBase) -> str:
+        return rf"\log\left|\det\left({self._print(expr.args[0])}\right)\right|"
+
+    def _print_op_expm(self, expr: OpaqueBase) -> str:
+        return rf"e^{{{self._print(expr.args[0])}}}"
+
     def _print_op_cumsum(self, expr: OpaqueBase) -> str:
         return self._cumulative(r"\sum", expr)
 
