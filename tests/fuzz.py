@@ -830,8 +830,8 @@ def check_on_device(device: str, dtype: str, inputs: list[Variable], outputs: li
     """Compile the graph (with its gradients where they are defined) for the CPU and for
     ``device``, and compare the results by the rules of :func:`mismatch`. Returns 'gradients' or
     'values' for what was compared, 'error' where both refused, or 'domain error' where Numba's CUDA
-    simulator raised Python's ValueError "math domain error" (it runs ``math.sqrt``/``math.log`` of a
-    negative as Python, where the GPU gives nan, as the CPU does)."""
+    simulator raised Python's ValueError "math domain error" (it runs ``math.sqrt``, ``math.log``,
+    ``math.asin``... outside their domain as Python, where the GPU gives nan, as the CPU does)."""
     try:
         return _check_on_device(device, dtype, inputs, outputs, values, seed)
     except Exception as err:

@@ -1,7 +1,8 @@
 """Random graphs (``tests/fuzz.py``) compiled for the GPU give the CPU's results, gradients included:
 a handful of small graphs by default (the simulator runs every thread as Python), 2000 under
-``pytest -m long``. Under the simulator a ``sqrt`` or ``log`` of a negative number raises Python's
-"math domain error" where a GPU gives nan; such graphs are counted apart, not compared."""
+``pytest -m long``. Under the simulator a function outside its domain (``sqrt`` or ``log`` of a
+negative, ``arcsin`` of 2) raises Python's "math domain error" where a GPU gives nan; such graphs are
+counted apart, not compared."""
 
 from __future__ import annotations
 
