@@ -923,6 +923,7 @@ def run_long(kind: str, total: int) -> tuple[collections.Counter, list[str]]:
             checked.update(counts)
             if failure:
                 failures.append(f"{kind}, batch seed {seed}:\n{failure}")
+                print(failures[-1], flush=True)  # now: a long run takes hours
             print(f"fuzz, {kind}: {done}/{len(seeds)} batches, {sum(checked.values())} checked, "
                   f"{len(failures)} failing", flush=True)  # fmt: skip
     return checked, failures
