@@ -250,6 +250,8 @@ class SympyTranslator(GraphPrinter):
         def entry(e) -> str:  # ("dim", k): x's k-th length; ("arg", j): the j-th symbolic length
             if not isinstance(e, tuple):
                 return str(e)
+            if e[0] == "prod":  # the product of x's lengths from the k-th on
+                return "*".join(f"shape({d})" for d in range(e[1], node.inputs[0].ndim)) or "1"
             return f"shape({e[1]})" if e[0] == "dim" else str(lengths[e[1]])
 
         shape = ", ".join(entry(e) for e in node.op.shape)
