@@ -131,7 +131,11 @@ def alloc_checks(p: ModulePrinter, step: Apply, targets: list[str]) -> list[str]
 
 def length_text(p: ModulePrinter, entry: int | tuple, node: Apply) -> str:
     """A shape entry of a Reshape, Alloc or SpecifyShape: an int, ``('dim', k)`` of the first input,
-    or ``('arg', j)``, the scalar input after it."""
+    ``('prod', k)``, the product of its lengths from the k-th on, or ``('arg', j)``, the scalar
+    input after it."""
+    if isinstance(entry, tuple) and entry[0] == "prod":
+        x = node.inputs[0]
+        return "(" + " * ".join(["1", *(f"{p.names[x]}.shape[{d}]" for d in range(entry[1], x.ndim))]) + ")"
     if isinstance(entry, tuple):
         kind_, k = entry
         return f"{p.names[node.inputs[0]]}.shape[{k}]" if kind_ == "dim" else p.host_value(node.inputs[1 + k])

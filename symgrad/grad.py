@@ -267,7 +267,9 @@ def _check_disconnected(disconnected_inputs: str, who: str) -> None:
 
 
 def _eval_points(points: list, targets: list[Variable], who: str, target_label: str) -> list[Variable]:
-    """Each of ``points`` as a variable of its target's dtype, after checking it has its shape."""
+    """Each of ``points`` as a variable of its target's dtype and static shape, after checking it
+    has its shape."""
+    from .ops.shape import specify_shape
     from .tensor.basic import as_tensor_variable
 
     if len(points) != len(targets):
@@ -290,6 +292,10 @@ def _eval_points(points: list, targets: list[Variable], who: str, target_label: 
             )
         if point.dtype == "bool":
             raise TypeError(f"{who}: eval_points[{k}] {_describe(point)} must hold numbers, not booleans")
+        if point.type.shape != target.type.shape:
+            # The target's static lengths, checked at run time: the sweep drops the dimensions of a
+            # seed known to be 1 (the vjp of a broadcast), which a point of unknown length is not.
+            point = specify_shape(point, target.type.shape)
         checked.append(cast(point, target.dtype))
     return checked
 

@@ -34,8 +34,14 @@ ifelse conditions, jumps of discontinuous functions, zeros of prod) or where a v
 
 from __future__ import annotations
 
+import collections
+import multiprocessing
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
+import hypothesis
 import numpy as np
 from hypothesis import strategies as st
 
@@ -44,6 +50,7 @@ import symgrad.tensor as T
 from symgrad.graph import Constant, Variable, toposort
 from symgrad.ifelse import IfElse, ifelse
 from symgrad.ops.elemwise import SCALAR_OPS, elemwise
+from symgrad.shared import SharedVariable
 
 RTOL = {"float64": 1e-12, "float32": 1e-5}
 # Continuous, float-valued elementwise functions, with the ones defined only on part of the line
@@ -74,6 +81,12 @@ class GraphBuilder:
     dtype: str
     lengths: dict[int, int] = field(default_factory=dict)
     inputs: list[tuple[Variable, tuple]] = field(default_factory=list)
+    # With shared=True about half the new inputs are shared variables (their values are set later).
+    shared: bool = False
+    # With a list, every expression built is recorded there, and an operand may be one of them, so
+    # that several outputs share subgraphs. Only expressions: the discontinuous functions still
+    # take inputs (``leaf``).
+    pool: list[tuple[Variable, tuple]] | None = None
 
     def pick(self, options):
         """One of ``options``, all about equally likely (``sampled_from`` favours the first ones)."""
@@ -94,17 +107,34 @@ class GraphBuilder:
         same = [v for v, d in self.inputs if d == dims]
         if same and self.draw(st.booleans()):
             return self.pick(same)
-        var = T.tensor(self.dtype, [1 if d is None else None for d in dims], name=f"x{len(self.inputs)}")
+        static = [1 if d is None else None for d in dims]
+        if self.shared and self.draw(st.booleans()):
+            var = theano.shared(np.zeros(self.shape(dims), self.dtype), name=f"s{len(self.inputs)}", shape=static)
+        else:
+            var = T.tensor(self.dtype, static, name=f"x{len(self.inputs)}")
         self.inputs.append((var, dims))
         return var
+
+    def operand(self, dims: tuple) -> Variable:
+        """An expression built before with these dimensions (with a pool), or an input."""
+        same = [v for v, d in self.pool or () if d == dims]
+        if same and self.draw(st.booleans()):
+            return self.pick(same)
+        return self.leaf(dims)
 
     def constant(self) -> float:
         return self.pick(CONSTANTS)
 
     # --- the recursive choice of an op --------------------------------------------------------
     def expr(self, dims: tuple, depth: int) -> Variable:
+        out = self._expr(dims, depth)
+        if self.pool is not None and out.owner is not None:
+            self.pool.append((out, dims))
+        return out
+
+    def _expr(self, dims: tuple, depth: int) -> Variable:
         if depth <= 0:
-            return self.leaf(dims)
+            return self.operand(dims)
         choices = ["leaf", "unary", "binary", "binary", "jump", "switch", "clip", "reduce", "reduce"]
         if any(d is not None for d in dims):
             choices += ["slice", "softmax"]
@@ -126,7 +156,7 @@ class GraphBuilder:
         return getattr(self, f"make_{kind}")(dims, depth - 1)
 
     def make_leaf(self, dims: tuple, depth: int) -> Variable:
-        return self.leaf(dims)
+        return self.operand(dims)
 
     def make_unary(self, dims: tuple, depth: int) -> Variable:
         return elemwise(self.pick(UNARY), self.expr(dims, depth))
@@ -549,3 +579,351 @@ def describe(inputs: list[Variable], outputs: list[Variable], values: list[np.nd
              zip(inputs, values)]  # fmt: skip
     lines += [f"  output {k}: {theano.pp(o, simplify=False)}" for k, o in enumerate(outputs)]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------
+# Second order: the Hessian, the Jacobian of the gradient, Rop, Lop and the Hessian-vector product
+# of a random scalar cost, against central differences of its compiled gradient
+
+# The most elements differentiated at once: the numeric Hessian costs two gradient calls each.
+MAX_SECOND_ORDER_SIZE = 40
+
+
+@st.composite
+def scalar_graphs(draw, max_depth: int = 3):
+    """``(inputs, wrt, cost, values)``: ``cost = sum(w * output)`` of a random float64 graph, for an
+    input ``w`` of random values, and the float64 inputs ``wrt`` to differentiate it with respect to."""
+    builder = GraphBuilder(draw, "float64")
+    ndim = draw(st.integers(0, 3))
+    dims = tuple(None if draw(st.integers(0, 4)) == 0 else builder.new_dim() for _ in range(ndim))
+    output = builder.expr(dims, draw(st.integers(1, max_depth)))
+    w = T.tensor("float64", [None] * output.ndim, name="w")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    values = [rng.uniform(-3.0, 3.0, size=builder.shape(d)) for _, d in builder.inputs]
+    values.append(rng.uniform(0.5, 1.5, size=builder.shape(dims)))
+    wrt, size = [], 0
+    for v, value in zip(builder.inputs, values):
+        if size + value.size <= MAX_SECOND_ORDER_SIZE:
+            wrt.append(v[0])
+            size += value.size
+    return [*(v for v, _ in builder.inputs), w], wrt, T.sum(w * output), values
+
+
+def check_second_order(inputs: list[Variable], wrt: list[Variable], cost: Variable, values: list[np.ndarray],
+                       seed: int) -> str:  # fmt: skip
+    """Compile the gradient, Hessian (diagonal blocks), Jacobian of the gradient, Rop, Lop and
+    Hessian-vector product of ``cost`` and compare them with the Hessian by central differences of
+    the compiled gradient; the Hessian must be symmetric and agree with the Hessian-vector product.
+    Returns 'second order', or why the point was skipped ('error', 'kink')."""
+    try:
+        return _check_second_order(inputs, wrt, cost, values, seed)
+    except Exception as err:
+        raise AssertionError(f"{type(err).__name__}: {err}\n{describe(inputs, [cost], values)}") from err
+
+
+def _check_second_order(inputs, wrt, cost, values, seed) -> str:
+    try:
+        memo = evaluate([cost], inputs, values)
+    except ValueError:  # a max over an empty axis: the first-order fuzz checks that it raises
+        return "error"
+    if not wrt or near_kink([cost], memo) is not None:
+        return "kink"
+    rng = np.random.default_rng(seed)
+    vs = [T.tensor("float64", [None] * x.ndim, name=f"v_{x.name}") for x in wrt]
+    us = [T.tensor("float64", [None] * x.ndim, name=f"u_{x.name}") for x in wrt]
+    position_of = {id(x): k for k, x in enumerate(inputs)}
+    wrt_values = [values[position_of[id(x)]] for x in wrt]
+    shapes = [value.shape for value in wrt_values]
+    v_values = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+    u_values = [rng.uniform(-1.0, 1.0, size=s) for s in shapes]
+    grads = T.grad(cost, wrt, disconnected_inputs="ignore")
+    flat_grad = T.concatenate([T.flatten(g) for g in grads]) if len(grads) > 1 else T.flatten(grads[0])
+    derived = {
+        "hessian": T.hessian(cost, wrt, disconnected_inputs="ignore"),
+        "jacobian": T.jacobian(flat_grad, wrt, disconnected_inputs="ignore"),
+        "Rop": T.Rop(grads, wrt, vs, disconnected_outputs="ignore"),
+        "Lop": T.Lop(grads, wrt, us, disconnected_inputs="ignore"),
+        "hvp": T.hessian_vector_product(cost, wrt, vs, disconnected_inputs="ignore"),
+    }
+    outputs = [*grads, *(d for group in derived.values() for d in group)]
+    f = theano.function([*inputs, *vs, *us], outputs, on_unused_input="ignore")
+    results = f(*values, *v_values, *u_values)
+    got = {}
+    position = len(grads)
+    for name, group in derived.items():
+        got[name] = results[position : position + len(group)]
+        position += len(group)
+
+    def gradient(point: list[np.ndarray]) -> np.ndarray:
+        args = list(values)
+        for x, value in zip(wrt, point):
+            args[position_of[id(x)]] = value
+        return np.concatenate([np.ravel(g) for g in f(*args, *v_values, *u_values)[: len(grads)]])
+
+    numeric = _numeric_hessian(gradient, wrt_values)
+    g0 = np.concatenate([np.ravel(g) for g in results[: len(grads)]])
+    if not np.all(np.isfinite(numeric)) or np.abs(g0).max(initial=0) > 1e6:
+        return "kink"
+    # Central differences are good to about 1e-5 of the largest derivative; what the compiled
+    # derivatives must agree on among themselves, up to rounding, to 1e-8 of it.
+    magnitude = max(1.0, float(np.abs(g0).max(initial=0)), float(np.abs(numeric).max(initial=0)))
+    tolerance, rounding = 1e-5 * magnitude, 1e-8 * magnitude
+    sizes = [int(np.prod(s)) for s in shapes]
+    starts = np.cumsum([0, *sizes])
+    blocks = [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
+    v_flat = np.concatenate([v.ravel() for v in v_values])
+    u_flat = np.concatenate([u.ravel() for u in u_values])
+    full_jacobian = np.concatenate([np.reshape(j, (starts[-1], n)) for j, n in zip(got["jacobian"], sizes)], axis=1)
+
+    def agree(what: str, symbolic: np.ndarray, reference: np.ndarray, allowed: float = tolerance) -> None:
+        symbolic = np.asarray(symbolic)
+        if symbolic.shape != reference.shape or np.any(np.abs(symbolic - reference) > allowed):
+            raise AssertionError(f"{what}: {symbolic} != {reference}")
+
+    agree("Jacobian of the gradient vs finite differences", full_jacobian, numeric)
+    agree("Jacobian of the gradient: symmetry", full_jacobian, full_jacobian.T, rounding)
+    for k, (x, block, shape) in enumerate(zip(wrt, blocks, shapes)):
+        agree(f"hessian wrt {x.name}", np.reshape(got["hessian"][k], (sizes[k], sizes[k])), numeric[block, block])
+        agree(f"Rop of the gradient wrt {x.name}", np.ravel(got["Rop"][k]), numeric[block] @ v_flat)
+        agree(f"Lop of the gradient wrt {x.name}", np.ravel(got["Lop"][k]), u_flat @ numeric[:, block])
+        agree(f"hessian_vector_product wrt {x.name}", np.ravel(got["hvp"][k]), numeric[block] @ v_flat)
+        agree(f"hessian_vector_product wrt {x.name} vs the Jacobian of the gradient", np.ravel(got["hvp"][k]),
+              full_jacobian[block] @ v_flat, rounding * max(1, v_flat.size))  # fmt: skip
+        if got["hvp"][k].shape != shape:
+            raise AssertionError(f"hessian_vector_product wrt {x.name}: shape {got['hvp'][k].shape} != {shape}")
+    return "second order"
+
+
+def _numeric_hessian(gradient, point: list[np.ndarray]) -> np.ndarray:
+    """Central differences of ``gradient`` (a flat array) at ``point``: column j is its derivative
+    along the j-th element of the flattened point."""
+    point = [np.array(p, dtype="float64", order="C") for p in point]
+    columns = []
+    for p in point:
+        flat = p.reshape(-1)
+        for j in range(flat.size):
+            old = flat[j]
+            step = 1e-6 * max(1.0, abs(old))
+            flat[j] = old + step
+            ahead = gradient(point)
+            flat[j] = old - step
+            behind = gradient(point)
+            flat[j] = old
+            columns.append((ahead - behind) / (2 * step))
+    return np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+
+
+# ------------------------------------------------------------------------------------------------
+# Several outputs, sharing subgraphs, some the gradients of others, and updates of shared variables
+
+
+@dataclass
+class FunctionExample:
+    """A random function: inputs (their values in ``values``), shared variables (``shared_values``),
+    outputs and updates; ``theano.function(inputs, outputs, updates=updates)``."""
+
+    dtype: str
+    inputs: list[Variable]
+    values: list[np.ndarray]
+    shared: list[Variable]
+    shared_values: list[np.ndarray]
+    outputs: list[Variable]
+    updates: list[tuple[Variable, Variable]]
+
+
+@st.composite
+def functions_with_updates(draw, max_depth: int = 3):
+    """A :class:`FunctionExample` with 2 to 5 outputs grown from one pool of subexpressions and
+    inputs (about half of them shared variables), and updates of some shared variables; in float64,
+    where the graph is differentiable at the drawn point, some outputs are gradients of others and
+    some updates gradient steps."""
+    dtype = draw(st.sampled_from(["float64", "float32"]))
+    builder = GraphBuilder(draw, dtype, shared=True, pool=[])
+    outputs, n = [], draw(st.integers(2, 5))
+    gradients = draw(st.integers(0, 5 - n)) if dtype == "float64" else 0
+    for _ in range(n):
+        ndim = draw(st.integers(0, 3))
+        dims = tuple(None if draw(st.integers(0, 4)) == 0 else builder.new_dim() for _ in range(ndim))
+        outputs.append(builder.expr(dims, draw(st.integers(0, max_depth))))
+    updates = [(v, dims) for v, dims in builder.inputs if isinstance(v, SharedVariable) and draw(st.booleans())]
+    updates = [(v, builder.expr(dims, draw(st.integers(0, max_depth)))) for v, dims in updates]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    every_value = [rng.uniform(-3.0, 3.0, size=builder.shape(dims)).astype(dtype) for _, dims in builder.inputs]
+    every_input = [v for v, _ in builder.inputs]
+    try:
+        memo = evaluate([*outputs, *(u for _, u in updates)], every_input, every_value)
+        smooth = near_kink([*outputs, *(u for _, u in updates)], memo) is None
+    except ValueError:  # a max over an empty axis: the function must raise too
+        smooth = False
+    if smooth:
+        for _ in range(gradients):
+            of = builder.pick(outputs)
+            wrt = builder.pick(every_input)
+            cost = T.sum(of * of) if draw(st.booleans()) else T.sum(of)
+            outputs.insert(draw(st.integers(0, len(outputs))), T.grad(cost, wrt, disconnected_inputs="ignore"))
+        for j, (target, _) in enumerate(updates):
+            if dtype == "float64" and draw(st.integers(0, 2)) == 0:
+                step = T.grad(T.sum(builder.pick(outputs)), target, disconnected_inputs="ignore")
+                updates[j] = (target, target - 0.125 * step)
+    shared = [k for k, v in enumerate(every_input) if isinstance(v, SharedVariable)]
+    plain = [k for k in range(len(every_input)) if k not in shared]
+    return FunctionExample(dtype, [every_input[k] for k in plain], [every_value[k] for k in plain],
+                           [every_input[k] for k in shared], [every_value[k] for k in shared], outputs,
+                           updates)  # fmt: skip
+
+
+def check_updates(example: FunctionExample, calls: int = 2) -> str:
+    """Call the compiled function ``calls`` times, each time comparing its outputs with the reference
+    computed from the shared variables' values before the call, and then their new values with the
+    updates' reference (the same old values); returns 'updates', or 'error' where both raised."""
+    try:
+        return _check_updates(example, calls)
+    except Exception as err:
+        updates = [f"  update {s.name} <- {theano.pp(u, simplify=False)}" for s, u in example.updates]
+        text = describe([*example.inputs, *example.shared], example.outputs, [*example.values, *example.shared_values])
+        raise AssertionError(f"{type(err).__name__}: {err}\n{text}\n" + "\n".join(updates)) from err
+
+
+def _check_updates(example: FunctionExample, calls: int) -> str:
+    for var, value in zip(example.shared, example.shared_values):
+        var.set_value(value)
+    f = theano.function(example.inputs, example.outputs, updates=example.updates, on_unused_input="ignore")
+    updated = {id(s): u for s, u in example.updates}
+    for call in range(calls):
+        old = [s.get_value() for s in example.shared]
+        every = [*example.inputs, *example.shared]
+        try:
+            memo = evaluate([*example.outputs, *updated.values()], every, [*example.values, *old])
+        except ValueError as refused:
+            try:
+                f(*example.values)
+            except ValueError:
+                if not all(np.array_equal(s.get_value(), value) for s, value in zip(example.shared, old)):
+                    raise AssertionError("a call that raised changed a shared variable") from None
+                return "error"
+            raise AssertionError(f"the reference raised {refused!r}, the compiled function did not") from None
+        results = f(*example.values)
+        for k, out in enumerate(example.outputs):
+            problem = mismatch(results[k], memo[id(out)], example.dtype, scale(out, memo))
+            if problem:
+                raise AssertionError(f"call {call}, output {k}: {problem}")
+        for s, value in zip(example.shared, old):
+            new = s.get_value()
+            if id(s) not in updated:
+                if not np.array_equal(new, value):
+                    raise AssertionError(f"call {call}: {s.name}, not updated, changed: {value} -> {new}")
+                continue
+            want = memo[id(updated[id(s)])]
+            problem = mismatch(new, want, example.dtype, scale(updated[id(s)], memo))
+            if problem:
+                raise AssertionError(f"call {call}, update of {s.name}: {problem}")
+            s.set_value(want)  # the next call starts from the reference's values
+    return "updates"
+
+
+# ------------------------------------------------------------------------------------------------
+# Every backend: the same graph compiled for another device gives the CPU's results
+
+
+def check_on_device(device: str, dtype: str, inputs: list[Variable], outputs: list[Variable],
+                    values: list[np.ndarray], seed: int) -> str:  # fmt: skip
+    """Compile the graph (with its gradients where they are defined) for the CPU and for
+    ``device``, and compare the results by the rules of :func:`mismatch`. Returns 'gradients' or
+    'values' for what was compared, 'error' where both refused, or 'domain error' where Numba's CUDA
+    simulator raised Python's ValueError "math domain error" (it runs ``math.sqrt``, ``math.log``,
+    ``math.asin``... outside their domain as Python, where the GPU gives nan, as the CPU does)."""
+    try:
+        return _check_on_device(device, dtype, inputs, outputs, values, seed)
+    except Exception as err:
+        raise AssertionError(f"{type(err).__name__}: {err}\n{describe(inputs, outputs, values)}") from err
+
+
+def _check_on_device(device, dtype, inputs, outputs, values, seed) -> str:
+    try:
+        memo = evaluate(outputs, inputs, values)
+    except ValueError:
+        memo = None
+    wanted, args, what = list(outputs), list(values), "values"
+    if memo is not None and dtype == "float64" and near_kink(outputs, memo) is None:
+        rng = np.random.default_rng(seed)
+        weights = [T.tensor("float64", [None] * o.ndim, name=f"w{i}") for i, o in enumerate(outputs)]
+        cost = sum(T.sum(w * o) for w, o in zip(weights, outputs))
+        wanted += [cost, *T.grad(cost, inputs, disconnected_inputs="ignore")]
+        inputs = [*inputs, *weights]
+        args += [rng.uniform(0.5, 1.5, size=memo[id(o)].shape) for o in outputs]
+        what = "gradients"
+        memo = evaluate(wanted, inputs, args)  # the gradients' intermediates, for their tolerances
+    results = {}
+    for where in ("cpu", device):
+        f = theano.function(inputs, wanted, on_unused_input="ignore", device=where)
+        try:
+            results[where] = f(*args)
+        except ValueError as err:
+            results[where] = err
+    cpu, other = results["cpu"], results[device]
+    if isinstance(other, ValueError) and "math domain error" in str(other):
+        return "domain error"
+    if isinstance(cpu, ValueError) or isinstance(other, ValueError):
+        if isinstance(cpu, ValueError) and isinstance(other, ValueError):
+            return "error"
+        raise AssertionError(f"only one raised: cpu {cpu!r}, {device} {other!r}")
+    for k, (got, want) in enumerate(zip(other, cpu)):
+        tolerance = scale(wanted[k], memo) if memo is not None and id(wanted[k]) in memo else 1.0
+        problem = mismatch(got, want, dtype, tolerance)
+        if problem:
+            raise AssertionError(f"output {k} on {device}: {problem}")
+    return what
+
+
+# ------------------------------------------------------------------------------------------------
+# Batches, for the long run: each in a process of its own, since Numba keeps the machine code of
+# every function compiled for the life of the process (about a MiB each)
+
+KINDS = {
+    "first order": (lambda: graphs(), lambda example, seed: check_example(*example, seed=seed)),
+    "second order": (lambda: scalar_graphs(), lambda example, seed: check_second_order(*example, seed=seed)),
+    "updates": (lambda: functions_with_updates(), lambda example, seed: check_updates(example)),
+    "cuda": (lambda: graphs(max_depth=2), lambda example, seed: check_on_device("cuda", *example, seed=seed)),
+}
+BATCH = 100
+
+
+def run_batch(kind: str, examples: int, seed: int) -> tuple[collections.Counter, str | None]:
+    """Check ``examples`` random examples of a kind of :data:`KINDS`, drawn from ``seed``: what
+    was checked (as the check functions name it), and Hypothesis's report of the first failure
+    (shrunk) or None."""
+    strategy, check = KINDS[kind]
+    checked: collections.Counter = collections.Counter()
+
+    @hypothesis.seed(seed)
+    @hypothesis.settings(max_examples=examples, deadline=None, database=None, print_blob=True,
+                         suppress_health_check=list(hypothesis.HealthCheck))  # fmt: skip
+    @hypothesis.given(strategy(), st.integers(0, 2**32 - 1))
+    def run(example, example_seed):
+        checked[check(example, example_seed)] += 1
+
+    try:
+        run()
+    except Exception as err:  # the shrunk example's report, with the blob that reproduces it
+        return checked, "".join(traceback.format_exception_only(err)) + "\n".join(getattr(err, "__notes__", []))
+    return checked, None
+
+
+def run_long(kind: str, total: int) -> tuple[collections.Counter, list[str]]:
+    """``total`` examples of ``kind`` in batches of :data:`BATCH`, each in a fresh process (as
+    many at once as there are cores), from random seeds: the counts, and the failures' reports."""
+    seeds = [int.from_bytes(os.urandom(4), "little") for _ in range(0, total, BATCH)]
+    sizes = [min(BATCH, total - start) for start in range(0, total, BATCH)]
+    checked: collections.Counter = collections.Counter()
+    failures = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=context, max_tasks_per_child=1) as pool:
+        batches = pool.map(run_batch, [kind] * len(seeds), sizes, seeds)
+        for done, (seed, (counts, failure)) in enumerate(zip(seeds, batches), 1):
+            checked.update(counts)
+            if failure:
+                failures.append(f"{kind}, batch seed {seed}:\n{failure}")
+                print(failures[-1], flush=True)  # now: a long run takes hours
+            print(f"fuzz, {kind}: {done}/{len(seeds)} batches, {sum(checked.values())} checked, "
+                  f"{len(failures)} failing", flush=True)  # fmt: skip
+    return checked, failures

@@ -1,9 +1,14 @@
-"""Property-based fuzzing: random well-typed graphs (see ``tests/fuzz.py``) compiled and compared
-with their node-by-node NumPy reference, and their gradients with finite differences.
+"""Property-based fuzzing (see ``tests/fuzz.py``): random well-typed graphs compiled and compared
+with their node-by-node NumPy reference, and their gradients with finite differences; the second
+derivatives of random scalar graphs (Hessian, Jacobian of the gradient, Rop, Lop, Hessian-vector
+product) with central differences of the compiled gradient; random functions with several outputs
+(some gradients of others) and updates of shared variables with the reference of each call.
 
-The default run checks 200 graphs, the same ones every time (derandomized), so CI is
-reproducible; ``pytest -m long tests/test_fuzz.py -s`` checks 2000 new random ones and prints a
-summary. Each bug the fuzzer found is pinned below by a regression test on its graph.
+The default run checks 200 first-order graphs and a few of each other kind, the same ones every
+time (derandomized), so CI is reproducible; ``pytest -m long tests/test_fuzz.py -s`` checks 8000
+new random ones (and ``tests/cuda/test_fuzz.py`` 2000 more on the GPU backend), in batches of
+fresh processes, and prints a summary. Each bug the fuzzer found is pinned below by a regression
+test on its graph (or in the test file of what it broke).
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ import symgrad as theano
 import symgrad.tensor as T
 from symgrad.ifelse import ifelse
 
-from .fuzz import check_example, graphs
+from .fuzz import (
+    check_example,
+    check_second_order,
+    check_updates,
+    functions_with_updates,
+    graphs,
+    run_long,
+    scalar_graphs,
+)
 
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=True)
 checked: collections.Counter = collections.Counter()
@@ -31,11 +44,25 @@ def test_random_graphs_match_numpy_and_finite_differences(example, seed):
     checked[check_example(*example, seed=seed)] += 1
 
 
+@settings(max_examples=3, derandomize=True, **SETTINGS)
+@given(scalar_graphs(max_depth=2), st.integers(0, 2**32 - 1))
+def test_second_derivatives_of_random_scalar_graphs_match_finite_differences(example, seed):
+    checked[check_second_order(*example, seed=seed)] += 1
+
+
+@settings(max_examples=6, derandomize=True, **SETTINGS)
+@given(functions_with_updates(max_depth=2))
+def test_random_functions_with_several_outputs_and_updates_match_the_reference(example):
+    checked[check_updates(example)] += 1
+
+
 @pytest.mark.long
-@settings(max_examples=2000, **SETTINGS)
-@given(graphs(), st.integers(0, 2**32 - 1))
-def test_random_graphs_long_run(example, seed):
-    checked[check_example(*example, seed=seed)] += 1
+@pytest.mark.parametrize("kind, total", [("first order", 3000), ("second order", 2500), ("updates", 2500)])
+def test_long_run(kind, total):
+    counts, failures = run_long(kind, total)
+    checked.update(counts)
+    print(f"\nfuzz, {kind}: {sum(counts.values())} checked: {dict(counts)}, {len(failures)} failures")
+    assert not failures, "\n\n".join(failures)
 
 
 @pytest.fixture(scope="module", autouse=True)

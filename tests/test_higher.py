@@ -117,6 +117,19 @@ def test_lop_and_rop_with_lists():
     np.testing.assert_allclose(got[3], jx[1] @ vxv + np.tensordot(ja[1], vav, 2), **tol)
 
 
+def test_lop_with_a_point_of_unknown_shape_for_a_broadcastable_output():
+    # Found by the second-order fuzzer: Lop(grad(sum(w * x), x), x, u) for x of static shape
+    # (1, 1) and a point u typed (?, ?) failed building the sweep ("dimshuffle() drops
+    # dimension(s) [0, 1] of u"): a point takes the static shape of its output, checked at run time.
+    x, w, u = T.tensor("float64", (1, 1), name="x"), T.dmatrix("w"), T.dmatrix("u")
+    g = T.grad(T.sum(w * x**3), x)
+    f = theano.function([x, w, u], [T.Lop(g, x, u), T.Lop(x * 2, x, u), T.Rop(g, x, u)])
+    got = f(np.full((1, 1), 2.0), np.full((1, 1), 3.0), np.full((1, 1), 5.0))
+    np.testing.assert_array_equal(got, [[[6 * 3 * 2 * 5]], [[10]], [[6 * 3 * 2 * 5]]])
+    with pytest.raises(ValueError, match="specify_shape"):
+        f(np.full((1, 1), 2.0), np.full((1, 1), 3.0), np.full((2, 1), 5.0))
+
+
 def test_rop_float32_and_of_the_identity():
     x, v = T.fvector("x"), T.fvector("v")
     f = theano.function([x, v], [T.Rop(T.exp(x) * 2, x, v), T.Rop(x, x, v)])

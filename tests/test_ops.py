@@ -279,6 +279,21 @@ def test_shape_ops_match_numpy():
         np.testing.assert_array_equal(got, want)
 
 
+def test_flatten_of_an_empty_array_keeps_the_product_of_the_trailing_lengths():
+    # Found by the fuzzer: flatten was a reshape to (x.shape[0], -1), which for x of shape (0, 3, 2)
+    # Numba made (0, 0), so a dot with a (6, k) matrix failed, and NumPy (the reference) refused.
+    x, w = T.dtensor3("x"), T.dmatrix("w")
+    f = theano.function([x, w], [x.flatten(2), x.flatten(), T.dot(x.flatten(2), w)])
+    for shape in [(0, 3, 2), (2, 0, 3), (0, 0, 2), (2, 3, 0), (2, 3, 4)]:
+        xv, wv = rand(shape, seed=1), rand((shape[1] * shape[2], 2), seed=2)
+        flat = xv.reshape(shape[0], shape[1] * shape[2])
+        got = f(xv, wv)
+        expected = [flat, xv.reshape(xv.size), flat @ wv]
+        assert [a.shape for a in got] == [a.shape for a in expected]
+        for a, b in zip(got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-12)  # the GPU sums the products in another order
+
+
 def test_shape_op_gradients():
     x = rand((2, 3, 4), seed=1)
     check_grad(lambda v: v.dimshuffle(2, 0, 1), [x])

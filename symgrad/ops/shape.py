@@ -6,6 +6,7 @@ nothing at all: it only changes how the kernel indexes its input.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -72,8 +73,10 @@ def transpose(x: Variable, axes: Sequence[int] | None = None) -> Variable:
 
 
 class Reshape(Op):
-    """Reshape to ``shape``: ints (one may be -1), ``('dim', k)``, the input's k-th length, or
-    ``('arg', j)``, the value of the j-th scalar input after ``x`` (a symbolic length)."""
+    """Reshape to ``shape``: ints (one may be -1), ``('dim', k)``, the input's k-th length,
+    ``('prod', k)``, the product of its lengths from the k-th on (flatten's last length: a -1
+    cannot tell it when the array is empty), or ``('arg', j)``, the value of the j-th scalar input
+    after ``x`` (a symbolic length)."""
 
     props = ("shape",)
 
@@ -103,12 +106,17 @@ class Reshape(Op):
 
 def _static_length(entry: int | tuple, x: Variable) -> int | None:
     """A shape entry's length as far as it is known before the call."""
+    if isinstance(entry, tuple) and entry[0] == "prod":
+        trailing = x.type.shape[entry[1] :]
+        return None if None in trailing else math.prod(trailing)
     if isinstance(entry, tuple):
         return x.type.shape[entry[1]] if entry[0] == "dim" else None
     return None if entry == -1 else entry
 
 
 def _runtime_length(entry: int | tuple | None, shape: tuple[int, ...], lengths: Sequence) -> int | None:
+    if isinstance(entry, tuple) and entry[0] == "prod":
+        return math.prod(shape[entry[1] :])
     if isinstance(entry, tuple):
         return int(shape[entry[1]] if entry[0] == "dim" else lengths[entry[1]])
     return entry
@@ -185,7 +193,7 @@ def flatten(x: Variable, ndim: int = 1) -> Variable:
     """Collapse the trailing dimensions so the result has ``ndim`` dimensions."""
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be between 1 and {x.ndim}, got {ndim}")
-    return apply(Reshape(tuple(("dim", k) for k in range(ndim - 1)) + (-1,)), x)
+    return apply(Reshape(tuple(("dim", k) for k in range(ndim - 1)) + (("prod", ndim - 1),)), x)
 
 
 # An index entry (or slice bound) taken from the op's next integer input: ``x[i]``, ``x[i:j]``.

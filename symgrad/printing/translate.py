@@ -262,7 +262,7 @@ class SympyTranslator(GraphPrinter):
         return x  # only T.grad sees the difference; to a reader it is the value itself
 
     def _print_Reshape(self, node: Apply, x: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
-        return opaque("reshape")(x, _shape(node.op.shape, x, lengths))
+        return opaque("reshape")(x, _shape(node.op.shape, x, lengths, node.inputs[0].ndim))
 
     def _print_ReshapeAs(self, node: Apply, g: sympy.Expr, like: sympy.Expr) -> sympy.Expr:
         return opaque("reshape")(g, opaque("shape")(like))
@@ -334,9 +334,10 @@ class SympyTranslator(GraphPrinter):
         return opaque(str(node.op))(*args)
 
 
-def _shape(entries: tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sympy.Tuple:
-    """An op's shape as its lengths: ints, None (any length), ``('dim', k)`` (``x``'s k-th length)
-    or ``('arg', j)`` (the j-th symbolic length)."""
+def _shape(entries: tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...], ndim: int = 0) -> sympy.Tuple:
+    """An op's shape as its lengths: ints, None (any length), ``('dim', k)`` (``x``'s k-th length),
+    ``('prod', k)`` (the product of ``x``'s lengths from the k-th on; ``x`` has ``ndim``
+    dimensions) or ``('arg', j)`` (the j-th symbolic length)."""
 
     def length(entry: int | tuple | None) -> sympy.Basic:
         if entry is None:
@@ -344,6 +345,8 @@ def _shape(entries: tuple, x: sympy.Expr, lengths: tuple[sympy.Expr, ...]) -> sy
         if not isinstance(entry, tuple):
             return sympy.Integer(entry)
         kind, k = entry
+        if kind == "prod":
+            return sympy.Mul(*(opaque("size", f"axis={d}")(x) for d in range(k, ndim)))
         return opaque("size", f"axis={k}")(x) if kind == "dim" else lengths[k]
 
     return sympy.Tuple(*(length(e) for e in entries))

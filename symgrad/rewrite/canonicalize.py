@@ -275,6 +275,8 @@ def _compose_reshapes(outer: Apply, inner: Apply) -> Variable | None:
     for entry in outer.op.shape:
         if isinstance(entry, tuple) and entry[0] == "arg":
             entry = arg(outer_lengths[entry[1]])
+        elif isinstance(entry, tuple) and entry[0] == "prod":  # a product of inner's result lengths
+            return None
         elif isinstance(entry, tuple):  # ("dim", k): a length of inner's result
             given = inner.op.shape[entry[1]]
             if given == -1:
@@ -305,7 +307,7 @@ def reshape_chain(node: Apply, ctx: Context) -> Variable | None:
         return apply(ReshapeAs(), inner.inputs[0], node.inputs[1])
     if isinstance(inner.op, Reshape):
         return _compose_reshapes(node, inner)
-    if not any(isinstance(e, tuple) and e[0] == "dim" for e in node.op.shape):
+    if not any(isinstance(e, tuple) and e[0] in ("dim", "prod") for e in node.op.shape):
         return apply(node.op, inner.inputs[0], *node.inputs[1:])
     return None
 

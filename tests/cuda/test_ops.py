@@ -10,6 +10,7 @@ from tests.test_ops import (  # noqa: F401 - pytest collects the imported tests
     test_dot_every_combination,
     test_dot_gradients,
     test_dot_shape_mismatch_names_operands,
+    test_flatten_of_an_empty_array_keeps_the_product_of_the_trailing_lengths,
     test_max_propagates_nan,
     test_negative_integer_powers_overflow_to_inf_as_in_numpy,
     test_piecewise_constant_ops_have_zero_gradient,
