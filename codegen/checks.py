@@ -98,6 +98,16 @@ def mismatch(p: ModulePrinter, conditions: list[str], what: str, node: Apply, op
     return [f"if {' or '.join(conditions)}:", "    " + p.fail("shape_mismatch", repr(what), p.where(node), **shapes)]
 
 
+def reshape_checks(p: ModulePrinter, step: Apply, lengths: list[str]) -> list[str]:
+    """NumPy's refusal to infer a ``-1`` length when the others multiply to 0 (Numba's reshape, and
+    the device's, would make it 0): ``reshape(x, (0, -1))`` raises, naming ``x``."""
+    if -1 not in step.op.shape:
+        return []
+    known = " * ".join(text for entry, text in zip(step.op.shape, lengths) if entry != -1) or "1"
+    what = f"reshape to ({', '.join(lengths)}): a -1 length is ambiguous where the others multiply to 0"
+    return mismatch(p, [f"{known} == 0"], what, step, [step.inputs[0]])
+
+
 def specify_shape_lines(p: ModulePrinter, step: Apply, out: str) -> list[str]:
     """``out`` is the input, once its lengths are checked against the ones specified."""
     x = p.names[step.inputs[0]]

@@ -61,6 +61,7 @@ from .checks import (
     join_checks,
     length_text,
     mismatch,
+    reshape_checks,
     scalar_index_checks,
     specify_shape_lines,
 )
@@ -191,8 +192,8 @@ def _region_loop(
 
 @CPU_RULES.register(Reshape, view=True)
 def _reshape(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    lengths = shape_text([length_text(p, e, step) for e in step.op.shape])
-    return [f"{out} = np.reshape({_contiguous(p, step)}, {lengths})"]
+    lengths = [length_text(p, e, step) for e in step.op.shape]
+    return reshape_checks(p, step, lengths) + [f"{out} = np.reshape({_contiguous(p, step)}, {shape_text(lengths)})"]
 
 
 @CPU_RULES.register(ReshapeAs, view=True)

@@ -47,7 +47,15 @@ from symgrad.ops.shape import (
     SubtensorGrad,
 )
 
-from .checks import alloc_checks, dot_checks, join_checks, length_text, scalar_index_checks, specify_shape_lines
+from .checks import (
+    alloc_checks,
+    dot_checks,
+    join_checks,
+    length_text,
+    reshape_checks,
+    scalar_index_checks,
+    specify_shape_lines,
+)
 from .cuda_indexing import gather, scatter
 from .names import shape_text
 from .rules import RuleTable
@@ -105,8 +113,10 @@ def _subtensor_grad(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
 
 @CUDA_RULES.register(Reshape, view=True)
 def _reshape(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
-    lengths = shape_text([length_text(p, e, step) for e in step.op.shape])
-    return [f"{out} = rt.reshape({p.device_value(step.inputs[0])}, {lengths})"]
+    lengths = [length_text(p, e, step) for e in step.op.shape]
+    return reshape_checks(p, step, lengths) + [
+        f"{out} = rt.reshape({p.device_value(step.inputs[0])}, {shape_text(lengths)})"
+    ]
 
 
 @CUDA_RULES.register(ReshapeAs, view=True)

@@ -311,3 +311,17 @@ def test_negative_integer_powers_overflow_to_inf_as_in_numpy():
     with np.errstate(divide="ignore", over="ignore"):
         for got, want in zip(f(data), [data**-2.0, data**-3.0, -(data**-2.0)]):
             np.testing.assert_array_equal(got, want)
+
+
+def test_reshape_refuses_to_infer_a_length_where_the_others_multiply_to_zero():
+    # NumPy raises; Numba's reshape made the -1 a 0 (found by the fuzzer on an empty tensor).
+    x = T.dtensor3("x")
+    f = theano.function([x], T.reshape(x, (x.shape[0], x.shape[1], -1)))
+    assert f(np.zeros((2, 3, 4))).shape == (2, 3, 4)
+    with pytest.raises(
+        ValueError,
+        match=r"reshape to \(x.shape\[0\], x.shape\[1\], -1\): a -1 length is ambiguous.*x has shape \(0, 3, 2\)",
+    ):
+        f(np.zeros((0, 3, 2)))
+    with pytest.raises(ValueError):
+        np.zeros((0, 3, 2)).reshape(0, 3, -1)

@@ -497,3 +497,12 @@ def test_linear_algebra_prints_as_on_the_board_in_latex():
     assert printing.latex(T.nlinalg.det(a)) == r"\det\left(a\right)"
     assert printing.latex(T.nlinalg.slogdet(a)[1]) == r"\log\left|\det\left(a\right)\right|"
     assert printing.latex(T.slinalg.expm(a)) == "e^{a}"
+
+
+def test_a_log_of_an_op_with_a_tuple_operand_prints():
+    # The domain check of log compared sum(...reshape(x0, (lengths))...) with 0, which SymPy refused
+    # (it took the call for non-real) with a TypeError, in pp and in the module header (the fuzzer).
+    x0 = T.dtensor3("x0")
+    x = T.reshape(x0, (x0.shape[0], x0.shape[1], -1))
+    text = theano.pp(T.log(T.sum(T.exp(x - T.max(x, axis=0, keepdims=True)), axis=0)), simplify=False)
+    assert text.startswith("log(sum(exp(") and "reshape(x0, (size(x0, axis=0), size(x0, axis=1), -1))" in text

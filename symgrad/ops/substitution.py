@@ -99,7 +99,10 @@ def compare(relation: type, lhs: sympy.Expr, rhs: sympy.Expr) -> sympy.Basic:
                     pieces.append(sympy.And(cond, *[sympy.Not(c) for c in earlier], compare(relation, *pair(value))))
                     earlier.append(cond)
                 return sympy.Or(*pieces)
-    return relation(lhs, rhs)
+    try:
+        return relation(lhs, rhs)
+    except TypeError:  # SymPy takes a side for non-real (a printed op with a tuple operand): unevaluated
+        return relation(lhs, rhs, evaluate=False)
 
 
 # The nodes whose evaluation may drop an operand's subexpression through an identity; a
