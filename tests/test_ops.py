@@ -9,6 +9,7 @@ import scipy.special
 
 import symgrad as theano
 import symgrad.tensor as T
+from symgrad.graph import toposort
 
 from .helpers import check_grad, rand
 
@@ -325,3 +326,16 @@ def test_reshape_refuses_to_infer_a_length_where_the_others_multiply_to_zero():
         f(np.zeros((0, 3, 2)))
     with pytest.raises(ValueError):
         np.zeros((0, 3, 2)).reshape(0, 3, -1)
+
+
+def test_the_numpy_reference_of_a_piecewise_gradient_broadcasts():
+    # d/dy x**y is 0 at x = 0 for y > 0: a Piecewise whose condition joins a matrix and a row, which
+    # NumPy's logical_and.reduce (as lambdify prints it) refused to stack. perform is the reference.
+    a, b = T.dmatrix("a"), T.drow("b")
+    x, y = np.array([[0.0, 0.5], [1.5, 2.0]]), np.array([[0.5, -0.5]])
+    value = {id(a): x, id(b): y}
+    for node in toposort([T.grad(T.sum(a**b), b)]):
+        args = [value[id(i)] if id(i) in value else i.data for i in node.inputs]
+        value[id(node.output)] = node.op.perform(*args)
+    expected = np.where(x == 0, 0.0, x**y * np.log(np.where(x == 0, 1.0, x))).sum(axis=0, keepdims=True)
+    np.testing.assert_allclose(value[id(node.output)], expected, rtol=1e-14)

@@ -178,6 +178,22 @@ class Elemwise(Op):
 _NUMPY_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+class _Folded:
+    """``np.logical_and``/``np.logical_or`` as lambdify prints them, ``logical_and.reduce((a, b))``,
+    but folding the operands pairwise, so that they broadcast (``ufunc.reduce`` stacks them into one
+    array first, which fails for a condition on a row and one on a matrix: the gradient of
+    ``x**y`` where y broadcasts)."""
+
+    def __init__(self, ufunc: np.ufunc) -> None:
+        self.ufunc = ufunc
+
+    def reduce(self, operands: Sequence) -> np.ndarray:
+        return functools.reduce(self.ufunc, operands)
+
+    def __call__(self, *operands: np.ndarray) -> np.ndarray:
+        return self.ufunc(*operands)
+
+
 def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callable:
     """``expr`` as a NumPy function of ``symbols`` (the reference implementation of an op)."""
     import sympy
@@ -204,6 +220,8 @@ def numpy_function(symbols: Sequence[sympy.Symbol], expr: sympy.Expr) -> Callabl
             "bitwise_not": np.invert,
             "logaddexp": np.logaddexp,
             "hypot": np.hypot,
+            "logical_and": _Folded(np.logical_and),
+            "logical_or": _Folded(np.logical_or),
         },
         "numpy",
     ]
