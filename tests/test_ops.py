@@ -339,3 +339,11 @@ def test_the_numpy_reference_of_a_piecewise_gradient_broadcasts():
         value[id(node.output)] = node.op.perform(*args)
     expected = np.where(x == 0, 0.0, x**y * np.log(np.where(x == 0, 1.0, x))).sum(axis=0, keepdims=True)
     np.testing.assert_allclose(value[id(node.output)], expected, rtol=1e-14)
+
+
+def test_an_unknown_reduction_is_refused_by_name():
+    # The lowering reads any name other than sum, prod and max as a min: reduce("add", x) was a min.
+    from symgrad.ops.reduce import reduce
+
+    with pytest.raises(ValueError, match="unknown reduction 'add'; the reductions are 'sum', 'prod', 'max', 'min'"):
+        reduce("add", T.dvector("x"))

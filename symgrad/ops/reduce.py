@@ -27,12 +27,17 @@ def reduce_dtype(reduction: str, dtype: str) -> str:
     return dtype
 
 
+REDUCTIONS = ("sum", "prod", "max", "min")
+
+
 class Reduce(Op):
     """``reduction`` ('sum', 'prod', 'max' or 'min') over ``axes`` (a sorted tuple)."""
 
     props = ("reduction", "axes")
 
     def __init__(self, reduction: str, axes: tuple[int, ...]) -> None:
+        if reduction not in REDUCTIONS:  # the lowering reads any other name as a min
+            raise ValueError(f"unknown reduction {reduction!r}; the reductions are {', '.join(map(repr, REDUCTIONS))}")
         self.reduction = reduction
         self.axes = axes
 
