@@ -271,11 +271,14 @@ class ModulePrinter(ABC):
         for _, value in deferred:
             names.add(value)
         copied: set[int] = set()
-        results = [
-            # Out(borrow=True): the array as the program has it, even if it is an input or shared value.
-            names[v] if k in options.borrowed and v.ndim and not copied.add(id(v)) else self.output_text(v, copied)
-            for k, v in enumerate(program.outputs)
-        ]
+        results = []
+        for k, v in enumerate(program.outputs):
+            if k in options.borrowed and v.ndim:
+                # Out(borrow=True): the array as the program has it, even if it is an input or shared value.
+                copied.add(id(v))
+                results.append(names[v])
+            else:
+                results.append(self.output_text(v, copied))
         # New shared values never alias an input, an output or another shared value.
         new_values = [self.new_shared_text(value, copied) for _, value in deferred]
 

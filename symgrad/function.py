@@ -212,7 +212,7 @@ def function(
         if recalled is not None:
             recalled.call = call
             return recalled
-    everything = optimize(everything, rewrites, exclude=[*exclude, *mode.excluded_rewrites()])
+    everything = optimize(everything, rewrites, exclude=excluded)
     spec = spec_of(everything, rewrites)
     if spec is None:
         listed = {id(v) for v in inputs}

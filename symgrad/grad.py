@@ -362,9 +362,13 @@ def _gradients(
     what: str = "the cost",
 ) -> list[Variable]:
     """The gradient of the 0-d ``cost`` for each of ``wrt``: the reverse sweep seeded with 1."""
-    one = make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)
-    grads = backprop([cost], [one], wrt, consider_constant)
+    grads = backprop([cost], [_unit_seed(cost)], wrt, consider_constant)
     return _results(wrt, grads, [cost], disconnected_inputs, who, what)
+
+
+def _unit_seed(cost: Variable) -> Variable:
+    """1 of the cost's dtype, the seed of its reverse sweep."""
+    return make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype)
 
 
 def _scalar_cost(cost, who: str, hint: str) -> Variable:
@@ -398,20 +402,19 @@ def grad(
     """
     who = "T.grad"
     _check_disconnected(disconnected_inputs, who)
+    if cost is not None:
+        cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output")
+    elif not known_grads:
+        raise TypeError(f"{who}: cost is None and no known_grads were given; pass a scalar cost")
     single, wrt_list = _as_list(wrt)
     _check_wrt(wrt_list, who)
     if known_grads:
         outputs, seeds = _known_seeds(known_grads, who)
         if cost is not None:
-            cost = _scalar_cost(cost, who, "reduce it first (e.g. T.sum(cost))")
-            outputs, seeds = [cost, *outputs], [make_elemwise(sym(0) * 0 + 1, [cost], cost.dtype), *seeds]
+            outputs, seeds = [cost, *outputs], [_unit_seed(cost), *seeds]
         grads = backprop(outputs, seeds, wrt_list, consider_constant)
         results = _results(wrt_list, grads, outputs, disconnected_inputs, who, "the cost and known_grads")
     else:
-        if cost is None:
-            raise TypeError(f"{who}: cost is None and no known_grads were given; pass a scalar cost")
-        hint = "reduce it first (e.g. T.sum(cost)), or use T.jacobian for a non-scalar output"
-        cost = _scalar_cost(cost, who, hint)
         results = _gradients(cost, wrt_list, consider_constant, disconnected_inputs, who)
     return results[0] if single else results
 

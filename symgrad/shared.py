@@ -108,12 +108,10 @@ class SharedVariable(TensorVariable):
         """
         if return_internal_type:
             with self.lock:
-                if self.storage.device_is_newer:
+                if self.storage.device_is_newer:  # the value lives on the GPU: its device array
                     from codegen.cuda_runtime import contiguous
 
                     return self.storage.device if borrow else contiguous(self.storage.device)
-                value = self.storage[0]
-            return value if borrow else value.copy()
         if borrow:
             return self.storage[0]
         with self.lock:  # not half-way through an update written in place

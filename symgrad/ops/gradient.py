@@ -23,12 +23,13 @@ from ..types import TensorType
 
 
 class GradientStop(Op):
-    """Base of the ops above: the identity forward; subclasses say what flows back."""
+    """Base of the ops above: ``x`` forward (any further inputs are only recorded, for
+    ``depends_on``); subclasses say what flows back."""
 
-    def make_type(self, x: Variable) -> TensorType:
+    def make_type(self, x: Variable, *others: Variable) -> TensorType:
         return x.type
 
-    def perform(self, x: np.ndarray) -> np.ndarray:
+    def perform(self, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
         return x
 
 
@@ -71,12 +72,6 @@ class DependsOn(GradientStop):
     tutorial compiles ``theano.function([W, V, x], T.Rop(T.dot(x, W), W, V))``, whose value
     ``dot(x, V)`` does not read ``W``, and an input nothing uses would be refused.
     """
-
-    def make_type(self, x: Variable, *others: Variable) -> TensorType:
-        return x.type
-
-    def perform(self, x: np.ndarray, *others: np.ndarray) -> np.ndarray:
-        return x
 
     def vjp(self, inputs, output, g):
         return [g, *[None] * (len(inputs) - 1)]
