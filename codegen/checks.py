@@ -36,6 +36,15 @@ def scalar_index_checks(p: ModulePrinter, node: Apply) -> list[str]:
                 next(scalars)
             continue
         if item != SYMBOLIC:
+            if node.inputs[0].type.shape[dim] is None:  # a constant, checked when the graph was built if it could be
+                length = f"{x}.shape[{dim}]"
+                lines.append(f"if not -{length} <= {item} < {length}:")
+                lines.append(
+                    "    "
+                    + p.fail(
+                        "index_error", str(item), repr(f"{x}[{item}]"), str(dim), repr(x), Run(length), p.where(node)
+                    )
+                )
             continue
         i, length = names[next(scalars)], f"{x}.shape[{dim}]"
         lines.append(f"if not -{length} <= {i} < {length}:")

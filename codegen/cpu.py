@@ -32,7 +32,7 @@ from .checks import kernel_checks
 from .cpu_kernels import FASTMATH, emit_kernel, threshold_name
 from .cpu_rules import CPU_RULES
 from .kernel_body import describe
-from .lower import Branch, Kernel, Loop, Program, Step
+from .lower import Branch, Kernel, Loop, Program, ScanLoop, Step
 from .module import ModuleOptions, ModulePrinter, Run, constant_text
 from .names import np_dtype
 from .scalar_printer import NumbaPrinter
@@ -57,6 +57,8 @@ class CpuModulePrinter(ModulePrinter):
         self.failures: list[str] = []
         #: What each step does, in order, for a profiled module (``ModuleOptions.profile``).
         self.step_names: list[str] = []
+        #: The helper functions the module has (``copy_2d``, ...), each printed once.
+        self.helpers: set[str] = set()
 
     def fail(self, error: str, *args: str, **keywords: str) -> str:
         if not self.compiled:
@@ -118,7 +120,8 @@ class CpuModulePrinter(ModulePrinter):
         elif isinstance(step, Branch):
             text = f"{names[step.node.output]} = ifelse({', '.join(names[v] for v in step.node.inputs)})"
         elif isinstance(step, Loop):
-            text = f"{names[step.output]} = a loop over rows"
+            over = "steps" if isinstance(step, ScanLoop) else "rows"
+            text = f"{', '.join(names[v] for v in step.outputs)} = a loop over {over}"
         else:
             text = f"{names[step.output]} = {step.op}({', '.join(names[v] for v in step.inputs)})"
         return text if len(text) <= 80 else text[:77] + "..."
@@ -155,8 +158,17 @@ class CpuModulePrinter(ModulePrinter):
     def empty(self, shape: str, dtype: str) -> str:
         return f"np.empty({shape}, dtype={np_dtype(dtype)})"
 
-    def store_row(self, out: str, i: str, row: str) -> str:
-        return f"{out}[{i}] = {row}"
+    def store_row(self, out: str, i: str, row: str, ndim: int) -> str:
+        return f"{out}[{i}] = {row}" if ndim == 0 else self.store_rows(out, i, "", row, ndim)
+
+    def store_rows(self, out: str, start: str, stop: str, value: str, ndim: int) -> str:
+        # Numba's array assignment takes seconds to compile for each new type: a loop nest of our own.
+        rows = f"{out}[{start}:{stop}]" if stop else f"{out}[{start}]"
+        name = f"copy_{ndim}d"
+        if name not in self.helpers:
+            self.helpers.add(name)
+            self.kernels.append(_copy_function(name, ndim))
+        return f"{name}({rows}, {value})"
 
     def header_lines(self) -> list[str]:
         lines = ["from numba import njit, prange", *self.function_imports("codegen.runtime")]
@@ -233,6 +245,21 @@ class CpuModulePrinter(ModulePrinter):
 #: Marks a kernel call that a program's twin on threads makes to the kernel's parallel twin when
 #: the condition after it holds (see ``_threads``).
 _THREADS = "  # on threads: "
+
+
+def _copy_function(name: str, ndim: int) -> str:
+    """``dst[...] = src`` for arrays of one shape, as a loop nest."""
+    index = ", ".join(f"i{d}" for d in range(ndim))
+    lines = [
+        "@njit(**KERNEL_OPTIONS)",
+        f"def {name}(dst, src):",
+        '    """dst[...] = src, both of one shape."""',
+        "    if dst.shape != src.shape:",
+        "        raise ValueError('the value stored has another shape than its destination')",
+    ]
+    lines += [f"{'    ' * (d + 1)}for i{d} in range(dst.shape[{d}]):" for d in range(ndim)]
+    lines.append(f"{'    ' * (ndim + 1)}dst[{index}] = src[{index}]")
+    return "\n".join(lines)
 
 
 def _threads(line: str, parallel: bool) -> list[str]:

@@ -173,8 +173,20 @@ class CudaModulePrinter(ModulePrinter):
     def empty(self, shape: str, dtype: str) -> str:
         return f"rt.empty({shape}, {dtype!r})"
 
-    def store_row(self, out: str, i: str, row: str) -> str:
+    def store_row(self, out: str, i: str, row: str, ndim: int) -> str:
         return f"rt.assign(rt.subtensor({out}, ({i},)), {row})"
+
+    def row_of(self, array: str, i: str) -> str:
+        return f"rt.subtensor({array}, ({i},))"
+
+    def rows_of(self, array: str, start: str, stop: str) -> str:
+        return f"rt.subtensor({array}, (slice({start}, {stop}),))"
+
+    def store_rows(self, out: str, start: str, stop: str, value: str, ndim: int) -> str:
+        return f"rt.assign({self.rows_of(out, start, stop)}, {value})"
+
+    def shape_of_row(self, row: str) -> str:
+        return f"tuple(np.shape({row}))"
 
     def launch(self, k: Kernel) -> list[str]:
         """Driver lines: allocate the results, launch the kernel (and the reduction's second pass)."""

@@ -9,7 +9,9 @@ reduces, so ``sum((a - b)**2)`` is one loop as well.
 
 Everything else (matrix products, views, slicing) is a *driver step*: one line of NumPy in the
 generated driver function, between kernel calls. A ``Map`` node (the rows of a Jacobian) becomes a
-:class:`Loop`: its inner graph is lowered to a program of its own, run once per row.
+:class:`Loop`: its inner graph is lowered to a program of its own, run once per row. The ``Scan``
+nodes of one loop (each gives one of its results) become one :class:`ScanLoop`, whose body runs
+once per time step.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from symgrad.ifelse import IfElse
 from symgrad.ops.elemwise import Elemwise, sym
 from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
+from symgrad.ops.scan import Scan, ScanCore
 from symgrad.ops.shape import DimShuffle
 from symgrad.ops.substitution import substitute
 from symgrad.rewrite import rebuild
@@ -220,6 +223,27 @@ class Loop:
     @property
     def inputs(self) -> tuple[Variable, ...]:
         return self.node.inputs
+
+    @property
+    def outputs(self) -> list[Variable]:
+        return [self.node.output]
+
+
+@dataclass(eq=False)
+class ScanLoop(Loop):
+    """The ``Scan`` nodes of one loop (``nodes``, the results the graph reads) as one ``for`` over
+    the time steps: ``body`` computes every state's next value and every output's row from the
+    slots (the sequences' rows, the states' taps) and the placeholders in ``bound``."""
+
+    nodes: list[Apply] = field(default_factory=list)
+
+    @property
+    def core(self) -> ScanCore:
+        return self.node.op.core
+
+    @property
+    def outputs(self) -> list[Variable]:
+        return [n.output for n in self.nodes]
 
 
 Step = Kernel | Apply | Branch | Loop
@@ -485,6 +509,7 @@ def _steps(outputs: list[Variable]) -> list[Step]:
 
     steps: list[Kernel | Apply] = []
     region_of: dict[int, Region] = {}  # by step
+    scans: dict[int, ScanLoop] = {}  # by id of the scan's core
     for node in fuser.nodes:
         if id(node.output) not in needed:
             continue
@@ -498,8 +523,12 @@ def _steps(outputs: list[Variable]) -> list[Step]:
                 region_of[id(kernel)] = regions[id(node)]
             else:
                 host.absorb(kernel)
+        elif isinstance(node.op, Scan) and id(node.op.core) in scans:
+            scans[id(node.op.core)].nodes.append(node)  # one loop computes every result of a scan
         else:
-            step = _loop(node) if isinstance(node.op, Map) else node
+            step = _loop(node) if isinstance(node.op, Map) else _scan_loop(node) if isinstance(node.op, Scan) else node
+            if isinstance(step, ScanLoop):
+                scans[id(node.op.core)] = step
             steps.append(step)
             region_of[id(step)] = regions[id(node)]
     nested = _nest(steps, region_of)
@@ -524,7 +553,7 @@ def _write_in_place(program: Program, target: Variable, value: Variable) -> None
             if result is not None:
                 found = position, step, result
         elif any(id(i) in aliases for i in step.inputs):
-            aliases.add(id(step.output))
+            aliases.update(id(v) for v in (step.outputs if isinstance(step, Loop) else [step.output]))
     if found is None or target.ndim == 0:
         return
     position, kernel, result = found
@@ -552,6 +581,42 @@ def _loop(node: Apply) -> Loop:
     return Loop(node, lower([node.op.index, *(placeholder for placeholder, _ in bound)], [row]), bound)
 
 
+def _scan_loop(node: Apply) -> ScanLoop:
+    """A Scan node's loop, lowered like a Map's: the body's inputs are the slots and placeholders."""
+    steps, bound = scan_body(node)
+    core = node.op.core
+    slots = [*core.sequence_slots, *(s for taps in core.state_slots for s in taps)]
+    return ScanLoop(node, lower([*slots, *(placeholder for placeholder, _ in bound)], steps), bound, [node])
+
+
+def scan_body(node: Apply) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
+    """What a Scan node's loop computes each step, and the (placeholder, outer value) pairs it
+    reads: the body rebuilt as ``loop_body`` rebuilds a Map's row."""
+    core = node.op.core
+    first_bound = len(node.inputs) - len(core.bound_slots)
+    replace, bound = _bind(core.bound_slots, node.inputs[first_bound:])
+    return rebuild(list(core.steps), replace), bound
+
+
+def _bind(
+    placeholders: tuple[Variable, ...], values: tuple[Variable, ...]
+) -> tuple[dict[Variable, Variable], list[tuple[Variable, Variable]]]:
+    """Which placeholders of a loop body to replace (by a constant, or by the one placeholder kept
+    for their value), and the (placeholder, outer value) pairs kept (see ``loop_body``)."""
+    replace: dict[Variable, Variable] = {}
+    kept: dict[int, Variable] = {}  # id(outer value) -> the placeholder that stands for it
+    bound: list[tuple[Variable, Variable]] = []
+    for placeholder, value in zip(placeholders, values):
+        if isinstance(value, Constant):
+            replace[placeholder] = value
+        elif id(value) in kept:
+            replace[placeholder] = kept[id(value)]
+        else:
+            kept[id(value)] = placeholder
+            bound.append((placeholder, value))
+    return replace, bound
+
+
 def loop_body(node: Apply) -> tuple[Variable, list[tuple[Variable, Variable]]]:
     """The row a Map node's loop computes, and the (placeholder, outer value) pairs it reads.
 
@@ -563,19 +628,8 @@ def loop_body(node: Apply) -> tuple[Variable, list[tuple[Variable, Variable]]]:
     row is rebuilt with a constant in place of its placeholder and one placeholder for each
     distinct value.
     """
-    op = node.op
-    replace: dict[Variable, Variable] = {}
-    kept: dict[int, Variable] = {}  # id(outer value) -> the placeholder that stands for it
-    bound: list[tuple[Variable, Variable]] = []
-    for placeholder, value in zip(op.placeholders, node.inputs[2:]):
-        if isinstance(value, Constant):
-            replace[placeholder] = value
-        elif id(value) in kept:
-            replace[placeholder] = kept[id(value)]
-        else:
-            kept[id(value)] = placeholder
-            bound.append((placeholder, value))
-    (row,) = rebuild([op.row], replace)
+    replace, bound = _bind(node.op.placeholders, node.inputs[2:])
+    (row,) = rebuild([node.op.row], replace)
     return row, bound
 
 

@@ -26,11 +26,12 @@ import numpy as np
 from symgrad.graph import Apply, Constant, Variable, toposort
 from symgrad.ops.indexing import IncSubtensor
 from symgrad.ops.loop import Map
+from symgrad.ops.scan import Scan
 from symgrad.ops.shape import DimShuffle, SpecifyShape, SubtensorGrad
 from symgrad.printing.formulas import pp
 
 from .errors import built_at as built_at_text
-from .lower import Branch, Kernel, Loop, Program, Step, constants_of, loop_body
+from .lower import Branch, Kernel, Loop, Program, ScanLoop, Step, constants_of, loop_body, scan_body
 from .names import Names, entry_name, np_dtype
 from .rules import RuleTable
 from .scalar_printer import NumbaPrinter
@@ -165,6 +166,8 @@ class ModulePrinter(ABC):
                 driver += self.kernel_step(step)
             elif isinstance(step, Branch):
                 driver += self.branch(step)
+            elif isinstance(step, ScanLoop):
+                driver += self.scan_loop(step)
             elif isinstance(step, Loop):
                 driver += self.loop(step)
             else:
@@ -241,8 +244,101 @@ class ModulePrinter(ABC):
             f"{out} = {self.empty(f'({rows},) + np.shape({names[like]})', loop.output.dtype)}",
             f"for {i} in range({rows}):",
             *("    " + line for line in body),
-            f"    {self.store_row(out, i, names[loop.row])}",
+            f"    {self.store_row(out, i, names[loop.row], loop.row.ndim)}",
         ]
+
+    def scan_loop(self, loop: ScanLoop) -> list[str]:
+        """A scan as a ``for`` over the time steps. Each state lives in a buffer of its initial rows
+        then one row per step (or, kept only for its last value, in two rows used in turn); the
+        body reads the rows its taps name and the sequences' row ``t``, and its results are stored
+        as the next rows. Outputs not fed back are allocated once the first row gives their shape."""
+        names, core = self.names, loop.core
+        n, sequences, initial, _ = core.split_inputs(loop.inputs)
+        for placeholder, value in loop.bound:
+            self.alias(placeholder, value)
+        made = {node.op.which: node.output for node in loop.nodes}
+        lines, steps = self.row_count(n)
+        t = names.fresh("t")
+        what = repr(f"scan {core.name!r}" if core.name else "scan")
+        where = self.where(loop.node)
+        reads, stores, after = [], [], []
+        backwards = f"{steps} - 1 - {t}"  # the row of a sequence read (an output stored) backwards
+        n_seq = len(sequences)
+        for slot, seq, back in zip(core.sequence_slots, sequences, core.backwards):
+            shapes = {names[seq]: self.shape(seq), "n_steps": Run(f"({steps},)")}
+            lines += [
+                f"if {names[seq]}.shape[0] != {steps}:",
+                "    " + self.fail("shape_mismatch", what, where, **shapes),
+            ]
+            reads.append(f"{names.add(slot)} = {self.row_of(names[seq], backwards if back else t)}")
+        buffers = []
+        for k, (info, window, slots) in enumerate(zip(core.states, initial, core.state_slots)):
+            result = names.add(made[k]) if k in made else names.fresh("state")
+            shape = f"{names[window]}.shape[1:]"
+            if info.keep_all:
+                buffer, rows = result, f"({info.lag} + {steps},) + {shape}"
+                lines += [
+                    f"{buffer} = {self.empty(rows, window.dtype)}",
+                    self.store_rows(buffer, "0", str(info.lag), names[window], window.ndim),
+                ]
+                reads += [
+                    f"{names.add(s)} = {self.row_of(buffer, _plus(t, info.lag + tap))}"
+                    for s, tap in zip(slots, info.taps)
+                ]
+            else:  # lag 1: row t % 2 holds the state before step t, row (t + 1) % 2 receives its next value
+                buffer = names.fresh(f"{result}_rows")
+                lines += [
+                    f"{buffer} = {self.empty(f'(2,) + {shape}', window.dtype)}",
+                    self.store_rows(buffer, "0", "1", names[window], window.ndim),
+                ]
+                reads.append(f"{names.add(slots[0])} = {self.row_of(buffer, f'{t} % 2')}")
+                after.append(f"{result} = {self.rows_of(buffer, f'{steps} % 2', f'{steps} % 2 + 1')}")
+            buffers.append(buffer)
+        body = self.nested_steps(loop.body.steps)
+        new_values = [names[v] for v in loop.body.outputs]
+        for info, buffer, new, step in zip(core.states, buffers, new_values, core.steps):
+            stores += self.row_check(buffer, new, step, what, where)
+            stores.append(
+                self.store_row(buffer, _plus(t, info.lag) if info.keep_all else f"({t} + 1) % 2", new, step.ndim)
+            )
+        for which, step in enumerate(core.steps[core.n_states :], start=core.n_states):
+            row, back = new_values[which], core.backwards[n_seq + which - core.n_states]
+            out = names.add(made[which]) if which in made else names.fresh("rows")
+            rows = f"({steps},)" if step.ndim == 0 else f"({steps},) + {self.shape_of_row(row)}"
+            lines.append(f"{out} = {self.empty('(' + '0, ' * (step.ndim + 1) + ')', step.dtype)}")
+            stores += [f"if {t} == 0:", f"    {out} = {self.empty(rows, step.dtype)}"]
+            stores += self.row_check(out, row, step, what, where)
+            stores.append(self.store_row(out, backwards if back else t, row, step.ndim))
+        states = ", ".join(names[w] for w in initial) or "none"
+        return lines + [
+            f"# {what[1:-1]}: step {t} reads a row of each sequence and the states before it ({states} at first)",
+            f"for {t} in range({steps}):",
+            *("    " + line for line in reads + body + stores),
+            *after,
+        ]
+
+    def row_check(self, rows: str, row: str, step: Variable, what: str, where: str) -> list[str]:
+        """Lines checking that a step's result has the shape of the rows it is stored in."""
+        if step.ndim == 0:
+            return []
+        shapes = {"each_step": Run(f"{rows}.shape[1:]"), "this_step": Run(f"{row}.shape")}
+        return [f"if {row}.shape != {rows}.shape[1:]:", "    " + self.fail("shape_mismatch", what, where, **shapes)]
+
+    def row_of(self, array: str, i: str) -> str:
+        """Row ``i`` of an array (a view)."""
+        return f"{array}[{i}]"
+
+    def rows_of(self, array: str, start: str, stop: str) -> str:
+        """Rows ``start`` to ``stop`` of an array (a view)."""
+        return f"{array}[{start}:{stop}]"
+
+    @abstractmethod
+    def store_rows(self, out: str, start: str, stop: str, value: str, ndim: int) -> str:
+        """The line storing ``value`` (``ndim`` dimensions) in rows ``start`` to ``stop`` of ``out``."""
+
+    def shape_of_row(self, row: str) -> str:
+        """The shape of an array, as a tuple."""
+        return f"{row}.shape"
 
     def alias(self, placeholder: Variable, value: Variable) -> None:
         """A loop body's placeholder reads the outer value under its name."""
@@ -257,8 +353,8 @@ class ModulePrinter(ABC):
         """An expression allocating an uninitialized array."""
 
     @abstractmethod
-    def store_row(self, out: str, i: str, row: str) -> str:
-        """The line storing row ``i`` of a loop's result."""
+    def store_row(self, out: str, i: str, row: str, ndim: int) -> str:
+        """The line storing ``row`` (``ndim`` dimensions) as row ``i`` of a loop's result."""
 
     # --- the module -------------------------------------------------------------------------------
     def emit(self) -> str:
@@ -454,10 +550,18 @@ def graph_nodes(outputs: Sequence[Variable], updates: Sequence[tuple[Variable, V
 
 def _nodes_of(outputs: list[Variable]) -> list[Apply]:
     nodes = toposort(outputs)
+    scans: set[int] = set()
     for node in list(nodes):
         if isinstance(node.op, Map):
             nodes += _nodes_of([loop_body(node)[0]])
+        elif isinstance(node.op, Scan) and id(node.op.core) not in scans:
+            scans.add(id(node.op.core))
+            nodes += _nodes_of(scan_body(node)[0])
     return nodes
+
+
+def _plus(t: str, offset: int) -> str:
+    return t if offset == 0 else f"{t} + {offset}"
 
 
 def built_at(nodes: list[Apply], numbers: Sequence[int]) -> dict[int, str]:

@@ -50,6 +50,8 @@ def defines(step: Step) -> list[Variable]:
         # What a side makes stays visible after it: a later ifelse on the same condition reads it.
         inner = [v for s in step.then_steps + step.else_steps for v in defines(s)]
         return _unique([*inner, step.node.output])
+    if isinstance(step, Loop):
+        return step.outputs
     return [step.output]
 
 

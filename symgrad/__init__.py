@@ -26,7 +26,10 @@ __all__ = ["In", "Mode", "Out", "SharedVariable", "config", "function", "grad", 
 # Printing, explain_grad, SymPy interop and the optimizers load on first use, keeping `import symgrad` cheap.
 _LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),
          "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy"), "optim": ("optim", None),
-         "optimize": ("optimize", None), "gradient": ("gradient", None), "clone": ("replace", "clone")}  # fmt: skip
+         "optimize": ("optimize", None), "gradient": ("gradient", None), "clone": ("replace", "clone"),
+         "scan_module": ("scan_module", None), "scan": ("scan_module", "scan"), "map": ("scan_module", "map"),
+         "reduce": ("scan_module", "reduce"), "foldl": ("scan_module", "foldl"),
+         "foldr": ("scan_module", "foldr")}  # fmt: skip
 __all__ += list(_LAZY)
 
 

@@ -143,17 +143,35 @@ def sweep(
     adjoints: dict[int, list[Variable]] = {}
     for out, seed in zip(outputs, seeds):
         adjoints.setdefault(id(out), []).append(seed)
+    joint = _joint_groups(nodes)
     for node in reversed(nodes):
-        terms = adjoints.get(id(node.output))
-        if not terms or id(node.output) not in wanted:
-            continue
-        g = _add_all(terms, node.output)
-        if observer is not None:
-            observer.adjoint(node.output, g)
-        if isinstance(node.op, IfElse):
-            _sweep_branches(node, g, nodes, outputs, wanted, consider_constant, adjoints)
-            continue
-        input_grads = node.op.vjp(node.inputs, node.output, g)
+        if id(node) in joint:
+            # One node of several that compute the results of one operation (a scan's loop): the
+            # group is differentiated together, at its first node, once every result's adjoint is complete.
+            members = joint[id(node)]
+            if node is not members[0]:
+                continue
+            grads = []
+            for member in members:
+                terms = adjoints.get(id(member.output))
+                if terms and id(member.output) in wanted:
+                    grads.append((member.op, _add_all(terms, member.output)))
+                    if observer is not None:
+                        observer.adjoint(member.output, grads[-1][1])
+            if not grads:
+                continue
+            input_grads = node.op.joint_vjp(node.inputs, grads)
+        else:
+            terms = adjoints.get(id(node.output))
+            if not terms or id(node.output) not in wanted:
+                continue
+            g = _add_all(terms, node.output)
+            if observer is not None:
+                observer.adjoint(node.output, g)
+            if isinstance(node.op, IfElse):
+                _sweep_branches(node, g, nodes, outputs, wanted, consider_constant, adjoints)
+                continue
+            input_grads = node.op.vjp(node.inputs, node.output, g)
         for position, (inp, gi) in enumerate(zip(node.inputs, input_grads)):
             if gi is None or id(inp) not in wanted or isinstance(inp, Constant):
                 continue
@@ -171,6 +189,16 @@ def sweep(
         if id(node) not in forward:
             mark_gradient(node.output)  # for pictures: gradient nodes look different
     return gradients
+
+
+def _joint_groups(nodes: list[Apply]) -> dict[int, list[Apply]]:
+    """Nodes whose op has a ``joint_vjp`` (several results of one computation, each a node), grouped
+    by that computation (``joint_key``) and inputs: id(node) -> the group, first node first."""
+    groups: dict[tuple, list[Apply]] = {}
+    for node in nodes:
+        if hasattr(node.op, "joint_vjp"):
+            groups.setdefault((node.op.joint_key, *map(id, node.inputs)), []).append(node)
+    return {id(node): group for group in groups.values() for node in group}
 
 
 def _sweep_branches(

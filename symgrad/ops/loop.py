@@ -44,8 +44,8 @@ def evaluate(outputs: Sequence[Variable], givens: dict[int, np.ndarray]) -> list
     return [value(o) for o in outputs]
 
 
-def describe_graph(roots: Sequence[Variable], output: Variable) -> str:
-    """A canonical text of the graph from ``roots`` to ``output``: equal text, equal computation
+def describe_graph(roots: Sequence[Variable], outputs: Sequence[Variable]) -> str:
+    """A canonical text of the graph from ``roots`` to ``outputs``: equal text, equal computation
     (what the disk-cache key needs from an op that holds a graph)."""
     ids = {id(v): k for k, v in enumerate(roots)}
     lines = [f"root {v.type} {v.name!r}" for v in roots]
@@ -56,11 +56,11 @@ def describe_graph(roots: Sequence[Variable], output: Variable) -> str:
             lines.append(f"const {v.dtype} {v.data.shape} {v.data.tobytes().hex()}")
         return str(ids[id(v)])
 
-    for node in toposort([output]):
+    for node in toposort(list(outputs)):
         args = ",".join(ref(i) for i in node.inputs)
         ids[id(node.output)] = len(ids)
         lines.append(f"{ids[id(node.output)]} = {node.op.signature()}({args}) {node.output.name!r}")
-    lines.append("out " + ref(output))
+    lines.append("out " + " ".join(ref(o) for o in outputs))
     return "\n".join(lines)
 
 
@@ -85,7 +85,7 @@ class Map(Op):
 
     def signature(self) -> str:
         if self._signature is None:  # the inner graph never changes: describe it once
-            self._signature = "Map(" + describe_graph([self.index, *self.placeholders], self.row) + ")"
+            self._signature = "Map(" + describe_graph([self.index, *self.placeholders], [self.row]) + ")"
         return self._signature
 
     def make_type(self, n: Variable, like: Variable, *outer: Variable) -> TensorType:
@@ -146,16 +146,31 @@ def map_rows(index: Variable, n: Variable, row: Variable, like: Variable) -> Var
     """``stack([row(i) for i in range(n)])`` where ``row`` is a graph in ``index`` (from
     :func:`new_index`) over outer variables; every row has ``like``'s shape.
 
-    What does not depend on ``index`` is hoisted: nodes, and the parts of elementwise expressions
-    that read only index-free values (see :class:`_Hoister`), stay in the outer graph and are
-    computed once; the values the loop body reads from them become the Map node's inputs.
+    What does not depend on ``index`` is hoisted (see :func:`hoist_invariants`): it stays in the
+    outer graph and is computed once; the values the loop body reads from it become the Map node's
+    inputs.
+    """
+    (inner_row,), placeholders, outer = hoist_invariants([row], [index])
+    return apply(Map(index, placeholders, inner_row), n, like, *outer)
+
+
+def hoist_invariants(
+    outputs: Sequence[Variable], varying_roots: Sequence[Variable]
+) -> tuple[list[Variable], tuple[Variable, ...], list[Variable]]:
+    """A loop body: ``outputs`` (graphs in ``varying_roots``, the values that change from one
+    iteration to the next, and in outer variables) with everything that does not depend on the
+    roots split off, to be computed once outside the loop.
+
+    Returns the body's outputs in terms of the roots and of *placeholders*, and the outer value
+    each placeholder stands for. Nodes, and the parts of elementwise expressions that read only
+    invariant values (see :class:`_Hoister`), stay outside.
     """
     from ..rewrite import rebuild
 
-    row, varying = _hoist(row, index)
-    # The frontier: values the index-dependent nodes read that do not themselves depend on it.
+    outputs, varying = _hoist(list(outputs), varying_roots)
+    # The frontier: values the varying nodes read that do not themselves vary.
     frontier: dict[int, Variable] = {}
-    for node in toposort([row]):
+    for node in toposort(outputs):
         if id(node.output) not in varying:
             continue
         for inp in node.inputs:
@@ -165,12 +180,13 @@ def map_rows(index: Variable, n: Variable, row: Variable, like: Variable) -> Var
                 frontier.update((id(v), v) for v in inp.owner.inputs if not isinstance(v, Constant))
             else:
                 frontier.setdefault(id(inp), inp)
-    if id(row) not in varying and not isinstance(row, Constant):
-        frontier.setdefault(id(row), row)  # every row is the same value, computed once outside
+    for out in outputs:
+        if id(out) not in varying and not isinstance(out, Constant):
+            frontier.setdefault(id(out), out)  # the same value every iteration, computed once outside
     outer = list(frontier.values())
     placeholders = tuple(make_variable(v.type, name=v.name) for v in outer)
-    (inner_row,) = rebuild([row], dict(zip(outer, placeholders)))
-    return apply(Map(index, placeholders, inner_row), n, like, *outer)
+    inner = rebuild(outputs, dict(zip(outer, placeholders)))
+    return inner, placeholders, outer
 
 
 def _is_fill(v: Variable) -> bool:
@@ -179,14 +195,14 @@ def _is_fill(v: Variable) -> bool:
     return v.owner is not None and isinstance(v.owner.op, Elemwise) and v.owner.op.expr.is_number
 
 
-def _hoist(row: Variable, index: Variable) -> tuple[Variable, set[int]]:
-    """``row`` with the index-free parts of its index-dependent elementwise nodes split off, and
-    the ids of the variables that depend on ``index``."""
+def _hoist(outputs: list[Variable], roots: Sequence[Variable]) -> tuple[list[Variable], set[int]]:
+    """``outputs`` with the invariant parts of their varying elementwise nodes split off, and the
+    ids of the variables that depend on ``roots``."""
     from ..rewrite import remake
 
-    varying = {id(index)}
+    varying = {id(r) for r in roots}
     new: dict[int, Variable] = {}
-    for node in toposort([row]):
+    for node in toposort(outputs):
         inputs = [new.get(id(i), i) for i in node.inputs]
         moving = {k for k, i in enumerate(inputs) if id(i) in varying}
         if not moving:
@@ -199,7 +215,7 @@ def _hoist(row: Variable, index: Variable) -> tuple[Variable, set[int]]:
             out = node.output
         new[id(node.output)] = out
         varying.add(id(out))
-    return new.get(id(row), row), varying
+    return [new.get(id(o), o) for o in outputs], varying
 
 
 class _Hoister:

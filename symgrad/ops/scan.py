@@ -1,0 +1,424 @@
+"""``Scan``: a loop over time steps whose body is a graph, with states carried from step to step.
+
+Theano's ``scan`` (``symgrad/scan.py`` is its front end) reduces to one form here, built by
+:func:`build_scan`:
+
+- *sequences*: outer arrays of exactly ``n`` rows; step ``t`` reads row ``t`` of each (taps and
+  ``go_backwards`` are slices and reversals the front end makes outside the loop);
+- *states*: each has an initial window of ``L`` rows (``L`` its largest lag) and lags ``taps``
+  (negative); step ``t`` reads, for lag ``-l``, the state ``l`` steps back and computes the next
+  one. A state keeps either every row, its *buffer* of ``L + n`` rows (initial rows first), or,
+  when only the final value matters (a sum carried through the loop), the last row only;
+- *outputs* not fed back: one row per step;
+- *bound* values: whatever the body reads that does not change from step to step, computed once
+  by the outer graph (the loop-invariant work is hoisted, as in ``ops/loop.py``).
+
+A graph node has one output, so a scan with several results is several ``Scan`` nodes sharing one
+:class:`ScanCore` and one list of inputs, each giving result ``which``; the back end runs them as
+one loop (``codegen/lower.py``) and the reverse sweep differentiates them together
+(:meth:`Scan.joint_vjp`): backpropagation through time is another scan, running backwards, whose
+states are the adjoints still owed to the last ``L`` rows of each state and the sums of the
+gradients of the bound values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..graph import Constant, Op, Variable, apply, make_variable
+from ..types import TensorType, describe_shape
+from .loop import describe_graph, evaluate, hoist_invariants
+
+
+@dataclass(frozen=True)
+class StateInfo:
+    """One carried state: its lags (``taps``, negative, ascending), ``lag`` (the largest, the rows
+    of its initial window), and whether every row is kept (``keep_all``) or only the last."""
+
+    taps: tuple[int, ...]
+    keep_all: bool = True
+
+    @property
+    def lag(self) -> int:
+        return -min(self.taps)
+
+
+class ScanCore:
+    """The loop body of a scan and how its inputs and results are laid out (see the module docstring).
+
+    The body's inputs are placeholders: ``sequence_slots`` (row ``t`` of each sequence),
+    ``state_slots`` (per state, one per tap) and ``bound_slots``; its results are ``steps``, the
+    new value of every state, then the row of every output. Compared by identity: each call of
+    :func:`build_scan` makes a new loop.
+    """
+
+    def __init__(
+        self,
+        sequence_slots: tuple[Variable, ...],
+        states: tuple[StateInfo, ...],
+        state_slots: tuple[tuple[Variable, ...], ...],
+        bound_slots: tuple[Variable, ...],
+        steps: tuple[Variable, ...],
+        name: str | None,
+        backwards: tuple[bool, ...] = (),
+    ) -> None:
+        self.sequence_slots = sequence_slots
+        self.states = states
+        self.state_slots = state_slots
+        self.bound_slots = bound_slots
+        self.steps = steps
+        self.name = name
+        # Per sequence, then per output: read (stored) at row n - 1 - t rather than t.
+        self.backwards = backwards or (False,) * (len(sequence_slots) + len(steps) - len(states))
+        self._signature: str | None = None
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def slots(self) -> list[Variable]:
+        """Every placeholder of the body, in the order of the node's inputs after ``n``."""
+        return [*self.sequence_slots, *(s for taps in self.state_slots for s in taps), *self.bound_slots]
+
+    def signature(self) -> str:
+        if self._signature is None:  # the body never changes: describe it once
+            layout = (f"states={[(s.taps, s.keep_all) for s in self.states]} sequences={len(self.sequence_slots)} "
+                      f"backwards={self.backwards}")  # fmt: skip
+            self._signature = f"Scan({layout}\n{describe_graph(self.slots, self.steps)})"
+        return self._signature
+
+    def split_inputs(self, inputs: Sequence) -> tuple[object, list, list, list]:
+        """A node's inputs as (n, sequences, initial windows, bound values)."""
+        n_seq, n_states = len(self.sequence_slots), self.n_states
+        return (
+            inputs[0],
+            list(inputs[1 : 1 + n_seq]),
+            list(inputs[1 + n_seq : 1 + n_seq + n_states]),
+            list(inputs[1 + n_seq + n_states :]),
+        )
+
+    def run(self, n: int, sequences: list, initial: list, bound: list) -> list[np.ndarray]:
+        """The NumPy reference: every result of the loop (buffers, last windows, stacked outputs)."""
+        buffers = [list(np.asarray(w)) for w in initial]
+        rows: list[list[np.ndarray]] = [[] for _ in self.steps[self.n_states :]]
+        givens = {id(p): np.asarray(v) for p, v in zip(self.bound_slots, bound)}
+        n_seq = len(sequences)
+        for t in range(n):
+            rows_read = [n - 1 - t if back else t for back in self.backwards[:n_seq]]
+            givens.update((id(p), np.asarray(s[r])) for p, s, r in zip(self.sequence_slots, sequences, rows_read))
+            for info, slots, buffer in zip(self.states, self.state_slots, buffers):
+                givens.update((id(p), np.asarray(buffer[len(buffer) + tap])) for p, tap in zip(slots, info.taps))
+            values = evaluate(self.steps, givens)
+            for buffer, value, window in zip(buffers, values, initial):
+                buffer.append(np.broadcast_to(value, np.shape(window)[1:]).astype(np.asarray(window).dtype))
+            for out, value in zip(rows, values[self.n_states :]):
+                out.append(value)
+        results = []
+        for info, buffer, window in zip(self.states, buffers, initial):
+            kept = buffer if info.keep_all else buffer[-info.lag :]
+            results.append(np.array(kept, dtype=np.asarray(window).dtype).reshape((len(kept), *np.shape(window)[1:])))
+        for step, out, back in zip(self.steps[self.n_states :], rows, self.backwards[n_seq:]):
+            out = out[::-1] if back else out
+            results.append(np.array(out, dtype=step.dtype) if out else np.empty((0,) * (step.ndim + 1), step.dtype))
+        return results
+
+
+class Scan(Op):
+    """Result ``which`` of the loop ``core`` (see the module docstring): for a state, its buffer
+    (``L + n`` rows, the initial window first) or its last window; for an output, its rows."""
+
+    props = ("core", "which")
+
+    def __init__(self, core: ScanCore, which: int) -> None:
+        self.core = core
+        self.which = which
+
+    def __str__(self) -> str:
+        return f"scan{{{self.core.name or 'loop'}}}[{self.which}]"
+
+    def signature(self) -> str:
+        return f"{self.core.signature()}[{self.which}]"
+
+    def make_type(self, n: Variable, *rest: Variable) -> TensorType:
+        core = self.core
+        _, sequences, initial, bound = core.split_inputs((n, *rest))
+        if n.ndim != 0 or n.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+            raise TypeError(f"scan: the number of steps must be an integer scalar, got {n!r} ({n.type})")
+        slots = [*core.sequence_slots, *(taps[0] for taps in core.state_slots), *core.bound_slots]
+        values = [*sequences, *initial, *bound]
+        if len(values) != len(slots):
+            raise TypeError(f"scan: expected {len(slots)} inputs after n_steps, got {len(values)}")
+        for slot, value, drop in zip(slots, values, [1] * (len(sequences) + len(initial)) + [0] * len(bound)):
+            if value.dtype != slot.dtype or value.ndim != slot.ndim + drop:
+                raise TypeError(f"scan: {value!r} ({value.type}) does not fit the loop's slot {slot!r} ({slot.type})")
+        steps = int(n.data) if isinstance(n, Constant) else None
+        if self.which < core.n_states:
+            info, window = core.states[self.which], initial[self.which]
+            rows = window.type.shape[0]
+            if not info.keep_all:
+                return window.type
+            return TensorType(
+                window.dtype, (None if steps is None or rows is None else rows + steps, *window.type.shape[1:])
+            )
+        step = core.steps[self.which]
+        return TensorType(step.dtype, (steps, *step.type.shape))
+
+    def perform(self, n: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+        _, sequences, initial, bound = self.core.split_inputs((n, *rest))
+        for s, slot in zip(sequences, self.core.sequence_slots):
+            if len(s) != int(n):
+                raise ValueError(f"scan: the sequence read as {slot!r} has {len(s)} rows, for {int(n)} steps")
+        return self.core.run(int(n), sequences, initial, bound)[self.which]
+
+    def vjp(self, inputs, output, g):
+        return self.joint_vjp(inputs, [(self, g)])
+
+    @property
+    def joint_key(self) -> ScanCore:
+        """The loop: the reverse sweep differentiates the results of one loop together."""
+        return self.core
+
+    def joint_vjp(self, inputs: Sequence[Variable], grads: Sequence[tuple[Scan, Variable]]) -> list[Variable | None]:
+        """The gradients of every input, given the gradients of some of the loop's results (each
+        with the op of the node giving it): one backward scan for all of them (see :func:`_backward`)."""
+        return _backward(self.core, list(inputs), {op.which: g for op, g in grads})
+
+
+def build_scan(
+    n: Variable,
+    sequences: Sequence[Variable],
+    initial: Sequence[Variable],
+    states: Sequence[StateInfo],
+    step: Callable[[list[Variable], list[list[Variable]]], list[Variable]],
+    name: str | None = None,
+    backwards: Sequence[bool] = (),
+) -> list[Variable]:
+    """The results of a loop of ``n`` steps (one per state, then one per output).
+
+    ``sequences`` have ``n`` rows each; ``initial`` holds each state's first window (``lag`` rows);
+    ``step(rows, taps)`` builds the body from a placeholder for the row of each sequence and one
+    for each tap of each state, and returns the new states then the outputs' rows. Whatever the
+    body reads from outside is bound to the loop as an input, computed once.
+    """
+    sequence_slots = [make_variable(TensorType(s.dtype, s.type.shape[1:]), name=_row_name(s)) for s in sequences]
+    state_slots = [
+        [make_variable(TensorType(w.dtype, w.type.shape[1:]), name=_tap_name(w, tap)) for tap in info.taps]
+        for w, info in zip(initial, states)
+    ]
+    results = list(step(sequence_slots, state_slots))
+    for k, window in enumerate(initial):
+        results[k] = _as_state(results[k], window, name)
+    roots = [*sequence_slots, *(s for taps in state_slots for s in taps)]
+    body, bound_slots, bound = hoist_invariants(results, roots)
+    slots = tuple(map(tuple, state_slots))
+    core = ScanCore(tuple(sequence_slots), tuple(states), slots, bound_slots, tuple(body), name, tuple(backwards))
+    inputs = (n, *sequences, *initial, *bound)
+    return [apply(Scan(core, which), *inputs) for which in range(len(body))]
+
+
+def as_row(x: Variable) -> Variable:
+    """``x`` with a leading dimension of length 1 (``x[None]``): a one-row window."""
+    from .shape import dimshuffle
+
+    return dimshuffle(x, ["x", *range(x.ndim)])
+
+
+def _row_name(sequence: Variable) -> str | None:
+    return f"{sequence.name}_t" if sequence.name else None
+
+
+def _tap_name(window: Variable, tap: int) -> str | None:
+    return f"{window.name}_tm{-tap}" if window.name else None
+
+
+def _as_state(value: Variable, window: Variable, name: str | None) -> Variable:
+    """A step's new state, checked against the state's type (from its initial value)."""
+    from ..tensor.basic import as_tensor_variable
+
+    value = as_tensor_variable(value)
+    row = TensorType(window.dtype, window.type.shape[1:])
+    where = f"scan{f' {name!r}' if name else ''}"
+    if value.dtype != row.dtype:
+        raise TypeError(
+            f"{where}: the step returns {value.dtype} for a state whose initial value is {row.dtype}; "
+            f"cast one of them (T.cast(..., {row.dtype!r}) on the step's result, or an initial value of its dtype)"
+        )
+    if value.ndim != row.ndim:
+        raise TypeError(
+            f"{where}: the step returns a {value.ndim}-d value for a state whose initial value is "
+            f"{row.ndim}-d (shape {describe_shape(row.shape)})"
+        )
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Backpropagation through time
+
+
+def _backward(core: ScanCore, inputs: list[Variable], grads: dict[int, Variable]) -> list[Variable | None]:
+    """The gradients of a scan's inputs from those of its results, by a scan running backwards.
+
+    Going back from step ``n - 1`` to 0, step ``t`` knows the full adjoint of every state's row
+    ``t`` (its own gradient plus what the later steps that read it sent back), and sends back, by
+    one reverse sweep of the body, the adjoints of what the step read: the rows of the states
+    ``l`` steps back (carried in a window of ``L`` pending adjoints per state), its sequences'
+    rows (stacked, one per step) and the bound values (summed over the steps). The forward rows
+    the body needs are read from the states' buffers: a state kept only as its last window is
+    recomputed with every row kept.
+    """
+    from ..grad import backprop
+    from ..rewrite import rebuild
+    from ..tensor.basic import as_tensor_variable, concatenate, zeros_like
+
+    n, sequences, initial, bound = core.split_inputs(inputs)
+    n_states = core.n_states
+    grads = {w: g for w, g in grads.items() if g is not None}
+    float_slots = [s for s in core.slots if s.type.is_float]
+    if not grads or not float_slots:
+        return [None] * len(inputs)
+    buffers = _full_buffers(core, inputs)
+
+    # Adjoints of the body's results (every state's, and those of the outputs with a gradient),
+    # as placeholders, and the body's sweep in their terms.
+    seeded = [w for w, s in enumerate(core.steps) if w < n_states or w in grads]
+    seeds = {w: make_variable(core.steps[w].type, name=f"{core.steps[w].name}_bar" if core.steps[w].name else None)
+             for w in seeded}  # fmt: skip
+    sweep = backprop([core.steps[w] for w in seeded], list(seeds.values()), float_slots)
+
+    # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
+    # stored (so in the other direction), and stores its sequences' gradients where they were read.
+    n_seq = len(sequences)
+    back_sequences: list[Variable] = []
+    back_directions: list[bool] = []
+    readers: list[Callable[[list[Variable]], Variable]] = []  # how the backward body finds each forward slot
+    for s, back in zip(sequences, core.backwards[:n_seq]):
+        back_sequences.append(s)
+        back_directions.append(not back)
+        readers.append(_nth(len(back_sequences) - 1))
+    for info, buffer in zip(core.states, buffers):
+        for tap in info.taps:
+            start = info.lag + tap
+            back_sequences.append(buffer[start : start + n])
+            back_directions.append(True)
+            readers.append(_nth(len(back_sequences) - 1))
+    seed_rows: dict[int, int] = {}
+    for which, g in grads.items():
+        if which >= n_states:
+            back_sequences.append(g)
+            back_directions.append(not core.backwards[n_seq + which - n_states])
+        elif core.states[which].keep_all:
+            back_sequences.append(g[core.states[which].lag :])
+            back_directions.append(True)
+        else:
+            continue  # a last window's adjoint starts the pending window instead
+        seed_rows[which] = len(back_sequences) - 1
+
+    pending_initial = []
+    for k, (info, window) in enumerate(zip(core.states, initial)):
+        g = grads.get(k)
+        pending_initial.append(_reversed_rows(g) if g is not None and not info.keep_all else zeros_like(window))
+    bound_float = [k for k, v in enumerate(bound) if v.type.is_float and id(core.bound_slots[k]) in sweep]
+    sums_initial = [zeros_like(bound[k]) for k in bound_float]
+    float_sequences = [j for j, s in enumerate(sequences) if s.type.is_float and id(core.sequence_slots[j]) in sweep]
+
+    def back_step(rows: list[Variable], taps: list[list[Variable]]) -> list[Variable]:
+        pending = [t[0] for t in taps[:n_states]]
+        sums = [t[0] for t in taps[n_states:]]
+        replace = dict(zip(core.bound_slots, bound))
+        for which, placeholder in seeds.items():
+            seed = rows[seed_rows[which]] if which in seed_rows else None
+            if which < n_states:
+                owed = pending[which][0]
+                seed = owed if seed is None else seed + owed
+            replace[placeholder] = seed
+        replace.update((slot, read(rows)) for slot, read in zip(_forward_slots(core), readers))
+        wanted = [sweep.get(id(s)) for s in core.slots]
+        present = [w for w in wanted if w is not None]
+        rebuilt = iter(rebuild(present, replace))
+        adjoint = {id(s): next(rebuilt) for s, w in zip(core.slots, wanted) if w is not None}
+
+        new_pending = []
+        for info, slots, window in zip(core.states, core.state_slots, pending):
+            by_lag = {-tap: adjoint.get(id(slot)) for slot, tap in zip(slots, info.taps)}
+            sent = [by_lag.get(l) for l in range(1, info.lag + 1)]
+            sent = [zeros_like(window[0]) if d is None else as_tensor_variable(d) for d in sent]
+            # Row i of the next window is owed to the state i + 1 steps before the next step's.
+            shifted = [window[i + 1] + sent[i] for i in range(info.lag - 1)] + [sent[-1]]
+            new_pending.append(concatenate([as_row(x) for x in shifted]) if len(shifted) > 1 else as_row(shifted[0]))
+        new_sums = [total + adjoint[id(core.bound_slots[k])] for k, total in zip(bound_float, sums)]
+        sequence_grads = [adjoint[id(core.sequence_slots[j])] for j in float_sequences]
+        return [*new_pending, *new_sums, *sequence_grads]
+
+    windows = [*pending_initial, *sums_initial]
+    infos = [StateInfo((-1,), keep_all=False)] * len(windows)
+    back_directions += [not back for j, back in enumerate(core.backwards[:n_seq]) if j in float_sequences]
+    results = build_scan(n, back_sequences, [as_row(w) for w in windows], infos, back_step, name=_back_name(core),
+                         backwards=back_directions)  # fmt: skip
+    pending_final = [r[0] for r in results[:n_states]]
+    sums_final = [r[0] for r in results[n_states : n_states + len(bound_float)]]
+    sequence_grads = results[n_states + len(bound_float) :]
+
+    input_grads: list[Variable | None] = [None] * len(inputs)
+    first_sequence, first_state, first_bound = 1, 1 + len(sequences), 1 + len(sequences) + n_states
+    for j, g in zip(float_sequences, sequence_grads):
+        input_grads[first_sequence + j] = g
+    for k, (info, window) in enumerate(zip(core.states, initial)):
+        if not window.type.is_float:
+            continue
+        owed = _reversed_rows(pending_final[k])
+        g = grads.get(k)
+        input_grads[first_state + k] = owed + _first_rows(g, info.lag) if g is not None and info.keep_all else owed
+    for k, total in zip(bound_float, sums_final):
+        input_grads[first_bound + k] = total
+    return input_grads
+
+
+def _reversed_rows(x: Variable) -> Variable:
+    """A window's rows in the other order (oldest first, or newest first)."""
+    return x if x.type.shape[0] == 1 else x[::-1]
+
+
+def _first_rows(x: Variable, rows: int) -> Variable:
+    """``x[:rows]`` with its length known to be ``rows`` (a slice's length is not, statically)."""
+    from ..tensor.basic import concatenate
+
+    pieces = [as_row(x[i]) for i in range(rows)]
+    return pieces[0] if rows == 1 else concatenate(pieces)
+
+
+def _nth(k: int) -> Callable[[list[Variable]], Variable]:
+    return lambda rows: rows[k]
+
+
+def _forward_slots(core: ScanCore) -> list[Variable]:
+    """The body's sequence and state slots, in the order ``_backward`` reads them."""
+    return [*core.sequence_slots, *(s for taps in core.state_slots for s in taps)]
+
+
+def _back_name(core: ScanCore) -> str:
+    return f"grad_of_{core.name}" if core.name else "grad_of_scan"
+
+
+def _full_buffers(core: ScanCore, inputs: list[Variable]) -> list[Variable]:
+    """Every state's buffer (``L + n`` rows): the node's own results where it keeps them all, else
+    those of the same loop run again keeping every row."""
+    if all(info.keep_all for info in core.states):
+        return [apply(Scan(core, k), *inputs) for k in range(core.n_states)]
+    from ..rewrite import rebuild
+
+    fresh = {s: make_variable(s.type, name=s.name) for s in core.slots}
+    steps = rebuild(list(core.steps), fresh)
+    full = ScanCore(
+        tuple(fresh[s] for s in core.sequence_slots),
+        tuple(StateInfo(info.taps) for info in core.states),
+        tuple(tuple(fresh[s] for s in taps) for taps in core.state_slots),
+        tuple(fresh[s] for s in core.bound_slots),
+        tuple(steps),
+        core.name,
+        core.backwards,
+    )
+    return [apply(Scan(full, k), *inputs) for k in range(core.n_states)]

@@ -1,0 +1,224 @@
+"""theano.scan and its family: values against NumPy loops, gradients (backpropagation through
+time) against central differences, the Theano tutorial's loops, and the errors users meet.
+
+Each test compiles as few functions as it can (a value and its gradients in one): compiling a
+program with a loop costs about a second.
+"""
+
+import numpy as np
+import pytest
+
+import symgrad as theano
+import symgrad.tensor as T
+from tests.helpers import numeric_grad, rand
+
+
+def assert_gradients(f, values, wrt, rtol=1e-6, atol=1e-8):
+    """``f(*values)`` returns ``[cost, d cost / d values[k] for k in wrt]``: each gradient against
+    central differences of the cost."""
+    results = f(*values)
+    for k, symbolic in zip(wrt, results[1:]):
+        expected = numeric_grad(lambda *v: f(*v)[0], values, k)
+        np.testing.assert_allclose(symbolic, expected, rtol=rtol, atol=atol, err_msg=f"gradient {k}")
+
+
+def test_the_tutorials_loops():
+    # "Loops" in the Theano tutorial, as written there: A**k, a polynomial, a counter, reductions.
+    k, A = T.iscalar("k"), T.vector("A")
+    result, updates = theano.scan(lambda prior, A: prior * A, outputs_info=T.ones_like(A), non_sequences=A, n_steps=k)
+    power = theano.function([A, k], result[-1], updates=updates)
+    np.testing.assert_allclose(power(np.arange(10, dtype="float32"), 3), np.arange(10.0) ** 3)
+
+    coefficients, x = T.vector("coefficients"), T.scalar("x")
+    components, _ = theano.scan(lambda c, p, x: c * x**p, sequences=[coefficients, T.arange(1000)], non_sequences=x)
+    polynomial = theano.function([coefficients, x], components.sum())
+    assert polynomial(np.asarray([1, 0, 2], dtype="float32"), 3) == pytest.approx(19.0)
+
+    counter, n = theano.shared(0), T.iscalar("n")
+    _, updates = theano.scan(lambda: {counter: counter + 1}, n_steps=n)
+    accumulate = theano.function([n], [], updates=updates)
+    accumulate(5)
+    accumulate(2)
+    assert counter.get_value() == 7
+
+    v = T.dvector("v")
+    zero = T.constant(0.0, dtype="float64")
+    total, _ = theano.reduce(lambda a, acc: acc + a, v, zero)
+    doubled, _ = theano.map(lambda a: 2 * a, v)
+    right, _ = theano.foldr(lambda a, acc: 10 * acc + a, v, zero)
+    left, _ = theano.foldl(lambda a, acc: 10 * acc + a, v, zero)
+    values = theano.function([v], [total, doubled, right, left])([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(values[0], 6.0)
+    np.testing.assert_allclose(values[1], [2.0, 4.0, 6.0])
+    assert values[2] == 321.0 and values[3] == 123.0
+
+
+def _rnn(dtype):
+    W, U = T.matrix("W", dtype=dtype), T.matrix("U", dtype=dtype)
+    b, h0, X = T.vector("b", dtype=dtype), T.vector("h0", dtype=dtype), T.matrix("X", dtype=dtype)
+    hs, updates = theano.scan(lambda x, h, W, U, b: T.tanh(T.dot(W, h) + T.dot(U, x) + b),
+                              sequences=X, outputs_info=h0, non_sequences=[W, U, b], name="rnn")  # fmt: skip
+    assert not updates
+    cost = (hs**2).sum() + hs[-1].sum()
+    return [W, U, b, X, h0], hs, cost
+
+
+def _rnn_reference(W, U, b, X, h0):
+    h, rows = h0, []
+    for x in X:
+        h = np.tanh(W @ h + U @ x + b)
+        rows.append(h)
+    return np.array(rows)
+
+
+def test_rnn_values_and_gradients_through_time():
+    inputs, hs, cost = _rnn("float64")
+    f = theano.function(inputs, [cost, *T.grad(cost, inputs)])
+    values = [
+        rand((3, 3), low=-0.6, high=0.6),
+        rand((3, 2), seed=1),
+        rand(3, seed=2),
+        rand((5, 2), seed=3),
+        rand(3, seed=4),
+    ]
+    expected = _rnn_reference(*values)
+    assert f(*values)[0] == pytest.approx((expected**2).sum() + expected[-1].sum(), rel=1e-12)
+    assert_gradients(f, values, range(5))
+
+
+def test_float32_rnn_computes_in_float32():
+    inputs, hs, cost = _rnn("float32")
+    f = theano.function(inputs, [hs, T.grad(cost, inputs[0])])
+    values = [rand(s, "float32", -0.5, 0.5, seed=k) for k, s in enumerate([(4, 4), (4, 3), 4, (6, 3), 4])]
+    states, gW = f(*values)
+    assert states.dtype == np.float32 and gW.dtype == np.float32
+    np.testing.assert_allclose(states, _rnn_reference(*[v.astype("float64") for v in values]), rtol=1e-5, atol=1e-6)
+    f64_inputs, _, f64_cost = _rnn("float64")
+    g64 = theano.function(f64_inputs, T.grad(f64_cost, f64_inputs[0]))(*[v.astype("float64") for v in values])
+    np.testing.assert_allclose(gW, g64, rtol=1e-4, atol=1e-5)
+
+
+def test_taps_several_outputs_and_their_gradients():
+    # A state read 1 and 3 steps back, a sequence read one row before and after, and an output
+    # that is not fed back; every result enters the cost.
+    x, s0, a = T.dvector("x"), T.dvector("s0"), T.dscalar("a")
+
+    def step(x_prev, x_next, s3, s1, a):
+        s = a * s1 - 0.5 * T.sin(s3) + x_prev * x_next
+        return s, s * s1
+
+    (s, y), updates = theano.scan(step, sequences=dict(input=x, taps=[-1, 1]),
+                                  outputs_info=[dict(initial=s0, taps=[-3, -1]), None], non_sequences=a)  # fmt: skip
+    cost = (s * T.arange(1, s.shape[0] + 1)).sum() + y.sum()
+    inputs = [x, s0, a]
+    f = theano.function(inputs, [cost, *T.grad(cost, inputs), s, y])
+    values = [rand(7, seed=5), rand(4, seed=6), np.float64(0.7)]
+    xv, s0v, av = values
+    buffer, rows = list(s0v[:3]), []
+    for t in range(5):
+        buffer.append(av * buffer[-1] - 0.5 * np.sin(buffer[-3]) + xv[t] * xv[t + 2])
+        rows.append(buffer[-1] * buffer[-2])
+    result = f(*values)
+    np.testing.assert_allclose(result[4], buffer[3:])
+    np.testing.assert_allclose(result[5], rows)
+    assert_gradients(lambda *v: f(*v)[:4], values, range(3))
+
+
+def test_go_backwards_and_its_gradient():
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+    hs, _ = theano.scan(lambda x, h: h * T.cos(x) + x, sequences=x, outputs_info=h0, go_backwards=True)
+    cost = (hs**2).sum()
+    f = theano.function([x, h0], [cost, *T.grad(cost, [x, h0]), hs])
+    xv = rand(6, seed=7)
+    h, expected = 0.3, []
+    for v in xv[::-1]:
+        h = h * np.cos(v) + v
+        expected.append(h)
+    np.testing.assert_allclose(f(xv, 0.3)[3], expected)
+    assert_gradients(lambda *v: f(*v)[:3], [xv, np.float64(0.3)], range(2))
+
+
+def test_jacobian_and_hessian_written_with_scan_equal_the_builtins():
+    x = T.dvector("x")
+    y = T.exp(x) * T.sin(x[::-1])
+    J, _ = theano.scan(lambda i, y, x: T.grad(y[i], x), sequences=T.arange(y.shape[0]), non_sequences=[y, x])
+    cost = T.sum(x**3 * T.cos(x))
+    gy = T.grad(cost, x)
+    H, _ = theano.scan(lambda i, gy, x: T.grad(gy[i], x), sequences=T.arange(gy.shape[0]), non_sequences=[gy, x])
+    f = theano.function([x], [J, T.jacobian(y, x), H, T.hessian(cost, x)])
+    J_scan, J_builtin, H_scan, H_builtin = f(rand(4, seed=8))
+    np.testing.assert_allclose(J_scan, J_builtin, rtol=1e-14)
+    np.testing.assert_allclose(H_scan, H_builtin, rtol=1e-14)
+
+
+def test_scan_inside_scan_and_second_order():
+    # The inner loop computes x_t ** k by repeated products; the outer one sums over t.
+    x, k = T.dvector("x"), T.iscalar("k")
+
+    def power(x_t, k):
+        powers, _ = theano.scan(lambda p, x_t: p * x_t, outputs_info=T.ones_like(x_t), non_sequences=x_t, n_steps=k)
+        return powers[-1]
+
+    rows, _ = theano.scan(power, sequences=x, non_sequences=k)
+    total, _ = theano.reduce(lambda r, acc: acc + T.sin(r), rows, T.constant(0.0, dtype="float64"))
+    f = theano.function([x, k], [total, T.grad(total, x), T.hessian(total, x)])
+    xv = rand(3, seed=9)
+    value, gradient, hessian = f(xv, 3)
+    assert value == pytest.approx(np.sin(xv**3).sum(), rel=1e-12)
+    np.testing.assert_allclose(gradient, np.cos(xv**3) * 3 * xv**2, rtol=1e-10)
+    np.testing.assert_allclose(hessian, np.diag(-np.sin(xv**3) * 9 * xv**4 + np.cos(xv**3) * 6 * xv), rtol=1e-9)
+
+
+def test_rop_and_lop_through_scan():
+    inputs, hs, _ = _rnn("float64")
+    W = inputs[0]
+    V, u = T.dmatrix("V"), T.dmatrix("u")
+    jv, uj = T.Rop(hs, W, V), T.Lop(hs, W, u)
+    f = theano.function([*inputs, V, u], [hs, jv, uj])
+    values = [
+        rand((3, 3), low=-0.6, high=0.6),
+        rand((3, 2), seed=1),
+        rand(3, seed=2),
+        rand((5, 2), seed=3),
+        rand(3, seed=4),
+    ]
+    Vv, uv = rand((3, 3), seed=10), rand((5, 3), seed=11)
+    _, jv_value, uj_value = f(*values, Vv, uv)
+    eps = 1e-6
+    plus = _rnn_reference(values[0] + eps * Vv, *values[1:])
+    minus = _rnn_reference(values[0] - eps * Vv, *values[1:])
+    np.testing.assert_allclose(jv_value, (plus - minus) / (2 * eps), rtol=1e-6, atol=1e-8)
+    # <u, J v> = <u J, v>: the two products agree.
+    assert np.sum(uv * jv_value) == pytest.approx(np.sum(uj_value * Vv), rel=1e-10)
+
+
+def test_zero_steps_give_empty_results():
+    x, h0 = T.dvector("x"), T.dvector("h0")
+    (hs, ys), _ = theano.scan(lambda x, h: [h + x, 2 * h], sequences=x, outputs_info=[h0, None])
+    last, _ = theano.reduce(lambda x, h: h + x, x, h0)
+    cost = hs.sum() + h0.sum()
+    f = theano.function([x, h0], [hs, ys, T.grad(cost, h0)])
+    hs_value, ys_value, g = f(np.zeros(0), np.array([1.0, 2.0]))
+    assert hs_value.shape == (0, 2) and ys_value.shape[0] == 0
+    np.testing.assert_allclose(g, [1.0, 1.0])
+    with pytest.raises(IndexError, match="out of bounds for dimension 0 of length 0"):
+        theano.function([x, h0], last)(np.zeros(0), np.array([1.0, 2.0]))  # the last of no states
+
+
+def test_errors_name_what_is_wrong():
+    x, h0 = T.dvector("x"), T.fvector("h0")
+    with pytest.raises(TypeError, match=r"step returns float64 for a state whose initial value is float32"):
+        theano.scan(lambda x, h: h + x, sequences=x, outputs_info=h0)
+    with pytest.raises(ValueError, match="give n_steps, or at least one sequence"):
+        theano.scan(lambda h: h, outputs_info=h0)
+    W = T.dmatrix("W")
+    with pytest.raises(ValueError, match=r"strict=True .* reads W"):
+        theano.scan(lambda x: T.dot(W, x), sequences=T.dmatrix("X"), strict=True)
+    with pytest.raises(NotImplementedError, match="truncate_gradient"):
+        theano.scan(lambda x: x, sequences=x, truncate_gradient=3)
+    n = T.iscalar("n")
+    ys, _ = theano.scan(lambda x: 2 * x, sequences=x, n_steps=n)
+    f = theano.function([x, n], ys)
+    np.testing.assert_allclose(f(np.arange(4.0), 2), [0.0, 2.0])
+    with pytest.raises(ValueError, match=r"shape mismatch in scan.*n_steps has shape \(6,\)"):
+        f(np.arange(4.0), 6)
