@@ -17,7 +17,7 @@ and the printer raises ``NotSupportedOnDevice`` with that reason when it meets o
 CPU: the step then runs in Python between programs (see ``codegen.segments``).
 
 Some ops never reach a rule: elementwise ops and reductions are fused into kernels by
-``codegen.lower``, ``IfElse`` and ``Map`` become its ``Branch`` and ``Loop`` steps, and
+``codegen.lower``, ``IfElse``, ``Map`` and ``Scan`` become its ``Branch``, ``Loop`` and ``ScanLoop`` steps, and
 gradient stops (``GradientStop``) are removed by a rewrite before lowering. ``LOWERED_ELSEWHERE`` names them, so
 that ``tests/test_layers.py`` can check that every op has a rule, or a reason, on every backend.
 """
@@ -34,6 +34,7 @@ from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.gradient import GradientStop
 from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
+from symgrad.ops.scan import Scan
 
 from .errors import built_at
 from .scalar_printer import NotSupportedOnDevice
@@ -44,6 +45,7 @@ LOWERED_ELSEWHERE: dict[type[Op], str] = {
     Reduce: "fused into kernels by codegen.lower",
     IfElse: "a Branch step (if/else) of codegen.lower",
     Map: "a Loop step (for) of codegen.lower",
+    Scan: "a ScanLoop step (for) of codegen.lower",
     GradientStop: "removed before lowering by the rewrite 'drop_gradient_stops'",
 }
 

@@ -160,7 +160,7 @@ def sweep(
                         observer.adjoint(member.output, grads[-1][1])
             if not grads:
                 continue
-            input_grads = node.op.joint_vjp(node.inputs, grads)
+            input_grads = node.op.joint_vjp(node.inputs, grads, [id(i) in wanted for i in node.inputs])
         else:
             terms = adjoints.get(id(node.output))
             if not terms or id(node.output) not in wanted:

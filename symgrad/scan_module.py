@@ -82,6 +82,8 @@ def scan(
     for state_taps, (_, (_, wanted)) in zip(taps_in_order, states):
         by_tap = dict(zip(sorted(wanted), state_taps))
         args.extend(by_tap[t] for t in wanted)  # in the order the user gave the taps
+    for arg, parameter in zip(args, _parameter_names(fn)):
+        arg.name = parameter  # the generated code reads as the step function was written
     outputs, updates_given = _step_results(fn(*args, *non_seqs), where)
     if not out_specs:
         out_specs = [None] * len(outputs)
@@ -112,7 +114,8 @@ def scan(
 
     windows = initial + [as_row(s) for s in updated]
     infos = infos + [StateInfo((-1,), keep_all=False)] * len(updated)
-    results = build_scan(n, sliced, windows, infos, body, name=name)
+    slot_names = [v.name for v in rows] + [v.name for taps in taps_in_order for v in taps]
+    results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names)
     n_states = len(states)
     by_position = {k: buffer[info.lag :] for k, info, buffer in zip(fed_back, infos, results)}
     by_position.update(zip(not_fed_back, results[n_states + len(updated) :]))
@@ -240,6 +243,18 @@ def _number_of_steps(n_steps: Any, spans: list[tuple[Variable, int]], where: str
     for other in lengths[1:]:
         n = T.minimum(n, other)
     return T.maximum(n, 0)
+
+
+def _parameter_names(fn: Callable[..., Any]) -> list[str]:
+    """The names of ``fn``'s positional parameters, in order (none when they cannot be read)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in parameters if p.kind in kinds]
 
 
 def _slot_like(x: Variable) -> Variable:

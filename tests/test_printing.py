@@ -436,6 +436,10 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "LU": (T.slinalg.lu(m)[1], "lu_l(m)"),
         "Expm": (T.slinalg.expm(m), "expm(m)"),
         "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
+        "Scan": (
+            theano.scan(lambda x_t, h: 0.5 * h + T.sin(x_t), sequences=x, outputs_info=T.dscalar("h0"))[0],
+            "scan(0.5*h + sin(x_t), maximum(size(x), 0))[1:]",
+        ),
         "Map": (T.jacobian(3 * x, x), "stack([3*inc_subtensor(zeros_like(3*x)[i], 1.0) for i in range(size(x))])"),
     }
 

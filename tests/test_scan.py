@@ -63,6 +63,16 @@ def _rnn(dtype):
     return [W, U, b, X, h0], hs, cost
 
 
+def _rnn_values():
+    return [
+        rand((3, 3), low=-0.6, high=0.6),
+        rand((3, 2), seed=1),
+        rand(3, seed=2),
+        rand((5, 2), seed=3),
+        rand(3, seed=4),
+    ]
+
+
 def _rnn_reference(W, U, b, X, h0):
     h, rows = h0, []
     for x in X:
@@ -74,13 +84,7 @@ def _rnn_reference(W, U, b, X, h0):
 def test_rnn_values_and_gradients_through_time():
     inputs, hs, cost = _rnn("float64")
     f = theano.function(inputs, [cost, *T.grad(cost, inputs)])
-    values = [
-        rand((3, 3), low=-0.6, high=0.6),
-        rand((3, 2), seed=1),
-        rand(3, seed=2),
-        rand((5, 2), seed=3),
-        rand(3, seed=4),
-    ]
+    values = _rnn_values()
     expected = _rnn_reference(*values)
     assert f(*values)[0] == pytest.approx((expected**2).sum() + expected[-1].sum(), rel=1e-12)
     assert_gradients(f, values, range(5))
@@ -175,13 +179,7 @@ def test_rop_and_lop_through_scan():
     V, u = T.dmatrix("V"), T.dmatrix("u")
     jv, uj = T.Rop(hs, W, V), T.Lop(hs, W, u)
     f = theano.function([*inputs, V, u], [hs, jv, uj])
-    values = [
-        rand((3, 3), low=-0.6, high=0.6),
-        rand((3, 2), seed=1),
-        rand(3, seed=2),
-        rand((5, 2), seed=3),
-        rand(3, seed=4),
-    ]
+    values = _rnn_values()
     Vv, uv = rand((3, 3), seed=10), rand((5, 3), seed=11)
     _, jv_value, uj_value = f(*values, Vv, uv)
     eps = 1e-6

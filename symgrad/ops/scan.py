@@ -175,17 +175,19 @@ class Scan(Op):
         return self.core.run(int(n), sequences, initial, bound)[self.which]
 
     def vjp(self, inputs, output, g):
-        return self.joint_vjp(inputs, [(self, g)])
+        return self.joint_vjp(inputs, [(self, g)], [True] * len(inputs))
 
     @property
     def joint_key(self) -> ScanCore:
         """The loop: the reverse sweep differentiates the results of one loop together."""
         return self.core
 
-    def joint_vjp(self, inputs: Sequence[Variable], grads: Sequence[tuple[Scan, Variable]]) -> list[Variable | None]:
-        """The gradients of every input, given the gradients of some of the loop's results (each
-        with the op of the node giving it): one backward scan for all of them (see :func:`_backward`)."""
-        return _backward(self.core, list(inputs), {op.which: g for op, g in grads})
+    def joint_vjp(
+        self, inputs: Sequence[Variable], grads: Sequence[tuple[Scan, Variable]], wanted: Sequence[bool]
+    ) -> list[Variable | None]:
+        """The gradients of the ``wanted`` inputs, given the gradients of some of the loop's results
+        (each with the op of the node giving it): one backward scan for all (see :func:`_backward`)."""
+        return _backward(self.core, list(inputs), {op.which: g for op, g in grads}, wanted)
 
 
 def build_scan(
@@ -196,17 +198,21 @@ def build_scan(
     step: Callable[[list[Variable], list[list[Variable]]], list[Variable]],
     name: str | None = None,
     backwards: Sequence[bool] = (),
+    slot_names: Sequence[str | None] = (),
 ) -> list[Variable]:
     """The results of a loop of ``n`` steps (one per state, then one per output).
 
     ``sequences`` have ``n`` rows each; ``initial`` holds each state's first window (``lag`` rows);
     ``step(rows, taps)`` builds the body from a placeholder for the row of each sequence and one
     for each tap of each state, and returns the new states then the outputs' rows. Whatever the
-    body reads from outside is bound to the loop as an input, computed once.
+    body reads from outside is bound to the loop as an input, computed once. ``backwards`` flags,
+    per sequence then per output, those read (stored) at row ``n - 1 - t`` at step ``t``.
+    ``slot_names`` names the slots (the sequences' rows, then each state's taps), for printing.
     """
-    sequence_slots = [make_variable(TensorType(s.dtype, s.type.shape[1:]), name=_row_name(s)) for s in sequences]
+    names = iter(slot_names)
+    sequence_slots = [make_variable(TensorType(s.dtype, s.type.shape[1:]), name=next(names, None)) for s in sequences]
     state_slots = [
-        [make_variable(TensorType(w.dtype, w.type.shape[1:]), name=_tap_name(w, tap)) for tap in info.taps]
+        [make_variable(TensorType(w.dtype, w.type.shape[1:]), name=next(names, None)) for _ in info.taps]
         for w, info in zip(initial, states)
     ]
     results = list(step(sequence_slots, state_slots))
@@ -225,14 +231,6 @@ def as_row(x: Variable) -> Variable:
     from .shape import dimshuffle
 
     return dimshuffle(x, ["x", *range(x.ndim)])
-
-
-def _row_name(sequence: Variable) -> str | None:
-    return f"{sequence.name}_t" if sequence.name else None
-
-
-def _tap_name(window: Variable, tap: int) -> str | None:
-    return f"{window.name}_tm{-tap}" if window.name else None
 
 
 def _as_state(value: Variable, window: Variable, name: str | None) -> Variable:
@@ -259,7 +257,9 @@ def _as_state(value: Variable, window: Variable, name: str | None) -> Variable:
 # Backpropagation through time
 
 
-def _backward(core: ScanCore, inputs: list[Variable], grads: dict[int, Variable]) -> list[Variable | None]:
+def _backward(
+    core: ScanCore, inputs: list[Variable], grads: dict[int, Variable], wanted: Sequence[bool]
+) -> list[Variable | None]:
     """The gradients of a scan's inputs from those of its results, by a scan running backwards.
 
     Going back from step ``n - 1`` to 0, step ``t`` knows the full adjoint of every state's row
@@ -275,9 +275,16 @@ def _backward(core: ScanCore, inputs: list[Variable], grads: dict[int, Variable]
     from ..tensor.basic import as_tensor_variable, concatenate, zeros_like
 
     n, sequences, initial, bound = core.split_inputs(inputs)
-    n_states = core.n_states
     grads = {w: g for w, g in grads.items() if g is not None}
-    float_slots = [s for s in core.slots if s.type.is_float]
+    # Adjoints of the slots of wanted inputs, and of the states' taps always: through them the
+    # adjoints flow back to the earlier steps.
+    n_seq, n_states = len(core.sequence_slots), core.n_states
+    needed = [
+        *(s for s, w in zip(core.sequence_slots, wanted[1 : 1 + n_seq]) if w),
+        *(s for taps in core.state_slots for s in taps),
+        *(s for s, w in zip(core.bound_slots, wanted[1 + n_seq + n_states :]) if w),
+    ]
+    float_slots = [s for s in needed if s.type.is_float]
     if not grads or not float_slots:
         return [None] * len(inputs)
     buffers = _full_buffers(core, inputs)
@@ -291,7 +298,6 @@ def _backward(core: ScanCore, inputs: list[Variable], grads: dict[int, Variable]
 
     # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
     # stored (so in the other direction), and stores its sequences' gradients where they were read.
-    n_seq = len(sequences)
     back_sequences: list[Variable] = []
     back_directions: list[bool] = []
     readers: list[Callable[[list[Variable]], Variable]] = []  # how the backward body finds each forward slot

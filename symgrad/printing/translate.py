@@ -330,6 +330,16 @@ class SympyTranslator(GraphPrinter):
         row = inner.translate(op.row).xreplace(dict(zip(stand_ins.values(), outer)))
         return opaque("map")(row, index, n)
 
+    def _print_Scan(self, node: Apply, n: sympy.Expr, *inputs: sympy.Expr) -> sympy.Expr:
+        # Result `which` of a loop of n steps: the step's value in its slots (the rows and previous
+        # states it reads, named after the step function's parameters) and the outer values.
+        op, core = node.op, node.op.core
+        stand_ins = {s: sympy.Symbol(s.name or f"s{k}") for k, s in enumerate(core.slots)}
+        inner = SympyTranslator(abbreviate_named=False, named_functions=self.named_functions, symbols=stand_ins)
+        bound = dict(zip((stand_ins[s] for s in core.bound_slots), inputs[len(inputs) - len(core.bound_slots) :]))
+        step = inner.translate(core.steps[op.which]).xreplace(bound)
+        return opaque("scan")(step, n)
+
     def _print_Op(self, node: Apply, *args: sympy.Expr) -> sympy.Expr:
         return opaque(str(node.op))(*args)
 
