@@ -90,6 +90,7 @@ def test_rnn_values_and_gradients_through_time():
     assert_gradients(f, values, range(5))
 
 
+@pytest.mark.long  # two more RNN gradients to compile: ~5 s on 2 free cores
 def test_float32_rnn_computes_in_float32():
     inputs, hs, cost = _rnn("float32")
     f = theano.function(inputs, [hs, T.grad(cost, inputs[0])])
@@ -155,6 +156,7 @@ def test_jacobian_and_hessian_written_with_scan_equal_the_builtins():
     np.testing.assert_allclose(H_scan, H_builtin, rtol=1e-14)
 
 
+@pytest.mark.long  # a Hessian through nested loops: ~15 s of compiling
 def test_scan_inside_scan_and_second_order():
     # The inner loop computes x_t ** k by repeated products; the outer one sums over t.
     x, k = T.dvector("x"), T.iscalar("k")
@@ -173,6 +175,7 @@ def test_scan_inside_scan_and_second_order():
     np.testing.assert_allclose(hessian, np.diag(-np.sin(xv**3) * 9 * xv**4 + np.cos(xv**3) * 6 * xv), rtol=1e-9)
 
 
+@pytest.mark.long  # a backward loop differentiated again: ~8 s of compiling
 def test_rop_and_lop_through_scan():
     inputs, hs, _ = _rnn("float64")
     W = inputs[0]
