@@ -16,6 +16,7 @@ once per time step.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -29,7 +30,7 @@ from symgrad.ops.reduce import Reduce
 from symgrad.ops.scan import Scan, ScanCore
 from symgrad.ops.shape import DimShuffle
 from symgrad.ops.substitution import substitute
-from symgrad.rewrite import rebuild
+from symgrad.rewrite import optimize, rebuild
 
 
 @dataclass(eq=False)
@@ -591,11 +592,23 @@ def _scan_loop(node: Apply) -> ScanLoop:
 
 def scan_body(node: Apply) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
     """What a Scan node's loop computes each step, and the (placeholder, outer value) pairs it
-    reads: the body rebuilt as ``loop_body`` rebuilds a Map's row."""
+    reads: the body rebuilt as ``loop_body`` rebuilds a Map's row, then optimized as the outer
+    graph was (its gradient stops, kept until the gradients were taken, go). The same object for
+    every call on one loop with the same inputs: its nodes are numbered for error messages."""
     core = node.op.core
+    bodies = _optimized_bodies.setdefault(core, [])
+    for inputs, steps, bound in bodies:
+        if all(a is b for a, b in zip(inputs, node.inputs)):
+            return steps, bound
     first_bound = len(node.inputs) - len(core.bound_slots)
     replace, bound = _bind(core.bound_slots, node.inputs[first_bound:])
-    return rebuild(list(core.steps), replace), bound
+    steps = optimize(rebuild(list(core.steps), replace))
+    bodies.append((node.inputs, steps, bound))
+    return steps, bound
+
+
+# Scan bodies as lowered, by loop: optimized once (see scan_body).
+_optimized_bodies: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _bind(

@@ -58,10 +58,12 @@ RTOL = {"float64": 1e-12, "float32": 1e-5}
 UNARY = sorted(
     name
     for name, op in SCALAR_OPS.items()
-    if op.arity == 1 and name not in ("sign", "floor", "ceil", "identity") and op.dtype_rule in ("promote", "float")
+    if op.arity == 1
+    and name not in ("sign", "floor", "ceil", "round", "identity")
+    and op.dtype_rule in ("promote", "float")
 )
 BINARY = ["add", "sub", "mul", "true_div", "pow", "maximum", "minimum", "arctan2"]
-JUMPS = ["sign", "floor", "ceil"]
+JUMPS = ["sign", "floor", "ceil", "round"]
 CONSTANTS = [-2.5, -1.0, -0.5, 0.5, 1.0, 2.0, 3.0]
 LENGTHS = [0, 1, 2, 3, 4]
 # Slices, each with the length of a dimension it gives a result of length n.
@@ -884,8 +886,16 @@ KINDS = {
     "second order": (lambda: scalar_graphs(), lambda example, seed: check_second_order(*example, seed=seed)),
     "updates": (lambda: functions_with_updates(), lambda example, seed: check_updates(example)),
     "cuda": (lambda: graphs(max_depth=2), lambda example, seed: check_on_device("cuda", *example, seed=seed)),
+    "scan": (lambda: _scan_graphs(), lambda example, seed: check_example(*example, seed=seed)),
+    "cuda scan": (lambda: _scan_graphs(), lambda example, seed: check_on_device("cuda", *example, seed=seed)),
 }
 BATCH = 100
+
+
+def _scan_graphs():
+    from .fuzz_scan import scan_graphs  # it builds on GraphBuilder, above
+
+    return scan_graphs()
 
 
 def run_batch(kind: str, examples: int, seed: int) -> tuple[collections.Counter, str | None]:

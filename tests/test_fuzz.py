@@ -33,6 +33,7 @@ from .fuzz import (
     run_long,
     scalar_graphs,
 )
+from .fuzz_scan import scan_graphs
 
 SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthCheck), print_blob=True)
 checked: collections.Counter = collections.Counter()
@@ -56,8 +57,16 @@ def test_random_functions_with_several_outputs_and_updates_match_the_reference(e
     checked[check_updates(example)] += 1
 
 
+@settings(max_examples=4, derandomize=True, **SETTINGS)
+@given(scan_graphs(), st.integers(0, 2**32 - 1))
+def test_random_loops_and_their_gradients_through_time_match_the_reference(example, seed):
+    checked[check_example(*example, seed=seed)] += 1
+
+
 @pytest.mark.long
-@pytest.mark.parametrize("kind, total", [("first order", 3000), ("second order", 2500), ("updates", 2500)])
+@pytest.mark.parametrize(
+    "kind, total", [("first order", 3000), ("second order", 2500), ("updates", 2500), ("scan", 1000)]
+)
 def test_long_run(kind, total):
     counts, failures = run_long(kind, total)
     checked.update(counts)

@@ -69,6 +69,9 @@ def result_dtype(rule: str, inputs: Sequence[Variable]) -> str:
         return float_of(dtype)
     if rule == "truediv" and kind(dtype) != "f":
         return config.floatX
+    if rule == "integer" and kind(dtype) == "f":  # NumPy's bitwise functions refuse floats too
+        floating = next(v for v in inputs if kind(v.dtype) == "f")
+        raise TypeError(f"a bitwise operation takes booleans or integers, but {floating!r} is {floating.dtype}")
     return dtype
 
 

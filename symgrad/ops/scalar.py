@@ -134,7 +134,7 @@ class ScalarOp:
 
     dtype rules: ``promote`` (NumPy promotion of the inputs), ``float`` (promote, then ints become
     floats), ``truediv`` (promote; int/int gives floatX), ``bool`` (comparisons), ``switch``
-    (promote the two branches).
+    (promote the two branches), ``integer`` (promote, and refuse floats: the bitwise functions).
     """
 
     name: str
@@ -291,10 +291,10 @@ _scalar("isnan", 1, "bool", isnan)
 _scalar("isinf", 1, "bool", isinf)
 _scalar("isfinite", 1, "bool", isfinite)
 _scalar("round", 1, "promote", rint)
-_scalar("and_", 2, "promote", bitwise_and)
-_scalar("or_", 2, "promote", bitwise_or)
-_scalar("xor", 2, "promote", bitwise_xor)
-_scalar("invert", 1, "promote", bitwise_not)
+_scalar("and_", 2, "integer", bitwise_and)
+_scalar("or_", 2, "integer", bitwise_or)
+_scalar("xor", 2, "integer", bitwise_xor)
+_scalar("invert", 1, "integer", bitwise_not)
 _scalar("logaddexp", 2, "float", logaddexp)
 _scalar("logaddexp2", 2, "float", lambda a, b: logaddexp(a * _LN2, b * _LN2) / _LN2)
 _scalar("hypot", 2, "float", hypot)
