@@ -10,10 +10,12 @@ Numba's disk cache, in ``codegen/__pycache__``.
 import numba
 import numpy as np
 
+from .runtime import random_pair
+
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
     "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
-    "matrix_product",
+    "matrix_product", "random_fill", "random_fill_parallel",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -170,3 +172,29 @@ def linalg_tril(x, k):
 def linalg_triu(x, k):
     """``np.triu(x, k)``."""
     return np.triu(x, k)
+
+
+# Random draws (see runtime.random_pair): one loop over the pairs of elements of the flat result,
+# on threads for large draws. Each pair depends only on the state and its position, so both loops
+# give the same numbers. fastmath=False, set explicitly, keeps the program's flags out of them.
+_random = numba.njit(cache=True, error_model="numpy", fastmath=False)
+
+
+@_random
+def random_fill(out, state, kind):
+    """Fills the flat array ``out`` with the draw of ``kind`` under ``state`` (key, counter)."""
+    key, counter, n = state[0], state[1], out.size
+    for b in range(n // 2):
+        out[2 * b], out[2 * b + 1] = random_pair(kind, key, counter, np.uint64(b))
+    if n % 2:
+        out[n - 1] = random_pair(kind, key, counter, np.uint64(n // 2))[0]
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=False, parallel=True)
+def random_fill_parallel(out, state, kind):
+    """``random_fill`` on threads."""
+    key, counter, n = state[0], state[1], out.size
+    for b in numba.prange(n // 2):
+        out[2 * b], out[2 * b + 1] = random_pair(kind, key, counter, np.uint64(b))
+    if n % 2:
+        out[n - 1] = random_pair(kind, key, counter, np.uint64(n // 2))[0]

@@ -406,3 +406,70 @@ def erfinv(y):
     if y != y:
         return y
     return _solve_erf(_erfinv_guess(y, (1.0 - y) * (1.0 + y)), y)
+
+
+# ------------------------------------------------------------------------------------------------
+# Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
+# 1, 2, 3", SC 2011), the generator of cuRAND and JAX. Element pair ``block`` of a draw is a pure
+# function of (key, counter, block), so the numbers do not depend on how the elements are shared
+# among threads, and the device version, compiled from this source, draws the same bits. All the
+# arithmetic is on uint64 holding 32-bit words: the 32 x 32-bit products fit, so nothing wraps
+# (the CUDA simulator runs this as NumPy scalars, which warn on overflow). No fastmath: the normals
+# must round the same in every build (contracting a multiply-add would change their last bit).
+
+_PHILOX_M0 = np.uint64(0xD2511F53)
+_PHILOX_M1 = np.uint64(0xCD9E8D57)
+_PHILOX_W0 = np.uint64(0x9E3779B9)
+_PHILOX_W1 = np.uint64(0xBB67AE85)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_U32 = np.uint64(32)
+_U11 = np.uint64(11)
+_U40 = np.uint64(40)
+_TWO_M53 = 2.0**-53
+_TWO_M24 = 2.0**-24
+_TWO_PI = 2.0 * math.pi
+
+#: The transformations ``random_pair`` applies to a block's two 64-bit words (``RandomDraw``'s
+#: distribution and dtype, in ``codegen`` terms).
+RANDOM_KINDS = {
+    ("uniform", "float64"): 0,
+    ("uniform", "float32"): 1,
+    ("normal", "float64"): 2,
+    ("normal", "float32"): 2,
+}
+
+_random_jit = numba.njit(cache=True, error_model="numpy", fastmath=False)
+
+
+@_random_jit
+def philox_words(key, counter, block):
+    """Philox4x32-10 of the counter (block, counter) under ``key`` (all uint64), as two uint64
+    words: output words 0 and 1, then 2 and 3, the first of each pair in the low half."""
+    c0, c1 = block & _LOW32, block >> _U32
+    c2, c3 = counter & _LOW32, counter >> _U32
+    k0, k1 = key & _LOW32, key >> _U32
+    for r in range(10):
+        if r:
+            k0 = (k0 + _PHILOX_W0) & _LOW32
+            k1 = (k1 + _PHILOX_W1) & _LOW32
+        p0 = _PHILOX_M0 * c0
+        p1 = _PHILOX_M1 * c2
+        c0, c1, c2, c3 = (p1 >> _U32) ^ c1 ^ k0, p1 & _LOW32, (p0 >> _U32) ^ c3 ^ k1, p0 & _LOW32
+    return c0 | (c1 << _U32), c2 | (c3 << _U32)
+
+
+@_random_jit
+def random_pair(kind, key, counter, block):
+    """Elements ``2 * block`` and ``2 * block + 1`` of a draw (see ``RANDOM_KINDS``): uniform on
+    [0, 1) from the top 53 bits of each word (24 for float32, so that rounding cannot reach 1), or
+    two standard normals by Box-Muller, r cos t and r sin t."""
+    w0, w1 = philox_words(key, counter, block)
+    if kind == 1:
+        return float(w0 >> _U40) * _TWO_M24, float(w1 >> _U40) * _TWO_M24
+    u0 = float(w0 >> _U11) * _TWO_M53
+    u1 = float(w1 >> _U11) * _TWO_M53
+    if kind == 0:
+        return u0, u1
+    r = math.sqrt(-2.0 * math.log(1.0 - u0))  # 1 - u0 is in (0, 1], exactly
+    t = _TWO_PI * u1
+    return r * math.cos(t), r * math.sin(t)
