@@ -41,7 +41,8 @@ def philox_words(key: np.uint64, counter: np.uint64, blocks: np.ndarray) -> tupl
 
 def reference_draw(distribution: str, dtype: str, state: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The draw in NumPy: what the compiled kernels compute (bit for bit for uniforms; normals go
-    through NumPy's log, cos and sin, which may differ from the C library's in the last bit)."""
+    through NumPy's log, cos and sin, where the kernels use fdlibm's methods in plain arithmetic,
+    so they may differ in the last bits)."""
     n = int(np.prod(shape, dtype=np.int64))
     w0, w1 = philox_words(np.uint64(state[0]), np.uint64(state[1]), np.arange((n + 1) // 2, dtype=np.uint64))
     if distribution == "uniform" and dtype == "float32":
