@@ -1,6 +1,6 @@
 """A dropout layer, Theano-style: a two-layer net on the spiral data, trained with random masks.
 
-    python examples/dropout.py               # 600 full-batch Adam steps
+    python examples/dropout.py               # 600 full-batch steps
     python examples/dropout.py --steps 200   # fewer, for a quick run
 
 The hidden layer's units are kept with probability ``keep`` at each training step (inverted dropout:
@@ -27,10 +27,10 @@ from symgrad.tensor.shared_randomstreams import RandomStreams
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=600, help="full-batch Adam steps")
+    parser.add_argument("--steps", type=int, default=600, help="full-batch steps of gradient descent with momentum")
     parser.add_argument("--hidden", type=int, default=200)
     parser.add_argument("--keep", type=float, default=0.8, help="probability of keeping a hidden unit")
-    parser.add_argument("--lr", type=float, default=0.02)
+    parser.add_argument("--lr", type=float, default=0.2)
     args = parser.parse_args()
 
     x_data, labels = spiral_data(seed=0)
@@ -43,23 +43,24 @@ def main() -> None:
     params = [w1, b1, w2, b2]
 
     srng = RandomStreams(seed=1234)
-    x, y = T.dmatrix("x"), T.lvector("y")
+    x, onehot = T.dmatrix("x"), T.dmatrix("onehot")
     hidden = T.nnet.relu(x @ w1 + b1)
     mask = srng.binomial(size=(x.shape[0], args.hidden), p=args.keep, dtype="float64")
     dropped = hidden * mask / args.keep
     log_probs = T.nnet.log_softmax(dropped @ w2 + b2)
-    loss = -T.mean(log_probs[T.arange(y.shape[0]), y])
+    loss = -T.mean(T.sum(log_probs * onehot, axis=1))
     kept = T.mean(mask)
 
     start = time.perf_counter()
-    train = theano.function([x, y], [loss, kept], updates=optim.adam(loss, params, learning_rate=args.lr))
+    train = theano.function([x, onehot], [loss, kept], updates=optim.momentum(loss, params, learning_rate=args.lr))
     predict = theano.function([x], T.argmax(hidden @ w2 + b2, axis=1))
-    value, fraction = train(x_data, labels)  # the first call loads or compiles the kernels
+    onehot_data = np.eye(3)[labels]
+    value, fraction = train(x_data, onehot_data)  # the first call loads or compiles the kernels
     print(f"compile and first step: {time.perf_counter() - start:.2f} s")
     fractions = [float(fraction)]
     start = time.perf_counter()
     for i in range(1, args.steps):
-        value, fraction = train(x_data, labels)
+        value, fraction = train(x_data, onehot_data)
         fractions.append(float(fraction))
         if i % max(args.steps // 5, 1) == 0:
             print(f"step {i:5d}  loss {float(value):.4f}  units kept {float(fraction):.1%}")
