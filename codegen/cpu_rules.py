@@ -250,8 +250,9 @@ def _alloc(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     return alloc_checks(p, step, targets) + [f"{out} = {fill}"]
 
 
-# A draw of at least this many elements fills its pairs on threads (the same numbers either way).
-RANDOM_THREADS_ABOVE = 1 << 16
+# A draw of at least this many elements fills its pairs on threads (the same numbers either way):
+# a normal costs about 6 ns, so below this waking the threads costs more than they save.
+RANDOM_THREADS_ABOVE = 1 << 20
 
 
 @CPU_RULES.register(RandomDraw)

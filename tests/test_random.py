@@ -59,7 +59,7 @@ def test_compiled_draws_are_the_reference_and_do_not_depend_on_threads():
         random_draw("normal", state, (n, 3), "float64"),
         random_draw("normal", state, (7,), "float32"),
         random_draw("uniform", state, (0, 4), "float64"),
-        random_draw("normal", state, (1 << 17,), "float64"),
+        random_draw("normal", state, (1 << 20,), "float64"),
     ]
     values = theano.function([n], draws)(9)
     value = state.get_value()
