@@ -221,14 +221,17 @@ def test_dropout_gradients_flow_through_the_mask_not_the_state():
         T.grad(T.sum(mask), mask.rng)
 
 
-def test_random_state_and_its_default_update_pickle_with_the_function():
+def test_random_state_and_its_default_update_pickle_and_copy_with_the_function():
     srng = RandomStreams(seed=3)
     u = srng.uniform((5,))
     f = theano.function([], u)
     f()
-    g = pickle.loads(pickle.dumps(f))
-    np.testing.assert_array_equal(g(), f())  # the same state, moved on by each one's own call
-    np.testing.assert_array_equal(g(), f())
+    g = pickle.loads(pickle.dumps(f))  # the state as it is now, and its default update
+    h = f.copy()  # a state of its own, copied
+    second = f()
+    np.testing.assert_array_equal(g(), second)
+    np.testing.assert_array_equal(h(), second)
+    np.testing.assert_array_equal(h(), f())  # each moved on by its own calls only
 
 
 def test_bad_arguments_are_refused():
