@@ -37,6 +37,7 @@ from symgrad.ops.linalg import (
     SolveTriangular,
     Triangle,
 )
+from symgrad.ops.random import RandomDraw
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
     DimShuffle,
@@ -67,6 +68,7 @@ from .checks import (
 )
 from .names import np_dtype, shape_text
 from .rules import RuleTable
+from .runtime import RANDOM_KINDS
 
 if TYPE_CHECKING:
     from .cpu import CpuModulePrinter
@@ -246,6 +248,25 @@ def _alloc(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     else:
         fill = f"np.full({shape_text(targets)}, {p.names[value]}, dtype={dtype})"
     return alloc_checks(p, step, targets) + [f"{out} = {fill}"]
+
+
+# A draw of at least this many elements fills its pairs on threads (the same numbers either way):
+# a normal costs about 6 ns, so below this waking the threads costs more than they save.
+RANDOM_THREADS_ABOVE = 1 << 20
+
+
+@CPU_RULES.register(RandomDraw)
+def _random_draw(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    op, state = step.op, p.names[step.inputs[0]]
+    shape = shape_text([length_text(p, e, step) for e in op.shape])
+    args = f"{out}.reshape({out}.size), {state}, {RANDOM_KINDS[op.distribution, op.dtype]}"
+    return [
+        f"{out} = np.empty({shape}, dtype={np_dtype(op.dtype)})",
+        f"if {out}.size >= {RANDOM_THREADS_ABOVE}:  # random_{op.distribution}, see codegen/cpu_steps.py",
+        f"    random_fill_parallel({args})",
+        "else:",
+        f"    random_fill({args})",
+    ]
 
 
 @CPU_RULES.register(Argmax)

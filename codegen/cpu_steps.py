@@ -10,10 +10,12 @@ Numba's disk cache, in ``codegen/__pycache__``.
 import numba
 import numpy as np
 
+from .runtime import random_pair
+
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
     "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
-    "matrix_product",
+    "matrix_product", "random_fill", "random_fill_parallel",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -170,3 +172,57 @@ def linalg_tril(x, k):
 def linalg_triu(x, k):
     """``np.triu(x, k)``."""
     return np.triu(x, k)
+
+
+# Random draws (see runtime.random_pair): loops over the pairs of elements of the flat result, on
+# threads for large draws, in chunks whose loops vectorize. Each pair depends only on the state and
+# its position, so any split gives the same numbers. fastmath=False, set explicitly, keeps the
+# calling program's flags out of them (contracting a multiply-add would change the normals' bits).
+_random = numba.njit(cache=True, error_model="numpy", fastmath=False)
+RANDOM_CHUNKS = 64
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=False, inline="always")
+def _fill_pairs(out, key, counter, kind, start, stop):
+    # Indexed from 0, so LLVM knows the index is not negative (no wraparound test, which would
+    # stop the loop from vectorizing).
+    part = out[2 * start : 2 * stop]
+    for j in range(stop - start):
+        part[2 * j], part[2 * j + 1] = random_pair(kind, key, counter, np.uint64(start + j))
+
+
+@_random
+def _fill_range(out, key, counter, kind, start, stop):
+    """Pairs ``start`` to ``stop`` of the draw; ``kind`` is a constant in each loop, so that each one
+    vectorizes with only its own transformation."""
+    if kind == 0:
+        _fill_pairs(out, key, counter, 0, start, stop)
+    elif kind == 1:
+        _fill_pairs(out, key, counter, 1, start, stop)
+    else:
+        _fill_pairs(out, key, counter, 2, start, stop)
+
+
+@_random
+def _fill_last(out, key, counter, kind):
+    """The last element of a draw of odd size: the first of its pair."""
+    n = out.size
+    if n % 2:
+        out[n - 1] = random_pair(kind, key, counter, np.uint64(n // 2))[0]
+
+
+@_random
+def random_fill(out, state, kind):
+    """Fills the flat array ``out`` with the draw of ``kind`` under ``state`` (key, counter)."""
+    _fill_range(out, state[0], state[1], kind, 0, out.size // 2)
+    _fill_last(out, state[0], state[1], kind)
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath=False, parallel=True)
+def random_fill_parallel(out, state, kind):
+    """``random_fill`` on threads, in RANDOM_CHUNKS chunks."""
+    pairs = out.size // 2
+    chunk = (pairs + RANDOM_CHUNKS - 1) // RANDOM_CHUNKS
+    for c in numba.prange(RANDOM_CHUNKS):
+        _fill_range(out, state[0], state[1], kind, min(pairs, c * chunk), min(pairs, (c + 1) * chunk))
+    _fill_last(out, state[0], state[1], kind)

@@ -32,6 +32,7 @@ from symgrad.ops.linalg import (
     SolveTriangular,
     Triangle,
 )
+from symgrad.ops.random import RandomDraw
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
     SYMBOLIC,
@@ -59,6 +60,7 @@ from .checks import (
 from .cuda_indexing import gather, scatter
 from .names import shape_text
 from .rules import RuleTable
+from .runtime import RANDOM_KINDS
 
 if TYPE_CHECKING:
     from .cuda import CudaModulePrinter
@@ -169,6 +171,14 @@ def _alloc(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
     targets = [length_text(p, e, step) for e in step.op.shape]
     value = p.names[step.inputs[0]]
     return alloc_checks(p, step, targets) + [f"{out} = rt.full({shape_text(targets)}, {value}, {step.output.dtype!r})"]
+
+
+@CUDA_RULES.register(RandomDraw)
+def _random_draw(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    op = step.op
+    shape = shape_text([length_text(p, e, step) for e in op.shape])
+    kind = RANDOM_KINDS[op.distribution, op.dtype]
+    return [f"{out} = rt.random_draw({shape}, {p.device_value(step.inputs[0])}, {kind}, {op.dtype!r})"]
 
 
 @CUDA_RULES.register(Argmax)

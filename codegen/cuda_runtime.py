@@ -554,3 +554,28 @@ if SIMULATOR:
     from numba.cuda.simulator.cudadrv import devicearray as _devicearray
 else:
     from numba.cuda.cudadrv import devicearray as _devicearray
+
+
+# ------------------------------------------------------------------------------------------------
+# Random draws: the CPU's Philox pairs (codegen.runtime.random_pair), one pair per thread step
+
+random_pair = _device_function("random_pair", _compiled)
+
+
+@cuda.jit(cache=True)
+def _random_fill(out, state, kind):
+    key, counter, n = state[0], state[1], out.size
+    for b in range(cuda.grid(1), (n + 1) // 2, cuda.gridsize(1)):
+        first, second = random_pair(kind, key, counter, np.uint64(b))
+        out[2 * b] = first
+        if 2 * b + 1 < n:
+            out[2 * b + 1] = second
+
+
+def random_draw(shape: Sequence[int], state: Any, kind: int, dtype: str) -> Any:
+    """A new device array of ``shape`` filled with the draw of ``kind`` under ``state`` (a device
+    uint64 vector [key, counter]): the same numbers as the CPU's ``cpu_steps.random_fill``."""
+    out = empty(shape, dtype)
+    if out.size:
+        _random_fill[grid((out.size + 1) // 2)](reshape(out, (out.size,)), state, kind)
+    return out

@@ -406,3 +406,140 @@ def erfinv(y):
     if y != y:
         return y
     return _solve_erf(_erfinv_guess(y, (1.0 - y) * (1.0 + y)), y)
+
+
+# ------------------------------------------------------------------------------------------------
+# Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as
+# 1, 2, 3", SC 2011), the generator of cuRAND and JAX. Element pair ``block`` of a draw is a pure
+# function of (key, counter, block), so the numbers do not depend on how the elements are shared
+# among threads, and the device version, compiled from this source, draws the same bits. All the
+# arithmetic is on uint64 holding 32-bit words: the 32 x 32-bit products fit, so nothing wraps
+# (the CUDA simulator runs this as NumPy scalars, which warn on overflow). No fastmath: the normals
+# must round the same in every build (contracting a multiply-add would change their last bit).
+
+_PHILOX_M0 = np.uint64(0xD2511F53)
+_PHILOX_M1 = np.uint64(0xCD9E8D57)
+_PHILOX_W0 = np.uint64(0x9E3779B9)
+_PHILOX_W1 = np.uint64(0xBB67AE85)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_U32 = np.uint64(32)
+_U11 = np.uint64(11)
+_U40 = np.uint64(40)
+_TWO_M53 = 2.0**-53
+_TWO_M24 = 2.0**-24
+
+
+#: The transformations ``random_pair`` applies to a block's two 64-bit words (``RandomDraw``'s
+#: distribution and dtype, in ``codegen`` terms).
+RANDOM_KINDS = {
+    ("uniform", "float64"): 0,
+    ("uniform", "float32"): 1,
+    ("normal", "float64"): 2,
+    ("normal", "float32"): 2,
+}
+
+# inline='always': called through a function boundary, the fill loop neither vectorizes nor hoists
+# the key and counter, and runs ten times slower.
+_random_jit = numba.njit(cache=True, error_model="numpy", fastmath=False, inline="always")
+
+
+@_random_jit
+def philox_words(key, counter, block):
+    """Philox4x32-10 of the counter (block, counter) under ``key`` (all uint64), as two uint64
+    words: output words 0 and 1, then 2 and 3, the first of each pair in the low half."""
+    c0, c1 = block & _LOW32, block >> _U32
+    c2, c3 = counter & _LOW32, counter >> _U32
+    k0, k1 = key & _LOW32, key >> _U32
+    for _ in range(10):
+        p0 = _PHILOX_M0 * c0
+        p1 = _PHILOX_M1 * c2
+        c0, c1, c2, c3 = (p1 >> _U32) ^ c1 ^ k0, p1 & _LOW32, (p0 >> _U32) ^ c3 ^ k1, p0 & _LOW32
+        k0 = (k0 + _PHILOX_W0) & _LOW32  # the key schedule (unused after the last round)
+        k1 = (k1 + _PHILOX_W1) & _LOW32
+    return c0 | (c1 << _U32), c2 | (c3 << _U32)
+
+
+# fdlibm's logarithm (e_log.c) and sine and cosine kernels (k_sin.c, k_cos.c), in +, -, * and /
+# only: the C library's functions differ between machines and from the GPU's, and do not vectorize.
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LG1, _LG2, _LG3 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01
+_LG4, _LG5 = 2.222219843214978396e-01, 1.818357216161805012e-01
+_LG6, _LG7 = 1.531383769920937332e-01, 1.479819860511658591e-01
+_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
+_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
+_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
+_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
+_PIO2_HI = 1.57079632673412561417e00  # pi/2 in two parts: r * _PIO2_HI is exact for r = k / 2^51
+_PIO2_LO = 6.07710050650619224932e-11
+_SQRT_HALF = 0.7071067811865476
+_TWO_53 = np.uint64(1 << 53)
+_HALF_QUADRANT = np.uint64(1 << 50)
+_U51 = np.uint64(51)
+_ZERO, _ONE, _TWO = np.uint64(0), np.uint64(1), np.uint64(2)
+
+
+@_random_jit
+def _log_unit(m):
+    """ln(m / 2^53) for an integer 1 <= m <= 2^53 (uint64), within an ulp: fdlibm's method, the
+    scaling to [sqrt(1/2), 1] done by selects rather than by reading the exponent's bits."""
+    v = float(m) * _TWO_M53
+    e = 0.0
+    small = v < 2.0**-32
+    v, e = (v * 2.0**32, e - 32.0) if small else (v, e)
+    small = v < 2.0**-16
+    v, e = (v * 2.0**16, e - 16.0) if small else (v, e)
+    small = v < 2.0**-8
+    v, e = (v * 2.0**8, e - 8.0) if small else (v, e)
+    small = v < 2.0**-4
+    v, e = (v * 2.0**4, e - 4.0) if small else (v, e)
+    small = v < 2.0**-2
+    v, e = (v * 2.0**2, e - 2.0) if small else (v, e)
+    small = v < _SQRT_HALF
+    v, e = (v * 2.0, e - 1.0) if small else (v, e)
+    small = v < _SQRT_HALF
+    v, e = (v * 2.0, e - 1.0) if small else (v, e)
+    f = v - 1.0  # exact: v is in [sqrt(1/2), 1]
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    half_f2 = 0.5 * f * f
+    return e * _LN2_HI - ((half_f2 - (s * (half_f2 + r) + e * _LN2_LO)) - f)
+
+
+@_random_jit
+def _cos_sin_turn(k):
+    """cos and sin of 2 pi k / 2^53 for an integer 0 <= k < 2^53 (uint64): the quadrant and the
+    remainder come exactly from k's bits, then fdlibm's kernels on [-pi/4, pi/4]."""
+    q = (k + _HALF_QUADRANT) >> _U51  # the nearest quarter turn
+    r = float(np.int64(k) - np.int64(q << _U51)) * 2.0**-51  # exact, in [-1/2, 1/2)
+    x = r * _PIO2_HI + r * _PIO2_LO
+    z = x * x
+    sin = x + z * x * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
+    half_z = 0.5 * z
+    w = 1.0 - half_z
+    cos = w + (((1.0 - w) - half_z) + z * z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6))))))
+    # Quarter turn q rotates (cos, sin) to (-sin, cos): swap on odd q, then the signs, by selects
+    # (returning from branches would stop the fill loop from vectorizing).
+    odd = (q & _ONE) != _ZERO
+    first, second = (sin, cos) if odd else (cos, sin)
+    cos_sign = -1.0 if ((q + _ONE) & _TWO) != _ZERO else 1.0
+    sin_sign = -1.0 if (q & _TWO) != _ZERO else 1.0
+    return cos_sign * first, sin_sign * second
+
+
+@_random_jit
+def random_pair(kind, key, counter, block):
+    """Elements ``2 * block`` and ``2 * block + 1`` of a draw (see ``RANDOM_KINDS``): uniform on
+    [0, 1) from the top 53 bits of each word (24 for float32, so that rounding cannot reach 1), or
+    two standard normals by Box-Muller, r cos t and r sin t (r = sqrt(-2 ln(1 - u0)), t = 2 pi u1)."""
+    w0, w1 = philox_words(key, counter, block)
+    if kind == 1:
+        return float(w0 >> _U40) * _TWO_M24, float(w1 >> _U40) * _TWO_M24
+    k0, k1 = w0 >> _U11, w1 >> _U11
+    if kind == 0:
+        return float(k0) * _TWO_M53, float(k1) * _TWO_M53
+    r = math.sqrt(-2.0 * _log_unit(_TWO_53 - k0))  # 1 - u0, exactly, in (0, 1]
+    cos, sin = _cos_sin_turn(k1)
+    return r * cos, r * sin

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .graph import Constant, Variable, graph_inputs, pack_graph, toposort, unpack_graph, user_line
 from .mode import Mode, debug_runner, get_mode, perform_runner, watched_nodes
 from .shared import SharedVariable
@@ -88,13 +90,16 @@ def function(
     device: str | None = None,
     return_device_arrays: bool = False,
     trust_input: bool = False,
+    no_default_updates: bool | Sequence[SharedVariable] = False,
 ):
     """Compile ``outputs`` as a function of ``inputs``; returns a callable.
 
     ``outputs`` may be one variable (the call returns one array), a list (a list of arrays) or
     ``None`` (the call returns ``[]``; useful with ``updates``). ``updates`` pairs shared variables
     with expressions for their new values: all are computed from the values before the call, then
-    written. ``givens`` pairs variables with what to use in their place. Arguments are checked
+    written. A shared variable with a ``default_update`` (each random stream's state) that the graph
+    reads and ``updates`` leaves alone gets that update too, unless ``no_default_updates`` is
+    ``True`` or lists it. ``givens`` pairs variables with what to use in their place. Arguments are checked
     against the inputs' types before any kernel runs; see ``symgrad.values`` for the casting rules.
 
     ``exclude`` names graph rewrites (or whole phases: ``'stabilize'``) not to apply, in addition to
@@ -144,6 +149,7 @@ def function(
     borrowed = tuple(k for k, o in enumerate(out_list) if isinstance(o, Out) and o.borrow)
     out_list = [as_tensor_variable(o.variable if isinstance(o, Out) else o) for o in out_list]
     update_pairs = _check_updates(_pairs(updates, "updates"))
+    update_pairs += _default_updates(out_list, update_pairs, no_default_updates)
     replace = _check_givens(_pairs(givens, "givens"))
     everything = out_list + [v for _, v in update_pairs]
     if replace:
@@ -168,7 +174,8 @@ def function(
         out_list, single, update_pairs, replace, built_at,
         dict(name=name, on_unused_input=on_unused_input, allow_input_downcast=allow_input_downcast,
              exclude=tuple(exclude), mode=mode_given, profile=profile, device=device,
-             return_device_arrays=return_device_arrays, trust_input=trust_input),
+             return_device_arrays=return_device_arrays, trust_input=trust_input,
+             no_default_updates=no_default_updates),
     )  # fmt: skip
 
     def spec_of(graph: list[Variable], rewrites: list[str]) -> FunctionSpec | None:
@@ -315,7 +322,7 @@ class FunctionCall:
             if s in swap:
                 replace[s] = swap[s]
             elif not share_memory:
-                replace[s] = SharedVariable(s.type, s.get_value(), s.name)
+                replace[s] = type(s)(s.type, np.asarray(s.get_value()), s.name)
         graph = rebuild(graph, replace)
         n_out, n_up = len(self.outputs), len(self.updates)
         new_values = graph[n_out : n_out + n_up]
@@ -427,6 +434,28 @@ def _check_updates(pairs: list[tuple[Any, Any]]) -> list[tuple[Variable, Variabl
             raise ValueError(f"theano.function: the update of {target!r} has shape {value.type}, not {target.type}")
         checked.append((target, value))
     return checked
+
+
+def _default_updates(
+    outputs: list[Variable], updates: list[tuple[Variable, Variable]], skip: bool | Sequence[SharedVariable]
+) -> list[tuple[Variable, Variable]]:
+    """The default updates of the shared variables that ``outputs`` and ``updates`` read (and that
+    those updates read in turn), except the targets of ``updates`` and those ``skip`` names."""
+    if skip is True:
+        return []
+    skip = [] if skip is False or skip is None else list(skip)
+    for v in skip:
+        if not isinstance(v, SharedVariable):
+            raise TypeError(f"theano.function: no_default_updates lists {v!r}, which is not a shared variable")
+    done = {id(v) for v in skip} | {id(t) for t, _ in updates}
+    found: list[tuple[Any, Any]] = []
+    pending = [*outputs, *(v for _, v in updates)]
+    while pending:
+        new = [v for v in graph_inputs(pending) if getattr(v, "default_update", None) is not None and id(v) not in done]
+        done.update(id(v) for v in new)
+        found += [(v, v.default_update) for v in new]
+        pending = [v.default_update for v in new]
+    return _check_updates(found)
 
 
 def _check_givens(pairs: list[tuple[Any, Any]]) -> dict[Variable, Variable]:

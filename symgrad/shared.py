@@ -11,8 +11,8 @@ Threads: each shared variable has a lock. A call of a compiled function that upd
 the lock (see ``codegen/function.py``), and so do ``get_value`` and ``set_value``, so updates from
 several threads are never lost or torn and a copy is never taken half-way through one.
 
-Pickling a shared variable keeps its type, name and current host value, never a lock or a device
-copy; shared variables pickled together with the functions that use them (one ``pickle.dumps`` of a
+Pickling a shared variable keeps its type, name, current host value and default update, never a
+lock or a device copy; shared variables pickled together with the functions that use them (one ``pickle.dumps`` of a
 list, say) stay shared between those functions after loading, since pickle keeps one copy of each
 object it meets twice.
 
@@ -90,12 +90,15 @@ class Storage(list):
 class SharedVariable(TensorVariable):
     """A variable with a value of its own; use it anywhere a symbolic variable is expected."""
 
-    __slots__ = ("storage", "lock")
+    __slots__ = ("storage", "lock", "default_update")
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None) -> None:
         super().__init__(type, None, name)
         self.storage = Storage(value)
         self.lock = threading.Lock()
+        #: Theano's default update: the new value a function that uses this variable writes after
+        #: each call, unless its ``updates`` say otherwise or ``no_default_updates`` names it.
+        self.default_update: TensorVariable | None = None
 
     def _label(self) -> str:
         return f"shared variable {self.name!r}" if self.name else "the shared variable"
@@ -131,7 +134,10 @@ class SharedVariable(TensorVariable):
     def __reduce__(self) -> tuple:
         with self.lock:
             value = self.storage.host_value()
-        return SharedVariable, (self.type, value, self.name)
+        return type(self), (self.type, value, self.name), self.default_update
+
+    def __setstate__(self, default_update: TensorVariable | None) -> None:
+        self.default_update = default_update
 
 
 def shared(

@@ -8,7 +8,8 @@ length shared by every tensor that has it (0 to 4, so size-0 and size-1 dimensio
 ``SCALAR_OPS``, reductions over one or two axes with and without ``keepdims`` (sum, prod, max, min,
 mean, var, std, logsumexp), ``dot`` in all its 1-d/2-d forms, ``outer``, transposes, broadcasting
 dimshuffles, slices, integer indices and gathers, set_subtensor and inc_subtensor, concatenate and
-stack, ``flatten``, softmax, log_softmax, argmax and argmin, switch, ifelse and clip.
+stack, ``flatten``, softmax, log_softmax, argmax and argmin, switch, ifelse and clip, and random
+draws (uniform or normal, under a shared state) multiplying an expression.
 
 Discontinuous functions (floor, ceil, sign, //, %, comparisons, argmax) are applied to inputs
 only: on a computed value, a rounding difference of one ulp could move it across a jump, which is
@@ -50,6 +51,7 @@ import symgrad.tensor as T
 from symgrad.graph import Constant, Variable, toposort
 from symgrad.ifelse import IfElse, ifelse
 from symgrad.ops.elemwise import SCALAR_OPS, elemwise
+from symgrad.ops.random import random_draw
 from symgrad.shared import SharedVariable
 
 RTOL = {"float64": 1e-12, "float32": 1e-5}
@@ -154,6 +156,7 @@ class GraphBuilder:
             choices += ["outer"]
         if len(dims) < 4:
             choices += ["index", "argmax", "ifelse"]
+        choices += ["random"]
         kind = self.pick(choices)
         return getattr(self, f"make_{kind}")(dims, depth - 1)
 
@@ -323,6 +326,14 @@ class GraphBuilder:
         condition = elemwise(self.pick(["lt", "gt"]), self.leaf(()), self.constant())
         return ifelse(condition, self.expr(dims, depth), self.expr(dims, depth))
 
+    def make_random(self, dims: tuple, depth: int) -> Variable:
+        """An expression times a draw of its shape (known now: the lengths are drawn first), under a
+        state of its own; the reference reads the state's value."""
+        state = theano.shared(np.array([self.draw(st.integers(0, 2**64 - 1)), self.draw(st.integers(0, 99))],
+                                       dtype=np.uint64), name=f"rng{len(self.inputs)}")  # fmt: skip
+        drawn = random_draw(self.pick(["uniform", "normal"]), state, self.shape(dims), self.dtype)
+        return self.fit(elemwise("mul", drawn, self.expr(dims, depth)), dims)
+
     def make_softmax(self, dims: tuple, depth: int) -> Variable:
         axis = self.pick([i for i, d in enumerate(dims) if d is not None])
         fn = self.pick([T.nnet.softmax, T.nnet.log_softmax])
@@ -362,6 +373,8 @@ def evaluate(outputs: list[Variable], inputs: list[Variable], values: list[np.nd
 def _evaluate(var: Variable, memo: dict[int, np.ndarray]) -> np.ndarray:
     if isinstance(var, Constant):
         memo[id(var)] = var.data
+    if isinstance(var, SharedVariable) and id(var) not in memo:  # a random draw's state
+        memo[id(var)] = var.get_value()
     if id(var) not in memo:
         node = var.owner
         if isinstance(node.op, IfElse):

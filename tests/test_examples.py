@@ -84,3 +84,13 @@ def test_curve_fit_through_the_scipy_bridge_converges_to_curve_fits_answer(tmp_p
     for name, true, value in rows:
         assert abs(float(value) - float(true)) < 0.05, (name, out)
     assert float(re.search(r"curve_fit: ([\d.e+-]+)", out).group(1)) < 1e-6, out
+
+
+def test_dropout_layer_trains_with_a_new_mask_at_each_step(tmp_path):
+    out = run_example("dropout.py", "--steps", "300", cache_dir=tmp_path)
+    kept = float(re.search(r"units kept: ([\d.]+)% on average", out).group(1))
+    assert abs(kept - 80.0) < 0.5, out
+    low, high = (float(v) for v in re.search(r"from ([\d.]+)% to ([\d.]+)%", out).groups())
+    assert low < high, out  # the masks differ from step to step
+    assert float(re.search(r"training accuracy ([\d.]+)%", out).group(1)) >= 95.0, out
+    assert float(re.search(r"test accuracy ([\d.]+)%", out).group(1)) >= 90.0, out

@@ -24,6 +24,7 @@ from symgrad.interop import parse
 from symgrad.ops import linalg as linalg_ops
 from symgrad.ops.elemwise import sigmoid
 from symgrad.ops.gradient import depends_on
+from symgrad.ops.random import random_draw
 
 from .helpers import require_graphviz
 
@@ -422,6 +423,10 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "CumprodGrad": (T.grad(T.sum(T.cumprod(x)), x), "cumprod_grad(x, 1)"),
         "ArgSort": (T.argsort(x), "argsort(x)"),
         "Unique": (T.unique(x), "unique(x)"),
+        "RandomDraw": (
+            random_draw("normal", T.tensor("uint64", (2,), "s"), (n, 3), "float64"),
+            "random_normal(s, (n, 3))",
+        ),
         "FlatNonzero": (T.flatnonzero(x), "flatnonzero(x)"),
         "Triangle": (linalg_ops.triangle(m, lower=True), "tril(m)"),
         "Cholesky": (T.slinalg.cholesky(m), "cholesky(m)"),

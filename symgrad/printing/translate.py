@@ -288,6 +288,9 @@ class SympyTranslator(GraphPrinter):
     def _print_Shape(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return opaque("shape")(x)
 
+    def _print_RandomDraw(self, node: Apply, state: sympy.Expr, *lengths: sympy.Expr) -> sympy.Expr:
+        return opaque(f"random_{node.op.distribution}")(state, _shape(node.op.shape, state, lengths))
+
     def _print_Cumulative(self, node: Apply, x: sympy.Expr) -> sympy.Expr:
         return opaque(f"cum{node.op.mode}", _axis_keyword(node.op.axis, node.inputs[0].ndim))(x)
 

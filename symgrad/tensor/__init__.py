@@ -17,6 +17,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    # Random streams import shared variables, which import this package: loaded on first use.
+    if name in ("random", "shared_randomstreams"):
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     # Theano's complex constructors (cvector, zmatrix, ...) get a reason, not a bare AttributeError.
     from ..types import COMPLEX_HINT
 

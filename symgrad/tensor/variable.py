@@ -128,6 +128,19 @@ class TensorVariable(Variable):
         return _basic().size(self)
 
     @property
+    def rng(self):
+        """The state (a shared variable) of a random streams' draw, as Theano's ``rv.rng``."""
+        state = getattr(self._tag, "rng", None)
+        if state is None:
+            raise AttributeError(f"{self!r} was not drawn by random streams, so it has no rng")
+        return state
+
+    @property
+    def update(self):
+        """``(rng, its new value)``: the update a function using this draw applies (Theano's ``rv.update``)."""
+        return self.rng, self.rng.default_update
+
+    @property
     def T(self):
         return _basic().transpose(self)
 
