@@ -200,6 +200,7 @@ def function(
             built_at=built_at,
             borrowed=borrowed,
             profile=profile and mode.linker == "numba",
+            chunked=_chunked_call if device == "cpu" and not trust_input else None,
         )
 
     rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
@@ -226,6 +227,14 @@ def function(
         compiled = _python_linker(spec, mode, profile)
     compiled.call = call
     return compiled
+
+
+def _chunked_call(function, arguments: tuple):
+    """``function`` called with Dask arrays among ``arguments``: lazy, chunk by chunk (Dask is
+    imported only now, so ``import symgrad`` never imports it)."""
+    from .distributed import chunked_call
+
+    return chunked_call(function, arguments)
 
 
 def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):
