@@ -387,8 +387,11 @@ def _graph(split: _Split, arguments: list[Any], row_axes: dict[int, int]) -> Any
     chunks = arguments[min(row_axes)].chunks[row_axes[min(row_axes)]] if row_axes else ()
     n_rows = int(sum(chunks))
     collections = [v for v in arguments if _is_dask(v)]
-    token = tokenize(*[v.name if _is_dask(v) else v for v in arguments], split.combine, id(split))
-    stage = f"symgrad-{split.chunk.name if split.chunk else split.finish.name}-{token}"
+    chunk = Program(split.chunk) if split.chunk is not None else None
+    finish = Program(split.finish) if split.finish is not None else None
+    programs = [p.token for p in (chunk, finish) if p is not None]
+    token = tokenize(*[v.name if _is_dask(v) else v for v in arguments], split.combine, *programs)
+    stage = f"symgrad-{(chunk or finish).name}-{token}"
     layers: dict[str, Any] = {}
     dependencies: dict[str, set] = {}
     for v in collections:
@@ -407,8 +410,7 @@ def _graph(split: _Split, arguments: list[Any], row_axes: dict[int, int]) -> Any
 
     tasks: dict[Any, Any] = {}
     n_row_outputs = len(split.row_outputs)
-    if split.chunk is not None:
-        chunk = Program(split.chunk)
+    if chunk is not None:
         for c in range(len(chunks)):
             tasks[(stage, c)] = (_run, chunk, *(block(i, c) for i in range(len(arguments))), n_rows)
     if split.finish is not None:
@@ -421,7 +423,7 @@ def _graph(split: _Split, arguments: list[Any], row_axes: dict[int, int]) -> Any
             depth += 1
         combined = level[0] if level else ()
         unchunked = [whole(i) for i in split.finish_inputs]
-        tasks[(stage, "finish")] = (_finish, Program(split.finish), combined, *unchunked)
+        tasks[(stage, "finish")] = (_finish, finish, combined, *unchunked)
     layers[stage] = tasks
     dependencies[stage] = {name for v in collections for name in v.__dask_layers__()}
 
