@@ -61,8 +61,9 @@ def numpy_logistic(w, X, y):
 def test_value_and_gradient_of_a_mean_over_unequal_chunks_match_numpy():
     Xn, yn = data()
     wn = np.array([0.5, -1.0, 0.25, 2.0])
-    for y_chunks in (CHUNKS, 100):  # y chunked otherwise is aligned to X's chunks
-        Xd, yd = da.from_array(Xn, chunks=(CHUNKS, 4)), da.from_array(yn, chunks=y_chunks)
+    # y chunked otherwise is aligned to X's chunks; 17 chunks make a tree of two levels (SPLIT_EVERY = 8).
+    for x_chunks, y_chunks in ((CHUNKS, CHUNKS), (CHUNKS, 100), (30, 30)):
+        Xd, yd = da.from_array(Xn, chunks=(x_chunks, 4)), da.from_array(yn, chunks=y_chunks)
         value, grad = OBJ.fun(wn, Xd, yd)
         want_value, want_grad = numpy_logistic(wn, Xn, yn)
         np.testing.assert_allclose(value, want_value, rtol=1e-13)
