@@ -81,8 +81,8 @@ def _rows(kind: Kind) -> int | None:
 
 
 class _Analysis:
-    """Each variable's kind (see the module's docstring), the frontier of reductions over the rows,
-    and the rebuilt graphs of the chunk and finish functions."""
+    """Each variable's kind (see the module's docstring) and the frontier: the reductions over the
+    rows, with how their partial results combine."""
 
     def __init__(self, outputs: list[Variable], row_inputs: dict[int, tuple[Variable, int, str]]) -> None:
         self.row_inputs = row_inputs  # id(input) -> (input, its chunked axis, its label)
@@ -117,7 +117,20 @@ class _Analysis:
         """Does ``node`` read its operand at ``position``, a ``COUNT``, as a number (not as a length)?"""
         if self.kind(node.inputs[position]) != COUNT or self.kind(node.output) == COUNT:
             return False
-        return not (isinstance(node.op, (Alloc, Reshape)) and position > 0) and not isinstance(node.op, (Size, Shape))
+        return not _LENGTH_OPERANDS.get(type(node.op), _no_operand)(position)
+
+
+def _no_operand(position: int) -> bool:
+    return False
+
+
+#: The operands that ops read as lengths (or only for their shape), by op class and position.
+_LENGTH_OPERANDS: dict[type, Callable[[int], bool]] = {
+    Alloc: lambda position: position > 0,  # the lengths after the value
+    Reshape: lambda position: position > 0,
+    Size: lambda position: True,
+    Shape: lambda position: True,
+}
 
 
 def _elemwise(an: _Analysis, node: Apply, kinds: list[Kind]) -> Kind:

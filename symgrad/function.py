@@ -234,7 +234,11 @@ def _chunked_call(function, arguments: tuple):
     imported only now, so ``import symgrad`` never imports it)."""
     from .distributed import chunked_call
 
-    return chunked_call(function, arguments)
+    try:
+        return chunked_call(function, arguments)
+    except Exception as err:  # raised inside the entry's handler: the ChunkedArguments signal is no news
+        err.__suppress_context__ = True
+        raise
 
 
 def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):
