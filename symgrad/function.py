@@ -113,6 +113,9 @@ def function(
     shared variables stay on the GPU between calls, and outputs come back as NumPy arrays, or as
     Numba device arrays with ``return_device_arrays=True``.
 
+    On the CPU, arguments may be Dask arrays: the call then returns Dask arrays, computed one chunk
+    at a time, with sums over the chunked rows combined in a tree (see ``symgrad.distributed``).
+
     ``trust_input=True`` (PyTensor's name) leaves out the argument checks on the CPU, for callers
     who guarantee each argument is a C-contiguous NumPy array of the input's dtype, ndim and static
     shape (a Python float or int for a 0-d float64 or int64 input): anything else then fails inside
