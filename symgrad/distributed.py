@@ -530,9 +530,10 @@ class Program:
     and options, never machine code), the cache key of its module and a token (the SHA-256 of the
     pickle). Unpickling (as the scheduler does) compiles nothing; the first call in a process
     compiles it, which the disk cache turns into loading the program, and later calls and later
-    tasks of that process find it by its token."""
+    tasks of that process find it by its token. Where it was made (and where Dask runs tasks without
+    pickling them: its local schedulers) it calls the function it was made from."""
 
-    __slots__ = ("data", "token", "key", "name")
+    __slots__ = ("data", "token", "key", "name", "_function")
 
     def __init__(self, function: Any = None) -> None:
         if function is None:  # unpickled: __setstate__ fills the slots
@@ -541,28 +542,30 @@ class Program:
         self.token = hashlib.sha256(self.data).hexdigest()
         self.key = function._module.__name__.removeprefix("symgrad_")
         self.name = function.name
-        with _LOCK:
-            _LOADED.setdefault(self.token, function)  # the client's own (threaded) runs need no loading
+        self._function = function
 
     def __getstate__(self) -> tuple:
         return self.data, self.token, self.key, self.name
 
     def __setstate__(self, state: tuple) -> None:
         self.data, self.token, self.key, self.name = state
+        self._function = None
 
     def function(self) -> Any:
         """The compiled function, loaded on this process's first use."""
-        loaded = _LOADED.get(self.token)
-        if loaded is None:
-            with _LOCK:
-                loaded = _LOADED.get(self.token)
-                if loaded is None:
-                    start = time.perf_counter()
-                    loaded = pickle.loads(self.data).compile()
-                    _REPORT[self.token] = {"name": self.name, "key": self.key,
-                                           "load_seconds": time.perf_counter() - start}  # fmt: skip
-                    _LOADED[self.token] = loaded
-        return loaded
+        if self._function is None:
+            loaded = _LOADED.get(self.token)
+            if loaded is None:
+                with _LOCK:
+                    loaded = _LOADED.get(self.token)
+                    if loaded is None:
+                        start = time.perf_counter()
+                        loaded = pickle.loads(self.data).compile()
+                        _REPORT[self.token] = {"name": self.name, "key": self.key,
+                                               "load_seconds": time.perf_counter() - start}  # fmt: skip
+                        _LOADED[self.token] = loaded
+            self._function = loaded
+        return self._function
 
     def __call__(self, *arguments: Any) -> Any:
         return self.function()(*arguments)
