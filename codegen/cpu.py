@@ -173,8 +173,8 @@ class CpuModulePrinter(ModulePrinter):
     def header_lines(self) -> list[str]:
         lines = ["from numba import njit, prange", *self.function_imports("codegen.runtime")]
         lines += [
-            "from codegen.errors import (MISSING, StepFailed, empty_array, empty_reduction, index_error,",
-            "                            index_out_of_bounds, out_of_memory, shape_mismatch)",
+            "from codegen.errors import (MISSING, ChunkedArguments, StepFailed, empty_array, empty_reduction,",
+            "                            index_error, index_out_of_bounds, out_of_memory, shape_mismatch)",
             f"from codegen.cpu_steps import {', '.join(cpu_steps.__all__)}",
             "",
             # cache=True is left out: symgrad's loader attaches Numba's disk cache, with its checks.
@@ -237,6 +237,9 @@ class CpuModulePrinter(ModulePrinter):
         # A kernel's failed allocation says only "Allocation failed": name the inputs and their shapes.
         shapes = "".join(f", {p}={p}" for p in (self.names[v] for v in self.program.inputs))
         lines = ["try:", *("    " + line for line in body)]
+        if not self.options.trust_input:  # a Dask argument: the whole call becomes lazy, chunk by chunk
+            parameters = ", ".join(self.names[v] for v in self.program.inputs)
+            lines += ["except ChunkedArguments as chunked:", f"    return chunked.args[0]({parameters})"]
         if self.failures:
             lines += ["except StepFailed as failed:", "    raise failures[failed.args[0]](*failed.args[1:]) from None"]
         return lines + ["except MemoryError as err:", f"    raise out_of_memory(err{shapes}) from err"]

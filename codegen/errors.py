@@ -13,6 +13,12 @@ class StepFailed(Exception):
     Python entry turns it into that error (``FAILURES`` in the generated module)."""
 
 
+class ChunkedArguments(Exception):
+    """Raised by an argument's full check when the argument is a Dask array: the entry then hands
+    all its arguments to ``args[0]``, which returns the lazy result (see ``symgrad.distributed``).
+    Raised only off the fast path, so a call with NumPy arrays pays nothing for it."""
+
+
 class _Missing:
     """The default of each required parameter of a compiled function. The argument's check then
     reports the missing input in the user's terms, after any unknown keyword has been reported

@@ -31,7 +31,7 @@ from symgrad.types import describe_shape
 from symgrad.values import coerce
 
 from . import cache, machine_code
-from .errors import MISSING
+from .errors import MISSING, ChunkedArguments
 from .errors import built_at as built_at_text
 from .lower import Program, lower
 from .memory import keep_freed_memory
@@ -71,6 +71,9 @@ class FunctionSpec:
     built_at: str | None = None
     borrowed: tuple[int, ...] = ()
     profile: bool = False
+    #: Called as ``chunked(function, arguments)`` when an argument is a Dask array (CPU only): the
+    #: front end's chunk-by-chunk evaluation (``symgrad.distributed``), whose result the call returns.
+    chunked: Callable[[Any, tuple], Any] | None = None
 
 
 def device_description(device: str) -> str:
@@ -222,13 +225,20 @@ def _make_device_check(var: Variable, label: str, allow_downcast: bool | None) -
 
 
 def _make_check(
-    var: Variable, label: str, allow_downcast: bool | None, function: str, names: list[str]
+    var: Variable,
+    label: str,
+    allow_downcast: bool | None,
+    function: str,
+    names: list[str],
+    chunked: Callable[..., Any] | None = None,
 ) -> Callable[[Any], Any]:
     """A function that returns the argument as the kernel wants it, or raises a clear error.
 
     The generated entry tests the common case inline; this runs only for the rest, and its own
     fast paths cover Python numbers for scalar inputs. ``function`` and ``names`` (all the
-    parameters) word the error for a missing argument.
+    parameters) word the error for a missing argument. A Dask array (a collection: it has
+    ``__dask_graph__``) raises ``ChunkedArguments(chunked)``, which the entry answers by returning
+    ``chunked(*arguments)``.
     """
     dtype = np.dtype(var.dtype)
     where = f"input {label!r}"
@@ -239,6 +249,8 @@ def _make_check(
                 f"{function} got no value for input {label!r} (a {var.type} value); "
                 f"it takes {len(names)} argument(s): {', '.join(names)}"
             )
+        if chunked is not None and hasattr(type(value), "__dask_graph__"):
+            raise ChunkedArguments(chunked)
         return coerce(value, var.type, where, allow_downcast)
 
     if var.ndim == 0 and dtype == np.float64:
@@ -454,16 +466,19 @@ def _function(spec: FunctionSpec, module, sites: dict[int, str]) -> Function:
     """The callable of ``module``'s entry for ``spec``: its argument checks, storage and locks."""
     params = list(module.PARAMETERS)
     label = f"function {spec.name!r}" if spec.name else "the function"
+    made: list[Function] = []  # the function, once made: what a chunked call evaluates
+    chunked = None if spec.chunked is None else (lambda *arguments: spec.chunked(made[0], arguments))
     checks = [
         _make_device_check(v, p, spec.allow_input_downcast)
         if spec.device == "cuda"
-        else _make_check(v, p, spec.allow_input_downcast, label, params)
+        else _make_check(v, p, spec.allow_input_downcast, label, params, chunked)
         for v, p in zip(spec.inputs, params)
     ]
     entry = module.make_entry(checks, _call_error(label, params), spec.defaults, spec.storage, sites)
     profile = StepProfile(module.STEPS, entry.step_seconds, entry.step_calls) if hasattr(module, "STEPS") else None
     _guard_parallel_programs(module)
-    return _wrapped(spec, entry, module, profile)
+    made.append(_wrapped(spec, entry, module, profile))
+    return made[0]
 
 
 def _wrapped(spec: FunctionSpec, entry: Callable, module, profile: StepProfile | None) -> Function:

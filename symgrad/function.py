@@ -118,6 +118,9 @@ def function(
     shared variables stay on the GPU between calls, and outputs come back as NumPy arrays, or as
     Numba device arrays with ``return_device_arrays=True``.
 
+    On the CPU, arguments may be Dask arrays: the call then returns Dask arrays, computed one chunk
+    at a time, with sums over the chunked rows combined in a tree (see ``symgrad.distributed``).
+
     ``trust_input=True`` (PyTensor's name) leaves out the argument checks on the CPU, for callers
     who guarantee each argument is a C-contiguous NumPy array of the input's dtype, ndim and static
     shape (a Python float or int for a 0-d float64 or int64 input): anything else then fails inside
@@ -207,6 +210,7 @@ def function(
             built_at=built_at,
             borrowed=borrowed,
             profile=profile and mode.linker == "numba",
+            chunked=_chunked_call if device == "cpu" and not trust_input else None,
         )
 
     rewrites = rewrites_in_gradients(everything)  # those T.grad applied before differentiating
@@ -233,6 +237,18 @@ def function(
         compiled = _python_linker(spec, mode, profile)
     compiled.call = call
     return compiled
+
+
+def _chunked_call(function, arguments: tuple):
+    """``function`` called with Dask arrays among ``arguments``: lazy, chunk by chunk (Dask is
+    imported only now, so ``import symgrad`` never imports it)."""
+    from .distributed import chunked_call
+
+    try:
+        return chunked_call(function, arguments)
+    except Exception as err:  # raised inside the entry's handler: the ChunkedArguments signal is no news
+        err.__suppress_context__ = True
+        raise
 
 
 def _python_linker(spec: FunctionSpec, mode: Mode, profile: bool):

@@ -13,6 +13,11 @@ asks for. ``obj.hess(x, *args)`` is the dense Hessian (``T.hessian``) and ``obj.
 the Hessian-vector product (``T.hessian_vector_product``, a few gradients' cost). Each is compiled
 the first time it is read, so an objective used only with L-BFGS-B never compiles a Hessian.
 
+The data in ``args`` may be Dask arrays chunked along their rows, when the cost is a sum or a mean
+over them (``symgrad.distributed``): then ``fun`` computes the value and the gradient in one pass
+over the chunks (``dask.compute`` of both, on the active ``distributed.Client`` if there is one),
+so a model can be fitted to data that do not fit in memory.
+
 The callables are the compiled functions plus one small frame: SciPy calls them thousands of times,
 and the compiled entry already checks its arguments inline.
 """
@@ -82,6 +87,10 @@ class Objective:
 
             def fun(x: np.ndarray, *args: Any) -> tuple[float, np.ndarray]:
                 value, grad = compiled(x, *args)
+                if type(value) is not np.ndarray:  # Dask arrays in args: one pass computes both
+                    import dask
+
+                    value, grad = dask.compute(value, grad)
                 return float(value), grad
 
             self._fun = fun

@@ -1,5 +1,7 @@
 """`import symgrad` loads only what it needs: Numba, SciPy and the back end (``codegen``) load when a
-function is compiled, SymPy when the first expression is built. Each check runs in a fresh process,
+function is compiled, SymPy when the first expression is built, Dask only when a compiled function
+is called with a Dask array (never by ``import symgrad``, ``symgrad.optimize`` or
+``symgrad.distributed``). Each check runs in a fresh process,
 since this one has long imported everything."""
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _loaded(code: str) -> list[str]:
-    """The top-level packages among numba, scipy, codegen and sympy that are loaded after ``code``."""
+    """The top-level packages among numba, scipy, codegen, sympy, dask and distributed loaded after ``code``."""
     script = textwrap.dedent(code) + textwrap.dedent(
         """
         import sys
-        print(sorted({m.partition('.')[0] for m in sys.modules} & {'numba', 'scipy', 'codegen', 'sympy'}))
+        watched = {'numba', 'scipy', 'codegen', 'sympy', 'dask', 'distributed'}
+        print(sorted({m.partition('.')[0] for m in sys.modules} & watched))
         """
     )
     done = subprocess.run(
@@ -36,7 +39,7 @@ def test_import_symgrad_loads_neither_numba_nor_scipy_nor_the_back_end_nor_sympy
 def test_declaring_inputs_and_shared_variables_loads_nothing_more():
     code = """
         import numpy as np
-        import symgrad as theano, symgrad.tensor as T
+        import symgrad as theano, symgrad.tensor as T, symgrad.optimize, symgrad.distributed
         x, W = T.dvector('x'), theano.shared(np.ones((2, 3)), name='W')
         """
     assert _loaded(code) == []
@@ -45,7 +48,7 @@ def test_declaring_inputs_and_shared_variables_loads_nothing_more():
 def test_sympy_loads_with_the_first_expression_and_numba_with_the_first_function():
     assert _loaded("import symgrad.tensor as T; T.exp(T.dvector('x'))") == ["sympy"]
     loaded = _loaded("import symgrad as theano, symgrad.tensor as T; x = T.dvector('x'); theano.function([x], x * 2)")
-    assert {"numba", "codegen", "sympy"} <= set(loaded)
+    assert {"numba", "codegen", "sympy"} <= set(loaded) and "dask" not in loaded
 
 
 def test_import_works_from_the_folder_that_holds_a_clone_named_symgrad(tmp_path):
