@@ -5,7 +5,8 @@ slices of the sequences (each read at row ``t``), ``go_backwards`` reverses them
 become windows of as many rows as their largest lag, and shared variables that the step updates
 become states of their own whose last value is the update returned to ``theano.function``. The
 loop itself is compiled: the back end prints one ``for`` loop whose body is the step's fused
-kernels, with the step's loop-invariant work computed once before it.
+kernels, with the step's loop-invariant work computed once before it. Random streams the step
+draws from advance every step: their states are carried like the step's updates.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .graph import Constant, Variable, toposort
+from .graph import Constant, Variable, graph_inputs, toposort
 from .ops.scan import StateInfo, as_row, build_scan
 from .shared import SharedVariable
 
@@ -97,6 +98,15 @@ def scan(
     for s in updated:
         if not isinstance(s, SharedVariable):
             raise TypeError(f"{where}: the step's updates must be keyed by shared variables, got {s!r}")
+    # A random stream the step draws from advances every step (its default update): its state is
+    # carried through the loop like the step's own updates, and its last value is an update too.
+    pending = outputs + new_values
+    while pending:
+        drawn = [v for v in graph_inputs(pending) if getattr(v, "default_update", None) is not None]
+        drawn = [v for v in drawn if all(v is not s for s in updated)]
+        updated += drawn
+        new_values += [v.default_update for v in drawn]
+        pending = [v.default_update for v in drawn]
     if strict:
         _check_strict(outputs + new_values, rows, taps_in_order, non_seqs, where)
     fed_back = [k for k, _ in states]
@@ -113,7 +123,9 @@ def scan(
         return rebuild(ordered, replace)
 
     windows = initial + [as_row(s) for s in updated]
-    infos = infos + [StateInfo((-1,), keep_all=False)] * len(updated)
+    # A random state is kept at every step (a few numbers each): the backward pass draws the same
+    # numbers again from them, rather than running the loop again to find them.
+    infos = infos + [StateInfo((-1,), keep_all=s.default_update is not None) for s in updated]
     slot_names = [v.name for v in rows] + [v.name for taps in taps_in_order for v in taps]
     results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names)
     n_states = len(states)
@@ -121,7 +133,7 @@ def scan(
     by_position.update(zip(not_fed_back, results[n_states + len(updated) :]))
     hidden_results = results[n_states : n_states + len(updated)]
     outputs = [_named(by_position[k], name) for k in range(len(out_specs))]
-    updates = OrderedDict((s, last[0]) for s, last in zip(updated, hidden_results))
+    updates = OrderedDict((s, states[-1]) for s, states in zip(updated, hidden_results))
     if len(outputs) == 1 and not return_list:
         return outputs[0], updates
     return outputs, updates

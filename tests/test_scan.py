@@ -223,3 +223,22 @@ def test_errors_name_what_is_wrong():
     np.testing.assert_allclose(f(np.arange(4.0), 2), [0.0, 2.0])
     with pytest.raises(ValueError, match=r"shape mismatch in scan.*n_steps has shape \(6,\)"):
         f(np.arange(4.0), 6)
+
+
+def test_random_draws_inside_the_step_advance_every_step_and_every_call():
+    # The tutorial's binomial noise, drawn inside the loop: a new mask every step and every call,
+    # and the gradient sees the very masks the forward pass drew.
+    from symgrad.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(seed=234)
+    x = T.dmatrix("x")
+    hs, updates = theano.scan(lambda row, h: h + row * srng.binomial(size=row.shape, n=1, p=0.5, dtype="float64"),
+                              sequences=x, outputs_info=T.zeros_like(x[0]))  # fmt: skip
+    assert len(updates) == 1  # the stream's state, advanced once per step
+    f = theano.function([x], [hs, T.grad(hs.sum(), x)], updates=updates)
+    xv = np.ones((5, 40))
+    (first, gradient), (second, _) = f(xv), f(xv)
+    masks = np.diff(first, axis=0, prepend=0.0)
+    assert set(np.unique(masks)) == {0.0, 1.0}
+    assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(first, second)
+    np.testing.assert_array_equal(gradient, masks * np.arange(5, 0, -1)[:, None])
