@@ -19,7 +19,7 @@ from .graph import Constant, Variable, graph_inputs, toposort
 from .ops.scan import StateInfo, as_row, build_scan
 from .shared import SharedVariable
 
-__all__ = ["scan", "map", "reduce", "foldl", "foldr"]
+__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until"]
 
 
 def scan(
@@ -178,6 +178,14 @@ def foldr(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequenc
           mode: Any = None, name: str | None = None) -> tuple[Variable | list[Variable], OrderedDict]:  # fmt: skip
     """``reduce`` from the last row to the first."""
     return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, mode=mode, name=name)
+
+
+def until(condition: Any) -> None:
+    """Theano's ``scan_module.until``, a loop that stops on a condition: not supported."""
+    raise NotImplementedError(
+        "scan_module.until (a loop that stops on a condition) is not supported; run a fixed n_steps "
+        "and mask the steps after the condition holds (T.switch on a fed-back flag)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -215,6 +215,8 @@ def test_errors_name_what_is_wrong():
     W = T.dmatrix("W")
     with pytest.raises(ValueError, match=r"strict=True .* reads W"):
         theano.scan(lambda x: T.dot(W, x), sequences=T.dmatrix("X"), strict=True)
+    with pytest.raises(NotImplementedError, match="stops on a condition"):
+        theano.scan(lambda x: (2 * x, theano.scan_module.until(x > 1)), sequences=x)
     with pytest.raises(NotImplementedError, match="truncate_gradient"):
         theano.scan(lambda x: x, sequences=x, truncate_gradient=3)
     n = T.iscalar("n")
