@@ -186,7 +186,9 @@ def main() -> None:
         "pytensor": _child(args.pytensor_python, "pytensor"),
     }
     print(f"load average before/after: {os.getloadavg()[0]:.1f}")
-    print("\n| measure | symgrad | JAX | PyTensor | hand @njit | JAX / symgrad | PyTensor / symgrad | @njit / symgrad |")
+    print(
+        "\n| measure | symgrad | JAX | PyTensor | hand @njit | JAX / symgrad | PyTensor / symgrad | @njit / symgrad |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for measure in ["rnn forward", "rnn grad", "logistic", "rnn grad compile"]:
         row = [results[k].get(measure) for k in ("symgrad", "jax", "pytensor", "njit")]

@@ -237,10 +237,8 @@ class ScanLoop(Loop):
     slots (the sequences' rows, the states' taps) and the placeholders in ``bound``."""
 
     nodes: list[Apply] = field(default_factory=list)
-
-    @property
-    def core(self) -> ScanCore:
-        return self.node.op.core
+    #: The loop run: of the nodes' loops, the one with the most results (see ``ScanCore.root``).
+    core: ScanCore | None = None
 
     @property
     def outputs(self) -> list[Variable]:
@@ -510,7 +508,14 @@ def _steps(outputs: list[Variable]) -> list[Step]:
 
     steps: list[Kernel | Apply] = []
     region_of: dict[int, Region] = {}  # by step
-    scans: dict[int, ScanLoop] = {}  # by id of the scan's core
+    # The Scan nodes of one loop, and of that loop with residuals added for a gradient, are one loop.
+    scans: dict[tuple, ScanLoop] = {}
+    largest: dict[tuple, ScanCore] = {}
+    for node in fuser.nodes:
+        if isinstance(node.op, Scan) and id(node.output) in needed:
+            key = _loop_key(node)
+            if key not in largest or len(node.op.core.steps) > len(largest[key].steps):
+                largest[key] = node.op.core
     for node in fuser.nodes:
         if id(node.output) not in needed:
             continue
@@ -524,12 +529,13 @@ def _steps(outputs: list[Variable]) -> list[Step]:
                 region_of[id(kernel)] = regions[id(node)]
             else:
                 host.absorb(kernel)
-        elif isinstance(node.op, Scan) and id(node.op.core) in scans:
-            scans[id(node.op.core)].nodes.append(node)  # one loop computes every result of a scan
+        elif isinstance(node.op, Scan) and _loop_key(node) in scans:
+            scans[_loop_key(node)].nodes.append(node)  # one loop computes every result of a scan
         else:
-            step = _loop(node) if isinstance(node.op, Map) else _scan_loop(node) if isinstance(node.op, Scan) else node
-            if isinstance(step, ScanLoop):
-                scans[id(node.op.core)] = step
+            if isinstance(node.op, Scan):
+                step = scans[_loop_key(node)] = _scan_loop(node, largest[_loop_key(node)])
+            else:
+                step = _loop(node) if isinstance(node.op, Map) else node
             steps.append(step)
             region_of[id(step)] = regions[id(node)]
     nested = _nest(steps, region_of)
@@ -582,20 +588,26 @@ def _loop(node: Apply) -> Loop:
     return Loop(node, lower([node.op.index, *(placeholder for placeholder, _ in bound)], [row]), bound)
 
 
-def _scan_loop(node: Apply) -> ScanLoop:
-    """A Scan node's loop, lowered like a Map's: the body's inputs are the slots and placeholders."""
-    steps, bound = scan_body(node)
-    core = node.op.core
+def _loop_key(node: Apply) -> tuple:
+    return (id(node.op.core.root), *(id(v) for v in node.inputs))
+
+
+def _scan_loop(node: Apply, core: ScanCore) -> ScanLoop:
+    """The loop ``core`` (``node``'s, or one computing more results) on ``node``'s inputs, lowered
+    like a Map's: the body's inputs are the slots and placeholders."""
+    steps, bound = scan_body(node, core)
     slots = [*core.sequence_slots, *(s for taps in core.state_slots for s in taps)]
-    return ScanLoop(node, lower([*slots, *(placeholder for placeholder, _ in bound)], steps), bound, [node])
+    body = lower([*slots, *(placeholder for placeholder, _ in bound)], steps)
+    return ScanLoop(node, body, bound, [node], core)
 
 
-def scan_body(node: Apply) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
-    """What a Scan node's loop computes each step, and the (placeholder, outer value) pairs it
-    reads: the body rebuilt as ``loop_body`` rebuilds a Map's row, then optimized as the outer
-    graph was (its gradient stops, kept until the gradients were taken, go). The same object for
-    every call on one loop with the same inputs: its nodes are numbered for error messages."""
-    core = node.op.core
+def scan_body(node: Apply, core: ScanCore | None = None) -> tuple[list[Variable], list[tuple[Variable, Variable]]]:
+    """What the loop ``core`` (by default ``node``'s) computes each step on ``node``'s inputs, and
+    the (placeholder, outer value) pairs it reads: the body rebuilt as ``loop_body`` rebuilds a
+    Map's row, then optimized as the outer graph was (its gradient stops, kept until the gradients
+    were taken, go). The same object for every call on one loop with the same inputs: its nodes
+    are numbered for error messages."""
+    core = core or node.op.core
     bodies = _optimized_bodies.setdefault(core, [])
     for inputs, steps, bound in bodies:
         if all(a is b for a, b in zip(inputs, node.inputs)):

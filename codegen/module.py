@@ -309,6 +309,9 @@ class ModulePrinter(ABC):
             stores += [f"if {t} == 0:", f"    {out} = {self.empty(rows, step.dtype)}"]
             stores += self.row_check(out, row, step, what, where)
             stores.append(self.store_row(out, backwards if back else t, row, step.ndim))
+        for node in loop.nodes:  # the same result asked for by a node of the loop with residuals added
+            if node.output is not made[node.op.which]:
+                names.alias(node.output, made[node.op.which])
         states = ", ".join(names[w] for w in initial) or "none"
         return lines + [
             f"# {what[1:-1]}: step {t} reads a row of each sequence and the states before it ({states} at first)",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..graph import Constant, Op, Variable, apply, make_variable
+from ..graph import Constant, Op, Variable, apply, make_variable, toposort
 from ..types import TensorType, describe_shape
 from .loop import describe_graph, evaluate, hoist_invariants
 
@@ -73,6 +73,9 @@ class ScanCore:
         self.name = name
         # Per sequence, then per output: read (stored) at row n - 1 - t rather than t.
         self.backwards = backwards or (False,) * (len(sequence_slots) + len(steps) - len(states))
+        #: The loop this one computes more results of (its residuals: see ``with_residuals``), or None.
+        self.extends: ScanCore | None = None
+        self._with_residuals: dict[tuple[int, ...], ScanCore] = {}
         self._signature: str | None = None
 
     @property
@@ -90,6 +93,22 @@ class ScanCore:
                       f"backwards={self.backwards}")  # fmt: skip
             self._signature = f"Scan({layout}\n{describe_graph(self.slots, self.steps)})"
         return self._signature
+
+    @property
+    def root(self) -> ScanCore:
+        """The loop whose results this one computes (itself, unless it adds residuals to one)."""
+        return self if self.extends is None else self.extends.root
+
+    def with_residuals(self, residuals: Sequence[Variable]) -> ScanCore:
+        """This loop, also stacking ``residuals`` (values its body computes) as outputs, one row
+        per step: its results keep their numbers, so the back end runs both as one loop."""
+        key = tuple(id(r) for r in residuals)
+        if key not in self._with_residuals:
+            core = ScanCore(self.sequence_slots, self.states, self.state_slots, self.bound_slots,
+                            (*self.steps, *residuals), self.name, (*self.backwards, *(False,) * len(residuals)))  # fmt: skip
+            core.extends = self
+            self._with_residuals[key] = core
+        return self._with_residuals[key]
 
     def split_inputs(self, inputs: Sequence) -> tuple[object, list, list, list]:
         """A node's inputs as (n, sequences, initial windows, bound values)."""
@@ -295,6 +314,7 @@ def _backward(
     seeds = {w: make_variable(core.steps[w].type, name=f"{core.steps[w].name}_bar" if core.steps[w].name else None)
              for w in seeded}  # fmt: skip
     sweep = backprop([core.steps[w] for w in seeded], list(seeds.values()), float_slots)
+    stored = _stored_residuals(core, inputs, [sweep[id(s)] for s in float_slots if id(s) in sweep])
 
     # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
     # stored (so in the other direction), and stores its sequences' gradients where they were read.
@@ -311,6 +331,9 @@ def _backward(
             back_sequences.append(buffer[start : start + n])
             back_directions.append(True)
             readers.append(_nth(len(back_sequences) - 1))
+    for _, rows in stored:
+        back_sequences.append(rows)
+        back_directions.append(True)
     seed_rows: dict[int, int] = {}
     for which, g in grads.items():
         if which >= n_states:
@@ -342,6 +365,8 @@ def _backward(
                 seed = owed if seed is None else seed + owed
             replace[placeholder] = seed
         replace.update((slot, read(rows)) for slot, read in zip(_forward_slots(core), readers))
+        first_stored = len(readers)
+        replace.update((value, rows[first_stored + k]) for k, (value, _) in enumerate(stored))
         wanted = [sweep.get(id(s)) for s in core.slots]
         present = [w for w in wanted if w is not None]
         rebuilt = iter(rebuild(present, replace))
@@ -381,6 +406,43 @@ def _backward(
     for k, total in zip(bound_float, sums_final):
         input_grads[first_bound + k] = total
     return input_grads
+
+
+def _stored_residuals(
+    core: ScanCore, inputs: list[Variable], adjoints: list[Variable]
+) -> list[tuple[Variable, Variable]]:
+    """The matrix products of the step that its backward sweep reads, each with its rows over the
+    steps: stored by the forward loop (the same loop, with more results) rather than computed
+    again backwards. (A loop keeping some state only as its last window is run again anyway, by
+    ``_full_buffers``: its products are recomputed too.)"""
+    from .blas import Dot
+
+    if not all(info.keep_all for info in core.states):
+        return []
+    varying = {id(s) for s in _forward_slots(core)}
+    computed: set[int] = set()
+    for node in toposort(list(core.steps)):
+        computed.add(id(node.output))
+        if any(id(i) in varying for i in node.inputs):
+            varying.add(id(node.output))
+    steps = {id(s): k for k, s in enumerate(core.steps)}
+    found = [
+        node.output
+        for node in toposort(adjoints)
+        if isinstance(node.op, Dot) and id(node.output) in computed and id(node.output) in varying
+    ]
+    if not found:
+        return []
+    new = [r for r in found if id(r) not in steps]
+    loop = core.with_residuals(new) if new else core
+    steps.update((id(r), len(core.steps) + k) for k, r in enumerate(new))
+    stored = []
+    for r in found:
+        rows = apply(Scan(loop, steps[id(r)]), *inputs)
+        if steps[id(r)] < core.n_states:  # a state's new value: its buffer after the initial rows
+            rows = rows[core.states[steps[id(r)]].lag :]
+        stored.append((r, rows))
+    return stored
 
 
 def _reversed_rows(x: Variable) -> Variable:
