@@ -163,8 +163,9 @@ RUNNERS = {"symgrad": run_symgrad, "symgrad compile": run_compile_symgrad, "njit
 
 
 def _child(python: str, which: str) -> dict:
-    done = subprocess.run([python, __file__, "--child", which], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})  # fmt: skip
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root}
+    done = subprocess.run([python, __file__, "--child", which], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -104,8 +104,10 @@ class ScanCore:
         per step: its results keep their numbers, so the back end runs both as one loop."""
         key = tuple(id(r) for r in residuals)
         if key not in self._with_residuals:
-            core = ScanCore(self.sequence_slots, self.states, self.state_slots, self.bound_slots,
-                            (*self.steps, *residuals), self.name, (*self.backwards, *(False,) * len(residuals)))  # fmt: skip
+            steps, backwards = (*self.steps, *residuals), (*self.backwards, *(False,) * len(residuals))
+            core = ScanCore(
+                self.sequence_slots, self.states, self.state_slots, self.bound_slots, steps, self.name, backwards
+            )
             core.extends = self
             self._with_residuals[key] = core
         return self._with_residuals[key]
