@@ -465,7 +465,7 @@ def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     op, (a, b) = step.op, step.inputs
     rhs = p.names[b] if b.ndim == 2 else f"{p.names[b]}[:, None]"  # the loop takes a matrix
     call = f"linalg_solve_triangular({p.names[a]}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
-    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else "[:, 0]")]
+    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else ".ravel()")]
 
 
 @CPU_RULES.register(Triangle)
