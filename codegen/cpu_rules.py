@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
-from symgrad.ops.blas import Dot
+from symgrad.ops.blas import BatchedDot, Dot
 from symgrad.ops.debug import Print, printed_attribute
 from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.indexing import (
@@ -55,6 +55,7 @@ from symgrad.ops.shape import (
 from .checks import (
     advanced_text,
     alloc_checks,
+    batched_dot_checks,
     dot_checks,
     index_checks,
     index_sources,
@@ -106,6 +107,12 @@ def _dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     a, b = step.inputs
     product = "matrix_product" if p.compiled else "np.dot"  # see codegen/cpu_steps.py
     return dot_checks(p, step) + [f"{out} = {product}({p.names[a]}, {p.names[b]})"]
+
+
+@CPU_RULES.register(BatchedDot)
+def _batched_dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    a, b = (p.names[v] for v in step.inputs)
+    return batched_dot_checks(p, step) + [f"{out} = batched_matrix_product({a}, {b})"]
 
 
 @CPU_RULES.register(Print, view=True, compiled=False)

@@ -15,7 +15,7 @@ from numba.extending import get_cython_function_address
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
     "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
-    "matrix_product",
+    "batched_matrix_product", "matrix_product",
 ]  # fmt: skip
 
 _cached = numba.njit(cache=True, error_model="numpy")
@@ -25,6 +25,17 @@ _cached = numba.njit(cache=True, error_model="numpy")
 def matrix_product(a, b):
     """``np.dot(a, b)`` (BLAS; a transposed operand is passed as a view, not copied)."""
     return np.dot(a, b)
+
+
+@_cached
+def batched_matrix_product(a, b):
+    """``np.matmul`` of 3-d stacks: one BLAS product per matrix, written in place; a stack of length
+    1 is broadcast (the caller has checked the lengths)."""
+    count = b.shape[0] if a.shape[0] == 1 else a.shape[0]
+    out = np.empty((count, a.shape[1], b.shape[2]), dtype=a.dtype)
+    for i in range(count):
+        np.dot(a[i if a.shape[0] > 1 else 0], b[i if b.shape[0] > 1 else 0], out[i])
+    return out
 
 
 # Linear algebra: Numba's np.linalg calls LAPACK (through SciPy's cython_lapack), compiling each

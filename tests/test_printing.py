@@ -395,6 +395,7 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
     return {
         "Elemwise": (T.exp(x) * 2, "2*exp(x)"),
         "Dot": (m @ w, "m·w"),
+        "BatchedDot": (T.dtensor3("s") @ T.dtensor3("t"), "s·t"),
         "DimShuffle": (m.T, "mᵀ"),
         "Reduce": (T.sum(m, axis=1), "sum(m, axis=1)"),
         "Argmax": (T.argmax(m, axis=1), "argmax(m, axis=1)"),

@@ -16,6 +16,8 @@ from typing import Any
 from ..config import config
 from ..graph import Variable, apply
 from ..ops.arrays import ArgSort, FlatNonzero, Unique, cumulative
+from ..ops.blas import BatchedDot
+from ..ops.elemwise import result_dtype
 from ..ops.reduce import normalize_axes
 from .basic import (
     alloc,
@@ -308,7 +310,9 @@ def tensordot(a, b, axes: int | Sequence = 2) -> Variable:
 
 def matmul(a, b) -> Variable:
     """NumPy's ``matmul`` (``a @ b``): matrix products over the last two axes, the leading (batch)
-    axes broadcast; a 1-d operand is a row (on the left) or a column (on the right)."""
+    axes broadcast; a 1-d operand is a row (on the left) or a column (on the right). Float stacks
+    are one BLAS product per matrix (``BatchedDot``; more than one batch axis is flattened into
+    one); others, which BLAS does not take, a broadcast product summed."""
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim <= 2 and b.ndim <= 2:
         return dot(a, b)
@@ -316,16 +320,34 @@ def matmul(a, b) -> Variable:
         raise ValueError("matmul: operands must not be scalars (use *)")
     a2 = dimshuffle(a, ("x", 0)) if a.ndim == 1 else a
     b2 = dimshuffle(b, (0, "x")) if b.ndim == 1 else b
-    # (..., n, k, 1) * (..., 1, k, m), summed over k
-    product = dimshuffle(a2, [*range(a2.ndim), "x"]) * dimshuffle(
-        b2, [*range(b2.ndim - 2), "x", b2.ndim - 2, b2.ndim - 1]
-    )
-    out = sum(product, axis=-2)
+    ndim = builtins.max(a2.ndim, b2.ndim)  # the batch axes aligned on the right, as NumPy's
+    a2, b2 = (dimshuffle(x, ["x"] * (ndim - x.ndim) + list(range(x.ndim))) for x in (a2, b2))
+    dtype = result_dtype("any", [a2, b2])
+    if dtype in ("float32", "float64"):
+        out = _stacked_products(cast(a2, dtype), cast(b2, dtype))
+    else:  # (..., n, k, 1) * (..., 1, k, m), summed over k
+        out = sum(dimshuffle(a2, [*range(ndim), "x"]) * dimshuffle(b2, [*range(ndim - 2), "x", ndim - 2, ndim - 1]), -2)
     if b.ndim == 1:
         out = dimshuffle(out, [*range(out.ndim - 1)])
     if a.ndim == 1:
         out = dimshuffle(out, [*range(out.ndim - 2), out.ndim - 1])
     return out
+
+
+def _stacked_products(a: Variable, b: Variable) -> Variable:
+    """``a @ b`` for stacks of one float dtype and ndim >= 3: one ``BatchedDot`` over the batch axes
+    flattened into one, each operand first broadcast over the axes where only the other has length."""
+    if a.ndim == 3:
+        return apply(BatchedDot(), a, b)
+    pairs = zip(_lengths(a)[:-2], _lengths(b)[:-2], a.type.shape, b.type.shape)
+    batch = [lb if na == 1 and nb != 1 else la for la, lb, na, nb in pairs]
+    stacks = []
+    for x, other in ((a, b), (b, a)):
+        if builtins.any(n == 1 and m != 1 for n, m in zip(x.type.shape[:-2], other.type.shape)):
+            x = alloc(x, *batch, *_lengths(x)[-2:])
+        stacks.append(reshape(x, (_product(batch), *_lengths(x)[-2:])))
+    out = apply(BatchedDot(), *stacks)
+    return reshape(out, (*batch, *_lengths(out)[-2:]))
 
 
 def batched_dot(a, b) -> Variable:
@@ -436,6 +458,8 @@ def einsum(subscripts: str, *operands) -> Variable:
     letters = sorted(set(inputs) - {","})
     if not arrow:  # implicit form: the letters that appear once, in alphabetical order
         output = "".join(c for c in letters if inputs.count(c) == 1)
+    if len(operands) == 2 and result_dtype("any", operands) in ("float32", "float64"):
+        return _einsum_product(terms, operands, output)
     order = list(output) + [c for c in letters if c not in output]
     product = None
     for term, operand in zip(terms, operands):
@@ -444,6 +468,40 @@ def einsum(subscripts: str, *operands) -> Variable:
     if len(order) > len(output):
         product = sum(product, axis=tuple(range(len(output), len(order))))
     return product
+
+
+def _einsum_product(terms: list[str], operands: list[Variable], output: str) -> Variable:
+    """A two-operand ``einsum`` as a matrix product: the letters in both operands and the output are
+    the batch, those in both and not the output are summed by the product, each operand's own
+    letters are its rows or columns (those the output lacks summed first). One ``BatchedDot``
+    (BLAS per matrix) or, without a batch, one ``dot``; then the axes put in the output's order."""
+    (ta, tb), (a, b) = terms, operands
+    a, b = (cast(x, result_dtype("any", operands)) for x in (a, b))
+    a, ta = _sum_letters(a, ta, set(tb) | set(output))
+    b, tb = _sum_letters(b, tb, set(ta) | set(output))
+    batch = [c for c in ta if c in tb and c in output]
+    inner = [c for c in ta if c in tb and c not in output]
+    rows, columns = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
+    la, lb = dict(zip(ta, _lengths(a))), dict(zip(tb, _lengths(b)))
+    left = dimshuffle(a, [ta.index(c) for c in batch + rows + inner])
+    right = dimshuffle(b, [tb.index(c) for c in batch + inner + columns])
+    sizes = [_product(la[c] for c in group) for group in (rows, inner)] + [_product(lb[c] for c in columns)]
+    if batch:
+        stack = _product(la[c] for c in batch)
+        product = apply(BatchedDot(), reshape(left, (stack, sizes[0], sizes[1])), reshape(right, (stack, *sizes[1:])))
+    else:
+        product = dot(reshape(left, sizes[:2]), reshape(right, sizes[1:]))
+    order = batch + rows + columns
+    product = reshape(product, [la[c] for c in batch + rows] + [lb[c] for c in columns])
+    return dimshuffle(product, [order.index(c) for c in output])
+
+
+def _sum_letters(x: Variable, term: str, kept: set[str]) -> tuple[Variable, str]:
+    """``x`` summed over the axes whose letters are not in ``kept``, and the letters left."""
+    gone = [d for d, c in enumerate(term) if c not in kept]
+    if not gone:
+        return x, term
+    return sum(x, axis=tuple(gone)), "".join(c for c in term if c in kept)
 
 
 __all__ = [
