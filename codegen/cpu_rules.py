@@ -422,16 +422,53 @@ def _flatnonzero(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
 
 def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
     """A square matrix first (unless its type says so, or the op takes any: ``square = False``),
-    and a right-hand side with as many rows."""
+    a right-hand side with as many rows, and, for stacks, the same leading lengths."""
     a, *rest = step.inputs
     name = p.names[a]
-    n, m = a.type.shape
+    n, m = a.type.shape[-2:]
     square = getattr(step.op, "square", True) and not (n is not None and n == m)
-    conditions = [f"{name}.shape[0] != {name}.shape[1]"] if square else []
-    if rest and (n is None or rest[0].type.shape[0] is None):
-        conditions.append(f"{name}.shape[0] != {p.names[rest[0]]}.shape[0]")
+    conditions = [f"{name}.shape[-2] != {name}.shape[-1]"] if square else []
+    if rest and (n is None or rest[0].type.shape[a.ndim - 2] is None):
+        conditions.append(f"{name}.shape[-2] != {p.names[rest[0]]}.shape[{a.ndim - 2}]")
+    if rest and a.ndim > 2:
+        conditions.append(f"{name}.shape[:-2] != {p.names[rest[0]]}.shape[:-2]")
     what = f"{step.op} (which needs a square matrix)" if getattr(step.op, "square", True) else str(step.op)
     return mismatch(p, conditions, what, step, list(step.inputs))
+
+
+def _per_matrix(p: CpuModulePrinter, step: Apply, out: str, call: str) -> list[str]:
+    """``out = call`` for matrices; for stacks, a loop calling it on each matrix (``{}`` in ``call``
+    stands for each operand's name, indexed by the loop's leading index), into ``out`` of the
+    shape the op's type gives."""
+    a = step.inputs[0]
+    if a.ndim == 2:
+        return [f"{out} = {call.format(*(p.names[v] for v in step.inputs))}"]
+    index = p.names.numbered("matrix")
+    lengths = [f"{p.names[a]}.shape[{d}]" for d in range(a.ndim - 2)]
+    shape = lengths + [_core_length(p, step, d) for d in range(a.ndim - 2, step.output.ndim)]
+    return [
+        f"{out} = np.empty({shape_text(shape)}, dtype={np_dtype(step.output.dtype)})",
+        f"for {index} in np.ndindex({p.names[a]}.shape[:-2]):",
+        f"    {out}[{index}] = {call.format(*(f'{p.names[v]}[{index}]' for v in step.inputs))}",
+    ]
+
+
+def _core_length(p: CpuModulePrinter, step: Apply, d: int) -> str:
+    """The text of the output's length ``d`` past the leading axes: from the type where it is
+    known, else the operand's length it is (a row count ``k = min(m, n)`` for QR and SVD)."""
+    known = step.output.type.shape[d]
+    if known is not None:
+        return str(known)
+    a, *rest = (p.names[v] for v in step.inputs)
+    nd = step.inputs[0].ndim
+    if rest:  # a solve: b's shape, with a's column count for its rows
+        return f"{a}.shape[-1]" if d == nd - 2 else f"{rest[0]}.shape[{d}]"
+    if isinstance(step.op, (QR, SVD)):
+        k = f"min({a}.shape[-2], {a}.shape[-1])"
+        lengths = {"q": (f"{a}.shape[-2]", k), "r": (k, f"{a}.shape[-1]"), "u": (f"{a}.shape[-2]", k),
+                   "s": (k,), "vt": (k, f"{a}.shape[-1]")}[step.op.part]  # fmt: skip
+        return lengths[d - (nd - 2)]
+    return f"{a}.shape[{d}]"  # the input's own shape, or its leading part (eigenvalues: n)
 
 
 # One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
@@ -446,8 +483,8 @@ _LINALG_STEPS = {
 
 @CPU_RULES.register(*_LINALG_STEPS)
 def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    args = ", ".join(p.names[v] for v in step.inputs)
-    return _linalg_checks(p, step) + [f"{out} = {_LINALG_STEPS[type(step.op)]}({args})"]
+    call = f"{_LINALG_STEPS[type(step.op)]}({', '.join(['{}'] * len(step.inputs))})"
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, call)
 
 
 # The ops that are one result of a function returning several: which function, which result.
@@ -463,16 +500,15 @@ _LINALG_PARTS = {
 @CPU_RULES.register(*_LINALG_PARTS)
 def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     function, parts = _LINALG_PARTS[type(step.op)]
-    call = f"{function}({p.names[step.inputs[0]]})[{parts.index(step.op.part)}]"
-    return _linalg_checks(p, step) + [f"{out} = {call}"]
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, f"{function}({{}})[{parts.index(step.op.part)}]")
 
 
 @CPU_RULES.register(SolveTriangular)
 def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    op, (a, b) = step.op, step.inputs
-    rhs = p.names[b] if b.ndim == 2 else f"{p.names[b]}[:, None]"  # the loop takes a matrix
-    call = f"linalg_solve_triangular({p.names[a]}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
-    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else ".ravel()")]
+    op, vector = step.op, step.inputs[1].ndim == 1  # the BLAS call takes a matrix
+    rhs = "{}[:, None]" if vector else "{}"
+    call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, call + (".ravel()" if vector else ""))
 
 
 @CPU_RULES.register(Triangle)
