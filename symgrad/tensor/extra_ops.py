@@ -13,6 +13,8 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..config import config
 from ..graph import Variable, apply
 from ..ops.arrays import ArgSort, FlatNonzero, Unique, cumulative
@@ -29,8 +31,12 @@ from .basic import (
     dimshuffle,
     dot,
     eq,
+    flatten,
     ge,
     getitem,
+    gt,
+    isfinite,
+    isnan,
     le,
     max,
     maximum,
@@ -504,9 +510,227 @@ def _sum_letters(x: Variable, term: str, kept: set[str]) -> tuple[Variable, str]
     return sum(x, axis=tuple(gone)), "".join(c for c in term if c in kept)
 
 
+# ----------------------------------------------------------------------------------------------
+# Splitting, stacking, padding and other NumPy array functions (compositions of slicing and joins,
+# so their gradients come from those ops')
+
+
+def _split_at(x: Variable, bounds: Sequence, axis: int) -> list[Variable]:
+    """The pieces of ``x`` between consecutive ``bounds`` (ints or symbolic scalars) along ``axis``."""
+    full = (slice(None),) * axis
+    return [getitem(x, (*full, slice(start, stop))) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def array_split(x, indices_or_sections, axis: int = 0) -> list[Variable]:
+    """NumPy's ``array_split``: ``x`` cut along ``axis`` at the given indices, or into that many
+    pieces, the first ``n % sections`` of them one longer."""
+    x = as_tensor_variable(x)
+    axis = _axis(axis, x.ndim, "array_split")
+    length = _lengths(x)[axis]
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
+        size, extra = length // sections, length % sections
+        bounds = [i * size + minimum(i, extra) if not isinstance(length, int) else i * size + builtins.min(i, extra)
+                  for i in range(sections + 1)]  # fmt: skip
+    else:
+        bounds = [0, *indices_or_sections, length]
+    return _split_at(x, bounds, axis)
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list[Variable]:
+    """NumPy's ``split``: as ``array_split``, but a number of sections must divide the length
+    (checked where the length is known; Theano's ``split(x, splits_size, n_splits)`` is not this)."""
+    x = as_tensor_variable(x)
+    length = x.type.shape[_axis(axis, x.ndim, "split")]
+    if isinstance(indices_or_sections, int) and length is not None and length % indices_or_sections:
+        raise ValueError(f"split: {indices_or_sections} sections do not divide the length {length} of {x!r}")
+    return array_split(x, indices_or_sections, axis)
+
+
+def hsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the columns (axis 1; axis 0 of a vector)."""
+    x = as_tensor_variable(x)
+    return split(x, indices_or_sections, 1 if x.ndim > 1 else 0)
+
+
+def vsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the rows (axis 0) of a tensor of 2 or more dims."""
+    if as_tensor_variable(x).ndim < 2:
+        raise ValueError("vsplit only works on tensors of 2 or more dimensions")
+    return split(x, indices_or_sections, 0)
+
+
+def dsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the depth (axis 2) of a tensor of 3 or more dims."""
+    if as_tensor_variable(x).ndim < 3:
+        raise ValueError("dsplit only works on tensors of 3 or more dimensions")
+    return split(x, indices_or_sections, 2)
+
+
+def _atleast(x, ndim: int) -> Variable:
+    """NumPy's ``atleast_{ndim}d`` of one tensor: a 0-d one becomes all ones; a vector a row (2-d)
+    or ``(1, n, 1)`` (3-d); a matrix ``(m, n, 1)`` (3-d)."""
+    x = as_tensor_variable(x)
+    if x.ndim >= ndim:
+        return x
+    if x.ndim == 0:
+        return dimshuffle(x, ["x"] * ndim)
+    if ndim == 2:
+        return dimshuffle(x, ("x", 0))
+    return dimshuffle(x, ("x", 0, "x") if x.ndim == 1 else (0, 1, "x"))
+
+
+def atleast_1d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 1 dimension (one tensor, or a list for several)."""
+    out = [_atleast(x, 1) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 2 dimensions (a vector becomes a row)."""
+    out = [_atleast(x, 2) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 3 dimensions (a vector ``(1, n, 1)``, a matrix ``(m, n, 1)``)."""
+    out = [_atleast(x, 3) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def hstack(tensors: Sequence) -> Variable:
+    """Joined along the columns (axis 1; vectors end to end)."""
+    tensors = [_atleast(t, 1) for t in tensors]
+    return concatenate(tensors, axis=1 if tensors[0].ndim > 1 else 0)
+
+
+def vstack(tensors: Sequence) -> Variable:
+    """Joined along the rows, vectors as rows."""
+    return concatenate([_atleast(t, 2) for t in tensors], axis=0)
+
+
+def dstack(tensors: Sequence) -> Variable:
+    """Joined along the depth (axis 2), as ``atleast_3d`` makes each."""
+    return concatenate([_atleast(t, 3) for t in tensors], axis=2)
+
+
+def column_stack(tensors: Sequence) -> Variable:
+    """Vectors as columns, matrices as they are, joined along the columns."""
+    tensors = [as_tensor_variable(t) for t in tensors]
+    return concatenate([dimshuffle(t, (0, "x")) if t.ndim == 1 else _atleast(t, 2) for t in tensors], axis=1)
+
+
+def append(x, values, axis: int | None = None) -> Variable:
+    """NumPy's ``append``: ``values`` after ``x`` along ``axis`` (both flattened if None)."""
+    x, values = as_tensor_variable(x), as_tensor_variable(values)
+    if axis is None:
+        return concatenate([flatten(x), flatten(values)])
+    return concatenate([x, values], axis=axis)
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0) -> Variable:
+    """NumPy's ``pad`` in ``"constant"`` mode: ``x`` inside a tensor of ``constant_values``, with
+    ``pad_width`` (an int, a ``(before, after)`` pair, or one pair per axis) added around it."""
+    x = as_tensor_variable(x)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)).tolist()
+    if builtins.any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad: the widths must not be negative, got {pad_width!r}")
+    lengths = [n + before + after for n, (before, after) in zip(_lengths(x), widths)]
+    filled = alloc(cast(as_tensor_variable(constant_values), x.dtype), *lengths)
+    inside = tuple(slice(before, -after or None) for before, after in widths)  # constant bounds
+    return set_subtensor(getitem(filled, inside), x)
+
+
+def cross(a, b, axis: int = -1) -> Variable:
+    """NumPy's ``cross`` of 3-vectors along ``axis`` (broadcasting the others)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    for v in (a, b):
+        length = v.type.shape[_axis(axis, v.ndim, "cross")]
+        if length is not None and length != 3:
+            raise ValueError(f"cross: {v!r} has length {length} along axis {axis}; symgrad takes 3-vectors")
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    (a0, a1, a2), (b0, b1, b2) = ([getitem(v, (*(slice(None),) * (v.ndim - 1), i)) for i in range(3)] for v in (a, b))
+    return moveaxis(stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1), -1, axis)
+
+
+def inner(a, b) -> Variable:
+    """NumPy's ``inner``: the sum over the last axes of both (a scaling if one is 0-d)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, [[a.ndim - 1], [b.ndim - 1]])
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype: str | None = None) -> Variable:
+    """``num`` evenly spaced numbers from ``start`` to ``stop`` (included if ``endpoint``); the bounds
+    may be symbolic scalars. float64 unless ``dtype`` says otherwise, as NumPy."""
+    start, stop = (cast(as_tensor_variable(v), "float64") for v in (start, stop))
+    steps = builtins.max(num - 1 if endpoint else num, 1)
+    values = start + (stop - start) * (arange(num, dtype="float64") / steps)
+    if endpoint and num > 1:  # the last exactly stop, as NumPy makes it
+        values = set_subtensor(values[num - 1], stop)
+    return cast(values, dtype or "float64")
+
+
+def rot90(x, k: int = 1, axes: Sequence[int] = (0, 1)) -> Variable:
+    """``x`` rotated by 90 degrees ``k`` times in the plane of ``axes``, from the first toward the
+    second (NumPy's ``rot90``): flips and a swap of the two axes, all views."""
+    x = as_tensor_variable(x)
+    first, second = (_axis(d, x.ndim, "rot90") for d in axes)
+    if first == second:
+        raise ValueError("rot90: the axes must be different")
+    k %= 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip(flip(x, first), second)
+    return flip(swapaxes(x, first, second), second) if k == 3 else swapaxes(flip(x, second), first, second)
+
+
+def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Variable:
+    """NaNs replaced by ``nan``, infinities by ``posinf``/``neginf`` (the dtype's largest finite
+    values by default); integer tensors are returned as they are."""
+    x = as_tensor_variable(x)
+    if x.dtype not in ("float16", "float32", "float64"):
+        return x
+    largest = float(np.finfo(x.dtype).max)
+    high = largest if posinf is None else posinf
+    low = -largest if neginf is None else neginf
+    replaced = switch(isnan(x), nan, switch(gt(x, 0), high, low))
+    return switch(isfinite(x), x, cast(replaced, x.dtype))
+
+
+def select(condlist: Sequence, choicelist: Sequence, default=0) -> Variable:
+    """NumPy's ``select``: where the first true condition is, the matching choice, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: {len(condlist)} conditions and {len(choicelist)} choices")
+    out = as_tensor_variable(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        out = switch(condition, choice, out)
+    return out
+
+
+def partition(x, kth: int, axis: int | None = -1) -> Variable:
+    """NumPy's ``partition``: the ``kth`` entry where a sort would put it, smaller ones before and
+    larger ones after. symgrad returns the sorted ``x``, one such arrangement (NumPy leaves each
+    side in an unspecified order)."""
+    x = as_tensor_variable(x)
+    length = x.type.shape[_axis(axis, x.ndim, "partition")] if axis is not None else None
+    if length is not None and not -length <= kth < length:
+        raise ValueError(f"partition: kth {kth} is out of bounds for length {length}")
+    return sort(x, axis)
+
+
 __all__ = [
     "all", "any", "argsort", "batched_dot", "cumprod", "cumsum", "diag", "diagonal", "diff", "einsum", "expand_dims",
     "extract_diag", "eye", "flatnonzero", "flip", "fliplr", "flipud", "identity_like", "matmul", "max_and_argmax",
     "moveaxis", "nonzero", "repeat", "roll", "sort", "squeeze", "stacklists", "swapaxes", "take", "take_along_axis",
     "tensordot", "tile", "trace", "tril", "triu", "unique",
+    "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "dsplit", "dstack",
+    "hsplit", "hstack", "inner", "linspace", "nan_to_num", "pad", "partition", "rot90", "select", "split", "vsplit",
+    "vstack",
 ]  # fmt: skip
