@@ -298,3 +298,19 @@ def test_lstsq_rank_and_singular_values():
     np.testing.assert_allclose(x, expected[0], atol=1e-12)
     assert rank == expected[2] == 2 and rank.dtype == np.int64
     np.testing.assert_allclose(s, expected[3], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (2, 3, 5)])
+@pytest.mark.parametrize("static", [False, True])
+def test_qr_gradient_wide_and_tall(shape, static):
+    """Both parts' gradients for a wide matrix (m < n: the square block's rule and the rest's) and a
+    tall one, with the shape known or not, against central differences."""
+    from tests.helpers import numeric_grad
+
+    a = T.tensor("float64", shape if static else (None,) * len(shape), name="a")
+    value = np.random.default_rng(0).standard_normal(shape)
+    for index, part in enumerate(T.nlinalg.qr(a)):
+        weights = np.random.default_rng(index).uniform(0.5, 1.5, np.linalg.qr(value)[index].shape)
+        (got,) = evaluate([T.grad(T.sum(part * weights), a)], {id(a): value})
+        expected = numeric_grad(lambda x, i=index, w=weights: np.sum(np.linalg.qr(x)[i] * w), [value], 0)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)

@@ -342,7 +342,7 @@ class Eigh(Op):
 class QR(Op):
     """One result of ``np.linalg.qr(a)`` (the reduced form): ``part`` is ``"q"``, ``(m, k)`` with
     orthonormal columns, or ``"r"``, ``(k, n)`` upper triangular, ``k = min(m, n)``. The gradient
-    (Walter and Lehmann 2018; Liao et al. 2019) holds for ``m >= n`` (full column rank)."""
+    (Walter and Lehmann 2018; Liao et al. 2019) needs the first ``k`` columns of full rank."""
 
     props = ("part",)
     square = False
@@ -365,21 +365,39 @@ class QR(Op):
         return np.linalg.qr(a)[0 if self.part == "q" else 1]
 
     def vjp(self, inputs, output, g):
-        """``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with ``copyltu(M)`` the
-        symmetric matrix of ``M``'s lower triangle; each part's rule is this with the other's
-        gradient zero, and the two add up. ``R^{-T}`` by a triangular solve."""
+        """For ``m >= n``: ``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with
+        ``copyltu(M)`` the symmetric matrix of ``M``'s lower triangle, ``R^{-T}`` by a triangular
+        solve. For ``m < n`` (Liao et al. 2019, sec. 3.3), ``A = [X | Y]`` with ``X = Q R₁`` square:
+        ``Ȳ = Q R̄₂`` and ``X̄`` is the rule above for ``X``'s factors with ``Q̄ + Y R̄₂^T``. Where the
+        shape is not known, that form covers both (``Y`` and ``R₂`` are then empty for ``m >= n``).
+        Each part's rule is this with the other's gradient zero, and the two add up."""
+        from ..tensor.basic import concatenate, minimum
+
         (a,) = inputs
         m, n = a.type.shape[-2:]
-        if m is not None and n is not None and m < n:
-            raise NotImplementedError(f"the gradient of qr is implemented for m >= n; {a!r} has shape {(m, n)}")
         q, r = apply(QR("q"), a), apply(QR("r"), a)
+        if m is not None and n is not None and m >= n:
+            return [_qr_tall_gradient(q, r, g if self.part == "q" else None, g if self.part == "r" else None)]
+        k = min(m, n) if m is not None and n is not None else minimum(a.shape[-2], a.shape[-1])
+        rows = (slice(None),) * (a.ndim - 1)
+        left, right = rows + (slice(None, k),), rows + (slice(k, None),)
         if self.part == "q":
-            mid = elemwise("neg", matmul(transpose(g), q))
-        else:
-            mid = matmul(r, transpose(g))
-        copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
-        b = matmul(q, copy) if self.part == "r" else elemwise("add", g, matmul(q, copy))
-        return [transpose(apply(SolveTriangular(lower=False), r, transpose(b)))]
+            return [concatenate([_qr_tall_gradient(q, r[left], g, None), elemwise("mul", 0.0, a[right])], axis=-1)]
+        g_left, g_right = g[left], g[right]
+        from_y = matmul(a[right], transpose(g_right))  # Y R̄₂^T, the part of Q̄ that Y gives
+        return [concatenate([_qr_tall_gradient(q, r[left], from_y, g_left), matmul(q, g_right)], axis=-1)]
+
+
+def _qr_tall_gradient(q: Variable, r: Variable, gq: Variable | None, gr: Variable | None) -> Variable:
+    """``Ā = (Q̄ + Q copyltu(M)) R^{-T}``, ``M = R R̄^T - Q̄^T Q``, for ``A = Q R`` with ``R`` square
+    (``A`` of full column rank); a gradient that is None counts as zero."""
+    terms = ([matmul(r, transpose(gr))] if gr is not None else []) + (
+        [elemwise("neg", matmul(transpose(gq), q))] if gq is not None else []
+    )
+    mid = terms[0] if len(terms) == 1 else elemwise("add", *terms)
+    copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
+    b = matmul(q, copy) if gq is None else elemwise("add", gq, matmul(q, copy))
+    return transpose(apply(SolveTriangular(lower=False), r, transpose(b)))
 
 
 def _reciprocal_gaps(values: Variable, squared: bool) -> Variable:

@@ -82,8 +82,8 @@ def eigh(a, UPLO: str = "L") -> tuple[Variable, Variable]:
 
 
 def qr(a, mode: str = "reduced"):
-    """``np.linalg.qr``: ``(q, r)`` for ``mode="reduced"``, ``r`` alone for ``mode="r"``. Its
-    gradient needs ``m >= n`` (see ``QR``)."""
+    """``np.linalg.qr``: ``(q, r)`` for ``mode="reduced"``, ``r`` alone for ``mode="r"``; the
+    gradient holds for tall and wide matrices (see ``QR``)."""
     if mode not in ("reduced", "r"):
         raise ValueError(f"qr: mode must be 'reduced' or 'r' ('complete' and 'raw' are not supported), got {mode!r}")
     (a,) = float_operands(a)
