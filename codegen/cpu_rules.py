@@ -465,9 +465,10 @@ def _core_length(p: CpuModulePrinter, step: Apply, d: int) -> str:
         return f"{a}.shape[-1]" if d == nd - 2 else f"{rest[0]}.shape[{d}]"
     if isinstance(step.op, (QR, SVD)):
         k = f"min({a}.shape[-2], {a}.shape[-1])"
-        lengths = {"q": (f"{a}.shape[-2]", k), "r": (k, f"{a}.shape[-1]"), "u": (f"{a}.shape[-2]", k),
-                   "s": (k,), "vt": (k, f"{a}.shape[-1]")}[step.op.part]  # fmt: skip
-        return lengths[d - (nd - 2)]
+        m, n = f"{a}.shape[-2]", f"{a}.shape[-1]"
+        full = getattr(step.op, "full", False)
+        lengths = {"q": (m, k), "r": (k, n), "u": (m, m if full else k), "s": (k,), "vt": (n if full else k, n)}
+        return lengths[step.op.part][d - (nd - 2)]
     return f"{a}.shape[{d}]"  # the input's own shape, or its leading part (eigenvalues: n)
 
 
@@ -500,6 +501,7 @@ _LINALG_PARTS = {
 @CPU_RULES.register(*_LINALG_PARTS)
 def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     function, parts = _LINALG_PARTS[type(step.op)]
+    function += "_full" if getattr(step.op, "full", False) else ""  # svd's full_matrices=True
     return _linalg_checks(p, step) + _per_matrix(p, step, out, f"{function}({{}})[{parts.index(step.op.part)}]")
 
 

@@ -14,7 +14,8 @@ from numba.extending import get_cython_function_address
 
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
-    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_tril", "linalg_triu",
+    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full", "linalg_tril",
+    "linalg_triu",
     "batched_matrix_product", "matrix_product",
 ]  # fmt: skip
 
@@ -194,6 +195,12 @@ def linalg_qr(a):
 def linalg_svd(a):
     """``np.linalg.svd(a, full_matrices=False)``: U, s (descending) and V^T."""
     return np.linalg.svd(a, full_matrices=False)
+
+
+@_cached
+def linalg_svd_full(a):
+    """``np.linalg.svd(a, full_matrices=True)``: U (m, m), s, V^T (n, n)."""
+    return np.linalg.svd(a, full_matrices=True)
 
 
 @_cached

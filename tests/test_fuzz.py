@@ -4,7 +4,8 @@ derivatives of random scalar graphs (Hessian, Jacobian of the gradient, Rop, Lop
 product) with central differences of the compiled gradient; random functions with several outputs
 (some gradients of others) and updates of shared variables with the reference of each call.
 
-The default run checks 200 first-order graphs and a few of each other kind, the same ones every
+The default run checks 200 first-order graphs, 8 with linear algebra and array functions, and a
+few of each other kind, the same ones every
 time (derandomized), so CI is reproducible; ``pytest -m long tests/test_fuzz.py -s`` checks 8000
 new random ones (and ``tests/cuda/test_fuzz.py`` 2000 more on the GPU backend), in batches of
 fresh processes, and prints a summary. Each bug the fuzzer found is pinned below by a regression
@@ -44,6 +45,12 @@ def test_random_graphs_match_numpy_and_finite_differences(example, seed):
     checked[check_example(*example, seed=seed)] += 1
 
 
+@settings(max_examples=8, derandomize=True, **SETTINGS)
+@given(graphs(max_depth=3, arrays=True), st.integers(0, 2**32 - 1))
+def test_random_graphs_with_linear_algebra_and_array_functions(example, seed):
+    checked[check_example(*example, seed=seed)] += 1
+
+
 @settings(max_examples=3, derandomize=True, **SETTINGS)
 @given(scalar_graphs(max_depth=2), st.integers(0, 2**32 - 1))
 def test_second_derivatives_of_random_scalar_graphs_match_finite_differences(example, seed):
@@ -57,7 +64,9 @@ def test_random_functions_with_several_outputs_and_updates_match_the_reference(e
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("kind, total", [("first order", 3000), ("second order", 2500), ("updates", 2500)])
+@pytest.mark.parametrize(
+    "kind, total", [("first order", 3000), ("arrays", 1000), ("second order", 2500), ("updates", 2500)]
+)
 def test_long_run(kind, total):
     counts, failures = run_long(kind, total)
     checked.update(counts)

@@ -314,3 +314,21 @@ def test_qr_gradient_wide_and_tall(shape, static):
         (got,) = evaluate([T.grad(T.sum(part * weights), a)], {id(a): value})
         expected = numeric_grad(lambda x, i=index, w=weights: np.sum(np.linalg.qr(x)[i] * w), [value], 0)
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.long  # 10-30 s of compiling on a busy machine
+def test_svd_full_matrices_compiled_and_without_a_gradient_for_the_completion():
+    """``full_matrices=True``: square ``u`` and ``vt`` (a matrix and a stack, wide and tall), equal
+    to NumPy's up to each vector's sign; their gradient is refused, ``s``'s is the reduced one's."""
+    a, b = T.dmatrix("a"), T.dtensor3("b")
+    outs = [*T.nlinalg.svd(a, full_matrices=True), *T.nlinalg.svd(b, full_matrices=True)]
+    f = theano.function([a, b], outs)
+    rng = np.random.default_rng(0)
+    for shape_a, shape_b in [((3, 5), (2, 4, 3)), ((5, 3), (2, 3, 4))]:
+        va, vb = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+        for got, want in zip(f(va, vb), [*np.linalg.svd(va), *np.linalg.svd(vb)]):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(np.abs(got), np.abs(want), rtol=1e-10, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="full_matrices=True is not defined"):
+        T.grad(T.sum(outs[0]), a)
+    assert outs[1] is T.nlinalg.svd(a, compute_uv=False)

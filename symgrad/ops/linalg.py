@@ -415,35 +415,43 @@ def _reciprocal_gaps(values: Variable, squared: bool) -> Variable:
 
 
 class SVD(Op):
-    """One result of ``np.linalg.svd(a, full_matrices=False)``: ``part`` is ``"u"`` (m, k), ``"s"``
-    (k,), descending, or ``"vt"`` (k, n), ``k = min(m, n)``."""
+    """One result of ``np.linalg.svd(a, full_matrices=full)``: ``part`` is ``"u"`` (m, k), ``"s"``
+    (k,), descending, or ``"vt"`` (k, n), ``k = min(m, n)``; with ``full``, ``u`` is (m, m) and
+    ``vt`` (n, n)."""
 
-    props = ("part",)
+    props = ("part", "full")
     square = False
 
-    def __init__(self, part: str) -> None:
+    def __init__(self, part: str, full: bool = False) -> None:
         if part not in ("u", "s", "vt"):
             raise ValueError(f"SVD: part must be 'u', 's' or 'vt', got {part!r}")
-        self.part = part
+        self.part, self.full = part, bool(full)
 
     def __str__(self) -> str:
-        return f"svd_{self.part}"
+        return f"svd_{self.part}" + ("{full}" if self.full else "")
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("svd", a, square=False)
         m, n = a.type.shape[-2:]
         k = None if m is None or n is None else min(m, n)
-        return TensorType(a.dtype, a.type.shape[:-2] + {"u": (m, k), "s": (k,), "vt": (k, n)}[self.part])
+        u, vt = ((m, m), (n, n)) if self.full else ((m, k), (k, n))
+        return TensorType(a.dtype, a.type.shape[:-2] + {"u": u, "s": (k,), "vt": vt}[self.part])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
-        return np.linalg.svd(a, full_matrices=False)[("u", "s", "vt").index(self.part)]
+        return np.linalg.svd(a, full_matrices=self.full)[("u", "s", "vt").index(self.part)]
 
     def vjp(self, inputs, output, g):
         """Townsend (2016), with ``A = U S V^T``: ``Ā = U [(F ∘ (U^T Ū - Ū^T U)) S + diag(S̄) +
         S (F ∘ (V^T V̄ - V̄^T V))] V^T + (I - U U^T) Ū S^{-1} V^T + U S^{-1} V̄^T (I - V V^T)``,
         ``F_ij = 1 / (s_j² - s_i²)`` (0 where singular values repeat, see ``_reciprocal_gaps``);
         each part's rule is this with the others' gradients zero. ``S^{-1}`` is taken as 0 where
-        a singular value is 0 (a rank-deficient matrix: the gradient stays finite)."""
+        a singular value is 0 (a rank-deficient matrix: the gradient stays finite). The extra
+        columns of a full ``u`` or ``vt`` are any orthonormal completion: no gradient (as in JAX)."""
+        if self.full:
+            raise NotImplementedError(
+                f"the gradient of svd's {self.part} with full_matrices=True is not defined (its extra columns are "
+                "any orthonormal completion); use full_matrices=False"
+            )
         (a,) = inputs
         u, s, vt = (apply(SVD(p), a) for p in ("u", "s", "vt"))
         if self.part == "s":  # U diag(s̄) V^T

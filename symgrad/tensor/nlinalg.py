@@ -126,14 +126,13 @@ def norm(x, ord=None, axis=None) -> Variable:
 
 
 def svd(a, full_matrices: bool = False, compute_uv: bool = True):
-    """``np.linalg.svd(a, full_matrices=False)``: ``(u, s, vt)`` with ``a = u @ diag(s) @ vt`` and
-    ``s`` descending, or ``s`` alone (``compute_uv=False``). Gradients: see ``SVD.vjp``."""
-    if full_matrices and compute_uv:
-        raise NotImplementedError("svd: full_matrices=True is not supported; pass full_matrices=False")
+    """``np.linalg.svd(a, full_matrices)``: ``(u, s, vt)`` with ``a = u @ diag(s) @ vt`` (the first
+    ``k = min(m, n)`` columns of ``u`` and rows of ``vt``) and ``s`` descending, or ``s`` alone
+    (``compute_uv=False``). Gradients: see ``SVD.vjp`` (none for a full ``u`` or ``vt``)."""
     (a,) = float_operands(a)
     if not compute_uv:
         return apply(SVD("s"), a)
-    return tuple(apply(SVD(part), a) for part in ("u", "s", "vt"))
+    return apply(SVD("u", full_matrices), a), apply(SVD("s"), a), apply(SVD("vt", full_matrices), a)
 
 
 def pinv(a, rcond: float = 1e-15) -> Variable:
