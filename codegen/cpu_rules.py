@@ -36,6 +36,7 @@ from symgrad.ops.linalg import (
     Solve,
     SolveTriangular,
     Triangle,
+    TriangularProduct,
 )
 from symgrad.ops.reduce import Argmax, Reduce
 from symgrad.ops.shape import (
@@ -505,11 +506,14 @@ def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     return _linalg_checks(p, step) + _per_matrix(p, step, out, f"{function}({{}})[{parts.index(step.op.part)}]")
 
 
-@CPU_RULES.register(SolveTriangular)
-def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+@CPU_RULES.register(SolveTriangular, TriangularProduct)
+def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     op, vector = step.op, step.inputs[1].ndim == 1  # the BLAS call takes a matrix
     rhs = "{}[:, None]" if vector else "{}"
-    call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    if isinstance(op, SolveTriangular):
+        call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    else:
+        call = f"linalg_triangular_product({{}}, {rhs}, {op.lower}, {op.trans})"
     return _linalg_checks(p, step) + _per_matrix(p, step, out, call + (".ravel()" if vector else ""))
 
 

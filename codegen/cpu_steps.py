@@ -15,7 +15,7 @@ from numba.extending import get_cython_function_address
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
     "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full", "linalg_tril",
-    "linalg_triu",
+    "linalg_triangular_product", "linalg_triu",
     "batched_matrix_product", "matrix_product",
 ]  # fmt: skip
 
@@ -104,22 +104,23 @@ def linalg_slogdet(a):
     return np.linalg.slogdet(a)
 
 
-# BLAS's triangular solve (trsm), through SciPy's Cython entry points: Numba has none of its own,
-# and a loop of substitutions runs 10-40 times slower than the blocked BLAS kernel at n = 2000. The
-# functions are linked by name (as Numba links its own LAPACK calls), so that the machine code of
-# the programs calling them stays cacheable; a ctypes pointer would not be.
-for _name in ("dtrsm", "strsm"):
+# BLAS's triangular solve (trsm) and product (trmm), through SciPy's Cython entry points: Numba has
+# neither, and a loop of substitutions runs 10-40 times slower than the blocked BLAS kernel at
+# n = 2000. The functions are linked by name (as Numba links its own LAPACK calls), so that the
+# machine code of the programs calling them stays cacheable; a ctypes pointer would not be.
+for _name in ("dtrsm", "strsm", "dtrmm", "strmm"):
     llvmlite.binding.add_symbol(f"symgrad_{_name}", get_cython_function_address("scipy.linalg.cython_blas", _name))
-_TRSM = numba.types.void(*[numba.types.voidptr] * 11)
-_dtrsm = numba.types.ExternalFunction("symgrad_dtrsm", _TRSM)
-_strsm = numba.types.ExternalFunction("symgrad_strsm", _TRSM)
+_BLAS3 = numba.types.void(*[numba.types.voidptr] * 11)  # trsm and trmm take the same arguments
+_dtrsm, _strsm, _dtrmm, _strmm = (
+    numba.types.ExternalFunction(f"symgrad_{name}", _BLAS3) for name in ("dtrsm", "strsm", "dtrmm", "strmm")
+)
 
 
 @_cached
-def _trsm(m, x, upper, trans, unit_diagonal):
-    """Solve in place ``m x = x`` (``m^T x = x`` when ``trans``) for C-ordered ``m`` (n, n) and
-    ``x`` (n, k): column-major, ``x`` is ``x^T`` and ``m`` is ``m^T``, so BLAS solves
-    ``x^T m^T = x^T`` from the right. ``upper`` names the triangle of the column-major ``m^T``."""
+def _triangular_blas(m, x, upper, trans, unit_diagonal, solve):
+    """In place, ``x = m^{-1} x`` (``solve``) or ``x = m x`` (``m^T`` when ``trans``) for C-ordered
+    ``m`` (n, n) and ``x`` (n, k): column-major, ``x`` is ``x^T`` and ``m`` is ``m^T``, so BLAS
+    works from the right on ``x^T``. ``upper`` names the triangle of the column-major ``m^T``."""
     n, k = x.shape
     flags = np.array([ord("R"), ord("U") if upper else ord("L"), ord("T") if trans else ord("N"),
                       ord("U") if unit_diagonal else ord("N")], dtype=np.uint8)  # fmt: skip
@@ -127,28 +128,46 @@ def _trsm(m, x, upper, trans, unit_diagonal):
     alpha = np.ones(1, dtype=x.dtype)
     args = (flags[0:].ctypes, flags[1:].ctypes, flags[2:].ctypes, flags[3:].ctypes, dims[0:].ctypes,
             dims[1:].ctypes, alpha.ctypes, m.ctypes, dims[2:].ctypes, x.ctypes, dims[3:].ctypes)  # fmt: skip
-    if x.itemsize == 8:
-        _dtrsm(*args)
+    if solve:
+        if x.itemsize == 8:
+            _dtrsm(*args)
+        else:
+            _strsm(*args)
+    elif x.itemsize == 8:
+        _dtrmm(*args)
     else:
-        _strsm(*args)
+        _strmm(*args)
 
 
 @_cached
-def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
-    """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``) for ``a`` triangular (only the triangle
-    ``lower`` names is read) and ``b`` a matrix of ``a``'s dtype, by BLAS's trsm. A C-ordered ``a``
-    is, column-major, ``a^T``: its lower triangle is the upper one there, and a transposed view of
-    a C-ordered matrix is passed as that matrix with the flags flipped, never copied."""
+def _triangular(a, b, lower, trans, unit_diagonal, solve):
+    """``a^{-1} b`` (``solve``) or ``a b`` for ``a`` triangular (only the triangle ``lower`` names
+    is read; ``a^T`` when ``trans``), ``b`` a matrix of ``a``'s dtype. A C-ordered ``a`` is,
+    column-major, ``a^T``: its lower triangle is the upper one there, and a transposed view of a
+    C-ordered matrix is passed as that matrix with the flags flipped, never copied."""
     n, k = b.shape
     x = np.empty((n, k), dtype=b.dtype)
     x[:] = b
     if n == 0 or k == 0:
         return x
     if not a.flags.c_contiguous and a.T.flags.c_contiguous:  # column-major, a.T is a itself
-        _trsm(a.T, x, not lower, not trans, unit_diagonal)
+        _triangular_blas(a.T, x, not lower, not trans, unit_diagonal, solve)
     else:
-        _trsm(np.ascontiguousarray(a), x, lower, trans, unit_diagonal)
+        _triangular_blas(np.ascontiguousarray(a), x, lower, trans, unit_diagonal, solve)
     return x
+
+
+@_cached
+def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
+    """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``), ``a`` triangular: BLAS's trsm."""
+    return _triangular(a, b, lower, trans, unit_diagonal, True)
+
+
+@_cached
+def linalg_triangular_product(a, b, lower, trans):
+    """``tril(a) @ b`` (``triu`` unless ``lower``; transposed when ``trans``): BLAS's trmm, half
+    the work of a general product."""
+    return _triangular(a, b, lower, trans, False, False)
 
 
 @_cached

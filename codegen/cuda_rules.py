@@ -31,6 +31,7 @@ from symgrad.ops.linalg import (
     Solve,
     SolveTriangular,
     Triangle,
+    TriangularProduct,
 )
 from symgrad.ops.reduce import Argmax
 from symgrad.ops.shape import (
@@ -70,6 +71,7 @@ CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
     QR, SVD, Cholesky, Det, Eigh, Expm, LU, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    TriangularProduct,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 

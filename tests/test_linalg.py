@@ -332,3 +332,35 @@ def test_svd_full_matrices_compiled_and_without_a_gradient_for_the_completion():
     with pytest.raises(NotImplementedError, match="full_matrices=True is not defined"):
         T.grad(T.sum(outs[0]), a)
     assert outs[1] is T.nlinalg.svd(a, compute_uv=False)
+
+
+def test_triangular_product_values_gradients_and_blas():
+    """``TriangularProduct`` (the Cholesky gradient's trmm): each triangle, transposed or not, by a
+    matrix and a vector, against NumPy and central differences; compiled, the BLAS call."""
+    from symgrad.graph import apply
+    from symgrad.ops.linalg import TriangularProduct
+    from tests.helpers import numeric_grad
+
+    rng = np.random.default_rng(0)
+    a_value, b_value, v_value = rng.standard_normal((4, 4)), rng.standard_normal((4, 2)), rng.standard_normal(4)
+    a, b, v = T.dmatrix("a"), T.dmatrix("b"), T.dvector("v")
+    for lower in (True, False):
+        for trans in (False, True):
+            op = TriangularProduct(lower, trans)
+            for rhs, rhs_value in ((b, b_value), (v, v_value)):
+
+                def reference(x, y, lower=lower, trans=trans):
+                    t = np.tril(x) if lower else np.triu(x)
+                    return (t.T if trans else t) @ y
+
+                out = apply(op, a, rhs)
+                weights = rng.uniform(0.5, 1.5, reference(a_value, rhs_value).shape)
+                given = {id(a): a_value, id(rhs): rhs_value}
+                got, *grads = evaluate([out, *T.grad(T.sum(out * weights), [a, rhs])], given)
+                np.testing.assert_allclose(got, reference(a_value, rhs_value), rtol=1e-13)
+                for i, g in enumerate(grads):
+                    fd = numeric_grad(lambda x, y, w=weights, f=reference: np.sum(f(x, y) * w), [a_value, rhs_value], i)
+                    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    f = theano.function([a, b], apply(TriangularProduct(True, True), a, b))
+    np.testing.assert_allclose(f(a_value, b_value), np.tril(a_value).T @ b_value, rtol=1e-13)
+    assert "linalg_triangular_product(a, b, True, True)" in f.source

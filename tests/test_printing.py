@@ -428,6 +428,10 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "Cholesky": (T.slinalg.cholesky(m), "cholesky(m)"),
         "SolveTriangular": (T.slinalg.solve_triangular(m, w, lower=True), "solve_triangular{lower}(m, w)"),
         "Solve": (T.slinalg.solve(m, w), "solve(m, w)"),
+        "TriangularProduct": (
+            theano.graph.apply(linalg_ops.TriangularProduct(lower=True), m, w),
+            "triangular_product{lower}(m, w)",
+        ),
         "MatrixInverse": (T.nlinalg.inv(m), "matrix_inverse(m)"),
         "Det": (T.nlinalg.det(m), "det(m)"),
         "SLogDet": (T.nlinalg.slogdet(m)[1], "slogdet_logabsdet(m)"),

@@ -164,7 +164,7 @@ class Cholesky(Op):
         """Murray (2016), eq. 10: with ``P = Φ(L^T Ḡ)`` (the lower triangle, diagonal halved),
         ``S = L^{-T} P L^{-1}`` by two triangular solves, and the gradient ``Φ``-symmetrized."""
         L = output
-        P = triangle(matmul(transpose(L), g), lower=True)
+        P = triangle(apply(TriangularProduct(lower=True, trans=True), L, g), lower=True)  # Φ(L^T Ḡ), by trmm
         P = elemwise("sub", P, elemwise("mul", 0.5, on_diagonal(P)))
         left = apply(SolveTriangular(lower=True, trans=True), L, P)  # L^{-T} P
         S = transpose(apply(SolveTriangular(lower=True, trans=True), L, transpose(left)))  # (L^{-T} P) L^{-1}
@@ -204,6 +204,35 @@ class SolveTriangular(Op):
         ga = _minus_outer(output, gb) if self.trans else _minus_outer(gb, output)
         shift = (-1 if self.lower else 1) if self.unit_diagonal else 0  # a unit diagonal is not read
         return [triangle(ga, self.lower, shift), gb]
+
+
+class TriangularProduct(Op):
+    """``tril(a) @ b`` (``lower``) or ``triu(a) @ b``, the triangle transposed first when
+    ``trans``: only that triangle of ``a`` is read, and BLAS's trmm does half a general product's
+    work. (The Cholesky's gradient multiplies by its factor's transpose this way.)"""
+
+    props = ("lower", "trans")
+
+    def __init__(self, lower: bool, trans: bool = False) -> None:
+        self.lower, self.trans = bool(lower), bool(trans)
+
+    def __str__(self) -> str:
+        return f"triangular_product{{{'lower' if self.lower else 'upper'}{', trans' if self.trans else ''}}}"
+
+    def make_type(self, a: Variable, b: Variable) -> TensorType:
+        check_matrix("triangular_product", a)
+        _check_rhs("triangular_product", a, b)
+        return _solution_type(a, b)
+
+    def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        t = (np.tril if self.lower else np.triu)(a)
+        return np.matmul(np.swapaxes(t, -1, -2) if self.trans else t, b)
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        gb = apply(TriangularProduct(self.lower, not self.trans), a, g)
+        ga = _minus_outer(b, g) if self.trans else _minus_outer(g, b)
+        return [triangle(elemwise("neg", ga), self.lower), gb]
 
 
 def _solution_type(a: Variable, b: Variable) -> TensorType:
