@@ -130,14 +130,19 @@ def _dimshuffle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     text = p.names[source]
     if source.ndim == 0:  # a number made an array of ones' shape: nothing to view
         return [f"{out} = np.full({(1,) * len(op.new_order)}, {text}, dtype={np_dtype(source.dtype)})"]
-    kept = [d for d in op.new_order if d != "x"]
+    new_order = list(op.new_order)
+    if "x" in new_order and all(d == "x" for d in new_order):
+        # Every (length-1) dim dropped, then new ones: the last source dim stands for the last new
+        # one, since indexing all of them away would leave a number, which Numba cannot index.
+        new_order[len(new_order) - 1 - new_order[::-1].index("x")] = source.ndim - 1
+    kept = [d for d in new_order if d != "x"]
     if len(kept) < source.ndim:
         text += _index_text(["0" if d not in kept else ":" for d in range(source.ndim)])
     order = [sorted(kept).index(d) for d in kept]
     if order != sorted(order):
         text = f"{text}.T" if order == [1, 0] else f"np.transpose({text}, {tuple(order)})"
-    if "x" in op.new_order:
-        text += _index_text(["None" if d == "x" else ":" for d in op.new_order])
+    if "x" in new_order:
+        text += _index_text(["None" if d == "x" else ":" for d in new_order])
     return [f"{out} = {text}"]
 
 

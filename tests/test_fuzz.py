@@ -278,3 +278,18 @@ def test_constant_folding_keeps_a_static_length_of_zero():
     assert T.eye(0).type.shape == (0, 0)
     f = theano.function([x], T.dot(x, x.T) + T.eye(0))
     assert f(np.zeros((0, 2))).shape == (0, 0)
+
+
+def test_gradient_through_a_dimshuffle_that_drops_every_dim_and_adds_new_ones_compiles():
+    # The gradient of x1 (length 1, broadcast) summed every dim away, then added new ones: the CPU
+    # rule indexed a number (t[0][None]), which Numba refuses (found by the "arrays" kind)
+    x0, x1 = T.tensor("float64", (1, 1), name="x0"), T.tensor("float64", (1,), name="x1")
+    x3, w = T.tensor("float64", (None, 1, None), name="x3"), T.dtensor3("w")
+    out = (x1.dimshuffle("x", 0) + x0 - 2.5).dimshuffle("x", 0, 1) + x3
+    cost = T.sum(w * out)
+    f = theano.function([x0, x1, x3, w], T.grad(cost, [x0, x1]))
+    w_value = np.arange(6.0).reshape(2, 1, 3)
+    g0, g1 = f(np.array([[0.5]]), np.array([1.0]), np.zeros((2, 1, 3)), w_value)
+    np.testing.assert_allclose(g0, [[15.0]])
+    np.testing.assert_allclose(g1, [15.0])
+    assert f(np.array([[0.5]]), np.array([1.0]), np.zeros((0, 1, 0)), np.zeros((0, 1, 0)))[1].shape == (1,)
