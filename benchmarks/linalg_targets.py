@@ -20,6 +20,8 @@ below, is the code every child runs; each checks its results against NumPy befor
 
 Times are medians of 7 rounds, each of enough calls to take 0.2 s (3 rounds of 10 ms with
 ``--quick``); the children run one after another, so the machine's load may differ between them.
+``--threads 1`` runs every contender (BLAS, OpenMP, XLA, Numba) on one thread: on a machine shared
+with other work, idle BLAS threads spinning for a core distort the times far more than the work does.
 """
 
 from __future__ import annotations
@@ -195,8 +197,12 @@ ROWS = [
 ]
 
 
-def run_child(python: str, contender: str, quick: bool, cache: str) -> dict[str, float] | str:
+def run_child(python: str, contender: str, quick: bool, cache: str, threads: int | None) -> dict[str, float] | str:
     env = dict(os.environ, SYMGRAD_CACHE_DIR=cache, PYTHONPATH="")
+    if threads:  # BLAS, OpenMP and XLA alike: on a shared machine, spinning threads distort the times
+        env.update({name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                                    "NUMBA_NUM_THREADS")})  # fmt: skip
+        env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
     done = subprocess.run(
         [python, "-c", WORKLOADS, contender, "1" if quick else "0", str(ROOT)],
         capture_output=True, text=True, env=env, timeout=1800,
@@ -217,14 +223,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--jax-python", default=sys.executable)
     parser.add_argument("--pytensor-python", default=sys.executable)
+    parser.add_argument("--threads", type=int, default=None, help="threads for every contender (default: theirs)")
     args = parser.parse_args()
     pythons = {"symgrad": sys.executable, "floor": sys.executable, "jax": args.jax_python,
                "pytensor": args.pytensor_python}  # fmt: skip
     print(f"symgrad on {sys.executable}; JAX {version(args.jax_python, 'jax')}, PyTensor "
           f"{version(args.pytensor_python, 'pytensor')}, NumPy {version(sys.executable, 'numpy')}, "
-          f"SciPy {version(sys.executable, 'scipy')}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+          f"SciPy {version(sys.executable, 'scipy')}; threads {args.threads or 'default'}; "
+          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     with tempfile.TemporaryDirectory() as cache:
-        results = {name: run_child(python, name, args.quick, cache) for name, python in pythons.items()}
+        results = {name: run_child(python, name, args.quick, cache, args.threads) for name, python in pythons.items()}
     print(f"load average after: {os.getloadavg()[0]:.2f}\n")
 
     def cell(name: str, key: str) -> str:
