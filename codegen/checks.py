@@ -99,6 +99,16 @@ def dot_checks(p: ModulePrinter, step: Apply) -> list[str]:
     ]
 
 
+def batched_dot_checks(p: ModulePrinter, step: Apply) -> list[str]:
+    """Driver lines raising a shape mismatch unless a stack of matrix products' inner lengths agree,
+    and its stacks' lengths do unless one is known to be 1 (broadcast)."""
+    (a, b), names = step.inputs, p.names
+    conditions = [f"{names[a]}.shape[2] != {names[b]}.shape[1]"]
+    if a.type.shape[0] != 1 and b.type.shape[0] != 1:
+        conditions.append(f"{names[a]}.shape[0] != {names[b]}.shape[0]")
+    return mismatch(p, conditions, "matmul", step, [a, b])
+
+
 def mismatch(p: ModulePrinter, conditions: list[str], what: str, node: Apply, operands: list[Variable]) -> list[str]:
     """``if <any condition>: raise shape_mismatch(...)`` naming each operand once."""
     if not conditions:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
-from symgrad.ops.blas import Dot
+from symgrad.ops.blas import BatchedDot, Dot
 from symgrad.ops.debug import Print, printed_attribute
 from symgrad.ops.elemwise import Elemwise
 from symgrad.ops.indexing import (
@@ -36,6 +36,7 @@ from symgrad.ops.linalg import (
     Solve,
     SolveTriangular,
     Triangle,
+    TriangularProduct,
 )
 from symgrad.ops.random import RandomDraw
 from symgrad.ops.reduce import Argmax, Reduce
@@ -56,6 +57,7 @@ from symgrad.ops.shape import (
 from .checks import (
     advanced_text,
     alloc_checks,
+    batched_dot_checks,
     dot_checks,
     index_checks,
     index_sources,
@@ -110,6 +112,12 @@ def _dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     return dot_checks(p, step) + [f"{out} = {product}({p.names[a]}, {p.names[b]})"]
 
 
+@CPU_RULES.register(BatchedDot)
+def _batched_dot(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    a, b = (p.names[v] for v in step.inputs)
+    return batched_dot_checks(p, step) + [f"{out} = batched_matrix_product({a}, {b})"]
+
+
 @CPU_RULES.register(Print, view=True, compiled=False)
 def _print(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     x = p.names[step.inputs[0]]
@@ -124,14 +132,19 @@ def _dimshuffle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     text = p.names[source]
     if source.ndim == 0:  # a number made an array of ones' shape: nothing to view
         return [f"{out} = np.full({(1,) * len(op.new_order)}, {text}, dtype={np_dtype(source.dtype)})"]
-    kept = [d for d in op.new_order if d != "x"]
+    new_order = list(op.new_order)
+    if "x" in new_order and all(d == "x" for d in new_order):
+        # Every (length-1) dim dropped, then new ones: the last source dim stands for the last new
+        # one, since indexing all of them away would leave a number, which Numba cannot index.
+        new_order[len(new_order) - 1 - new_order[::-1].index("x")] = source.ndim - 1
+    kept = [d for d in new_order if d != "x"]
     if len(kept) < source.ndim:
         text += _index_text(["0" if d not in kept else ":" for d in range(source.ndim)])
     order = [sorted(kept).index(d) for d in kept]
     if order != sorted(order):
         text = f"{text}.T" if order == [1, 0] else f"np.transpose({text}, {tuple(order)})"
-    if "x" in op.new_order:
-        text += _index_text(["None" if d == "x" else ":" for d in op.new_order])
+    if "x" in new_order:
+        text += _index_text(["None" if d == "x" else ":" for d in new_order])
     return [f"{out} = {text}"]
 
 
@@ -436,16 +449,54 @@ def _flatnonzero(p: CpuModulePrinter, node: Apply, out: str) -> list[str]:
 
 def _linalg_checks(p: CpuModulePrinter, step: Apply) -> list[str]:
     """A square matrix first (unless its type says so, or the op takes any: ``square = False``),
-    and a right-hand side with as many rows."""
+    a right-hand side with as many rows, and, for stacks, the same leading lengths."""
     a, *rest = step.inputs
     name = p.names[a]
-    n, m = a.type.shape
+    n, m = a.type.shape[-2:]
     square = getattr(step.op, "square", True) and not (n is not None and n == m)
-    conditions = [f"{name}.shape[0] != {name}.shape[1]"] if square else []
-    if rest and (n is None or rest[0].type.shape[0] is None):
-        conditions.append(f"{name}.shape[0] != {p.names[rest[0]]}.shape[0]")
+    conditions = [f"{name}.shape[-2] != {name}.shape[-1]"] if square else []
+    if rest and (n is None or rest[0].type.shape[a.ndim - 2] is None):
+        conditions.append(f"{name}.shape[-2] != {p.names[rest[0]]}.shape[{a.ndim - 2}]")
+    if rest and a.ndim > 2:
+        conditions.append(f"{name}.shape[:-2] != {p.names[rest[0]]}.shape[:-2]")
     what = f"{step.op} (which needs a square matrix)" if getattr(step.op, "square", True) else str(step.op)
     return mismatch(p, conditions, what, step, list(step.inputs))
+
+
+def _per_matrix(p: CpuModulePrinter, step: Apply, out: str, call: str) -> list[str]:
+    """``out = call`` for matrices; for stacks, a loop calling it on each matrix (``{}`` in ``call``
+    stands for each operand's name, indexed by the loop's leading index), into ``out`` of the
+    shape the op's type gives."""
+    a = step.inputs[0]
+    if a.ndim == 2:
+        return [f"{out} = {call.format(*(p.names[v] for v in step.inputs))}"]
+    index = p.names.numbered("matrix")
+    lengths = [f"{p.names[a]}.shape[{d}]" for d in range(a.ndim - 2)]
+    shape = lengths + [_core_length(p, step, d) for d in range(a.ndim - 2, step.output.ndim)]
+    return [
+        f"{out} = np.empty({shape_text(shape)}, dtype={np_dtype(step.output.dtype)})",
+        f"for {index} in np.ndindex({p.names[a]}.shape[:-2]):",
+        f"    {out}[{index}] = {call.format(*(f'{p.names[v]}[{index}]' for v in step.inputs))}",
+    ]
+
+
+def _core_length(p: CpuModulePrinter, step: Apply, d: int) -> str:
+    """The text of the output's length ``d`` past the leading axes: from the type where it is
+    known, else the operand's length it is (a row count ``k = min(m, n)`` for QR and SVD)."""
+    known = step.output.type.shape[d]
+    if known is not None:
+        return str(known)
+    a, *rest = (p.names[v] for v in step.inputs)
+    nd = step.inputs[0].ndim
+    if rest:  # a solve: b's shape, with a's column count for its rows
+        return f"{a}.shape[-1]" if d == nd - 2 else f"{rest[0]}.shape[{d}]"
+    if isinstance(step.op, (QR, SVD)):
+        k = f"min({a}.shape[-2], {a}.shape[-1])"
+        m, n = f"{a}.shape[-2]", f"{a}.shape[-1]"
+        full = getattr(step.op, "full", False)
+        lengths = {"q": (m, k), "r": (k, n), "u": (m, m if full else k), "s": (k,), "vt": (n if full else k, n)}
+        return lengths[step.op.part][d - (nd - 2)]
+    return f"{a}.shape[{d}]"  # the input's own shape, or its leading part (eigenvalues: n)
 
 
 # One LAPACK-backed function of codegen/cpu_steps.py each (compiled once per machine).
@@ -460,8 +511,8 @@ _LINALG_STEPS = {
 
 @CPU_RULES.register(*_LINALG_STEPS)
 def _linalg(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    args = ", ".join(p.names[v] for v in step.inputs)
-    return _linalg_checks(p, step) + [f"{out} = {_LINALG_STEPS[type(step.op)]}({args})"]
+    call = f"{_LINALG_STEPS[type(step.op)]}({', '.join(['{}'] * len(step.inputs))})"
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, call)
 
 
 # The ops that are one result of a function returning several: which function, which result.
@@ -477,16 +528,19 @@ _LINALG_PARTS = {
 @CPU_RULES.register(*_LINALG_PARTS)
 def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     function, parts = _LINALG_PARTS[type(step.op)]
-    call = f"{function}({p.names[step.inputs[0]]})[{parts.index(step.op.part)}]"
-    return _linalg_checks(p, step) + [f"{out} = {call}"]
+    function += "_full" if getattr(step.op, "full", False) else ""  # svd's full_matrices=True
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, f"{function}({{}})[{parts.index(step.op.part)}]")
 
 
-@CPU_RULES.register(SolveTriangular)
-def _solve_triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    op, (a, b) = step.op, step.inputs
-    rhs = p.names[b] if b.ndim == 2 else f"{p.names[b]}[:, None]"  # the loop takes a matrix
-    call = f"linalg_solve_triangular({p.names[a]}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
-    return _linalg_checks(p, step) + [f"{out} = {call}" + ("" if b.ndim == 2 else "[:, 0]")]
+@CPU_RULES.register(SolveTriangular, TriangularProduct)
+def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    op, vector = step.op, step.inputs[1].ndim == 1  # the BLAS call takes a matrix
+    rhs = "{}[:, None]" if vector else "{}"
+    if isinstance(op, SolveTriangular):
+        call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
+    else:
+        call = f"linalg_triangular_product({{}}, {rhs}, {op.lower}, {op.trans})"
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, call + (".ravel()" if vector else ""))
 
 
 @CPU_RULES.register(Triangle)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
-from symgrad.ops.blas import Dot
+from symgrad.ops.blas import BatchedDot, Dot
 from symgrad.ops.debug import Print
 from symgrad.ops.indexing import AdvancedIncSubtensor, AdvancedSubtensor, AdvancedSubtensorGrad, IncSubtensor
 from symgrad.ops.linalg import (
@@ -31,6 +31,7 @@ from symgrad.ops.linalg import (
     Solve,
     SolveTriangular,
     Triangle,
+    TriangularProduct,
 )
 from symgrad.ops.random import RandomDraw
 from symgrad.ops.reduce import Argmax
@@ -50,6 +51,7 @@ from symgrad.ops.shape import (
 
 from .checks import (
     alloc_checks,
+    batched_dot_checks,
     dot_checks,
     join_checks,
     length_text,
@@ -71,6 +73,7 @@ CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
     QR, SVD, Cholesky, Det, Eigh, Expm, LU, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
+    TriangularProduct,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 
@@ -90,6 +93,12 @@ def _index(p: CudaModulePrinter, index: tuple, scalars: Sequence[Variable]) -> s
 def _dot(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
     a, b = step.inputs
     return dot_checks(p, step) + [f"{out} = rt.matmul({p.names[a]}, {p.names[b]})"]
+
+
+@CUDA_RULES.register(BatchedDot)
+def _batched_dot(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    a, b = step.inputs
+    return batched_dot_checks(p, step) + [f"{out} = rt.batched_matmul({p.names[a]}, {p.names[b]})"]
 
 
 @CUDA_RULES.register(DimShuffle, view=True)

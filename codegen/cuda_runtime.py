@@ -406,6 +406,19 @@ def uses_cublas() -> bool:
     return bool(_load_cupy())
 
 
+def batched_matmul(a: Any, b: Any) -> Any:
+    """``np.matmul`` of 3-d device stacks (one of length 1 broadcast): cuBLAS via CuPy if installed,
+    else the tiled kernel once per matrix."""
+    cupy = _load_cupy()
+    if cupy:
+        return cuda.as_cuda_array(cupy.matmul(cupy.asarray(a), cupy.asarray(b)))
+    count = b.shape[0] if a.shape[0] == 1 else a.shape[0]
+    out = empty((count, a.shape[1], b.shape[2]), np.dtype(a.dtype).name)
+    for i in range(count):
+        assign(out[i], tiled_matmul(a[i if a.shape[0] > 1 else 0], b[i if b.shape[0] > 1 else 0]))
+    return out
+
+
 def tiled_matmul(a: Any, b: Any) -> Any:
     """``a @ b`` for 2-d device arrays with the tiled shared-memory kernel."""
     dtype = np.dtype(a.dtype).name

@@ -576,6 +576,8 @@ def built_at(nodes: list[Apply], numbers: Sequence[int]) -> dict[int, str]:
 def constant_text(c: Constant) -> str:
     """An array constant as an expression: a literal when small and finite, its bytes otherwise."""
     data = c.data
+    if data.size == 0:  # a literal [] or [[]] would lose lengths of 0
+        return f"np.zeros({data.shape}, dtype={np_dtype(c.dtype)})"
     if data.size <= 64 and np.all(np.isfinite(data)):
         return f"np.array({data.tolist()!r}, dtype={np_dtype(c.dtype)})"
     return f"np.frombuffer(bytes.fromhex({data.tobytes().hex()!r}), dtype={np_dtype(c.dtype)}).reshape({data.shape})"

@@ -23,7 +23,7 @@ _RESERVED = re.compile(
     r"|empty_reduction|err|chunks?|partial\d+|MISSING"
     r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+"  # CUDA modules' own names
     r"|gather\d+|scatter\d+_last|status|failed|winners|position"
-    r"|program(_\d+)?(_parallel)?|failures|StepFailed|matrix_product|put\d+|region"  # CPU modules' programs
+    r"|program(_\d+)?(_parallel)?|failures|StepFailed|(batched_)?matrix_product|put\d+|region"  # CPU modules' programs
     r"|linalg_[a-z_]+|random_[a-z_]+)$"  # the steps of codegen/cpu_steps.py
 )
 _RESERVED_WORDS = set(dir(math)) | set(dir(builtins)) | set(RUNTIME_FUNCTIONS) | set(CUDA_FUNCTIONS)

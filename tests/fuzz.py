@@ -9,7 +9,11 @@ length shared by every tensor that has it (0 to 4, so size-0 and size-1 dimensio
 mean, var, std, logsumexp), ``dot`` in all its 1-d/2-d forms, ``outer``, transposes, broadcasting
 dimshuffles, slices, integer indices and gathers, set_subtensor and inc_subtensor, concatenate and
 stack, ``flatten``, softmax, log_softmax, argmax and argmin, switch, ifelse and clip, and random
-draws (uniform or normal, under a shared state) multiplying an expression.
+draws (uniform or normal, under a shared state) multiplying an expression. With
+``arrays=True`` (the "arrays" kind) also the linear algebra (solves, Cholesky, ``cho_solve``, inverse,
+determinants, ``eigvalsh``, QR's R, singular values; square operands built well-conditioned, ``X X^T
++ (n + 1) I`` from an expression ``X``) and NumPy's array functions (cumsum, cumprod, sort, diff,
+flip, roll, tril/triu, stacked ``@``, ``einsum``).
 
 Discontinuous functions (floor, ceil, sign, //, %, comparisons, argmax) are applied to inputs
 only: on a computed value, a rounding difference of one ulp could move it across a jump, which is
@@ -91,6 +95,8 @@ class GraphBuilder:
     # that several outputs share subgraphs. Only expressions: the discontinuous functions still
     # take inputs (``leaf``).
     pool: list[tuple[Variable, tuple]] | None = None
+    # With arrays=True, the linear algebra and NumPy's array functions are drawn too.
+    arrays: bool = False
 
     def pick(self, options):
         """One of ``options``, all about equally likely (``sampled_from`` favours the first ones)."""
@@ -157,6 +163,8 @@ class GraphBuilder:
         if len(dims) < 4:
             choices += ["index", "argmax", "ifelse"]
         choices += ["random"]
+        if self.arrays:
+            choices += self.array_choices(dims)
         kind = self.pick(choices)
         return getattr(self, f"make_{kind}")(dims, depth - 1)
 
@@ -339,12 +347,98 @@ class GraphBuilder:
         fn = self.pick([T.nnet.softmax, T.nnet.log_softmax])
         return fn(self.expr(dims, depth), axis=axis)
 
+    # --- linear algebra and NumPy's array functions (arrays=True) ------------------------------
+    def array_choices(self, dims: tuple) -> list[str]:
+        """The kinds that can give ``dims``, each twice: the other kinds outnumber them."""
+        kinds = ["linalg_scalar"] if not dims else []
+        if len(dims) in (1, 2) and dims[0] is not None:
+            kinds += ["linalg_solve"]
+        if len(dims) == 1 and dims[0] is not None:
+            kinds += ["linalg_vector"]
+        if any(d is not None for d in dims):
+            kinds += ["cumulative", "diff", "flip_roll"]
+        if len(dims) == 2:
+            kinds += ["triangle", "einsum"]
+        if len(dims) == 3 and None not in dims[1:]:
+            kinds += ["stacked_matmul"]
+        return kinds * 2
+
+    def positive_definite(self, n) -> Variable:
+        """``X X^T + (n + 1) I`` for an expression ``X`` of ``n`` rows: symmetric, well conditioned."""
+        x = self.expr((n, self.new_dim(self.pick([1, 2, 3]))), 1)
+        return T.dot(x, x.T) + (self.lengths[n] + 1.0) * T.eye(self.lengths[n], dtype=self.dtype)
+
+    def make_linalg_solve(self, dims: tuple, depth: int) -> Variable:
+        """A solve with a well-conditioned matrix (general, positive definite, triangular, by the
+        inverse or the Cholesky factor), or a product with the Cholesky factor."""
+        a = self.positive_definite(dims[0])
+        b = self.expr(dims, depth)
+        how = self.pick(["solve", "pos", "sym", "cho_solve", "triangular", "inv", "cholesky"])
+        if how == "cho_solve":
+            return T.slinalg.cho_solve((T.slinalg.cholesky(a), True), b)
+        if how == "triangular":
+            return T.slinalg.solve_triangular(T.slinalg.cholesky(a), b, lower=True, trans=self.pick([0, 1]))
+        if how == "inv":
+            return T.dot(T.nlinalg.inv(a), b)
+        if how == "cholesky":
+            return T.dot(T.slinalg.cholesky(a), b)
+        return T.slinalg.solve(a, b, assume_a={"solve": "gen"}.get(how, how), lower=self.draw(st.booleans()))
+
+    def make_linalg_scalar(self, dims: tuple, depth: int) -> Variable:
+        """A determinant or log-determinant of a well-conditioned matrix (scaled to stay small)."""
+        a = self.positive_definite(self.new_dim(self.pick([1, 2, 3])))
+        how = self.pick(["det", "slogdet", "logdet", "logdet_psd"])
+        if how == "det":
+            return T.log(T.nlinalg.det(a))
+        if how == "slogdet":
+            return T.nlinalg.slogdet(a)[1]
+        return T.nlinalg.logdet(a, psd=how == "logdet_psd")
+
+    def make_linalg_vector(self, dims: tuple, depth: int) -> Variable:
+        """Eigenvalues of a well-conditioned symmetric matrix, or its R factor's diagonal, or
+        singular values."""
+        a = self.positive_definite(dims[0])
+        how = self.pick(["eigvalsh", "qr", "svd"])
+        if how == "eigvalsh":
+            return T.slinalg.eigvalsh(a)
+        if how == "qr":  # squared: the signs of R's diagonal are LAPACK's choice
+            return T.sqr(T.diagonal(T.nlinalg.qr(a, mode="r")))
+        return T.nlinalg.svd(a, compute_uv=False)
+
+    def make_cumulative(self, dims: tuple, depth: int) -> Variable:
+        axis = self.pick([i for i, d in enumerate(dims) if d is not None])
+        fn = self.pick([T.cumsum, T.cumprod, T.sort])
+        return fn(self.expr(dims, depth), axis=axis)
+
+    def make_diff(self, dims: tuple, depth: int) -> Variable:
+        axis = self.pick([i for i, d in enumerate(dims) if d is not None])
+        source = dims[:axis] + (self.new_dim(self.lengths[dims[axis]] + 1),) + dims[axis + 1 :]
+        return T.diff(self.expr(source, depth), axis=axis)
+
+    def make_flip_roll(self, dims: tuple, depth: int) -> Variable:
+        axis = self.pick([i for i, d in enumerate(dims) if d is not None])
+        x = self.expr(dims, depth)
+        return T.flip(x, axis) if self.draw(st.booleans()) else T.roll(x, self.pick([-1, 1, 2]), axis)
+
+    def make_triangle(self, dims: tuple, depth: int) -> Variable:
+        return self.pick([T.tril, T.triu])(self.expr(dims, depth), self.pick([-1, 0, 1]))
+
+    def make_einsum(self, dims: tuple, depth: int) -> Variable:
+        inner = self.new_dim()
+        if self.draw(st.booleans()):
+            return T.einsum("ik,kj->ij", self.expr((dims[0], inner), depth), self.expr((inner, dims[1]), depth))
+        return T.einsum("ki,jk->ij", self.expr((inner, dims[0]), depth), self.expr((dims[1], inner), depth))
+
+    def make_stacked_matmul(self, dims: tuple, depth: int) -> Variable:
+        inner = self.new_dim()
+        return self.expr((dims[0], dims[1], inner), depth) @ self.expr((dims[0], inner, dims[2]), depth)
+
 
 @st.composite
-def graphs(draw, max_depth: int = 4):
+def graphs(draw, max_depth: int = 4, arrays: bool = False):
     """``(dtype, inputs, outputs, values)``: a random graph and random values for its inputs."""
     dtype = draw(st.sampled_from(["float64", "float32"]))
-    builder = GraphBuilder(draw, dtype)
+    builder = GraphBuilder(draw, dtype, arrays=arrays)
     outputs = []
     for _ in range(draw(st.integers(1, 2))):
         ndim = draw(st.integers(0, 3))
@@ -458,6 +552,8 @@ def near_kink(outputs: list[Variable], memo: dict[int, np.ndarray]) -> str | Non
             return f"{op.which} with a near tie"
         if name == "Reduce" and op.reduction == "prod" and np.any(np.abs(args[0]) < KINK_DISTANCE):
             return "prod of a near-zero value"
+        if name == "ArgSort" and np.any(np.diff(np.sort(args[0], op.axis), axis=op.axis) < KINK_DISTANCE):
+            return "sort with a near tie"
         if type(op).__name__ != "Elemwise":
             continue
         expr = op.expr
@@ -896,6 +992,7 @@ def _check_on_device(device, dtype, inputs, outputs, values, seed) -> str:
 
 KINDS = {
     "first order": (lambda: graphs(), lambda example, seed: check_example(*example, seed=seed)),
+    "arrays": (lambda: graphs(max_depth=3, arrays=True), lambda example, seed: check_example(*example, seed=seed)),
     "second order": (lambda: scalar_graphs(), lambda example, seed: check_second_order(*example, seed=seed)),
     "updates": (lambda: functions_with_updates(), lambda example, seed: check_updates(example)),
     "cuda": (lambda: graphs(max_depth=2), lambda example, seed: check_on_device("cuda", *example, seed=seed)),

@@ -11,6 +11,7 @@ import scipy.special as sc
 
 import symgrad as theano
 import symgrad.tensor as T
+from symgrad.ops.loop import evaluate
 from tests.helpers import check_grad, numeric_grad, rand
 
 TOLERANCE = {"float64": dict(rtol=1e-12, atol=1e-14), "float32": dict(rtol=2e-5, atol=1e-6)}
@@ -232,3 +233,100 @@ def test_erfinv_and_erfcinv_runtime_match_scipy_to_a_few_ulp():
     for fn, reference, args in ((runtime.erfinv, sc.erfinv, ys), (runtime.erfcinv, sc.erfcinv, zs)):
         got = np.array([fn(v) for v in args])
         np.testing.assert_allclose(got, reference(args), rtol=4e-15, err_msg=fn.__name__)  # far tails too
+
+
+def numpy_style_ops(x, v):
+    """NumPy's splitting, stacking, padding and other array functions: (symgrad, NumPy) per name,
+    of a matrix ``x`` with 4 columns and a vector ``v``; several pieces are joined flat to compare."""
+
+    def flat(pieces):
+        return T.concatenate([T.flatten(p) for p in pieces]) if isinstance(pieces, list) else pieces
+
+    def np_flat(pieces):
+        return np.concatenate([np.ravel(p) for p in pieces])
+
+    return {
+        "split": (flat(T.split(x, 2, axis=1)), lambda x, v: np_flat(np.split(x, 2, axis=1))),
+        "array_split": (flat(T.array_split(v, 2)), lambda x, v: np_flat(np.array_split(v, 2))),
+        "split_at": (flat(T.split(x, [1, 3], axis=1)), lambda x, v: np_flat(np.split(x, [1, 3], axis=1))),
+        "hsplit": (flat(T.hsplit(x, 4)), lambda x, v: np_flat(np.hsplit(x, 4))),
+        "vsplit": (flat(T.vsplit(x.T, [2])), lambda x, v: np_flat(np.vsplit(x.T, [2]))),
+        "dsplit": (flat(T.dsplit(T.atleast_3d(x), 1)), lambda x, v: np_flat(np.dsplit(np.atleast_3d(x), 1))),
+        "hstack": (T.hstack([x, x[:, :1]]), lambda x, v: np.hstack([x, x[:, :1]])),
+        "vstack": (T.vstack([v, v * 2]), lambda x, v: np.vstack([v, v * 2])),
+        "dstack": (T.dstack([x, x]), lambda x, v: np.dstack([x, x])),
+        "column_stack": (T.column_stack([v, v]), lambda x, v: np.column_stack([v, v])),
+        "append": (T.append(x, v), lambda x, v: np.append(x, v)),
+        "append_axis": (T.append(x, x, axis=0), lambda x, v: np.append(x, x, axis=0)),
+        "stack_mixed": (T.stack([v[0], 2.0, v[-1]]), lambda x, v: np.stack([v[0], 2.0, v[-1]])),
+        "pad": (
+            T.pad(x, ((1, 0), (2, 1)), constant_values=3),
+            lambda x, v: np.pad(x, ((1, 0), (2, 1)), constant_values=3),
+        ),
+        "cross": (T.cross(x[:, :3], x[:, 1:]), lambda x, v: np.cross(x[:, :3], x[:, 1:])),
+        "inner": (T.inner(x, x), lambda x, v: np.inner(x, x)),
+        "linspace": (T.linspace(v[0], v[-1], 5), lambda x, v: np.linspace(v[0], v[-1], 5)),
+        "rot90": (T.rot90(x), lambda x, v: np.rot90(x)),
+        "rot90_3": (T.rot90(x, 3, (1, 0)), lambda x, v: np.rot90(x, 3, (1, 0))),
+        "rot90_2": (T.rot90(x, 2), lambda x, v: np.rot90(x, 2)),
+        "atleast_2d": (T.atleast_2d(v), lambda x, v: np.atleast_2d(v)),
+        "atleast_3d": (T.atleast_3d(v), lambda x, v: np.atleast_3d(v)),
+        "nan_to_num": (  # the default replacements are checked compiled (see below)
+            T.nan_to_num(T.log(x), nan=-1.0, posinf=1e300, neginf=-1e300),
+            lambda x, v: np.nan_to_num(np.log(x), nan=-1.0, posinf=1e300, neginf=-1e300),
+        ),
+        "select": (
+            T.select([x < -0.5, x > 0.5], [x * 2, x**2], 7.0),
+            lambda x, v: np.select([x < -0.5, x > 0.5], [x * 2, x**2], 7.0),
+        ),
+        "partition": (T.partition(v, 1), lambda x, v: np.sort(v)),
+    }
+
+
+def test_numpy_style_array_functions_and_gradients():
+    """Each against NumPy (a matrix with 4 columns: 3 rows, 1 row and none), and the gradient of a
+    weighted sum of them all against central differences, by the reference evaluator."""
+    x, v = T.dmatrix("x"), T.dvector("v")
+    ops = numpy_style_ops(x, v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for rows in (3, 1, 0):
+            xv, vv = rand((rows, 4), seed=1), rand(5, seed=2)
+            xv[0 if rows else slice(0), 0] = 0.0  # log(0) = -inf and log of negatives: nan_to_num's cases
+            got = evaluate([out for out, _ in ops.values()], {id(x): xv, id(v): vv})
+            for (name, (_, reference)), value in zip(ops.items(), got):
+                expected = np.asarray(reference(xv, vv))
+                assert value.shape == expected.shape, (name, rows, value.shape, expected.shape)
+                np.testing.assert_allclose(value, expected, rtol=1e-12, err_msg=f"{name} {rows} rows")
+    smooth = [name for name in ops if name not in ("nan_to_num", "partition")]
+    weights = {name: rand(np.shape(ops[name][1](rand((3, 4)), rand(5))), low=0.5, high=1.5, seed=9) for name in smooth}
+    cost = sum(T.sum(ops[name][0] * weights[name]) for name in smooth)
+    xv, vv = rand((3, 4), seed=3), rand(5, seed=4)
+    grads = evaluate(T.grad(cost, [x, v]), {id(x): xv, id(v): vv})
+
+    def reference_cost(xv, vv):
+        return sum(np.sum(ops[name][1](xv, vv) * weights[name]) for name in smooth)
+
+    for i, g in enumerate(grads):
+        np.testing.assert_allclose(g, numeric_grad(reference_cost, [xv, vv], i), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.long  # 25 s of compiling on a busy machine
+def test_numpy_style_array_functions_compiled():
+    """All of them in one compiled function, equal to the reference evaluator; and nan_to_num's
+    default replacements (the dtype's extremes) against NumPy's."""
+    x, v = T.dmatrix("x"), T.dvector("v")
+    outs = [out for out, _ in numpy_style_ops(x, v).values()]
+    f = theano.function([x, v], [*outs, T.nan_to_num(T.log(x))])
+    xv, vv = rand((3, 4), seed=1), rand(5, seed=2)
+    xv[0, 0] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = [*evaluate(outs, {id(x): xv, id(v): vv}), np.nan_to_num(np.log(xv))]
+    for got, want in zip(f(xv, vv), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_numpy_keyword_out_is_accepted_as_none():
+    x = T.dmatrix("x")
+    assert x.sum(out=None) is x.sum() and x.max(0, out=None) is x.max(0) and x.std(out=None) is x.std()
+    with pytest.raises(TypeError, match=r"sum\(out=\.\.\.\): symbolic results are new variables"):
+        x.sum(out=np.zeros(()))

@@ -94,3 +94,22 @@ def test_dropout_layer_trains_with_a_new_mask_at_each_step(tmp_path):
     assert low < high, out  # the masks differ from step to step
     assert float(re.search(r"training accuracy ([\d.]+)%", out).group(1)) >= 95.0, out
     assert float(re.search(r"test accuracy ([\d.]+)%", out).group(1)) >= 90.0, out
+
+
+def test_gp_regression_fits_the_hyperparameters_to_scikit_learns_optimum(tmp_path):
+    out = run_example("gp_regression.py", cache_dir=tmp_path)
+    assert "L-BFGS-B: CONVERGENCE" in out, out
+    assert float(re.search(r"\|gradient\| ([\d.e+-]+)", out).group(1)) < 1e-5, out
+    fitted = dict(re.findall(r"^ +(signal s|length l|noise σ) +([\d.]+)$", out, flags=re.M))
+    assert abs(float(fitted["noise σ"]) - 0.1) < 0.03, out  # the data's noise is 0.1
+    assert float(re.search(r"posterior mean at 9 new points: ([\d.]+)", out).group(1)) < 0.15, out
+    assert float(re.search(r"GaussianProcessRegressor: [\d.-]+, difference ([\d.e+-]+)", out).group(1)) < 1e-6, out
+
+
+def test_least_squares_fit_by_solve_matches_numpy_and_its_ridge_derivative_finite_differences(tmp_path):
+    out = run_example("least_squares.py", cache_dir=tmp_path)
+    assert float(re.search(r"solve of the same equations: ([\d.e+-]+)", out).group(1)) < 1e-9, out
+    assert float(re.search(r"np.linalg.lstsq \(no ridge\): ([\d.e+-]+)", out).group(1)) < 1e-4, out
+    slope = float(re.search(r"with respect to the ridge ([\d.e+-]+)", out).group(1))
+    finite = float(re.search(r"central difference of the held-out error: ([\d.e+-]+)", out).group(1))
+    assert slope > 0 and abs(slope - finite) < 1e-3 * abs(finite), out

@@ -4,7 +4,8 @@ derivatives of random scalar graphs (Hessian, Jacobian of the gradient, Rop, Lop
 product) with central differences of the compiled gradient; random functions with several outputs
 (some gradients of others) and updates of shared variables with the reference of each call.
 
-The default run checks 200 first-order graphs and a few of each other kind, the same ones every
+The default run checks 200 first-order graphs, 3 with linear algebra and array functions, and a
+few of each other kind, the same ones every
 time (derandomized), so CI is reproducible; ``pytest -m long tests/test_fuzz.py -s`` checks 8000
 new random ones (and ``tests/cuda/test_fuzz.py`` 2000 more on the GPU backend), in batches of
 fresh processes, and prints a summary. Each bug the fuzzer found is pinned below by a regression
@@ -45,6 +46,12 @@ def test_random_graphs_match_numpy_and_finite_differences(example, seed):
     checked[check_example(*example, seed=seed)] += 1
 
 
+@settings(max_examples=3, derandomize=True, **SETTINGS)  # 4-5 s each: LAPACK calls compile slowly
+@given(graphs(max_depth=3, arrays=True), st.integers(0, 2**32 - 1))
+def test_random_graphs_with_linear_algebra_and_array_functions(example, seed):
+    checked[check_example(*example, seed=seed)] += 1
+
+
 @settings(max_examples=3, derandomize=True, **SETTINGS)
 @given(scalar_graphs(max_depth=2), st.integers(0, 2**32 - 1))
 def test_second_derivatives_of_random_scalar_graphs_match_finite_differences(example, seed):
@@ -65,7 +72,8 @@ def test_random_loops_and_their_gradients_through_time_match_the_reference(examp
 
 @pytest.mark.long
 @pytest.mark.parametrize(
-    "kind, total", [("first order", 3000), ("second order", 2500), ("updates", 2500), ("scan", 1000)]
+    "kind, total",
+    [("first order", 3000), ("arrays", 1000), ("second order", 2500), ("updates", 2500), ("scan", 1000)],
 )
 def test_long_run(kind, total):
     counts, failures = run_long(kind, total)
@@ -269,3 +277,27 @@ def test_functions_of_an_infinite_constant_take_numpys_value_not_sympys_limit(bu
     values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(f(values), reference(values), rtol=1e-15)
+
+
+def test_constant_folding_keeps_a_static_length_of_zero():
+    # T.eye(0) folds to a constant: its static length 0 was taken for unknown (`n or 1`) and the
+    # folded (0, 0) value broadcast to (1, 1), which raised (found by the "arrays" kind)
+    x = T.dmatrix("x")
+    assert T.eye(0).type.shape == (0, 0)
+    f = theano.function([x], T.dot(x, x.T) + T.eye(0))
+    assert f(np.zeros((0, 2))).shape == (0, 0)
+
+
+def test_gradient_through_a_dimshuffle_that_drops_every_dim_and_adds_new_ones_compiles():
+    # The gradient of x1 (length 1, broadcast) summed every dim away, then added new ones: the CPU
+    # rule indexed a number (t[0][None]), which Numba refuses (found by the "arrays" kind)
+    x0, x1 = T.tensor("float64", (1, 1), name="x0"), T.tensor("float64", (1,), name="x1")
+    x3, w = T.tensor("float64", (None, 1, None), name="x3"), T.dtensor3("w")
+    out = (x1.dimshuffle("x", 0) + x0 - 2.5).dimshuffle("x", 0, 1) + x3
+    cost = T.sum(w * out)
+    f = theano.function([x0, x1, x3, w], T.grad(cost, [x0, x1]))
+    w_value = np.arange(6.0).reshape(2, 1, 3)
+    g0, g1 = f(np.array([[0.5]]), np.array([1.0]), np.zeros((2, 1, 3)), w_value)
+    np.testing.assert_allclose(g0, [[15.0]])
+    np.testing.assert_allclose(g1, [15.0])
+    assert f(np.array([[0.5]]), np.array([1.0]), np.zeros((0, 1, 0)), np.zeros((0, 1, 0)))[1].shape == (1,)

@@ -298,3 +298,69 @@ def test_lstsq_rank_and_singular_values():
     np.testing.assert_allclose(x, expected[0], atol=1e-12)
     assert rank == expected[2] == 2 and rank.dtype == np.int64
     np.testing.assert_allclose(s, expected[3], atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (2, 3, 5)])
+@pytest.mark.parametrize("static", [False, True])
+def test_qr_gradient_wide_and_tall(shape, static):
+    """Both parts' gradients for a wide matrix (m < n: the square block's rule and the rest's) and a
+    tall one, with the shape known or not, against central differences."""
+    from tests.helpers import numeric_grad
+
+    a = T.tensor("float64", shape if static else (None,) * len(shape), name="a")
+    value = np.random.default_rng(0).standard_normal(shape)
+    for index, part in enumerate(T.nlinalg.qr(a)):
+        weights = np.random.default_rng(index).uniform(0.5, 1.5, np.linalg.qr(value)[index].shape)
+        (got,) = evaluate([T.grad(T.sum(part * weights), a)], {id(a): value})
+        expected = numeric_grad(lambda x, i=index, w=weights: np.sum(np.linalg.qr(x)[i] * w), [value], 0)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.long  # 10-30 s of compiling on a busy machine
+def test_svd_full_matrices_compiled_and_without_a_gradient_for_the_completion():
+    """``full_matrices=True``: square ``u`` and ``vt`` (a matrix and a stack, wide and tall), equal
+    to NumPy's up to each vector's sign; their gradient is refused, ``s``'s is the reduced one's."""
+    a, b = T.dmatrix("a"), T.dtensor3("b")
+    outs = [*T.nlinalg.svd(a, full_matrices=True), *T.nlinalg.svd(b, full_matrices=True)]
+    f = theano.function([a, b], outs)
+    rng = np.random.default_rng(0)
+    for shape_a, shape_b in [((3, 5), (2, 4, 3)), ((5, 3), (2, 3, 4))]:
+        va, vb = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+        for got, want in zip(f(va, vb), [*np.linalg.svd(va), *np.linalg.svd(vb)]):
+            assert got.shape == want.shape
+            np.testing.assert_allclose(np.abs(got), np.abs(want), rtol=1e-10, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="full_matrices=True is not defined"):
+        T.grad(T.sum(outs[0]), a)
+    assert outs[1] is T.nlinalg.svd(a, compute_uv=False)
+
+
+def test_triangular_product_values_gradients_and_blas():
+    """``TriangularProduct`` (the Cholesky gradient's trmm): each triangle, transposed or not, by a
+    matrix and a vector, against NumPy and central differences; compiled, the BLAS call."""
+    from symgrad.graph import apply
+    from symgrad.ops.linalg import TriangularProduct
+    from tests.helpers import numeric_grad
+
+    rng = np.random.default_rng(0)
+    a_value, b_value, v_value = rng.standard_normal((4, 4)), rng.standard_normal((4, 2)), rng.standard_normal(4)
+    a, b, v = T.dmatrix("a"), T.dmatrix("b"), T.dvector("v")
+    for lower in (True, False):
+        for trans in (False, True):
+            op = TriangularProduct(lower, trans)
+            for rhs, rhs_value in ((b, b_value), (v, v_value)):
+
+                def reference(x, y, lower=lower, trans=trans):
+                    t = np.tril(x) if lower else np.triu(x)
+                    return (t.T if trans else t) @ y
+
+                out = apply(op, a, rhs)
+                weights = rng.uniform(0.5, 1.5, reference(a_value, rhs_value).shape)
+                given = {id(a): a_value, id(rhs): rhs_value}
+                got, *grads = evaluate([out, *T.grad(T.sum(out * weights), [a, rhs])], given)
+                np.testing.assert_allclose(got, reference(a_value, rhs_value), rtol=1e-13)
+                for i, g in enumerate(grads):
+                    fd = numeric_grad(lambda x, y, w=weights, f=reference: np.sum(f(x, y) * w), [a_value, rhs_value], i)
+                    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+    f = theano.function([a, b], apply(TriangularProduct(True, True), a, b))
+    np.testing.assert_allclose(f(a_value, b_value), np.tril(a_value).T @ b_value, rtol=1e-13)
+    assert "linalg_triangular_product(a, b, True, True)" in f.source

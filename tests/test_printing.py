@@ -396,6 +396,7 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
     return {
         "Elemwise": (T.exp(x) * 2, "2*exp(x)"),
         "Dot": (m @ w, "m·w"),
+        "BatchedDot": (T.dtensor3("s") @ T.dtensor3("t"), "s·t"),
         "DimShuffle": (m.T, "mᵀ"),
         "Reduce": (T.sum(m, axis=1), "sum(m, axis=1)"),
         "Argmax": (T.argmax(m, axis=1), "argmax(m, axis=1)"),
@@ -432,6 +433,10 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "Cholesky": (T.slinalg.cholesky(m), "cholesky(m)"),
         "SolveTriangular": (T.slinalg.solve_triangular(m, w, lower=True), "solve_triangular{lower}(m, w)"),
         "Solve": (T.slinalg.solve(m, w), "solve(m, w)"),
+        "TriangularProduct": (
+            theano.graph.apply(linalg_ops.TriangularProduct(lower=True), m, w),
+            "triangular_product{lower}(m, w)",
+        ),
         "MatrixInverse": (T.nlinalg.inv(m), "matrix_inverse(m)"),
         "Det": (T.nlinalg.det(m), "det(m)"),
         "SLogDet": (T.nlinalg.slogdet(m)[1], "slogdet_logabsdet(m)"),

@@ -315,10 +315,10 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
         return final_inputs[0]  # the identity: no node at all
     if not final_inputs and expr.is_number:  # constant folding of a number: no NumPy needed
         value = np.asarray(int(expr) if expr.is_Integer else float(expr), dtype=dtype)
-        return constant(np.broadcast_to(value, [n or 1 for n in out_shape]), dtype=dtype, weak=False)
+        return constant(np.broadcast_to(value, [1 if n is None else n for n in out_shape]), dtype=dtype, weak=False)
     if all(isinstance(v, Constant) for v in final_inputs):  # constant folding
         value = Elemwise(expr, dtype, name).perform(*(v.data for v in final_inputs))
-        return constant(np.broadcast_to(value, [n or 1 for n in out_shape]), dtype=dtype, weak=False)
+        return constant(np.broadcast_to(value, [1 if n is None else n for n in out_shape]), dtype=dtype, weak=False)
     return apply(Elemwise(expr, dtype, name), *final_inputs)
 
 

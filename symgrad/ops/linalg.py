@@ -1,6 +1,8 @@
 """Linear algebra ops on matrices: Cholesky, solves, inverse, determinants, eigh, QR, SVD, LU, expm.
 
-Each op takes 2-d operands (a right-hand side may be a vector) of one float dtype; its gradient is the
+Each op takes matrices of one float dtype (a right-hand side may be a vector); all but ``LU`` and
+``Expm`` also take stacks of them, batched over the leading axes as NumPy's own functions are
+(a right-hand side then a stack of matrices with the same leading lengths). Its gradient is the
 standard matrix-calculus result (Giles 2008, "Collected matrix derivative results"; Murray 2016 for
 the Cholesky), built from the other ops so that it is written stably: the Cholesky's by triangular
 solves, never an explicit inverse; the log-determinant's by a solve. ``T.Rop`` follows from these
@@ -26,14 +28,12 @@ from .elemwise import cast, elemwise, result_dtype
 from .shape import dimshuffle
 
 
-def check_matrix(what: str, x: Variable, square: bool = True) -> None:
-    """Raise, naming ``x``, unless it is a (square) matrix: these ops are not batched yet."""
-    if x.ndim != 2:
-        raise ValueError(
-            f"{what}: {x!r} must be a matrix (2-d), got a {x.ndim}-d {x.type}; batches of matrices are not "
-            "supported yet: apply it to each matrix"
-        )
-    n, m = x.type.shape
+def check_matrix(what: str, x: Variable, square: bool = True, batched: bool = True) -> None:
+    """Raise, naming ``x``, unless it is a (square) matrix, or a stack of them where ``batched``."""
+    if x.ndim < 2 or x.ndim > 2 and not batched:
+        stack = " or a stack of matrices (the last two axes)" if batched else " (batches are not supported yet)"
+        raise ValueError(f"{what}: {x!r} must be a matrix (2-d){stack}, got a {x.ndim}-d {x.type}")
+    n, m = x.type.shape[-2:]
     if square and n is not None and m is not None and n != m:
         raise ValueError(f"{what}: {x!r} must be a square matrix, got shape {describe_shape(x.type.shape)}")
 
@@ -48,14 +48,20 @@ def float_operands(*xs) -> list[Variable]:
 
 
 def _check_rhs(what: str, a: Variable, b: Variable) -> None:
-    """``b`` is a vector or matrix with as many rows as ``a``."""
-    if b.ndim not in (1, 2):
+    """``b`` is a vector or matrix with as many rows as ``a`` (for a stack ``a``, a stack of
+    matrices of the same leading lengths)."""
+    if a.ndim == 2 and b.ndim not in (1, 2):
         raise ValueError(f"{what}: the right-hand side {b!r} must be a vector or a matrix, got a {b.ndim}-d {b.type}")
-    n, m = a.type.shape[0], b.type.shape[0]
-    if n is not None and m is not None and n != m:
+    if a.ndim > 2 and b.ndim != a.ndim:
+        raise ValueError(
+            f"{what}: for the {a.ndim}-d stack {a!r}, the right-hand side {b!r} must be a {a.ndim}-d stack of "
+            f"matrices, got a {b.ndim}-d {b.type}"
+        )
+    lengths = list(zip(a.type.shape[:-2], b.type.shape[:-2])) + [(a.type.shape[-2], b.type.shape[a.ndim - 2])]
+    if any(n is not None and m is not None and n != m for n, m in lengths):
         raise ValueError(
             f"{what}: {a!r} of shape {describe_shape(a.type.shape)} and {b!r} of shape "
-            f"{describe_shape(b.type.shape)} do not fit ({n} != {m} rows)"
+            f"{describe_shape(b.type.shape)} do not fit"
         )
 
 
@@ -63,7 +69,30 @@ def _check_rhs(what: str, a: Variable, b: Variable) -> None:
 
 
 def transpose(x: Variable) -> Variable:
-    return dimshuffle(x, (1, 0))
+    """Each matrix transposed (the last two axes swapped)."""
+    return dimshuffle(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
+
+
+def matmul(a: Variable, b: Variable) -> Variable:
+    """``a @ b``: ``dot`` for matrices, one product per matrix for stacks."""
+    from ..tensor.extra_ops import matmul
+
+    return matmul(a, b)
+
+
+def as_row(v: Variable) -> Variable:
+    """A vector (or a stack of them) as a row, ``v[..., None, :]``, to broadcast over each row."""
+    return dimshuffle(v, (*range(v.ndim - 1), "x", v.ndim - 1))
+
+
+def as_column(v: Variable) -> Variable:
+    """``v[..., :, None]``."""
+    return dimshuffle(v, (*range(v.ndim), "x"))
+
+
+def _per_matrix(x: Variable) -> Variable:
+    """A scalar per matrix (``x[..., None, None]``), to broadcast over each matrix of the stack."""
+    return dimshuffle(x, (*range(x.ndim), "x", "x"))
 
 
 def triangle(x: Variable, lower: bool, k: int = 0) -> Variable:
@@ -85,9 +114,9 @@ def symmetric_part_gradient(g: Variable, lower: bool) -> Variable:
 
 def _minus_outer(u: Variable, v: Variable) -> Variable:
     """``-u v^T`` for vectors (an elementwise outer product) or matrices (one column per right-hand side)."""
-    from .blas import dot, outer
+    from .blas import outer
 
-    return elemwise("neg", outer(u, v) if u.ndim == 1 else dot(u, transpose(v)))
+    return elemwise("neg", outer(u, v) if u.ndim == 1 else matmul(u, transpose(v)))
 
 
 # --- ops ------------------------------------------------------------------------------------------------
@@ -134,10 +163,8 @@ class Cholesky(Op):
     def vjp(self, inputs, output, g):
         """Murray (2016), eq. 10: with ``P = Φ(L^T Ḡ)`` (the lower triangle, diagonal halved),
         ``S = L^{-T} P L^{-1}`` by two triangular solves, and the gradient ``Φ``-symmetrized."""
-        from .blas import dot
-
         L = output
-        P = triangle(dot(transpose(L), g), lower=True)
+        P = triangle(apply(TriangularProduct(lower=True, trans=True), L, g), lower=True)  # Φ(L^T Ḡ), by trmm
         P = elemwise("sub", P, elemwise("mul", 0.5, on_diagonal(P)))
         left = apply(SolveTriangular(lower=True, trans=True), L, P)  # L^{-T} P
         S = transpose(apply(SolveTriangular(lower=True, trans=True), L, transpose(left)))  # (L^{-T} P) L^{-1}
@@ -159,15 +186,17 @@ class SolveTriangular(Op):
     def make_type(self, a: Variable, b: Variable) -> TensorType:
         check_matrix("solve_triangular", a)
         _check_rhs("solve_triangular", a, b)
-        return TensorType(b.dtype, (a.type.shape[1], *b.type.shape[1:]))
+        return _solution_type(a, b)
 
     def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         import scipy.linalg
 
-        x = scipy.linalg.solve_triangular(
-            a, b, trans=int(self.trans), lower=self.lower, unit_diagonal=self.unit_diagonal
-        )
-        return np.asarray(x, dtype=b.dtype)
+        x = np.empty(b.shape, dtype=b.dtype)
+        for index in np.ndindex(a.shape[:-2]):  # SciPy's solve_triangular takes one matrix
+            x[index] = scipy.linalg.solve_triangular(
+                a[index], b[index], trans=int(self.trans), lower=self.lower, unit_diagonal=self.unit_diagonal
+            )
+        return x
 
     def vjp(self, inputs, output, g):
         a, _ = inputs
@@ -175,6 +204,42 @@ class SolveTriangular(Op):
         ga = _minus_outer(output, gb) if self.trans else _minus_outer(gb, output)
         shift = (-1 if self.lower else 1) if self.unit_diagonal else 0  # a unit diagonal is not read
         return [triangle(ga, self.lower, shift), gb]
+
+
+class TriangularProduct(Op):
+    """``tril(a) @ b`` (``lower``) or ``triu(a) @ b``, the triangle transposed first when
+    ``trans``: only that triangle of ``a`` is read, and BLAS's trmm does half a general product's
+    work. (The Cholesky's gradient multiplies by its factor's transpose this way.)"""
+
+    props = ("lower", "trans")
+
+    def __init__(self, lower: bool, trans: bool = False) -> None:
+        self.lower, self.trans = bool(lower), bool(trans)
+
+    def __str__(self) -> str:
+        return f"triangular_product{{{'lower' if self.lower else 'upper'}{', trans' if self.trans else ''}}}"
+
+    def make_type(self, a: Variable, b: Variable) -> TensorType:
+        check_matrix("triangular_product", a)
+        _check_rhs("triangular_product", a, b)
+        return _solution_type(a, b)
+
+    def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        t = (np.tril if self.lower else np.triu)(a)
+        return np.matmul(np.swapaxes(t, -1, -2) if self.trans else t, b)
+
+    def vjp(self, inputs, output, g):
+        a, b = inputs
+        gb = apply(TriangularProduct(self.lower, not self.trans), a, g)
+        ga = _minus_outer(b, g) if self.trans else _minus_outer(g, b)
+        return [triangle(elemwise("neg", ga), self.lower), gb]
+
+
+def _solution_type(a: Variable, b: Variable) -> TensorType:
+    """The type of ``x`` with ``a x = b``: ``b``'s, with as many rows as ``a`` has columns."""
+    shape = list(b.type.shape)
+    shape[a.ndim - 2] = a.type.shape[-1] if a.type.shape[-1] is not None else shape[a.ndim - 2]
+    return TensorType(b.dtype, tuple(shape))
 
 
 class Solve(Op):
@@ -186,7 +251,7 @@ class Solve(Op):
     def make_type(self, a: Variable, b: Variable) -> TensorType:
         check_matrix("solve", a)
         _check_rhs("solve", a, b)
-        return TensorType(b.dtype, (a.type.shape[1], *b.type.shape[1:]))
+        return _solution_type(a, b)
 
     def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.linalg.solve(a, b)
@@ -211,10 +276,8 @@ class MatrixInverse(Op):
         return np.linalg.inv(a)
 
     def vjp(self, inputs, output, g):
-        from .blas import dot
-
         xt = transpose(output)
-        return [elemwise("neg", dot(dot(xt, g), xt))]
+        return [elemwise("neg", matmul(matmul(xt, g), xt))]
 
 
 class Det(Op):
@@ -225,7 +288,7 @@ class Det(Op):
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("det", a)
-        return TensorType(a.dtype, ())
+        return TensorType(a.dtype, a.type.shape[:-2])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(np.linalg.det(a), dtype=a.dtype)
@@ -233,7 +296,7 @@ class Det(Op):
     def vjp(self, inputs, output, g):
         (a,) = inputs
         # d det(A) = det(A) tr(A^{-1} dA): the gradient is det(A) A^{-T}.
-        return [elemwise("mul", elemwise("mul", g, output), _inverse_transpose(a))]
+        return [elemwise("mul", _per_matrix(elemwise("mul", g, output)), _inverse_transpose(a))]
 
 
 def _inverse_transpose(a: Variable) -> Variable:
@@ -258,7 +321,7 @@ class SLogDet(Op):
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("slogdet", a)
-        return TensorType(a.dtype, ())
+        return TensorType(a.dtype, a.type.shape[:-2])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         sign, logabsdet = np.linalg.slogdet(a)
@@ -267,7 +330,7 @@ class SLogDet(Op):
     def vjp(self, inputs, output, g):
         if self.part == "sign":  # piecewise constant: no gradient
             return [None]
-        return [elemwise("mul", g, _inverse_transpose(inputs[0]))]
+        return [elemwise("mul", _per_matrix(g), _inverse_transpose(inputs[0]))]
 
 
 class Eigh(Op):
@@ -286,7 +349,7 @@ class Eigh(Op):
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("eigh", a)
-        return a.type if self.part == "v" else TensorType(a.dtype, a.type.shape[:1])
+        return a.type if self.part == "v" else TensorType(a.dtype, a.type.shape[:-1])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         return np.linalg.eigh(a)[0 if self.part == "w" else 1]
@@ -296,21 +359,19 @@ class Eigh(Op):
         ``F_ij = 1 / (w_j - w_i)`` off the diagonal, 0 where two eigenvalues are equal (see
         ``_reciprocal_gaps``): the gradient is finite, and exact for a cost that does not depend
         on the choice of eigenvectors for a repeated eigenvalue."""
-        from .blas import dot
-
         (a,) = inputs
         w, v = apply(Eigh("w"), a), apply(Eigh("v"), a)
         if self.part == "w":  # V diag(w̄) V^T
-            return [symmetric_part_gradient(dot(elemwise("mul", v, dimshuffle(g, ("x", 0))), transpose(v)), lower=True)]
+            return [symmetric_part_gradient(matmul(elemwise("mul", v, as_row(g)), transpose(v)), lower=True)]
         f = _reciprocal_gaps(w, squared=False)
-        full = dot(dot(v, elemwise("mul", f, dot(transpose(v), g))), transpose(v))
+        full = matmul(matmul(v, elemwise("mul", f, matmul(transpose(v), g))), transpose(v))
         return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", full, transpose(full))), lower=True)]
 
 
 class QR(Op):
     """One result of ``np.linalg.qr(a)`` (the reduced form): ``part`` is ``"q"``, ``(m, k)`` with
     orthonormal columns, or ``"r"``, ``(k, n)`` upper triangular, ``k = min(m, n)``. The gradient
-    (Walter and Lehmann 2018; Liao et al. 2019) holds for ``m >= n`` (full column rank)."""
+    (Walter and Lehmann 2018; Liao et al. 2019) needs the first ``k`` columns of full rank."""
 
     props = ("part",)
     square = False
@@ -325,31 +386,47 @@ class QR(Op):
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("qr", a, square=False)
-        m, n = a.type.shape
+        m, n = a.type.shape[-2:]
         k = None if m is None or n is None else min(m, n)
-        return TensorType(a.dtype, (m, k) if self.part == "q" else (k, n))
+        return TensorType(a.dtype, a.type.shape[:-2] + ((m, k) if self.part == "q" else (k, n)))
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         return np.linalg.qr(a)[0 if self.part == "q" else 1]
 
     def vjp(self, inputs, output, g):
-        """``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with ``copyltu(M)`` the
-        symmetric matrix of ``M``'s lower triangle; each part's rule is this with the other's
-        gradient zero, and the two add up. ``R^{-T}`` by a triangular solve."""
-        from .blas import dot
+        """For ``m >= n``: ``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with
+        ``copyltu(M)`` the symmetric matrix of ``M``'s lower triangle, ``R^{-T}`` by a triangular
+        solve. For ``m < n`` (Liao et al. 2019, sec. 3.3), ``A = [X | Y]`` with ``X = Q R₁`` square:
+        ``Ȳ = Q R̄₂`` and ``X̄`` is the rule above for ``X``'s factors with ``Q̄ + Y R̄₂^T``. Where the
+        shape is not known, that form covers both (``Y`` and ``R₂`` are then empty for ``m >= n``).
+        Each part's rule is this with the other's gradient zero, and the two add up."""
+        from ..tensor.basic import concatenate, minimum
 
         (a,) = inputs
-        m, n = a.type.shape
-        if m is not None and n is not None and m < n:
-            raise NotImplementedError(f"the gradient of qr is implemented for m >= n; {a!r} has shape {(m, n)}")
+        m, n = a.type.shape[-2:]
         q, r = apply(QR("q"), a), apply(QR("r"), a)
+        if m is not None and n is not None and m >= n:
+            return [_qr_tall_gradient(q, r, g if self.part == "q" else None, g if self.part == "r" else None)]
+        k = min(m, n) if m is not None and n is not None else minimum(a.shape[-2], a.shape[-1])
+        rows = (slice(None),) * (a.ndim - 1)
+        left, right = rows + (slice(None, k),), rows + (slice(k, None),)
         if self.part == "q":
-            mid = elemwise("neg", dot(transpose(g), q))
-        else:
-            mid = dot(r, transpose(g))
-        copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
-        b = dot(q, copy) if self.part == "r" else elemwise("add", g, dot(q, copy))
-        return [transpose(apply(SolveTriangular(lower=False), r, transpose(b)))]
+            return [concatenate([_qr_tall_gradient(q, r[left], g, None), elemwise("mul", 0.0, a[right])], axis=-1)]
+        g_left, g_right = g[left], g[right]
+        from_y = matmul(a[right], transpose(g_right))  # Y R̄₂^T, the part of Q̄ that Y gives
+        return [concatenate([_qr_tall_gradient(q, r[left], from_y, g_left), matmul(q, g_right)], axis=-1)]
+
+
+def _qr_tall_gradient(q: Variable, r: Variable, gq: Variable | None, gr: Variable | None) -> Variable:
+    """``Ā = (Q̄ + Q copyltu(M)) R^{-T}``, ``M = R R̄^T - Q̄^T Q``, for ``A = Q R`` with ``R`` square
+    (``A`` of full column rank); a gradient that is None counts as zero."""
+    terms = ([matmul(r, transpose(gr))] if gr is not None else []) + (
+        [elemwise("neg", matmul(transpose(gq), q))] if gq is not None else []
+    )
+    mid = terms[0] if len(terms) == 1 else elemwise("add", *terms)
+    copy = elemwise("add", triangle(mid, lower=True), transpose(triangle(mid, lower=True, k=-1)))
+    b = matmul(q, copy) if gq is None else elemwise("add", gq, matmul(q, copy))
+    return transpose(apply(SolveTriangular(lower=False), r, transpose(b)))
 
 
 def _reciprocal_gaps(values: Variable, squared: bool) -> Variable:
@@ -360,63 +437,68 @@ def _reciprocal_gaps(values: Variable, squared: bool) -> Variable:
     from .shape import size
 
     x = elemwise("sqr", values) if squared else values
-    gap = elemwise("sub", dimshuffle(x, ("x", 0)), dimshuffle(x, (0, "x")))  # x_j - x_i
-    scale = elemwise("mul", float(np.finfo(x.dtype).eps), reduce("max", elemwise("abs", x)))
-    tol = elemwise("mul", scale, cast(size(x, (0,)), x.dtype))
+    gap = elemwise("sub", as_row(x), as_column(x))  # x_j - x_i
+    scale = elemwise("mul", float(np.finfo(x.dtype).eps), reduce("max", elemwise("abs", x)))  # over the stack
+    tol = elemwise("mul", scale, cast(size(x, (x.ndim - 1,)), x.dtype))
     return elemwise("switch", elemwise("gt", elemwise("abs", gap), tol), elemwise("true_div", 1.0, gap), 0.0)
 
 
 class SVD(Op):
-    """One result of ``np.linalg.svd(a, full_matrices=False)``: ``part`` is ``"u"`` (m, k), ``"s"``
-    (k,), descending, or ``"vt"`` (k, n), ``k = min(m, n)``."""
+    """One result of ``np.linalg.svd(a, full_matrices=full)``: ``part`` is ``"u"`` (m, k), ``"s"``
+    (k,), descending, or ``"vt"`` (k, n), ``k = min(m, n)``; with ``full``, ``u`` is (m, m) and
+    ``vt`` (n, n)."""
 
-    props = ("part",)
+    props = ("part", "full")
     square = False
 
-    def __init__(self, part: str) -> None:
+    def __init__(self, part: str, full: bool = False) -> None:
         if part not in ("u", "s", "vt"):
             raise ValueError(f"SVD: part must be 'u', 's' or 'vt', got {part!r}")
-        self.part = part
+        self.part, self.full = part, bool(full)
 
     def __str__(self) -> str:
-        return f"svd_{self.part}"
+        return f"svd_{self.part}" + ("{full}" if self.full else "")
 
     def make_type(self, a: Variable) -> TensorType:
         check_matrix("svd", a, square=False)
-        m, n = a.type.shape
+        m, n = a.type.shape[-2:]
         k = None if m is None or n is None else min(m, n)
-        return TensorType(a.dtype, {"u": (m, k), "s": (k,), "vt": (k, n)}[self.part])
+        u, vt = ((m, m), (n, n)) if self.full else ((m, k), (k, n))
+        return TensorType(a.dtype, a.type.shape[:-2] + {"u": u, "s": (k,), "vt": vt}[self.part])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
-        return np.linalg.svd(a, full_matrices=False)[("u", "s", "vt").index(self.part)]
+        return np.linalg.svd(a, full_matrices=self.full)[("u", "s", "vt").index(self.part)]
 
     def vjp(self, inputs, output, g):
         """Townsend (2016), with ``A = U S V^T``: ``Ā = U [(F ∘ (U^T Ū - Ū^T U)) S + diag(S̄) +
         S (F ∘ (V^T V̄ - V̄^T V))] V^T + (I - U U^T) Ū S^{-1} V^T + U S^{-1} V̄^T (I - V V^T)``,
         ``F_ij = 1 / (s_j² - s_i²)`` (0 where singular values repeat, see ``_reciprocal_gaps``);
         each part's rule is this with the others' gradients zero. ``S^{-1}`` is taken as 0 where
-        a singular value is 0 (a rank-deficient matrix: the gradient stays finite)."""
-        from .blas import dot
-
+        a singular value is 0 (a rank-deficient matrix: the gradient stays finite). The extra
+        columns of a full ``u`` or ``vt`` are any orthonormal completion: no gradient (as in JAX)."""
+        if self.full:
+            raise NotImplementedError(
+                f"the gradient of svd's {self.part} with full_matrices=True is not defined (its extra columns are "
+                "any orthonormal completion); use full_matrices=False"
+            )
         (a,) = inputs
         u, s, vt = (apply(SVD(p), a) for p in ("u", "s", "vt"))
-        row = ("x", 0)
         if self.part == "s":  # U diag(s̄) V^T
-            return [dot(elemwise("mul", u, dimshuffle(g, row)), vt)]
+            return [matmul(elemwise("mul", u, as_row(g)), vt)]
         f = _reciprocal_gaps(s, squared=True)
         inverse = elemwise("switch", elemwise("gt", s, 0.0), elemwise("true_div", 1.0, s), 0.0)
         if self.part == "u":  # Ū = g
-            ut_g = dot(transpose(u), g)
+            ut_g = matmul(transpose(u), g)
             skew = elemwise("mul", f, elemwise("sub", ut_g, transpose(ut_g)))
-            core = dot(u, elemwise("mul", skew, dimshuffle(s, row)))  # U (F ∘ ...) S
-            rest = elemwise("sub", g, dot(u, ut_g))  # (I - U U^T) Ū
-            return [dot(elemwise("add", core, elemwise("mul", rest, dimshuffle(inverse, row))), vt)]
+            core = matmul(u, elemwise("mul", skew, as_row(s)))  # U (F ∘ ...) S
+            rest = elemwise("sub", g, matmul(u, ut_g))  # (I - U U^T) Ū
+            return [matmul(elemwise("add", core, elemwise("mul", rest, as_row(inverse))), vt)]
         vbar = transpose(g)  # V̄ = (V^T)̄^T
-        vt_vbar = dot(vt, vbar)
+        vt_vbar = matmul(vt, vbar)
         skew = elemwise("mul", f, elemwise("sub", vt_vbar, transpose(vt_vbar)))
-        core = dot(elemwise("mul", dimshuffle(s, (0, "x")), skew), vt)  # S (F ∘ ...) V^T
-        rest = elemwise("sub", g, dot(transpose(vt_vbar), vt))  # V̄^T (I - V V^T)
-        return [dot(u, elemwise("add", core, elemwise("mul", dimshuffle(inverse, (0, "x")), rest)))]
+        core = matmul(elemwise("mul", as_column(s), skew), vt)  # S (F ∘ ...) V^T
+        rest = elemwise("sub", g, matmul(transpose(vt_vbar), vt))  # V̄^T (I - V V^T)
+        return [matmul(u, elemwise("add", core, elemwise("mul", as_column(inverse), rest)))]
 
 
 class Expm(Op):
@@ -426,7 +508,7 @@ class Expm(Op):
         return "expm"
 
     def make_type(self, a: Variable) -> TensorType:
-        check_matrix("expm", a)
+        check_matrix("expm", a, batched=False)
         return a.type
 
     def perform(self, a: np.ndarray) -> np.ndarray:
@@ -461,7 +543,7 @@ class LU(Op):
         return f"lu_{self.part}"
 
     def make_type(self, a: Variable) -> TensorType:
-        check_matrix("lu", a)
+        check_matrix("lu", a, batched=False)
         return a.type
 
     def perform(self, a: np.ndarray) -> np.ndarray:
@@ -472,16 +554,14 @@ class LU(Op):
     def vjp(self, inputs, output, g):
         """``Ā = P L^{-T} (tril(L^T L̄, -1) + triu(Ū U^T)) U^{-T}``, by triangular solves; the
         permutation is piecewise constant (no gradient)."""
-        from .blas import dot
-
         if self.part == "p":
             return [None]
         (a,) = inputs
         p, lower, upper = (apply(LU(part), a) for part in ("p", "l", "u"))
         if self.part == "l":
-            middle = triangle(dot(transpose(lower), g), lower=True, k=-1)
+            middle = triangle(matmul(transpose(lower), g), lower=True, k=-1)
         else:
-            middle = triangle(dot(g, transpose(upper)), lower=False)
+            middle = triangle(matmul(g, transpose(upper)), lower=False)
         left = apply(SolveTriangular(lower=True, trans=True, unit_diagonal=True), lower, middle)  # L^{-T} M
         right = transpose(apply(SolveTriangular(lower=False), upper, transpose(left)))  # ... U^{-T}
-        return [dot(p, right)]
+        return [matmul(p, right)]

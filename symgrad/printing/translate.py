@@ -248,6 +248,8 @@ class SympyTranslator(GraphPrinter):
     def _print_Dot(self, node: Apply, a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
         return opaque("dot")(a, b)
 
+    _print_BatchedDot = _print_Dot  # a stack of products reads as the product, as a @ b does in NumPy
+
     def _print_Subtensor(self, node: Apply, x: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
         return opaque("subtensor", postfix=index_text(node.op.index, [str(i) for i in scalars]))(x)
 

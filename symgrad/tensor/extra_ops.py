@@ -13,9 +13,13 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ..config import config
 from ..graph import Variable, apply
 from ..ops.arrays import ArgSort, FlatNonzero, Unique, cumulative
+from ..ops.blas import BatchedDot
+from ..ops.elemwise import result_dtype
 from ..ops.reduce import normalize_axes
 from .basic import (
     alloc,
@@ -27,8 +31,12 @@ from .basic import (
     dimshuffle,
     dot,
     eq,
+    flatten,
     ge,
     getitem,
+    gt,
+    isfinite,
+    isnan,
     le,
     max,
     maximum,
@@ -308,7 +316,9 @@ def tensordot(a, b, axes: int | Sequence = 2) -> Variable:
 
 def matmul(a, b) -> Variable:
     """NumPy's ``matmul`` (``a @ b``): matrix products over the last two axes, the leading (batch)
-    axes broadcast; a 1-d operand is a row (on the left) or a column (on the right)."""
+    axes broadcast; a 1-d operand is a row (on the left) or a column (on the right). Float stacks
+    are one BLAS product per matrix (``BatchedDot``; more than one batch axis is flattened into
+    one); others, which BLAS does not take, a broadcast product summed."""
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim <= 2 and b.ndim <= 2:
         return dot(a, b)
@@ -316,16 +326,34 @@ def matmul(a, b) -> Variable:
         raise ValueError("matmul: operands must not be scalars (use *)")
     a2 = dimshuffle(a, ("x", 0)) if a.ndim == 1 else a
     b2 = dimshuffle(b, (0, "x")) if b.ndim == 1 else b
-    # (..., n, k, 1) * (..., 1, k, m), summed over k
-    product = dimshuffle(a2, [*range(a2.ndim), "x"]) * dimshuffle(
-        b2, [*range(b2.ndim - 2), "x", b2.ndim - 2, b2.ndim - 1]
-    )
-    out = sum(product, axis=-2)
+    ndim = builtins.max(a2.ndim, b2.ndim)  # the batch axes aligned on the right, as NumPy's
+    a2, b2 = (dimshuffle(x, ["x"] * (ndim - x.ndim) + list(range(x.ndim))) for x in (a2, b2))
+    dtype = result_dtype("any", [a2, b2])
+    if dtype in ("float32", "float64"):
+        out = _stacked_products(cast(a2, dtype), cast(b2, dtype))
+    else:  # (..., n, k, 1) * (..., 1, k, m), summed over k
+        out = sum(dimshuffle(a2, [*range(ndim), "x"]) * dimshuffle(b2, [*range(ndim - 2), "x", ndim - 2, ndim - 1]), -2)
     if b.ndim == 1:
         out = dimshuffle(out, [*range(out.ndim - 1)])
     if a.ndim == 1:
         out = dimshuffle(out, [*range(out.ndim - 2), out.ndim - 1])
     return out
+
+
+def _stacked_products(a: Variable, b: Variable) -> Variable:
+    """``a @ b`` for stacks of one float dtype and ndim >= 3: one ``BatchedDot`` over the batch axes
+    flattened into one, each operand first broadcast over the axes where only the other has length."""
+    if a.ndim == 3:
+        return apply(BatchedDot(), a, b)
+    pairs = zip(_lengths(a)[:-2], _lengths(b)[:-2], a.type.shape, b.type.shape)
+    batch = [lb if na == 1 and nb != 1 else la for la, lb, na, nb in pairs]
+    stacks = []
+    for x, other in ((a, b), (b, a)):
+        if builtins.any(n == 1 and m != 1 for n, m in zip(x.type.shape[:-2], other.type.shape)):
+            x = alloc(x, *batch, *_lengths(x)[-2:])
+        stacks.append(reshape(x, (_product(batch), *_lengths(x)[-2:])))
+    out = apply(BatchedDot(), *stacks)
+    return reshape(out, (*batch, *_lengths(out)[-2:]))
 
 
 def batched_dot(a, b) -> Variable:
@@ -436,6 +464,8 @@ def einsum(subscripts: str, *operands) -> Variable:
     letters = sorted(set(inputs) - {","})
     if not arrow:  # implicit form: the letters that appear once, in alphabetical order
         output = "".join(c for c in letters if inputs.count(c) == 1)
+    if len(operands) == 2 and result_dtype("any", operands) in ("float32", "float64"):
+        return _einsum_product(terms, operands, output)
     order = list(output) + [c for c in letters if c not in output]
     product = None
     for term, operand in zip(terms, operands):
@@ -446,9 +476,261 @@ def einsum(subscripts: str, *operands) -> Variable:
     return product
 
 
+def _einsum_product(terms: list[str], operands: list[Variable], output: str) -> Variable:
+    """A two-operand ``einsum`` as a matrix product: the letters in both operands and the output are
+    the batch, those in both and not the output are summed by the product, each operand's own
+    letters are its rows or columns (those the output lacks summed first). One ``BatchedDot``
+    (BLAS per matrix) or, without a batch, one ``dot``; then the axes put in the output's order."""
+    (ta, tb), (a, b) = terms, operands
+    a, b = (cast(x, result_dtype("any", operands)) for x in (a, b))
+    a, ta = _sum_letters(a, ta, set(tb) | set(output))
+    b, tb = _sum_letters(b, tb, set(ta) | set(output))
+    batch = [c for c in ta if c in tb and c in output]
+    inner = [c for c in ta if c in tb and c not in output]
+    rows, columns = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
+    la, lb = dict(zip(ta, _lengths(a))), dict(zip(tb, _lengths(b)))
+    left = dimshuffle(a, [ta.index(c) for c in batch + rows + inner])
+    right = dimshuffle(b, [tb.index(c) for c in batch + inner + columns])
+    sizes = [_product(la[c] for c in group) for group in (rows, inner)] + [_product(lb[c] for c in columns)]
+    if batch:
+        stack = _product(la[c] for c in batch)
+        product = apply(BatchedDot(), reshape(left, (stack, sizes[0], sizes[1])), reshape(right, (stack, *sizes[1:])))
+    else:
+        product = dot(reshape(left, sizes[:2]), reshape(right, sizes[1:]))
+    order = batch + rows + columns
+    product = reshape(product, [la[c] for c in batch + rows] + [lb[c] for c in columns])
+    return dimshuffle(product, [order.index(c) for c in output])
+
+
+def _sum_letters(x: Variable, term: str, kept: set[str]) -> tuple[Variable, str]:
+    """``x`` summed over the axes whose letters are not in ``kept``, and the letters left."""
+    gone = [d for d, c in enumerate(term) if c not in kept]
+    if not gone:
+        return x, term
+    return sum(x, axis=tuple(gone)), "".join(c for c in term if c in kept)
+
+
+# ----------------------------------------------------------------------------------------------
+# Splitting, stacking, padding and other NumPy array functions (compositions of slicing and joins,
+# so their gradients come from those ops')
+
+
+def _split_at(x: Variable, bounds: Sequence, axis: int) -> list[Variable]:
+    """The pieces of ``x`` between consecutive ``bounds`` (ints or symbolic scalars) along ``axis``."""
+    full = (slice(None),) * axis
+    return [getitem(x, (*full, slice(start, stop))) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def array_split(x, indices_or_sections, axis: int = 0) -> list[Variable]:
+    """NumPy's ``array_split``: ``x`` cut along ``axis`` at the given indices, or into that many
+    pieces, the first ``n % sections`` of them one longer."""
+    x = as_tensor_variable(x)
+    axis = _axis(axis, x.ndim, "array_split")
+    length = _lengths(x)[axis]
+    if isinstance(indices_or_sections, int):
+        sections = indices_or_sections
+        if sections <= 0:
+            raise ValueError(f"array_split: the number of sections must be positive, got {sections}")
+        size, extra = length // sections, length % sections
+        bounds = [i * size + minimum(i, extra) if not isinstance(length, int) else i * size + builtins.min(i, extra)
+                  for i in range(sections + 1)]  # fmt: skip
+    else:
+        bounds = [0, *indices_or_sections, length]
+    return _split_at(x, bounds, axis)
+
+
+def split(x, indices_or_sections, axis: int = 0) -> list[Variable]:
+    """NumPy's ``split``: as ``array_split``, but a number of sections must divide the length
+    (checked where the length is known; Theano's ``split(x, splits_size, n_splits)`` is not this)."""
+    x = as_tensor_variable(x)
+    length = x.type.shape[_axis(axis, x.ndim, "split")]
+    if isinstance(indices_or_sections, int) and length is not None and length % indices_or_sections:
+        raise ValueError(f"split: {indices_or_sections} sections do not divide the length {length} of {x!r}")
+    return array_split(x, indices_or_sections, axis)
+
+
+def hsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the columns (axis 1; axis 0 of a vector)."""
+    x = as_tensor_variable(x)
+    return split(x, indices_or_sections, 1 if x.ndim > 1 else 0)
+
+
+def vsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the rows (axis 0) of a tensor of 2 or more dims."""
+    if as_tensor_variable(x).ndim < 2:
+        raise ValueError("vsplit only works on tensors of 2 or more dimensions")
+    return split(x, indices_or_sections, 0)
+
+
+def dsplit(x, indices_or_sections) -> list[Variable]:
+    """``split`` along the depth (axis 2) of a tensor of 3 or more dims."""
+    if as_tensor_variable(x).ndim < 3:
+        raise ValueError("dsplit only works on tensors of 3 or more dimensions")
+    return split(x, indices_or_sections, 2)
+
+
+def _atleast(x, ndim: int) -> Variable:
+    """NumPy's ``atleast_{ndim}d`` of one tensor: a 0-d one becomes all ones; a vector a row (2-d)
+    or ``(1, n, 1)`` (3-d); a matrix ``(m, n, 1)`` (3-d)."""
+    x = as_tensor_variable(x)
+    if x.ndim >= ndim:
+        return x
+    if x.ndim == 0:
+        return dimshuffle(x, ["x"] * ndim)
+    if ndim == 2:
+        return dimshuffle(x, ("x", 0))
+    return dimshuffle(x, ("x", 0, "x") if x.ndim == 1 else (0, 1, "x"))
+
+
+def atleast_1d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 1 dimension (one tensor, or a list for several)."""
+    out = [_atleast(x, 1) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 2 dimensions (a vector becomes a row)."""
+    out = [_atleast(x, 2) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*xs) -> Variable | list[Variable]:
+    """Each tensor with at least 3 dimensions (a vector ``(1, n, 1)``, a matrix ``(m, n, 1)``)."""
+    out = [_atleast(x, 3) for x in xs]
+    return out[0] if len(out) == 1 else out
+
+
+def hstack(tensors: Sequence) -> Variable:
+    """Joined along the columns (axis 1; vectors end to end)."""
+    tensors = [_atleast(t, 1) for t in tensors]
+    return concatenate(tensors, axis=1 if tensors[0].ndim > 1 else 0)
+
+
+def vstack(tensors: Sequence) -> Variable:
+    """Joined along the rows, vectors as rows."""
+    return concatenate([_atleast(t, 2) for t in tensors], axis=0)
+
+
+def dstack(tensors: Sequence) -> Variable:
+    """Joined along the depth (axis 2), as ``atleast_3d`` makes each."""
+    return concatenate([_atleast(t, 3) for t in tensors], axis=2)
+
+
+def column_stack(tensors: Sequence) -> Variable:
+    """Vectors as columns, matrices as they are, joined along the columns."""
+    tensors = [as_tensor_variable(t) for t in tensors]
+    return concatenate([dimshuffle(t, (0, "x")) if t.ndim == 1 else _atleast(t, 2) for t in tensors], axis=1)
+
+
+def append(x, values, axis: int | None = None) -> Variable:
+    """NumPy's ``append``: ``values`` after ``x`` along ``axis`` (both flattened if None)."""
+    x, values = as_tensor_variable(x), as_tensor_variable(values)
+    if axis is None:
+        return concatenate([flatten(x), flatten(values)])
+    return concatenate([x, values], axis=axis)
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0) -> Variable:
+    """NumPy's ``pad`` in ``"constant"`` mode: ``x`` inside a tensor of ``constant_values``, with
+    ``pad_width`` (an int, a ``(before, after)`` pair, or one pair per axis) added around it."""
+    x = as_tensor_variable(x)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2)).tolist()
+    if builtins.any(w < 0 for pair in widths for w in pair):
+        raise ValueError(f"pad: the widths must not be negative, got {pad_width!r}")
+    lengths = [n + before + after for n, (before, after) in zip(_lengths(x), widths)]
+    filled = alloc(cast(as_tensor_variable(constant_values), x.dtype), *lengths)
+    inside = tuple(slice(before, -after or None) for before, after in widths)  # constant bounds
+    return set_subtensor(getitem(filled, inside), x)
+
+
+def cross(a, b, axis: int = -1) -> Variable:
+    """NumPy's ``cross`` of 3-vectors along ``axis`` (broadcasting the others)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    for v in (a, b):
+        length = v.type.shape[_axis(axis, v.ndim, "cross")]
+        if length is not None and length != 3:
+            raise ValueError(f"cross: {v!r} has length {length} along axis {axis}; symgrad takes 3-vectors")
+    a, b = moveaxis(a, axis, -1), moveaxis(b, axis, -1)
+    (a0, a1, a2), (b0, b1, b2) = ([getitem(v, (*(slice(None),) * (v.ndim - 1), i)) for i in range(3)] for v in (a, b))
+    return moveaxis(stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1), -1, axis)
+
+
+def inner(a, b) -> Variable:
+    """NumPy's ``inner``: the sum over the last axes of both (a scaling if one is 0-d)."""
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    return tensordot(a, b, [[a.ndim - 1], [b.ndim - 1]])
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, dtype: str | None = None) -> Variable:
+    """``num`` evenly spaced numbers from ``start`` to ``stop`` (included if ``endpoint``); the bounds
+    may be symbolic scalars. float64 unless ``dtype`` says otherwise, as NumPy."""
+    start, stop = (cast(as_tensor_variable(v), "float64") for v in (start, stop))
+    steps = builtins.max(num - 1 if endpoint else num, 1)
+    values = start + (stop - start) * (arange(num, dtype="float64") / steps)
+    if endpoint and num > 1:  # the last exactly stop, as NumPy makes it
+        values = set_subtensor(values[num - 1], stop)
+    return cast(values, dtype or "float64")
+
+
+def rot90(x, k: int = 1, axes: Sequence[int] = (0, 1)) -> Variable:
+    """``x`` rotated by 90 degrees ``k`` times in the plane of ``axes``, from the first toward the
+    second (NumPy's ``rot90``): flips and a swap of the two axes, all views."""
+    x = as_tensor_variable(x)
+    first, second = (_axis(d, x.ndim, "rot90") for d in axes)
+    if first == second:
+        raise ValueError("rot90: the axes must be different")
+    k %= 4
+    if k == 0:
+        return x
+    if k == 2:
+        return flip(flip(x, first), second)
+    return flip(swapaxes(x, first, second), second) if k == 3 else swapaxes(flip(x, second), first, second)
+
+
+def nan_to_num(x, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Variable:
+    """NaNs replaced by ``nan``, infinities by ``posinf``/``neginf`` (the dtype's largest finite
+    values by default); integer tensors are returned as they are."""
+    x = as_tensor_variable(x)
+    if x.dtype not in ("float16", "float32", "float64"):
+        return x
+    largest = float(np.finfo(x.dtype).max)
+    high = largest if posinf is None else posinf
+    low = -largest if neginf is None else neginf
+    replaced = switch(isnan(x), nan, switch(gt(x, 0), high, low))
+    return switch(isfinite(x), x, cast(replaced, x.dtype))
+
+
+def select(condlist: Sequence, choicelist: Sequence, default=0) -> Variable:
+    """NumPy's ``select``: where the first true condition is, the matching choice, else ``default``."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: {len(condlist)} conditions and {len(choicelist)} choices")
+    out = as_tensor_variable(default)
+    for condition, choice in reversed(list(zip(condlist, choicelist))):
+        out = switch(condition, choice, out)
+    return out
+
+
+def partition(x, kth: int, axis: int | None = -1) -> Variable:
+    """NumPy's ``partition``: the ``kth`` entry where a sort would put it, smaller ones before and
+    larger ones after. symgrad returns the sorted ``x``, one such arrangement (NumPy leaves each
+    side in an unspecified order)."""
+    x = as_tensor_variable(x)
+    length = x.type.shape[_axis(axis, x.ndim, "partition")] if axis is not None else None
+    if length is not None and not -length <= kth < length:
+        raise ValueError(f"partition: kth {kth} is out of bounds for length {length}")
+    return sort(x, axis)
+
+
 __all__ = [
     "all", "any", "argsort", "batched_dot", "cumprod", "cumsum", "diag", "diagonal", "diff", "einsum", "expand_dims",
     "extract_diag", "eye", "flatnonzero", "flip", "fliplr", "flipud", "identity_like", "matmul", "max_and_argmax",
     "moveaxis", "nonzero", "repeat", "roll", "sort", "squeeze", "stacklists", "swapaxes", "take", "take_along_axis",
     "tensordot", "tile", "trace", "tril", "triu", "unique",
+    "append", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "cross", "dsplit", "dstack",
+    "hsplit", "hstack", "inner", "linspace", "nan_to_num", "pad", "partition", "rot90", "select", "split", "vsplit",
+    "vstack",
 ]  # fmt: skip

@@ -1,7 +1,8 @@
 """``T.nlinalg``: NumPy's linear algebra (Theano's ``theano.tensor.nlinalg``), with gradients.
 
 ``matrix_inverse`` (``inv``), ``eigh``, ``qr``, ``svd``, ``pinv``, ``lstsq``, ``norm``, ``det``, ``slogdet``,
-``logdet``, ``trace`` and ``extract_diag``. Matrices are 2-d.
+``logdet``, ``trace`` and ``extract_diag``. All but ``lstsq``, ``norm`` and ``trace`` also take stacks of
+matrices (the last two axes), as NumPy's functions do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from ..ops.linalg import (
     Eigh,
     MatrixInverse,
     SLogDet,
+    as_row,
     float_operands,
+    matmul,
     transpose,
 )
 from ..ops.reduce import reduce
@@ -60,7 +63,8 @@ def logdet(a, psd: bool | None = None) -> Variable:
     if psd:
         from .slinalg import cholesky
 
-        return elemwise("mul", 2.0, reduce("sum", elemwise("log", extract_diag(cholesky(a)))))
+        diagonal = extract_diag(cholesky(a), axis1=-2, axis2=-1)  # of each matrix of a stack
+        return elemwise("mul", 2.0, reduce("sum", elemwise("log", diagonal), (a.ndim - 2,)))
     sign, logabsdet = slogdet(a)
     return elemwise("add", elemwise("log", sign), logabsdet)  # log(-1) is nan, log(0) is -inf
 
@@ -78,8 +82,8 @@ def eigh(a, UPLO: str = "L") -> tuple[Variable, Variable]:
 
 
 def qr(a, mode: str = "reduced"):
-    """``np.linalg.qr``: ``(q, r)`` for ``mode="reduced"``, ``r`` alone for ``mode="r"``. Its
-    gradient needs ``m >= n`` (see ``QR``)."""
+    """``np.linalg.qr``: ``(q, r)`` for ``mode="reduced"``, ``r`` alone for ``mode="r"``; the
+    gradient holds for tall and wide matrices (see ``QR``)."""
     if mode not in ("reduced", "r"):
         raise ValueError(f"qr: mode must be 'reduced' or 'r' ('complete' and 'raw' are not supported), got {mode!r}")
     (a,) = float_operands(a)
@@ -122,21 +126,20 @@ def norm(x, ord=None, axis=None) -> Variable:
 
 
 def svd(a, full_matrices: bool = False, compute_uv: bool = True):
-    """``np.linalg.svd(a, full_matrices=False)``: ``(u, s, vt)`` with ``a = u @ diag(s) @ vt`` and
-    ``s`` descending, or ``s`` alone (``compute_uv=False``). Gradients: see ``SVD.vjp``."""
-    if full_matrices and compute_uv:
-        raise NotImplementedError("svd: full_matrices=True is not supported; pass full_matrices=False")
+    """``np.linalg.svd(a, full_matrices)``: ``(u, s, vt)`` with ``a = u @ diag(s) @ vt`` (the first
+    ``k = min(m, n)`` columns of ``u`` and rows of ``vt``) and ``s`` descending, or ``s`` alone
+    (``compute_uv=False``). Gradients: see ``SVD.vjp`` (none for a full ``u`` or ``vt``)."""
     (a,) = float_operands(a)
     if not compute_uv:
         return apply(SVD("s"), a)
-    return tuple(apply(SVD(part), a) for part in ("u", "s", "vt"))
+    return apply(SVD("u", full_matrices), a), apply(SVD("s"), a), apply(SVD("vt", full_matrices), a)
 
 
 def pinv(a, rcond: float = 1e-15) -> Variable:
     """The Moore-Penrose pseudo-inverse, ``V diag(1/s) U^T`` over the singular values above
     ``rcond`` times the largest (the others count as zero), as ``np.linalg.pinv``."""
     u, s, vt = svd(a)
-    return (vt.T * _kept_reciprocal(s, rcond).dimshuffle("x", 0)).dot(u.T)
+    return matmul(elemwise("mul", transpose(vt), as_row(_kept_reciprocal(s, rcond))), transpose(u))
 
 
 def _kept(s: Variable, rcond) -> Variable:

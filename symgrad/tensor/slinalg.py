@@ -3,8 +3,9 @@
 ``cholesky``, ``eigvalsh``, ``expm``, ``kron``, ``lu``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
 ``solve_triangular``, ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
-and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). Matrices are 2-d; the
-right-hand side of a solve is a vector or a matrix.
+and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). All but ``expm``, ``kron`` and
+``lu`` also take stacks of matrices (the last two axes); the right-hand side of a solve is a vector
+or a matrix, or for a stack a stack of matrices.
 """
 
 from __future__ import annotations

@@ -22,6 +22,12 @@ def _basic():
     return basic
 
 
+def _no_out(out, method: str) -> None:
+    """NumPy's ``out=`` names an array to write into; a symbolic result has none."""
+    if out is not None:
+        raise TypeError(f"{method}(out=...): symbolic results are new variables; leave out as None")
+
+
 def _extra():
     from . import extra_ops
 
@@ -184,35 +190,44 @@ class TensorVariable(Variable):
     def clip(self, a_min=None, a_max=None):
         return _basic().clip(self, a_min, a_max)
 
-    def any(self, axis=None, keepdims=False):
+    def any(self, axis=None, keepdims=False, *, out=None):
+        _no_out(out, "any")
         return _extra().any(self, axis, keepdims)
 
-    def all(self, axis=None, keepdims=False):
+    def all(self, axis=None, keepdims=False, *, out=None):
+        _no_out(out, "all")
         return _extra().all(self, axis, keepdims)
 
     def flatten(self, ndim=1):
         return _basic().flatten(self, ndim)
 
-    # reductions
-    def sum(self, axis=None, keepdims=False, dtype=None):
+    # reductions (NumPy's ``out=None`` accepted by keyword: symgrad's results are new variables)
+    def sum(self, axis=None, keepdims=False, dtype=None, *, out=None):
+        _no_out(out, "sum")
         return _basic().sum(self, axis, keepdims=keepdims, dtype=dtype)
 
-    def prod(self, axis=None, keepdims=False, dtype=None):
+    def prod(self, axis=None, keepdims=False, dtype=None, *, out=None):
+        _no_out(out, "prod")
         return _basic().prod(self, axis, keepdims=keepdims, dtype=dtype)
 
-    def max(self, axis=None, keepdims=False):
+    def max(self, axis=None, keepdims=False, *, out=None):
+        _no_out(out, "max")
         return _basic().max(self, axis, keepdims=keepdims)
 
-    def min(self, axis=None, keepdims=False):
+    def min(self, axis=None, keepdims=False, *, out=None):
+        _no_out(out, "min")
         return _basic().min(self, axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims=False):
+    def mean(self, axis=None, keepdims=False, *, out=None):
+        _no_out(out, "mean")
         return _basic().mean(self, axis, keepdims=keepdims)
 
-    def var(self, axis=None, ddof=0, keepdims=False):
+    def var(self, axis=None, ddof=0, keepdims=False, *, out=None):
+        _no_out(out, "var")
         return _basic().var(self, axis, ddof=ddof, keepdims=keepdims)
 
-    def std(self, axis=None, ddof=0, keepdims=False):
+    def std(self, axis=None, ddof=0, keepdims=False, *, out=None):
+        _no_out(out, "std")
         return _basic().std(self, axis, ddof=ddof, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False):

@@ -127,6 +127,18 @@ def test_tiled_matrix_product_kernel():
     np.testing.assert_array_equal(empty, np.zeros((2, 3)))
 
 
+def test_stacked_matrix_products_and_their_gradients():
+    # One product per matrix (the tiled kernel, or cuBLAS through CuPy), a stack of 1 broadcast.
+    a, b = T.dtensor3("a"), T.tensor("float64", (1, None, None), name="b")
+    out = a @ b
+    f = theano.function([a, b], [out, *T.grad(T.sum(out * out), [a, b])], device="cuda")
+    x, y = rand((3, 3, 4), seed=1), rand((1, 4, 2), seed=2)
+    got, ga, gb = f(x, y)
+    np.testing.assert_allclose(got, x @ y, rtol=1e-12)
+    np.testing.assert_allclose(ga, 2 * (x @ y) @ y.transpose(0, 2, 1), rtol=1e-12)
+    np.testing.assert_allclose(gb, np.sum(2 * x.transpose(0, 2, 1) @ (x @ y), axis=0, keepdims=True), rtol=1e-12)
+
+
 def _two_layer_net(device: str, steps: int):
     rng = np.random.default_rng(0)
     xv, yv = rng.normal(size=(8, 3)), rng.normal(size=(8, 2))
@@ -199,6 +211,13 @@ def test_a_matrix_product_in_a_dtype_the_tiled_kernel_lacks_is_refused_with_a_wa
     f = theano.function([a], T.dot(a, a), device="cuda")
     with pytest.raises(NotSupportedOnDevice, match=r"not int8: cast the operands .*device='cpu'"):
         f(np.ones((2, 2), dtype="int8"))
+
+
+def test_linear_algebra_is_refused_on_the_device_naming_the_op():
+    # cuSOLVER through CuPy is not wired in yet: compiling for the GPU says so, naming the op.
+    a = T.dmatrix("a")
+    with pytest.raises(NotSupportedOnDevice, match=r"cholesky.*linear algebra .*device='cpu'"):
+        theano.function([a], T.slinalg.cholesky(a), device="cuda")
 
 
 def test_polygamma_beyond_the_device_orders_fails_at_compile_time_naming_it():
