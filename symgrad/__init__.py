@@ -27,7 +27,8 @@ __all__ = ["In", "Mode", "Out", "SharedVariable", "config", "function", "grad", 
 _LAZY = {"printing": ("printing", None), "pp": ("printing", "pp"), "explain_grad": ("explain", "explain_grad"),
          "from_sympy": ("interop", "from_sympy"), "to_sympy": ("interop", "to_sympy"), "optim": ("optim", None),
          "optimize": ("optimize", None), "gradient": ("gradient", None), "clone": ("replace", "clone"),
-         "scan_module": ("scan_module", None), "scan": ("scan_module", "scan"), "map": ("scan_module", "map"),
+         "scan_module": ("scan_module", None), "scan": ("scan_module", "scan"),
+         "scan_checkpoints": ("scan_module", "scan_checkpoints"), "map": ("scan_module", "map"),
          "reduce": ("scan_module", "reduce"), "foldl": ("scan_module", "foldl"),
          "foldr": ("scan_module", "foldr")}  # fmt: skip
 __all__ += list(_LAZY)

@@ -19,7 +19,7 @@ from .graph import Constant, Variable, graph_inputs, toposort
 from .ops.scan import StateInfo, as_row, build_scan
 from .shared import SharedVariable
 
-__all__ = ["scan", "map", "reduce", "foldl", "foldr", "until"]
+__all__ = ["scan", "scan_checkpoints", "map", "reduce", "foldl", "foldr", "until"]
 
 
 def scan(
@@ -137,6 +137,55 @@ def scan(
     if len(outputs) == 1 and not return_list:
         return outputs[0], updates
     return outputs, updates
+
+
+def scan_checkpoints(
+    fn: Callable[..., Any],
+    sequences: Any = None,
+    outputs_info: Any = None,
+    non_sequences: Any = None,
+    name: str | None = None,
+    n_steps: Any = None,
+    save_every_N: int = 10,
+) -> tuple[Variable | list[Variable], OrderedDict]:
+    """Theano's ``scan_checkpoints``: a scan whose gradient stores every ``save_every_N``-th state
+    only and computes the others again, chunk by chunk, as it goes back (memory ``n / N`` states
+    instead of ``n``, for one more forward pass).
+
+    It is a scan over chunks of ``save_every_N`` steps whose step is a scan over the chunk: the
+    outer loop keeps the states at the chunks' ends, and the backward pass of each chunk runs the
+    inner loop again. Returns the states at the end of each chunk (every ``save_every_N``-th
+    state), and the updates. Every output must be fed back with one tap (``outputs_info`` holds
+    initial values), and the number of steps must be a multiple of ``save_every_N``.
+    """
+    from . import tensor as T
+
+    where = f"scan_checkpoints{f' {name!r}' if name else ''}"
+    every = int(save_every_N)
+    if every < 1:
+        raise ValueError(f"{where}: save_every_N must be a positive int, got {save_every_N!r}")
+    sequences, initial = [T.as_tensor_variable(s) for s in _as_list(sequences)], _as_list(outputs_info)
+    if not initial or any(o is None or isinstance(o, Mapping) for o in initial):
+        raise ValueError(f"{where}: every output must be fed back with one tap: give its initial value in outputs_info")
+    if n_steps is None and not sequences:
+        raise ValueError(f"{where}: give n_steps, or at least one sequence to take the number of steps from")
+    if isinstance(n_steps, int) and n_steps % every:
+        raise ValueError(f"{where}: n_steps={n_steps} is not a multiple of save_every_N={every}")
+    # (With sequences, a number of steps that is not a multiple fails their reshape into chunks.)
+    n = T.cast(n_steps if n_steps is not None else sequences[0].shape[0], "int64")
+    chunks = n // every
+    # Each sequence's first n rows, as chunks of save_every_N rows: (n / N, N, ...).
+    chunked = [s[:n].reshape((chunks, every, *(s.shape[d] for d in range(1, s.ndim))), ndim=s.ndim + 1)
+               for s in sequences]  # fmt: skip
+    n_seq, n_states = len(sequences), len(initial)
+
+    def chunk(*args):
+        rows, states, rest = args[:n_seq], args[n_seq : n_seq + n_states], args[n_seq + n_states :]
+        outputs, updates = scan(fn, list(rows), list(states), list(rest), n_steps=every, return_list=True, name=name)
+        return [o[-1] for o in outputs], updates
+
+    ends, updates = scan(chunk, chunked, initial, non_sequences, n_steps=chunks, return_list=True, name=name)
+    return (ends[0] if len(ends) == 1 else ends), updates
 
 
 def map(

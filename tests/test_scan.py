@@ -244,3 +244,25 @@ def test_random_draws_inside_the_step_advance_every_step_and_every_call():
     assert set(np.unique(masks)) == {0.0, 1.0}
     assert not np.array_equal(masks[0], masks[1]) and not np.array_equal(first, second)
     np.testing.assert_array_equal(gradient, masks * np.arange(5, 0, -1)[:, None])
+
+
+@pytest.mark.long  # nested loops and their gradients: ~15 s of compiling
+def test_scan_checkpoints_keeps_every_nth_state_and_gives_the_same_gradient():
+    W, X, h0 = T.dmatrix("W"), T.dmatrix("X"), T.dvector("h0")
+
+    def step(x, h, W):
+        return T.tanh(T.dot(W, h) + x)
+
+    hs, _ = theano.scan(step, sequences=X, outputs_info=h0, non_sequences=W)
+    ends, _ = theano.scan_checkpoints(step, sequences=X, outputs_info=h0, non_sequences=W, save_every_N=4)
+    wanted = [hs, ends, *T.grad((hs[-1] ** 2).sum(), [W, X]), *T.grad((ends[-1] ** 2).sum(), [W, X])]
+    states, kept, *gradients = theano.function([W, X, h0], wanted)(
+        0.5 * rand((3, 3), seed=1), rand((12, 3), seed=2), np.zeros(3)
+    )
+    full, checkpointed = gradients[:2], gradients[2:]
+    assert kept.shape == (3, 3)  # 12 steps, one state kept in 4
+    np.testing.assert_allclose(kept, states[3::4], rtol=1e-15)
+    for a, b in zip(full, checkpointed):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="not a multiple of save_every_N=4"):
+        theano.scan_checkpoints(lambda h: 2 * h, outputs_info=h0, n_steps=10, save_every_N=4)
