@@ -71,6 +71,12 @@ class OpaqueBase(sympy.Function):
     postfix = ""
     precedence = PRECEDENCE["Func"]  # read by SymPy's printers
 
+    def _eval_is_extended_real(self) -> bool:
+        # Its elements are real numbers (symgrad has no complex dtypes): without this SymPy prints
+        # re(...) around it, and refuses to order it when it simplifies a comparison (a shape in
+        # an operand, a tuple, made it non-real).
+        return True
+
 
 @functools.cache
 def opaque(op_name: str, keywords: str = "", postfix: str = "") -> type[OpaqueBase]:
