@@ -123,6 +123,15 @@ class CpuModulePrinter(ModulePrinter):
             text = f"{names[step.output]} = {step.op}({', '.join(names[v] for v in step.inputs)})"
         return text if len(text) <= 80 else text[:77] + "..."
 
+    def branch_values(self, branch: Branch) -> tuple[str, str]:
+        """A 0-d result is a number on both sides: a 0-d value may be a number (an input, a kernel's
+        result) or a 0-d array (a reshape to ``()``), and Numba cannot unify the two."""
+        then, otherwise = super().branch_values(branch)
+        var = branch.node.output
+        if var.ndim == 0:
+            return f"{np_dtype(var.dtype)}({then})", f"{np_dtype(var.dtype)}({otherwise})"
+        return then, otherwise
+
     def program_function(self, name: str, segment: Segment) -> list[str]:
         """Adds the program running ``segment``'s steps (and its twin on threads, where a kernel in it
         has one) to the module; returns the Python lines calling it."""

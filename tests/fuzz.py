@@ -904,8 +904,11 @@ def run_batch(kind: str, examples: int, seed: int) -> tuple[collections.Counter,
 
     try:
         run()
-    except Exception as err:  # the shrunk example's report, with the blob that reproduces it
-        return checked, "".join(traceback.format_exception_only(err)) + "\n".join(getattr(err, "__notes__", []))
+    except Exception as err:  # the shrunk examples' reports, with the blobs that reproduce them
+        errors = getattr(err, "exceptions", None) or [err]  # an ExceptionGroup: several distinct bugs
+        return checked, "\n\n".join(
+            "".join(traceback.format_exception_only(e)) + "\n".join(getattr(e, "__notes__", [])) for e in errors
+        )
     return checked, None
 
 

@@ -260,3 +260,18 @@ def test_functions_of_an_infinite_constant_take_numpys_value_not_sympys_limit(bu
     values = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
     with np.errstate(all="ignore"):
         np.testing.assert_allclose(f(values), reference(values), rtol=1e-15)
+
+
+@pytest.mark.long  # 12 s; test_ifelse.py checks both bugs it found on small graphs
+def test_second_derivatives_through_an_ifelse_of_a_number_and_a_reshaped_gradient_compile():
+    # The Jacobian of the gradient set one value in both branches of an ifelse: a scalar input on
+    # one side, a 0-d reshape of a row of the gradient on the other, and Numba could not unify a
+    # float64 with a 0-d array; once it compiled, its Rop was 0 (long run, second order, batch
+    # seed 1938256553).
+    x0, x1, x2, x3, w = T.dtensor4("x0"), T.dscalar("x1"), T.dscalar("x2"), T.dvector("x3"), T.dtensor3("w")
+    r = T.reshape(x0, (x0.shape[0], x0.shape[1], x0.shape[2] * x0.shape[3]))
+    cost = T.sum(w * T.sum(T.clip(x3, -2, -1)) * T.inc_subtensor(r[::2], ifelse(x1 > 2, x1, x2)) ** -1)
+    rng = np.random.default_rng(0)
+    values = [rng.uniform(-3, 3, (2, 3, 1, 2)), np.array(-2.0), np.array(0.53), rng.uniform(-3, 3, 4)]
+    values.append(rng.uniform(0.5, 1.5, (2, 3, 2)))
+    assert check_second_order([x0, x1, x2, x3, w], [x1, x2], cost, values, seed=0) == "second order"
