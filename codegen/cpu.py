@@ -95,6 +95,7 @@ class CpuModulePrinter(ModulePrinter):
         segments = split(steps, self.rules, read_after, apart=profile)
         compiled = [s for s in segments if s.compiled]
         lines: list[str] = []
+        programs = 0
         if profile:  # each step is a segment: time it from here
             start, end = self.names.fresh("step_start"), self.names.fresh("step_end")
             lines.append(f"{start} = perf_counter()")
@@ -102,8 +103,8 @@ class CpuModulePrinter(ModulePrinter):
             if not segment.compiled:
                 lines += _drop_repeated_checks(self.steps(segment.steps))
             else:
-                number = f"_{compiled.index(segment) + 1}" if len(compiled) > 1 else ""
-                lines += self.program_function(f"program{number}", segment)
+                programs += 1
+                lines += self.program_function(f"program_{programs}" if len(compiled) > 1 else "program", segment)
             if profile:
                 self.step_names.append(self.step_name(segment.steps[0]))
                 lines.append(f"{end} = perf_counter(); step_seconds[{k}] += {end} - {start}; step_calls[{k}] += 1; "

@@ -53,6 +53,8 @@ class Result:
     target: Variable | None = None
 
 
+# The most results and locals one kernel holds (see _sibling).
+MAX_FUSED = 200
 # Functions that compile to a compare or a bit operation, not a library call.
 _CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
 
@@ -110,6 +112,11 @@ class Kernel:
         exprs = [e for _, e in self.bindings] + [r.expr for r in self.results]
         heavy = [f for e in exprs for f in e.atoms(sympy.Function) if not isinstance(f, _CHEAP_FUNCTIONS)]
         return max(1, sum(sympy.count_ops(e) for e in exprs) + 9 * len(heavy))
+
+    @property
+    def full(self) -> bool:
+        """Whether the kernel is as big as a kernel gets (see _sibling)."""
+        return len(self.results) + len(self.bindings) >= MAX_FUSED
 
     @property
     def parallelizable(self) -> bool:
@@ -485,17 +492,17 @@ def _steps(outputs: list[Variable]) -> list[Step]:
 
     steps: list[Kernel | Apply] = []
     region_of: dict[int, Region] = {}  # by step
+    in_region: dict[Region, set[int]] = {}  # the kernels of each region, by id: the hosts _sibling may pick
     for node in fuser.nodes:
         if id(node.output) not in needed:
             continue
         if id(node) in kernels:
             kernel = kernels[id(node)]
-            same_region = [s for s in steps if region_of[id(s)] == regions[id(node)]]
-            host = _sibling(kernel, steps, same_region)
+            host = _sibling(kernel, steps, in_region.setdefault(regions[id(node)], set()))
             if host is None:
-                kernel.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
                 steps.append(kernel)
                 region_of[id(kernel)] = regions[id(node)]
+                in_region[regions[id(node)]].add(id(kernel))
             else:
                 host.absorb(kernel)
         else:
@@ -593,7 +600,7 @@ def _number_kernels(steps: list[Step], first: int = 0) -> int:
     return first
 
 
-def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kernel | Apply]) -> Kernel | None:
+def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: set[int]) -> Kernel | None:
     """An earlier kernel, one of ``candidates``, that can compute ``kernel``'s results in its own
     loop nest.
 
@@ -601,7 +608,9 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
     loops take their bound from), and everything ``kernel`` reads must already exist where that
     kernel runs. Reductions share a loop only over the same axes; elementwise work joins any
     reduction, also one over outer axes (a bias's gradient, sum over axis 0), whose results
-    accumulate into arrays of the kept dims.
+    accumulate into arrays of the kept dims. A kernel of :data:`MAX_FUSED` results and locals
+    takes no more: checking a host and absorbing into it cost time in its size, which made the
+    lowering of a long chain fused into one kernel quadratic (benchmarks/graph_size.py).
     """
     made_after: set[int] = set()
     for step in reversed(steps):
@@ -610,11 +619,11 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
         outputs = [r.var for r in step.results] if isinstance(step, Kernel) else [step.output]
         made_after.update(id(v) for v in outputs)
         reads_step = any(id(v) in made_after for v in kernel.params)
-        if all(step is not c for c in candidates):  # in another ifelse branch
+        if id(step) not in candidates:  # in another ifelse branch, or not a kernel
             if reads_step:
                 return None
             continue
-        if not isinstance(step, Kernel) or step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable:
+        if step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable or step.full:
             if reads_step:
                 return None
             continue
