@@ -277,12 +277,12 @@ def test_second_derivatives_through_an_ifelse_of_a_number_and_a_reshaped_gradien
     assert check_second_order([x0, x1, x2, x3, w], [x1, x2], cost, values, seed=0) == "second order"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="open: a rewrite's dimshuffle on a 0-d value")
+@pytest.mark.long  # 16 s; test_rewrites.py checks the rule on a small graph
 def test_second_derivatives_of_a_standard_deviation_over_a_row_of_length_one_compile():
-    # Found by the long run (second order, batch seed 1131469379): theano.function's rewrites of
-    # the Hessian of sinh(std) over axis 1 of a (1, n) input rebuild a dimshuffle(0, 'x') on a 0-d
-    # value and raise ValueError. Not fixed yet: this test passes (as expected to fail) until it is.
+    # Found by the long run (second order, batch seed 1131469379): the rewrites of the Rop of the
+    # gradient of sinh(std) over axis 1 of a (1, n) input made sum(zeros_like(r), axis=1) 0-d, and
+    # a dimshuffle(0, 'x') of it raised ValueError (test_rewrites.py has the small case).
     x0, w = T.tensor("float64", (1, None), name="x0"), T.dmatrix("w")
     out = T.sinh(T.sqrt(T.mean((x0 - T.mean(x0, axis=1, keepdims=True)) ** 2, axis=1, keepdims=True)))
-    values = [np.array([[1.0994351286403292]]), np.array([[0.9]])]
+    values = [np.array([[0.3, -1.2, 2.0]]), np.array([[0.9]])]
     assert check_second_order([x0, w], [x0], T.sum(w * out), values, seed=0) == "second order"
