@@ -55,6 +55,9 @@ class Result:
 
 # The most results and locals one kernel holds (see _sibling).
 MAX_FUSED = 200
+# The most producers inlined into one another in a chain (a sum of 1,000 terms, each used once):
+# deeper, inlining recursed past Python's limit; the producer at this depth gets its own kernel.
+MAX_INLINE_DEPTH = 100
 # Functions that compile to a compare or a bit operation, not a library call.
 _CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
 
@@ -258,6 +261,7 @@ def _light_first(nodes: list[Apply]) -> list[Apply]:
 class _Fuser:
     def __init__(self, outputs: list[Variable]) -> None:
         self.nodes = _light_first(toposort(outputs))
+        self.depth = 0  # producers being inlined, one inside the other
         # Uses that read values. An elementwise input whose symbol the expression never mentions
         # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
         # not stop x from fusing into its real consumer, and the kernel takes its loop bounds from
@@ -334,7 +338,7 @@ class _Fuser:
         # nest and uses the value directly (_sibling), which beats recomputing it.
         elementwise = owner is not None and isinstance(owner.op, Elemwise)
         cheap = elementwise and id(var) not in self.outputs and _cheap(owner)
-        if elementwise and may_inline and (single_client or cheap):
+        if elementwise and may_inline and (single_client or cheap) and self.depth < MAX_INLINE_DEPTH:
             covered = {i for i in index if i is not None}
             same_domain = all(
                 i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
@@ -342,7 +346,11 @@ class _Fuser:
             if same_domain:
                 # A cheap node recomputed in several kernels reads its own inputs as arrays, or the
                 # duplication would snowball through everything beneath it.
-                return self._inline(k, owner, index, absorb=single_client)
+                self.depth += 1
+                try:
+                    return self._inline(k, owner, index, absorb=single_client)
+                finally:
+                    self.depth -= 1
         if owner is not None and isinstance(owner.op, DimShuffle):
             # Read through the view: map the source's dims to the loop dims they follow.
             source = owner.inputs[0]
@@ -475,18 +483,17 @@ def _steps(outputs: list[Variable]) -> list[Step]:
     fuser = _Fuser(outputs)
     regions = _regions(fuser.nodes, outputs)
     kernels: dict[int, Kernel] = {}
-    # Consumers first, so each decides which producers it absorbs before they are visited. A
-    # cheap producer may be absorbed by some consumers and still be read by others: whether it
-    # gets a kernel of its own is decided below, by what is read.
-    for node in reversed(fuser.nodes):
-        if isinstance(node.op, (Elemwise, Reduce)):
-            kernels[id(node)] = fuser.kernel(node)
-
     # Keep only what is read: outputs, kernel arguments and the inputs of needed driver steps.
+    # Consumers first, so each decides which producers it absorbs before they are visited; a
+    # producer gets a kernel of its own only if something still reads it (a cheap one may be
+    # absorbed by some consumers and read by others). Building only these keeps a long chain of
+    # single-use nodes linear: each would otherwise inline every node beneath it.
     needed = {id(v) for v in outputs}
     for node in reversed(fuser.nodes):
         if id(node.output) not in needed:
             continue
+        if isinstance(node.op, (Elemwise, Reduce)):
+            kernels[id(node)] = fuser.kernel(node)
         reads = kernels[id(node)].params if id(node) in kernels else node.inputs
         needed.update(id(v) for v in reads)
 

@@ -1,6 +1,7 @@
 """The extremes of size (issue 19): a big graph compiles in time linear in its size, with no
 recursion error, and what keeps it linear (kernels of at most ``MAX_FUSED`` results and locals,
-programs of at most ``MAX_PROGRAM`` steps) computes the same values.
+producers inlined at most ``MAX_INLINE_DEPTH`` deep, programs of at most ``MAX_PROGRAM`` steps)
+computes the same values.
 
 The default run compiles a chain of 60 nodes against a generous bound per node; ``pytest -m long``
 runs the cases of ``benchmarks/graph_size.py`` at their full sizes, each in a fresh process.
@@ -90,6 +91,28 @@ def test_kernels_and_programs_cut_short_compute_the_same_values(monkeypatch):
 
     for got, want in zip(g(*values), reference(*values)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_chain_of_values_used_once_is_inlined_to_a_bounded_depth(monkeypatch):
+    # A sum of many terms, each used once, was inlined into one expression by recursion, which
+    # passed Python's limit at 1,000 inputs; the producer at MAX_INLINE_DEPTH gets its own kernel.
+    monkeypatch.setattr(lower, "MAX_INLINE_DEPTH", 3)
+    depths, inline = [], lower._Fuser._inline
+
+    def watched(fuser, *args, **keywords):
+        depths.append(fuser.depth)
+        return inline(fuser, *args, **keywords)
+
+    monkeypatch.setattr(lower._Fuser, "_inline", watched)
+    xs = [T.dscalar(f"x{i}") for i in range(10)]
+    total = xs[0] ** 2
+    for x in xs[1:]:
+        total = total + T.sin(x)
+    f = theano.function(xs, [total, *T.grad(total, xs[:2])])
+    assert max(depths) == 3
+    values = np.linspace(-1.0, 2.0, 10)
+    want = [values[0] ** 2 + np.sum(np.sin(values[1:])), 2 * values[0], np.cos(values[1])]
+    np.testing.assert_allclose(f(*values), want, rtol=1e-14)
 
 
 @pytest.mark.long
