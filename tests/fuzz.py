@@ -55,10 +55,13 @@ from symgrad.shared import SharedVariable
 RTOL = {"float64": 1e-12, "float32": 1e-5}
 # Continuous, float-valued elementwise functions, with the ones defined only on part of the line
 # included on purpose: they give nan (or inf) there in the reference as in the compiled code.
+# (invert, NumPy's bitwise not, takes integers and booleans only: its reference raises for floats.)
 UNARY = sorted(
     name
     for name, op in SCALAR_OPS.items()
-    if op.arity == 1 and name not in ("sign", "floor", "ceil", "identity") and op.dtype_rule in ("promote", "float")
+    if op.arity == 1
+    and name not in ("sign", "floor", "ceil", "identity", "invert")
+    and op.dtype_rule in ("promote", "float")
 )
 BINARY = ["add", "sub", "mul", "true_div", "pow", "maximum", "minimum", "arctan2"]
 JUMPS = ["sign", "floor", "ceil"]
