@@ -97,6 +97,7 @@ class CpuModulePrinter(ModulePrinter):
         segments = split(steps, self.rules, read_after, apart=profile)
         compiled = [s for s in segments if s.compiled]
         lines: list[str] = []
+        programs = 0
         if profile:  # each step is a segment: time it from here
             start, end = self.names.fresh("step_start"), self.names.fresh("step_end")
             lines.append(f"{start} = perf_counter()")
@@ -104,8 +105,8 @@ class CpuModulePrinter(ModulePrinter):
             if not segment.compiled:
                 lines += _drop_repeated_checks(self.steps(segment.steps))
             else:
-                number = f"_{compiled.index(segment) + 1}" if len(compiled) > 1 else ""
-                lines += self.program_function(f"program{number}", segment)
+                programs += 1
+                lines += self.program_function(f"program_{programs}" if len(compiled) > 1 else "program", segment)
             if profile:
                 self.step_names.append(self.step_name(segment.steps[0]))
                 lines.append(f"{end} = perf_counter(); step_seconds[{k}] += {end} - {start}; step_calls[{k}] += 1; "
@@ -125,6 +126,15 @@ class CpuModulePrinter(ModulePrinter):
         else:
             text = f"{names[step.output]} = {step.op}({', '.join(names[v] for v in step.inputs)})"
         return text if len(text) <= 80 else text[:77] + "..."
+
+    def branch_values(self, branch: Branch) -> tuple[str, str]:
+        """A 0-d result is a number on both sides: a 0-d value may be a number (an input, a kernel's
+        result) or a 0-d array (a reshape to ``()``), and Numba cannot unify the two."""
+        then, otherwise = super().branch_values(branch)
+        var = branch.node.output
+        if var.ndim == 0:
+            return f"{np_dtype(var.dtype)}({then})", f"{np_dtype(var.dtype)}({otherwise})"
+        return then, otherwise
 
     def program_function(self, name: str, segment: Segment) -> list[str]:
         """Adds the program running ``segment``'s steps (and its twin on threads, where a kernel in it

@@ -57,6 +57,11 @@ class Result:
     target: Variable | None = None
 
 
+# The most results and locals one kernel holds (see _sibling).
+MAX_FUSED = 200
+# The most producers inlined into one another in a chain (a sum of 1,000 terms, each used once):
+# deeper, inlining recursed past Python's limit; the producer at this depth gets its own kernel.
+MAX_INLINE_DEPTH = 100
 # Functions that compile to a compare or a bit operation, not a library call.
 _CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
 
@@ -114,6 +119,11 @@ class Kernel:
         exprs = [e for _, e in self.bindings] + [r.expr for r in self.results]
         heavy = [f for e in exprs for f in e.atoms(sympy.Function) if not isinstance(f, _CHEAP_FUNCTIONS)]
         return max(1, sum(sympy.count_ops(e) for e in exprs) + 9 * len(heavy))
+
+    @property
+    def full(self) -> bool:
+        """Whether the kernel is as big as a kernel gets (see _sibling)."""
+        return len(self.results) + len(self.bindings) >= MAX_FUSED
 
     @property
     def parallelizable(self) -> bool:
@@ -274,6 +284,7 @@ def _light_first(nodes: list[Apply]) -> list[Apply]:
 class _Fuser:
     def __init__(self, outputs: list[Variable]) -> None:
         self.nodes = _light_first(toposort(outputs))
+        self.depth = 0  # producers being inlined, one inside the other
         # Uses that read values. An elementwise input whose symbol the expression never mentions
         # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
         # not stop x from fusing into its real consumer, and the kernel takes its loop bounds from
@@ -350,7 +361,7 @@ class _Fuser:
         # nest and uses the value directly (_sibling), which beats recomputing it.
         elementwise = owner is not None and isinstance(owner.op, Elemwise)
         cheap = elementwise and id(var) not in self.outputs and _cheap(owner)
-        if elementwise and may_inline and (single_client or cheap):
+        if elementwise and may_inline and (single_client or cheap) and self.depth < MAX_INLINE_DEPTH:
             covered = {i for i in index if i is not None}
             same_domain = all(
                 i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
@@ -358,7 +369,11 @@ class _Fuser:
             if same_domain:
                 # A cheap node recomputed in several kernels reads its own inputs as arrays, or the
                 # duplication would snowball through everything beneath it.
-                return self._inline(k, owner, index, absorb=single_client)
+                self.depth += 1
+                try:
+                    return self._inline(k, owner, index, absorb=single_client)
+                finally:
+                    self.depth -= 1
         if owner is not None and isinstance(owner.op, DimShuffle):
             # Read through the view: map the source's dims to the loop dims they follow.
             source = owner.inputs[0]
@@ -491,23 +506,23 @@ def _steps(outputs: list[Variable]) -> list[Step]:
     fuser = _Fuser(outputs)
     regions = _regions(fuser.nodes, outputs)
     kernels: dict[int, Kernel] = {}
-    # Consumers first, so each decides which producers it absorbs before they are visited. A
-    # cheap producer may be absorbed by some consumers and still be read by others: whether it
-    # gets a kernel of its own is decided below, by what is read.
-    for node in reversed(fuser.nodes):
-        if isinstance(node.op, (Elemwise, Reduce)):
-            kernels[id(node)] = fuser.kernel(node)
-
     # Keep only what is read: outputs, kernel arguments and the inputs of needed driver steps.
+    # Consumers first, so each decides which producers it absorbs before they are visited; a
+    # producer gets a kernel of its own only if something still reads it (a cheap one may be
+    # absorbed by some consumers and read by others). Building only these keeps a long chain of
+    # single-use nodes linear: each would otherwise inline every node beneath it.
     needed = {id(v) for v in outputs}
     for node in reversed(fuser.nodes):
         if id(node.output) not in needed:
             continue
+        if isinstance(node.op, (Elemwise, Reduce)):
+            kernels[id(node)] = fuser.kernel(node)
         reads = kernels[id(node)].params if id(node) in kernels else node.inputs
         needed.update(id(v) for v in reads)
 
     steps: list[Kernel | Apply] = []
     region_of: dict[int, Region] = {}  # by step
+    in_region: dict[Region, set[int]] = {}  # the kernels of each region, by id: the hosts _sibling may pick
     # The Scan nodes of one loop, and of that loop with residuals added for a gradient, are one loop.
     scans: dict[tuple, ScanLoop] = {}
     largest: dict[tuple, ScanCore] = {}
@@ -521,12 +536,11 @@ def _steps(outputs: list[Variable]) -> list[Step]:
             continue
         if id(node) in kernels:
             kernel = kernels[id(node)]
-            same_region = [s for s in steps if region_of[id(s)] == regions[id(node)]]
-            host = _sibling(kernel, steps, same_region)
+            host = _sibling(kernel, steps, in_region.setdefault(regions[id(node)], set()))
             if host is None:
-                kernel.name = _kernel_name(sum(isinstance(s, Kernel) for s in steps), node)
                 steps.append(kernel)
                 region_of[id(kernel)] = regions[id(node)]
+                in_region[regions[id(node)]].add(id(kernel))
             else:
                 host.absorb(kernel)
         elif isinstance(node.op, Scan) and _loop_key(node) in scans:
@@ -672,7 +686,7 @@ def _number_kernels(steps: list[Step], first: int = 0) -> int:
     return first
 
 
-def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kernel | Apply]) -> Kernel | None:
+def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: set[int]) -> Kernel | None:
     """An earlier kernel, one of ``candidates``, that can compute ``kernel``'s results in its own
     loop nest.
 
@@ -680,7 +694,9 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
     loops take their bound from), and everything ``kernel`` reads must already exist where that
     kernel runs. Reductions share a loop only over the same axes; elementwise work joins any
     reduction, also one over outer axes (a bias's gradient, sum over axis 0), whose results
-    accumulate into arrays of the kept dims.
+    accumulate into arrays of the kept dims. A kernel of :data:`MAX_FUSED` results and locals
+    takes no more: checking a host and absorbing into it cost time in its size, which made the
+    lowering of a long chain fused into one kernel quadratic (benchmarks/graph_size.py).
     """
     made_after: set[int] = set()
     for step in reversed(steps):
@@ -689,11 +705,11 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: list[Kerne
         outputs = [r.var for r in step.results] if isinstance(step, Kernel) else [step.output]
         made_after.update(id(v) for v in outputs)
         reads_step = any(id(v) in made_after for v in kernel.params)
-        if all(step is not c for c in candidates):  # in another ifelse branch
+        if id(step) not in candidates:  # in another ifelse branch, or not a kernel
             if reads_step:
                 return None
             continue
-        if not isinstance(step, Kernel) or step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable:
+        if step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable or step.full:
             if reads_step:
                 return None
             continue

@@ -508,17 +508,21 @@ class ModulePrinter(ABC):
 #: A graph whose expression, written out as a tree, is bigger than this is not printed in the
 #: module header: a nested gradient reuses each level's values, so its tree grows exponentially
 #: with depth while its graph grows linearly, and building that tree took minutes at depth 8,
-#: for a line cut to 100 characters anyway.
+#: for a line cut to 100 characters anyway. Nor is one nested deeper than FORMULA_DEPTH: SymPy
+#: recursed past Python's limit printing a 60-layer network's gradient.
 FORMULA_TREE_SIZE = 2000
+FORMULA_DEPTH = 120
 
 
 def _formula(var: Variable) -> str:
     """What ``var`` computes, as ``pp`` prints it (unsimplified), cut to fit one comment line."""
     nodes = toposort([var])
     tree: dict[int, int] = {}  # each variable's size written out as a tree
+    depth: dict[int, int] = {}  # and its nesting: SymPy recurses through it (a 60-layer net's gradient)
     for node in nodes:
         tree[id(node.output)] = 1 + sum(tree.get(id(i), 1) for i in node.inputs)
-    if tree.get(id(var), 1) > FORMULA_TREE_SIZE:
+        depth[id(node.output)] = 1 + max((depth.get(id(i), 0) for i in node.inputs), default=0)
+    if tree.get(id(var), 1) > FORMULA_TREE_SIZE or depth.get(id(var), 0) > FORMULA_DEPTH:
         return f"(a graph of {len(nodes)} operations: see the kernels)"
     text = " ".join(pp(var, simplify=False).split())
     return text if len(text) <= 100 else text[:97] + "..."

@@ -18,6 +18,8 @@ from symgrad.graph import Variable
 from .lower import Branch, Kernel, Loop, Step, constants_of
 from .rules import RuleTable
 
+MAX_PROGRAM = 40  # the most steps (see size) one program function runs
+
 
 @dataclass(eq=False)
 class Segment:
@@ -77,25 +79,47 @@ def free_reads(steps: list[Step], then_read: Iterable[Variable] = ()) -> list[Va
     return _unique(found + [v for v in then_read if id(v) not in made])
 
 
+def size(step: Step) -> int:
+    """How much a step weighs in a program: 1, plus a tenth of a kernel's results and locals (its
+    lines), with what a branch or a loop holds."""
+    if isinstance(step, Kernel):
+        return 1 + (len(step.results) + len(step.bindings)) // 10
+    if isinstance(step, Branch):
+        return 1 + sum(size(s) for s in step.then_steps + step.else_steps)
+    if isinstance(step, Loop):
+        return 1 + sum(size(s) for s in step.body.steps)
+    return 1
+
+
 def split(steps: list[Step], rules: RuleTable, read_after: list[Variable], apart: bool = False) -> list[Segment]:
     """``steps`` cut into segments (see the module docstring); ``read_after`` is what the caller
     reads once they have all run (the outputs, the shared variables' new values). With ``apart``
-    each step is a segment of its own (a profiled function times them one by one)."""
+    each step is a segment of its own (a profiled function times them one by one). A run of
+    compiled steps is cut after :data:`MAX_PROGRAM` of :func:`size`: Numba takes more than linear
+    time to type and optimize one huge function (a 50-layer network's gradient as one program
+    took minutes), and a call crossing into a few programs instead of one costs microseconds."""
     groups: list[tuple[list[Step], bool]] = []
+    weight = 0
     for step in steps:
         compiled = runs_compiled(step, rules)
-        if groups and compiled and groups[-1][1] and not apart:
+        if groups and compiled and groups[-1][1] and not apart and weight + size(step) <= MAX_PROGRAM:
             groups[-1][0].append(step)
+            weight += size(step)
         else:
             groups.append(([step], compiled))
+            weight = size(step)
+    # What each group must return: what later groups read before making it, found from the back.
     segments = []
-    for k, (group, compiled) in enumerate(groups):
-        later = free_reads([s for g, _ in groups[k + 1 :] for s in g], read_after)
-        later_ids = {id(v) for v in later}
+    later: dict[int, Variable] = {id(v): v for v in read_after}
+    for group, compiled in reversed(groups):
         made = [v for step in group for v in defines(step)]
-        results = [v for v in made if id(v) in later_ids]
-        segments.append(Segment(group, compiled, free_reads(group), results))
-    return segments
+        results = [v for v in made if id(v) in later]
+        params = free_reads(group)
+        segments.append(Segment(group, compiled, params, results))
+        for v in made:
+            later.pop(id(v), None)
+        later.update((id(v), v) for v in params)
+    return segments[::-1]
 
 
 def _unique(variables: list[Variable]) -> list[Variable]:

@@ -169,7 +169,7 @@ def sweep(
             if observer is not None:
                 observer.adjoint(node.output, g)
             if isinstance(node.op, IfElse):
-                _sweep_branches(node, g, nodes, outputs, wanted, consider_constant, adjoints)
+                _sweep_branches(node, g, nodes, outputs, wrt, wanted, consider_constant, adjoints)
                 continue
             input_grads = node.op.vjp(node.inputs, node.output, g)
         for position, (inp, gi) in enumerate(zip(node.inputs, input_grads)):
@@ -206,6 +206,7 @@ def _sweep_branches(
     g: Variable,
     nodes: list[Apply],
     outputs: Sequence[Variable],
+    wrt: Sequence[Variable],
     wanted: set[int],
     consider_constant: Sequence[Variable],
     adjoints: dict[int, list[Variable]],
@@ -228,7 +229,7 @@ def _sweep_branches(
     for side, branch in enumerate(branches):
         if id(branch) not in wanted or isinstance(branch, Constant):
             continue
-        region = _branch_region(branch, nodes, outputs, readers)
+        region = _branch_region(branch, nodes, [*outputs, *wrt], readers)
         if region:
             inside = {id(n) for n in region}
             reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
@@ -243,12 +244,13 @@ def _sweep_branches(
 
 
 def _branch_region(
-    branch: Variable, nodes: list[Apply], outputs: Sequence[Variable], readers: dict[int, list[Apply]]
+    branch: Variable, nodes: list[Apply], needed: Sequence[Variable], readers: dict[int, list[Apply]]
 ) -> list[Apply]:
     """The nodes whose values only the ifelse reading ``branch`` needs: ``branch``'s own node,
     unless something else reads ``branch`` too, and the nodes all of whose readers are in the
-    region (an output of the graph is needed by itself)."""
-    needed_outside = {id(v) for v in outputs}
+    region. A value in ``needed`` (an output of the graph, or one the sweep differentiates with
+    respect to, which must get its own gradient) stays outside."""
+    needed_outside = {id(v) for v in needed}
     if branch.owner is None or len(readers.get(id(branch), [])) > 1 or id(branch) in needed_outside:
         return []
     region, inside = [branch.owner], {id(branch.owner)}

@@ -61,6 +61,7 @@ from symgrad.shared import SharedVariable
 RTOL = {"float64": 1e-12, "float32": 1e-5}
 # Continuous, float-valued elementwise functions, with the ones defined only on part of the line
 # included on purpose: they give nan (or inf) there in the reference as in the compiled code.
+# (invert, NumPy's bitwise not, takes integers and booleans only: its reference raises for floats.)
 UNARY = sorted(
     name
     for name, op in SCALAR_OPS.items()
@@ -1024,8 +1025,11 @@ def run_batch(kind: str, examples: int, seed: int) -> tuple[collections.Counter,
 
     try:
         run()
-    except Exception as err:  # the shrunk example's report, with the blob that reproduces it
-        return checked, "".join(traceback.format_exception_only(err)) + "\n".join(getattr(err, "__notes__", []))
+    except Exception as err:  # the shrunk examples' reports, with the blobs that reproduce them
+        errors = getattr(err, "exceptions", None) or [err]  # an ExceptionGroup: several distinct bugs
+        return checked, "\n\n".join(
+            "".join(traceback.format_exception_only(e)) + "\n".join(getattr(e, "__notes__", [])) for e in errors
+        )
     return checked, None
 
 

@@ -76,11 +76,11 @@ def check_grad(build, values, rtol=1e-6, atol=1e-8):
 
 
 def program_text(f_or_source) -> str:
-    """The text that runs a compiled function's steps in order: the CPU module's (serial) program,
-    or the CUDA module's entry."""
+    """The text that runs a compiled function's steps in order: the CPU module's (serial) programs
+    (one, or ``program_1``, ``program_2``, ... where it is cut), or the CUDA module's entry."""
     source = f_or_source if isinstance(f_or_source, str) else f_or_source.source
-    start = "\ndef program(" if "\ndef program(" in source else "\ndef make_entry("
-    return source.split(start)[1].split("\n\n\n")[0]
+    programs = re.findall(r"\ndef program(?:_\d+)?\(.*?(?=\n\n\n)", source, re.DOTALL)
+    return "\n".join(programs) if programs else source.split("\ndef make_entry(")[1].split("\n\n\n")[0]
 
 
 def kernels(f, *args) -> dict:

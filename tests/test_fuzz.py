@@ -301,3 +301,29 @@ def test_gradient_through_a_dimshuffle_that_drops_every_dim_and_adds_new_ones_co
     np.testing.assert_allclose(g0, [[15.0]])
     np.testing.assert_allclose(g1, [15.0])
     assert f(np.array([[0.5]]), np.array([1.0]), np.zeros((0, 1, 0)), np.zeros((0, 1, 0)))[1].shape == (1,)
+
+
+@pytest.mark.long  # 12 s; test_ifelse.py checks both bugs it found on small graphs
+def test_second_derivatives_through_an_ifelse_of_a_number_and_a_reshaped_gradient_compile():
+    # The Jacobian of the gradient set one value in both branches of an ifelse: a scalar input on
+    # one side, a 0-d reshape of a row of the gradient on the other, and Numba could not unify a
+    # float64 with a 0-d array; once it compiled, its Rop was 0 (long run, second order, batch
+    # seed 1938256553).
+    x0, x1, x2, x3, w = T.dtensor4("x0"), T.dscalar("x1"), T.dscalar("x2"), T.dvector("x3"), T.dtensor3("w")
+    r = T.reshape(x0, (x0.shape[0], x0.shape[1], x0.shape[2] * x0.shape[3]))
+    cost = T.sum(w * T.sum(T.clip(x3, -2, -1)) * T.inc_subtensor(r[::2], ifelse(x1 > 2, x1, x2)) ** -1)
+    rng = np.random.default_rng(0)
+    values = [rng.uniform(-3, 3, (2, 3, 1, 2)), np.array(-2.0), np.array(0.53), rng.uniform(-3, 3, 4)]
+    values.append(rng.uniform(0.5, 1.5, (2, 3, 2)))
+    assert check_second_order([x0, x1, x2, x3, w], [x1, x2], cost, values, seed=0) == "second order"
+
+
+@pytest.mark.long  # 16 s; test_rewrites.py checks the rule on a small graph
+def test_second_derivatives_of_a_standard_deviation_over_a_row_of_length_one_compile():
+    # Found by the long run (second order, batch seed 1131469379): the rewrites of the Rop of the
+    # gradient of sinh(std) over axis 1 of a (1, n) input made sum(zeros_like(r), axis=1) 0-d, and
+    # a dimshuffle(0, 'x') of it raised ValueError (test_rewrites.py has the small case).
+    x0, w = T.tensor("float64", (1, None), name="x0"), T.dmatrix("w")
+    out = T.sinh(T.sqrt(T.mean((x0 - T.mean(x0, axis=1, keepdims=True)) ** 2, axis=1, keepdims=True)))
+    values = [np.array([[0.3, -1.2, 2.0]]), np.array([[0.9]])]
+    assert check_second_order([x0, w], [x0], T.sum(w * out), values, seed=0) == "second order"

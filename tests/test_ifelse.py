@@ -86,3 +86,30 @@ def test_ifelse_errors():
         ifelse(T.dscalar("c"), x, T.fvector("z"))
     with pytest.raises(ValueError, match="the branches have 2 and 1 values"):
         ifelse(T.dscalar("c"), [x, y], [x])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64"])
+def test_a_number_on_one_side_and_a_0d_array_on_the_other_compile(dtype):
+    # A 0-d value is a number (an input, a kernel's result) or a 0-d array (a reshape to ()); an
+    # ifelse with one of each on its two sides failed Numba's typing ("Cannot unify array(float64,
+    # 0d, C) and float64").
+    c, x, v = T.dscalar("c"), T.scalar("x", dtype=dtype), T.vector("v", dtype=dtype)
+    f = theano.function([c, x, v], [ifelse(c > 0, x, T.reshape(v, ())) * 2, ifelse(c > 0, T.reshape(v, ()), x)])
+    for condition, expected in [(1.0, [6, 5]), (-1.0, [10, 3])]:
+        got = f(condition, np.array(3, dtype=dtype), np.array([5], dtype=dtype))
+        assert [g.item() for g in got] == expected and [g.dtype for g in got] == [dtype, dtype]
+
+
+def test_second_derivatives_through_an_ifelse_reach_a_value_both_branches_read():
+    # The sweep of T.Rop's second pass (with respect to a computed value, the gradient's seed)
+    # met S in ifelse(c, ifelse(c, S, 0), 0) and ifelse(c, ifelse(c, 0, S), 0) and took S's own
+    # node into a branch's region: the value differentiated with respect to got no gradient, and
+    # the Rop was 0.
+    x1, x2, v1, v2 = T.dscalars("x1", "x2", "v1", "v2")
+    y = ifelse(x1 > 2, x1, x2)
+    gradient = T.grad(y**3, [x1, x2])
+    f = theano.function([x1, x2, v1, v2], T.Rop(gradient, [x1, x2], [v1, v2]))
+    for first, second in [(3.0, 0.5), (1.0, 0.5)]:
+        y_value = first if first > 2 else second
+        expected = [6 * y_value * 0.25, 0.0] if first > 2 else [0.0, 6 * y_value * -0.5]
+        np.testing.assert_allclose(f(first, second, 0.25, -0.5), expected, rtol=1e-15)

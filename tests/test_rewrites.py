@@ -234,6 +234,18 @@ def test_the_sum_of_a_broadcast_is_a_product():
     compiled("sum_of_broadcast", [X], fill, [MV])
 
 
+def test_the_sum_of_a_fill_over_one_axis_keeps_the_other_dims():
+    # sum(zeros_like(r), axis=1) of a (1, n) r became the 0-d 0 * n: nothing the fill reads gave
+    # the kept dim of length 1, and a dimshuffle(0, 'x') of the result failed (the long fuzz run:
+    # the Rop of a standard deviation's gradient).
+    r = T.tensor("float64", (1, None), name="r")
+    total = T.sum(T.zeros_like(r), axis=1)
+    f = theano.function([r], [total, T.dimshuffle(total, (0, "x")) + r])
+    got = f(np.ones((1, 3)))
+    np.testing.assert_array_equal(got[0], np.zeros(1))
+    np.testing.assert_array_equal(got[1], np.ones((1, 3)))
+
+
 def test_a_branch_that_cannot_be_taken_is_dropped():
     out = ifelse(1, T.exp(x), T.log(x))
     (opt,) = optimize([out])

@@ -332,6 +332,8 @@ def sum_of_broadcast(node: Apply, ctx: Context) -> Variable | None:
     read = [i for i, v in enumerate(owner.inputs) if sym(i) in owner.op.expr.free_symbols]
     if any(owner.inputs[i].type.shape[a] != 1 for i in read for a in axes):
         return None
+    if kept and not read:  # a fill: nothing read would give the result its kept dims
+        return None
     # Every kept dim of the result must get its length from a value read (a fill read only for its
     # shape would have to keep the reduced dims).
     if any(node.output.type.shape[k] != 1 and all(owner.inputs[i].type.shape[d] == 1 for i in read)
