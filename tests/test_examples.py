@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import has_graphviz, require_graphviz
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +88,7 @@ def test_curve_fit_through_the_scipy_bridge_converges_to_curve_fits_answer(tmp_p
     assert float(re.search(r"curve_fit: ([\d.e+-]+)", out).group(1)) < 1e-6, out
 
 
+@pytest.mark.long  # 10 s; tests/test_random.py checks dropout's masks and gradient on its own
 def test_dropout_layer_trains_with_a_new_mask_at_each_step(tmp_path):
     out = run_example("dropout.py", "--steps", "300", cache_dir=tmp_path)
     kept = float(re.search(r"units kept: ([\d.]+)% on average", out).group(1))
@@ -96,6 +99,7 @@ def test_dropout_layer_trains_with_a_new_mask_at_each_step(tmp_path):
     assert float(re.search(r"test accuracy ([\d.]+)%", out).group(1)) >= 90.0, out
 
 
+@pytest.mark.long  # 17 s; tests/test_linalg.py checks the Cholesky, cho_solve and log-determinant it uses
 def test_gp_regression_fits_the_hyperparameters_to_scikit_learns_optimum(tmp_path):
     out = run_example("gp_regression.py", cache_dir=tmp_path)
     assert "L-BFGS-B: CONVERGENCE" in out, out
