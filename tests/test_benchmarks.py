@@ -2,7 +2,8 @@
 
 The competitors that take long to import or compile (JAX, PyTensor, PyTorch, ...) are skipped with
 ``--skip``, as if not installed, which is also what the CI's environment looks like; what is left
-(symgrad, NumPy, Numba, SciPy, SymPy) runs W1-W6 in about 15 s. No time is asserted.
+(symgrad, NumPy, Numba, SciPy, SymPy) runs W1-W6 in about 20 s, so it runs with ``-m long``. No
+time is asserted.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = ["jax", "pytensor", "torch", "numexpr", "symengine", "optax", "casadi"]
 
 
+@pytest.mark.long  # 20 s: the suite's quick run, end to end
 def test_run_all_quick() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run_all.py"), "--quick", "--skip", *SKIP],

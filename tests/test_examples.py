@@ -64,12 +64,14 @@ def test_logistic_regression_tutorial_separates_the_training_data(tmp_path):
     assert float(re.search(r"final cross-entropy ([\d.]+)", out).group(1)) < 0.1, out
 
 
+@pytest.mark.long  # 11 s; tests/test_optim.py checks Adam's steps against the published formulas
 def test_spiral_with_adam_trains_to_95_percent(tmp_path):
     out = run_example("spiral_adam.py", "--steps", "300", cache_dir=tmp_path)
     accuracy = float(re.search(r"training accuracy ([\d.]+)%", out).group(1))
     assert accuracy >= 95.0, out
 
 
+@pytest.mark.long  # 15 s of training
 def test_digits_classifier_reaches_95_percent_test_accuracy(tmp_path):
     out = run_example("digits.py", "--epochs", "10", cache_dir=tmp_path)
     assert "1347 training and 450 test images" in out, out
