@@ -610,8 +610,7 @@ def _scan_loop(node: Apply, core: ScanCore) -> ScanLoop:
     """The loop ``core`` (``node``'s, or one computing more results) on ``node``'s inputs, lowered
     like a Map's: the body's inputs are the slots and placeholders."""
     steps, bound = scan_body(node, core)
-    slots = [*core.sequence_slots, *(s for taps in core.state_slots for s in taps)]
-    body = lower([*slots, *(placeholder for placeholder, _ in bound)], steps)
+    body = lower([*core.varying_slots, *(placeholder for placeholder, _ in bound)], steps)
     return ScanLoop(node, body, bound, [node], core)
 
 

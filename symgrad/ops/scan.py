@@ -83,9 +83,15 @@ class ScanCore:
         return len(self.states)
 
     @property
+    def varying_slots(self) -> list[Variable]:
+        """The placeholders that change from step to step: each sequence's row, then every tap of
+        every state."""
+        return [*self.sequence_slots, *(s for taps in self.state_slots for s in taps)]
+
+    @property
     def slots(self) -> list[Variable]:
-        """Every placeholder of the body, in the order of the node's inputs after ``n``."""
-        return [*self.sequence_slots, *(s for taps in self.state_slots for s in taps), *self.bound_slots]
+        """Every placeholder of the body: the varying ones, then the bound values'."""
+        return [*self.varying_slots, *self.bound_slots]
 
     def signature(self) -> str:
         if self._signature is None:  # the body never changes: describe it once
@@ -320,19 +326,14 @@ def _backward(
 
     # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
     # stored (so in the other direction), and stores its sequences' gradients where they were read.
-    back_sequences: list[Variable] = []
-    back_directions: list[bool] = []
-    readers: list[Callable[[list[Variable]], Variable]] = []  # how the backward body finds each forward slot
-    for s, back in zip(sequences, core.backwards[:n_seq]):
-        back_sequences.append(s)
-        back_directions.append(not back)
-        readers.append(_nth(len(back_sequences) - 1))
+    # Its first rows are those of the forward slots, in the order of ``core.varying_slots``.
+    back_sequences: list[Variable] = list(sequences)
+    back_directions: list[bool] = [not back for back in core.backwards[:n_seq]]
     for info, buffer in zip(core.states, buffers):
         for tap in info.taps:
             start = info.lag + tap
             back_sequences.append(buffer[start : start + n])
             back_directions.append(True)
-            readers.append(_nth(len(back_sequences) - 1))
     for _, rows in stored:
         back_sequences.append(rows)
         back_directions.append(True)
@@ -366,9 +367,9 @@ def _backward(
                 owed = pending[which][0]
                 seed = owed if seed is None else seed + owed
             replace[placeholder] = seed
-        replace.update((slot, read(rows)) for slot, read in zip(_forward_slots(core), readers))
-        first_stored = len(readers)
-        replace.update((value, rows[first_stored + k]) for k, (value, _) in enumerate(stored))
+        forward_slots = core.varying_slots
+        replace.update(zip(forward_slots, rows))
+        replace.update((value, row) for (value, _), row in zip(stored, rows[len(forward_slots) :]))
         wanted = [sweep.get(id(s)) for s in core.slots]
         present = [w for w in wanted if w is not None]
         rebuilt = iter(rebuild(present, replace))
@@ -421,7 +422,7 @@ def _stored_residuals(
 
     if not all(info.keep_all for info in core.states):
         return []
-    varying = {id(s) for s in _forward_slots(core)}
+    varying = {id(s) for s in core.varying_slots}
     computed: set[int] = set()
     for node in toposort(list(core.steps)):
         computed.add(id(node.output))
@@ -458,15 +459,6 @@ def _first_rows(x: Variable, rows: int) -> Variable:
 
     pieces = [as_row(x[i]) for i in range(rows)]
     return pieces[0] if rows == 1 else concatenate(pieces)
-
-
-def _nth(k: int) -> Callable[[list[Variable]], Variable]:
-    return lambda rows: rows[k]
-
-
-def _forward_slots(core: ScanCore) -> list[Variable]:
-    """The body's sequence and state slots, in the order ``_backward`` reads them."""
-    return [*core.sequence_slots, *(s for taps in core.state_slots for s in taps)]
 
 
 def _back_name(core: ScanCore) -> str:
