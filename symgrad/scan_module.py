@@ -44,6 +44,10 @@ def scan(
     tap; ``outputs_info`` entries of ``None`` are not fed back), then the ``non_sequences``. It
     returns the outputs of the step, optionally with a dict of shared-variable updates.
 
+    ``truncate_gradient=k`` (k >= 0) is Theano's truncated backpropagation through time: the
+    gradient goes back through the last ``k`` steps only (the sequences' rows before them get zero
+    gradients, the initial states only what those steps read of them); -1, the full gradient.
+
     Returns ``(outputs, updates)``: each output stacked over the steps (a list when there are
     several, or when ``return_list``), and the updates to pass to ``theano.function``.
     ``mode``, ``profile`` and ``allow_gc`` are accepted for Theano's sake and have no effect (the
@@ -52,10 +56,10 @@ def scan(
     from . import tensor as T
 
     where = f"scan{f' {name!r}' if name else ''}"
-    if truncate_gradient != -1:
-        raise NotImplementedError(
-            f"{where}: truncate_gradient={truncate_gradient} is not supported; the gradient goes "
-            "back through every step (leave truncate_gradient=-1)"
+    if not isinstance(truncate_gradient, int) or truncate_gradient < -1:
+        raise ValueError(
+            f"{where}: truncate_gradient must be -1 (the gradient goes back through every step) or the "
+            f"number of last steps it goes back through, got {truncate_gradient!r}"
         )
     seq_specs = [_sequence_spec(s, where) for s in _as_list(sequences)]
     out_specs = [_output_spec(o, where) for o in _as_list(outputs_info)]
@@ -127,7 +131,8 @@ def scan(
     # numbers again from them, rather than running the loop again to find them.
     infos = infos + [StateInfo((-1,), keep_all=s.default_update is not None) for s in updated]
     slot_names = [v.name for v in rows] + [v.name for taps in taps_in_order for v in taps]
-    results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names)
+    results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names,
+                         truncate_gradient=truncate_gradient)  # fmt: skip
     n_states = len(states)
     by_position = {k: buffer[info.lag :] for k, info, buffer in zip(fed_back, infos, results)}
     by_position.update(zip(not_fed_back, results[n_states + len(updated) :]))

@@ -143,6 +143,42 @@ def test_go_backwards_and_its_gradient():
     assert_gradients(lambda *v: f(*v)[:3], [xv, np.float64(0.3)], range(2))
 
 
+def _truncated_gradients(xv, s0v, av, k):
+    """The gradients of ``sum(s)``, ``s_t = a s_{t-1} + sin(s_{t-2}) x_t``, wrt ``x``, ``s0`` and
+    ``a`` with Theano's ``truncate_gradient=k``, by a NumPy loop: back from the last step through
+    the last ``k`` steps only. The rows of ``x`` before them get no gradient, and each initial row
+    only what those steps read of it."""
+    rows, n = list(s0v), len(xv)
+    for t in range(n):
+        rows.append(av * rows[-1] + np.sin(rows[-2]) * xv[t])
+    owed, gx, ga = np.zeros(n + 2), np.zeros(n), 0.0
+    owed[2:] = 1.0  # d sum(s) / d s_t, before what the later steps send back
+    for t in range(n - 1, max(n - k, 0) - 1, -1):  # step t reads rows t + 1 and t, writes row t + 2
+        d = owed[t + 2]
+        gx[t], ga = d * np.sin(rows[t]), ga + d * rows[t + 1]
+        owed[t + 1] += d * av
+        owed[t] += d * np.cos(rows[t]) * xv[t]
+    return [gx, owed[:2], ga]
+
+
+def test_truncated_gradients_go_back_the_last_k_steps_only():
+    # truncate_gradient=4 on a state read 1 and 2 steps back: over 6 steps the initial rows get
+    # nothing, over 5 the second one gets what step 1 read of it, over 4 or fewer the gradient is
+    # the full one (against central differences too).
+    x, s0, a = T.dvector("x"), T.dvector("s0"), T.dscalar("a")
+    s, _ = theano.scan(lambda x, s2, s1, a: a * s1 + T.sin(s2) * x, sequences=x,
+                       outputs_info=dict(initial=s0, taps=[-2, -1]), non_sequences=a, truncate_gradient=4)  # fmt: skip
+    f = theano.function([x, s0, a], [s.sum(), *T.grad(s.sum(), [x, s0, a])])
+    for n in (6, 5, 3):
+        values = [rand(n, seed=n), rand(2, seed=12), np.float64(0.8)]
+        results = f(*values)
+        for got, expected in zip(results[1:], _truncated_gradients(*values, k=4)):
+            np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+        if n > 4:  # truncated: none of the last 4 steps reads the first initial row
+            assert results[2][0] == 0 and (results[2][1] != 0) == (n == 5)
+    assert_gradients(f, values, range(3))
+
+
 def test_jacobian_and_hessian_written_with_scan_equal_the_builtins():
     x = T.dvector("x")
     y = T.exp(x) * T.sin(x[::-1])
@@ -217,8 +253,8 @@ def test_errors_name_what_is_wrong():
         theano.scan(lambda x: T.dot(W, x), sequences=T.dmatrix("X"), strict=True)
     with pytest.raises(NotImplementedError, match="stops on a condition"):
         theano.scan(lambda x: (2 * x, theano.scan_module.until(x > 1)), sequences=x)
-    with pytest.raises(NotImplementedError, match="truncate_gradient"):
-        theano.scan(lambda x: x, sequences=x, truncate_gradient=3)
+    with pytest.raises(ValueError, match="truncate_gradient must be -1 .* got -2"):
+        theano.scan(lambda x: x, sequences=x, truncate_gradient=-2)
     n = T.iscalar("n")
     ys, _ = theano.scan(lambda x: 2 * x, sequences=x, n_steps=n)
     f = theano.function([x, n], ys)
