@@ -179,6 +179,52 @@ def test_truncated_gradients_go_back_the_last_k_steps_only():
     assert_gradients(f, values, range(3))
 
 
+def _until_loop():
+    """A loop that stops on a condition (its sequence bounds it too), with an output not fed back
+    and a counter the step updates (a state kept as its last value only), and a cost of both
+    outputs."""
+    x, a, h0 = T.dvector("x"), T.dscalar("a"), T.dscalar("h0")
+    counter = theano.shared(0, name="counter")
+
+    def step(x, h, a):
+        new = a * h + T.sin(x)
+        return [new, x * h], {counter: counter + 1}, theano.scan_module.until(new > 2)
+
+    (hs, ys), updates = theano.scan(step, sequences=x, outputs_info=[h0, None], non_sequences=a)
+    return [x, a, h0], [(hs**2).sum() + ys.sum() + hs[-1], hs, ys], updates, counter
+
+
+def _until_reference(x, a, h0):
+    """``_until_loop``'s cost, outputs and number of steps, by a NumPy loop."""
+    hs, ys, h = [], [], h0
+    for v in x:
+        ys.append(v * h)
+        h = a * h + np.sin(v)
+        hs.append(h)
+        if h > 2:
+            break
+    hs = np.array(hs)
+    return [(hs**2).sum() + sum(ys) + hs[-1], hs, ys], len(hs)
+
+
+def test_until_stops_the_loop_after_the_first_step_whose_condition_holds():
+    inputs, outputs, updates, counter = _until_loop()
+    f = theano.function(inputs, outputs + T.grad(outputs[0], inputs), updates=updates)
+    # Stopped by the condition after 4 of 8 steps; then never stopped (all 8 steps).
+    for values, steps in (([np.linspace(0.2, 1.5, 8), 1.1, 0.3], 4), ([np.full(8, 0.1), 0.5, 0.1], 8)):
+        values = [np.asarray(v, dtype="float64") for v in values]
+        before = counter.get_value()
+        results = f(*values)
+        expected, taken = _until_reference(*values)
+        assert taken == steps and len(results[1]) == steps and counter.get_value() == before + steps
+        for got, want in zip(results, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        # The gradient goes back through the steps run; the sequence's later rows get none.
+        for k, symbolic in enumerate(results[len(outputs) :]):
+            np.testing.assert_allclose(symbolic, numeric_grad(lambda *v: f(*v)[0], values, k), rtol=1e-6, atol=1e-8)
+        assert not results[len(outputs)][steps:].any()
+
+
 def test_jacobian_and_hessian_written_with_scan_equal_the_builtins():
     x = T.dvector("x")
     y = T.exp(x) * T.sin(x[::-1])
@@ -251,8 +297,8 @@ def test_errors_name_what_is_wrong():
     W = T.dmatrix("W")
     with pytest.raises(ValueError, match=r"strict=True .* reads W"):
         theano.scan(lambda x: T.dot(W, x), sequences=T.dmatrix("X"), strict=True)
-    with pytest.raises(NotImplementedError, match="stops on a condition"):
-        theano.scan(lambda x: (2 * x, theano.scan_module.until(x > 1)), sequences=x)
+    with pytest.raises(TypeError, match="until: the condition must be a scalar"):
+        theano.scan(lambda x: (2 * x, theano.scan_module.until(T.dvector() > 1)), sequences=x)
     with pytest.raises(ValueError, match="truncate_gradient must be -1 .* got -2"):
         theano.scan(lambda x: x, sequences=x, truncate_gradient=-2)
     n = T.iscalar("n")

@@ -65,6 +65,7 @@ class ScanCore:
         name: str | None,
         backwards: tuple[bool, ...] = (),
         truncate_gradient: int = -1,
+        until: int | None = None,
     ) -> None:
         self.sequence_slots = sequence_slots
         self.states = states
@@ -77,6 +78,10 @@ class ScanCore:
         #: How many of the last steps the gradient goes back through (-1: all), as Theano's
         #: ``truncate_gradient``.
         self.truncate_gradient = truncate_gradient
+        #: Which of ``steps`` is the loop's condition (a boolean output, Theano's ``until``): the
+        #: loop stops after the first step where it holds, and its results have the rows of the
+        #: steps run. None: it runs every step.
+        self.until = until
         #: The loop this one computes more results of (its residuals: see ``with_residuals``), or None.
         self.extends: ScanCore | None = None
         self._with_residuals: dict[tuple[int, ...], ScanCore] = {}
@@ -100,7 +105,8 @@ class ScanCore:
     def signature(self) -> str:
         if self._signature is None:  # the body never changes: describe it once
             layout = (f"states={[(s.taps, s.keep_all) for s in self.states]} sequences={len(self.sequence_slots)} "
-                      f"backwards={self.backwards} truncate_gradient={self.truncate_gradient}")  # fmt: skip
+                      f"backwards={self.backwards} truncate_gradient={self.truncate_gradient} "
+                      f"until={self.until}")  # fmt: skip
             self._signature = f"Scan({layout}\n{describe_graph(self.slots, self.steps)})"
         return self._signature
 
@@ -116,7 +122,7 @@ class ScanCore:
         if key not in self._with_residuals:
             steps, backwards = (*self.steps, *residuals), (*self.backwards, *(False,) * len(residuals))
             core = ScanCore(self.sequence_slots, self.states, self.state_slots, self.bound_slots, steps, self.name,
-                            backwards, self.truncate_gradient)  # fmt: skip
+                            backwards, self.truncate_gradient, self.until)  # fmt: skip
             core.extends = self
             self._with_residuals[key] = core
         return self._with_residuals[key]
@@ -147,6 +153,8 @@ class ScanCore:
                 buffer.append(np.broadcast_to(value, np.shape(window)[1:]).astype(np.asarray(window).dtype))
             for out, value in zip(rows, values[self.n_states :]):
                 out.append(value)
+            if self.until is not None and values[self.until]:
+                break
         results = []
         for info, buffer, window in zip(self.states, buffers, initial):
             kept = buffer if info.keep_all else buffer[-info.lag :]
@@ -185,7 +193,7 @@ class Scan(Op):
         for slot, value, drop in zip(slots, values, [1] * (len(sequences) + len(initial)) + [0] * len(bound)):
             if value.dtype != slot.dtype or value.ndim != slot.ndim + drop:
                 raise TypeError(f"scan: {value!r} ({value.type}) does not fit the loop's slot {slot!r} ({slot.type})")
-        steps = int(n.data) if isinstance(n, Constant) else None
+        steps = int(n.data) if isinstance(n, Constant) and core.until is None else None
         if self.which < core.n_states:
             info, window = core.states[self.which], initial[self.which]
             rows = window.type.shape[0]
@@ -230,6 +238,7 @@ def build_scan(
     backwards: Sequence[bool] = (),
     slot_names: Sequence[str | None] = (),
     truncate_gradient: int = -1,
+    until: bool = False,
 ) -> list[Variable]:
     """The results of a loop of ``n`` steps (one per state, then one per output).
 
@@ -240,6 +249,8 @@ def build_scan(
     per sequence then per output, those read (stored) at row ``n - 1 - t`` at step ``t``.
     ``slot_names`` names the slots (the sequences' rows, then each state's taps), for printing.
     ``truncate_gradient``: the gradient goes back through the last that many steps only (-1: all).
+    ``until``: the last output is a condition, and the loop stops after the first step where it
+    holds (``n`` is then the most steps it runs).
     """
     names = iter(slot_names)
     sequence_slots = [make_variable(TensorType(s.dtype, s.type.shape[1:]), name=next(names, None)) for s in sequences]
@@ -254,7 +265,7 @@ def build_scan(
     body, bound_slots, bound = hoist_invariants(results, roots)
     slots = tuple(map(tuple, state_slots))
     core = ScanCore(tuple(sequence_slots), tuple(states), slots, bound_slots, tuple(body), name, tuple(backwards),
-                    truncate_gradient)  # fmt: skip
+                    truncate_gradient, len(body) - 1 if until else None)  # fmt: skip
     inputs = (n, *sequences, *initial, *bound)
     return [apply(Scan(core, which), *inputs) for which in range(len(body))]
 
@@ -332,15 +343,20 @@ def _backward(
     sweep = backprop([core.steps[w] for w in seeded], list(seeds.values()), float_slots)
     stored = _stored_residuals(core, inputs, [sweep[id(s)] for s in float_slots if id(s) in sweep])
 
-    # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
-    # stored (so in the other direction), and stores its sequences' gradients where they were read.
-    # Its first rows are those of the forward slots, in the order of ``core.varying_slots``.
+    # Backward step tau undoes forward step t = taken - 1 - tau (``taken``: the steps run, all ``n``
+    # unless an ``until`` stopped the loop): it reads the rows that step read or stored (so in the
+    # other direction), and stores its sequences' gradients where they were read. Its first rows
+    # are those of the forward slots, in the order of ``core.varying_slots``.
+    taken = n if core.until is None else apply(Scan(core, core.until), *inputs).shape[0]
+    first_read = n - taken  # of a sequence read backwards: its rows from the last up to this one were
     back_sequences: list[Variable] = list(sequences)
+    if core.until is not None:
+        back_sequences = [x[first_read:] if back else x[:taken] for x, back in zip(sequences, core.backwards)]
     back_directions: list[bool] = [not back for back in core.backwards[:n_seq]]
     for info, buffer in zip(core.states, buffers):
         for tap in info.taps:
             start = info.lag + tap
-            back_sequences.append(buffer[start : start + n])
+            back_sequences.append(buffer[start : start + taken])
             back_directions.append(True)
     for _, rows in stored:
         back_sequences.append(rows)
@@ -359,8 +375,8 @@ def _backward(
 
     # A truncated gradient goes back through the last steps only: the backward loop reads those
     # steps' rows (the last rows of what it reads backwards, the first of what it reads forwards).
-    steps_back = n if core.truncate_gradient < 0 else minimum(n, core.truncate_gradient)
-    skipped = n - steps_back
+    steps_back = taken if core.truncate_gradient < 0 else minimum(taken, core.truncate_gradient)
+    skipped = taken - steps_back
     if core.truncate_gradient >= 0:
         back_sequences = [x[skipped:] if back else x[:steps_back] for x, back in zip(back_sequences, back_directions)]
 
@@ -414,8 +430,9 @@ def _backward(
     input_grads: list[Variable | None] = [None] * len(inputs)
     first_sequence, first_state, first_bound = 1, 1 + len(sequences), 1 + len(sequences) + n_states
     for j, g in zip(float_sequences, sequence_grads):
-        if core.truncate_gradient >= 0:  # the rows of the steps not gone back through get none
-            g = _written_at(sequences[j], slice(skipped, None) if not core.backwards[j] else slice(None, steps_back), g)
+        if core.truncate_gradient >= 0 or core.until is not None:  # rows of steps not gone back through get none
+            rows = slice(skipped, taken) if not core.backwards[j] else slice(first_read, n - skipped)
+            g = _written_at(sequences[j], rows, g)
         input_grads[first_sequence + j] = g
     for k, (info, window) in enumerate(zip(core.states, initial)):
         if not window.type.is_float:
@@ -524,5 +541,6 @@ def _full_buffers(core: ScanCore, inputs: list[Variable]) -> list[Variable]:
         core.name,
         core.backwards,
         core.truncate_gradient,
+        core.until,
     )
     return [apply(Scan(full, k), *inputs) for k in range(core.n_states)]
