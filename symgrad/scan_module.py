@@ -6,13 +6,15 @@ become windows of as many rows as their largest lag, and shared variables that t
 become states of their own whose last value is the update returned to ``theano.function``. The
 loop itself is compiled: the back end prints one ``for`` loop whose body is the step's fused
 kernels, with the step's loop-invariant work computed once before it. Random streams the step
-draws from advance every step: their states are carried like the step's updates.
+draws from advance every step: their states are carried like the step's updates. A step's
+``until(condition)`` becomes the loop's last output, the condition the loop stops on.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from numbers import Integral
 from typing import Any
 
 from .graph import Constant, Variable, graph_inputs, toposort
@@ -42,7 +44,8 @@ def scan(
     ``fn`` receives, in order, the row of each sequence (one argument per tap, for sequences given
     as ``dict(input=x, taps=[...])``), the previous values of each output that is fed back (one per
     tap; ``outputs_info`` entries of ``None`` are not fed back), then the ``non_sequences``. It
-    returns the outputs of the step, optionally with a dict of shared-variable updates.
+    returns the outputs of the step, optionally with a dict of shared-variable updates, and
+    optionally ``until(condition)``: the loop then stops after the first step where it holds.
 
     ``truncate_gradient=k`` (k >= 0) is Theano's truncated backpropagation through time: the
     gradient goes back through the last ``k`` steps only (the sequences' rows before them get zero
@@ -56,7 +59,7 @@ def scan(
     from . import tensor as T
 
     where = f"scan{f' {name!r}' if name else ''}"
-    if not isinstance(truncate_gradient, int) or truncate_gradient < -1:
+    if not isinstance(truncate_gradient, Integral) or truncate_gradient < -1:
         raise ValueError(
             f"{where}: truncate_gradient must be -1 (the gradient goes back through every step) or the "
             f"number of last steps it goes back through, got {truncate_gradient!r}"
@@ -133,7 +136,7 @@ def scan(
     infos = infos + [StateInfo((-1,), keep_all=s.default_update is not None) for s in updated]
     slot_names = [v.name for v in rows] + [v.name for taps in taps_in_order for v in taps]
     results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names,
-                         truncate_gradient=truncate_gradient, until=bool(stops))  # fmt: skip
+                         truncate_gradient=int(truncate_gradient), until=bool(stops))  # fmt: skip
     n_states = len(states)
     by_position = {k: buffer[info.lag :] for k, info, buffer in zip(fed_back, infos, results)}
     by_position.update(zip(not_fed_back, results[n_states + len(updated) : len(results) - len(stops)]))
