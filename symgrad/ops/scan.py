@@ -348,7 +348,7 @@ def _backward(
     # other direction), and stores its sequences' gradients where they were read. Its first rows
     # are those of the forward slots, in the order of ``core.varying_slots``.
     taken = n if core.until is None else apply(Scan(core, core.until), *inputs).shape[0]
-    first_read = n - taken  # of a sequence read backwards: its rows from the last up to this one were
+    first_read = n - taken  # a sequence read backwards: the steps run read its rows n - 1 down to this one
     back_sequences: list[Variable] = list(sequences)
     if core.until is not None:
         back_sequences = [x[first_read:] if back else x[:taken] for x, back in zip(sequences, core.backwards)]
