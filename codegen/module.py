@@ -259,9 +259,10 @@ class ModulePrinter(ABC):
         made = {node.op.which: node.output for node in loop.nodes}
         lines, steps = self.row_count(n)
         t = names.fresh("t")
+        taken = steps if core.until is None else names.fresh("taken")  # the steps run (until's loop stops)
         what = repr(f"scan {core.name!r}" if core.name else "scan")
         where = self.where(loop.node)
-        reads, stores, after = [], [], []
+        reads, stores, after, trimmed = [], [], [], []
         backwards = f"{steps} - 1 - {t}"  # the row of a sequence read (an output stored) backwards
         n_seq = len(sequences)
         for slot, seq, back in zip(core.sequence_slots, sequences, core.backwards):
@@ -285,6 +286,7 @@ class ModulePrinter(ABC):
                     f"{names.add(s)} = {self.row_of(buffer, _plus(t, info.lag + tap))}"
                     for s, tap in zip(slots, info.taps)
                 ]
+                trimmed.append((buffer, f"{info.lag} + {taken}"))
             else:  # lag 1: row t % 2 holds the state before step t, row (t + 1) % 2 receives its next value
                 buffer = names.fresh(f"{result}_rows")
                 lines += [
@@ -292,7 +294,7 @@ class ModulePrinter(ABC):
                     self.store_rows(buffer, "0", "1", names[window], window.ndim),
                 ]
                 reads.append(f"{names.add(slots[0])} = {self.row_of(buffer, f'{t} % 2')}")
-                after.append(f"{result} = {self.rows_of(buffer, f'{steps} % 2', f'{steps} % 2 + 1')}")
+                after.append(f"{result} = {self.rows_of(buffer, f'{taken} % 2', f'{taken} % 2 + 1')}")
             buffers.append(buffer)
         body = self.nested_steps(loop.body.steps)
         new_values = [names[v] for v in loop.body.outputs]
@@ -309,6 +311,12 @@ class ModulePrinter(ABC):
             stores += [f"if {t} == 0:", f"    {out} = {self.empty(rows, step.dtype)}"]
             stores += self.row_check(out, row, step, what, where)
             stores.append(self.store_row(out, backwards if back else t, row, step.ndim))
+            trimmed.append((out, taken))
+        if core.until is not None:  # stop after the first step whose condition holds; keep the rows made
+            test, note = self.condition(loop.body.outputs[core.until])
+            lines.append(f"{taken} = {steps}")
+            stores += [f"if {test}:{note}", f"    {taken} = {t} + 1", "    break"]
+            after += [f"{rows} = {self.rows_of(rows, '0', stop)}" for rows, stop in trimmed]
         for node in loop.nodes:  # the same result asked for by a node of the loop with residuals added
             if node.output is not made[node.op.which]:
                 names.alias(node.output, made[node.op.which])

@@ -6,13 +6,15 @@ become windows of as many rows as their largest lag, and shared variables that t
 become states of their own whose last value is the update returned to ``theano.function``. The
 loop itself is compiled: the back end prints one ``for`` loop whose body is the step's fused
 kernels, with the step's loop-invariant work computed once before it. Random streams the step
-draws from advance every step: their states are carried like the step's updates.
+draws from advance every step: their states are carried like the step's updates. A step's
+``until(condition)`` becomes the loop's last output, the condition the loop stops on.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from numbers import Integral
 from typing import Any
 
 from .graph import Constant, Variable, graph_inputs, toposort
@@ -42,7 +44,12 @@ def scan(
     ``fn`` receives, in order, the row of each sequence (one argument per tap, for sequences given
     as ``dict(input=x, taps=[...])``), the previous values of each output that is fed back (one per
     tap; ``outputs_info`` entries of ``None`` are not fed back), then the ``non_sequences``. It
-    returns the outputs of the step, optionally with a dict of shared-variable updates.
+    returns the outputs of the step, optionally with a dict of shared-variable updates, and
+    optionally ``until(condition)``: the loop then stops after the first step where it holds.
+
+    ``truncate_gradient=k`` (k >= 0) is Theano's truncated backpropagation through time: the
+    gradient goes back through the last ``k`` steps only (the sequences' rows before them get zero
+    gradients, the initial states only what those steps read of them); -1, the full gradient.
 
     Returns ``(outputs, updates)``: each output stacked over the steps (a list when there are
     several, or when ``return_list``), and the updates to pass to ``theano.function``.
@@ -52,10 +59,10 @@ def scan(
     from . import tensor as T
 
     where = f"scan{f' {name!r}' if name else ''}"
-    if truncate_gradient != -1:
-        raise NotImplementedError(
-            f"{where}: truncate_gradient={truncate_gradient} is not supported; the gradient goes "
-            "back through every step (leave truncate_gradient=-1)"
+    if not isinstance(truncate_gradient, Integral) or truncate_gradient < -1:
+        raise ValueError(
+            f"{where}: truncate_gradient must be -1 (the gradient goes back through every step) or the "
+            f"number of last steps it goes back through, got {truncate_gradient!r}"
         )
     seq_specs = [_sequence_spec(s, where) for s in _as_list(sequences)]
     out_specs = [_output_spec(o, where) for o in _as_list(outputs_info)]
@@ -85,7 +92,7 @@ def scan(
         args.extend(by_tap[t] for t in wanted)  # in the order the user gave the taps
     for arg, parameter in zip(args, _parameter_names(fn)):
         arg.name = parameter  # the generated code reads as the step function was written
-    outputs, updates_given = _step_results(fn(*args, *non_seqs), where)
+    outputs, updates_given, condition = _step_results(fn(*args, *non_seqs), where)
     if not out_specs:
         out_specs = [None] * len(outputs)
     if len(outputs) != len(out_specs):
@@ -107,8 +114,9 @@ def scan(
         updated += drawn
         new_values += [v.default_update for v in drawn]
         pending = [v.default_update for v in drawn]
+    stops = [] if condition is None else [condition]
     if strict:
-        _check_strict(outputs + new_values, rows, taps_in_order, non_seqs, where)
+        _check_strict(outputs + new_values + stops, rows, taps_in_order, non_seqs, where)
     fed_back = [k for k, _ in states]
     not_fed_back = [k for k, spec in enumerate(out_specs) if spec is None]
 
@@ -119,7 +127,7 @@ def scan(
         for stand_ins, real in zip(taps_in_order, taps):
             replace.update(zip(stand_ins, real))
         replace.update((s, t[0]) for s, t in zip(updated, taps[len(states) :]))
-        ordered = [outputs[k] for k in fed_back] + new_values + [outputs[k] for k in not_fed_back]
+        ordered = [outputs[k] for k in fed_back] + new_values + [outputs[k] for k in not_fed_back] + stops
         return rebuild(ordered, replace)
 
     windows = initial + [as_row(s) for s in updated]
@@ -127,10 +135,11 @@ def scan(
     # numbers again from them, rather than running the loop again to find them.
     infos = infos + [StateInfo((-1,), keep_all=s.default_update is not None) for s in updated]
     slot_names = [v.name for v in rows] + [v.name for taps in taps_in_order for v in taps]
-    results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names)
+    results = build_scan(n, sliced, windows, infos, body, name=name, slot_names=slot_names,
+                         truncate_gradient=int(truncate_gradient), until=bool(stops))  # fmt: skip
     n_states = len(states)
     by_position = {k: buffer[info.lag :] for k, info, buffer in zip(fed_back, infos, results)}
-    by_position.update(zip(not_fed_back, results[n_states + len(updated) :]))
+    by_position.update(zip(not_fed_back, results[n_states + len(updated) : len(results) - len(stops)]))
     hidden_results = results[n_states : n_states + len(updated)]
     outputs = [_named(by_position[k], name) for k in range(len(out_specs))]
     updates = OrderedDict((s, states[-1]) for s, states in zip(updated, hidden_results))
@@ -229,12 +238,19 @@ def foldr(fn: Callable[..., Any], sequences: Any, outputs_info: Any, non_sequenc
     return reduce(fn, sequences, outputs_info, non_sequences, go_backwards=True, mode=mode, name=name)
 
 
-def until(condition: Any) -> None:
-    """Theano's ``scan_module.until``, a loop that stops on a condition: not supported."""
-    raise NotImplementedError(
-        "scan_module.until (a loop that stops on a condition) is not supported; run a fixed n_steps "
-        "and mask the steps after the condition holds (T.switch on a fed-back flag)"
-    )
+class until:  # noqa: N801 - Theano's name
+    """Theano's ``scan_module.until``: a step that returns ``outputs, until(condition)`` (or
+    ``outputs, updates, until(condition)``) stops the loop after the first step where the scalar
+    ``condition`` holds. The outputs have the rows of the steps run; ``n_steps`` (or the
+    sequences' length) is the most steps the loop runs."""
+
+    def __init__(self, condition: Any) -> None:
+        from . import tensor as T
+
+        condition = T.as_tensor_variable(condition)
+        if condition.ndim != 0:
+            raise TypeError(f"until: the condition must be a scalar, got {condition!r} ({condition.type})")
+        self.condition = condition if condition.dtype == "bool" else T.neq(condition, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,21 +349,30 @@ def _slot_like(x: Variable) -> Variable:
     return make_variable(TensorType(x.dtype, x.type.shape[1:]), name=x.name)
 
 
-def _step_results(result: Any, where: str) -> tuple[list[Any], dict]:
-    """What a step returned, as (outputs, updates)."""
+def _step_results(result: Any, where: str) -> tuple[list[Any], dict, Variable | None]:
+    """What a step returned, as (outputs, updates, the condition of its ``until`` or None)."""
+    condition = None
+    if isinstance(result, until):
+        return [], {}, result.condition
+    if isinstance(result, (tuple, list)) and any(isinstance(r, until) for r in result):
+        stops = [r for r in result if isinstance(r, until)]
+        if len(stops) > 1:
+            raise TypeError(f"{where}: the step returns {len(stops)} until(...) conditions; return one")
+        condition, result = stops[0].condition, tuple(r for r in result if not isinstance(r, until))
+        result = result[0] if len(result) == 1 else result
     if isinstance(result, Mapping):
-        return [], dict(result)
+        return [], dict(result), condition
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
         outputs, updates = result
-        return _as_list(outputs), dict(updates)
+        return _as_list(outputs), dict(updates), condition
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Mapping):
         updates, outputs = result
-        return _as_list(outputs), dict(updates)
+        return _as_list(outputs), dict(updates), condition
     outputs = _as_list(result)
     for o in outputs:
         if isinstance(o, Mapping):
             raise TypeError(f"{where}: the step returns a dict among its outputs; return (outputs, updates)")
-    return outputs, {}
+    return outputs, {}, condition
 
 
 def _check_strict(outputs: list[Variable], rows: list[Variable], taps: list[list[Variable]],

@@ -129,18 +129,101 @@ def test_taps_several_outputs_and_their_gradients():
     assert_gradients(lambda *v: f(*v)[:4], values, range(3))
 
 
-def test_go_backwards_and_its_gradient():
-    x, h0 = T.dvector("x"), T.dscalar("h0")
-    hs, _ = theano.scan(lambda x, h: h * T.cos(x) + x, sequences=x, outputs_info=h0, go_backwards=True)
-    cost = (hs**2).sum()
-    f = theano.function([x, h0], [cost, *T.grad(cost, [x, h0]), hs])
-    xv = rand(6, seed=7)
-    h, expected = 0.3, []
-    for v in xv[::-1]:
-        h = h * np.cos(v) + v
-        expected.append(h)
-    np.testing.assert_allclose(f(xv, 0.3)[3], expected)
-    assert_gradients(lambda *v: f(*v)[:3], [xv, np.float64(0.3)], range(2))
+def _truncated_gradients(xv, s0v, av, k):
+    """``sum(s)``, ``s_t = a s_{t-1} + sin(s_{t-2}) x_t``, and its gradients wrt ``x``, ``s0`` and
+    ``a`` with Theano's ``truncate_gradient=k``, by a NumPy loop: back from the last step through
+    the last ``k`` steps only. The rows of ``x`` before them get no gradient, and each initial row
+    only what those steps read of it."""
+    rows, n = list(s0v), len(xv)
+    for t in range(n):
+        rows.append(av * rows[-1] + np.sin(rows[-2]) * xv[t])
+    owed, gx, ga = np.zeros(n + 2), np.zeros(n), 0.0
+    owed[2:] = 1.0  # d sum(s) / d s_t, before what the later steps send back
+    for t in range(n - 1, max(n - k, 0) - 1, -1):  # step t reads rows t + 1 and t, writes row t + 2
+        d = owed[t + 2]
+        gx[t], ga = d * np.sin(rows[t]), ga + d * rows[t + 1]
+        owed[t + 1] += d * av
+        owed[t] += d * np.cos(rows[t]) * xv[t]
+    return [sum(rows[2:]), gx, owed[:2], ga]
+
+
+def _until_loop():
+    """A loop that stops on a condition (its sequence bounds it too), with an output not fed back
+    and a counter the step updates (a state kept as its last value only), and a cost of both
+    outputs."""
+    x, a, h0 = T.dvector("x"), T.dscalar("a"), T.dscalar("h0")
+    counter = theano.shared(0, name="counter")
+
+    def step(x, h, a):
+        new = a * h + T.sin(x)
+        return [new, x * h], {counter: counter + 1}, theano.scan_module.until(new > 2)
+
+    (hs, ys), updates = theano.scan(step, sequences=x, outputs_info=[h0, None], non_sequences=a)
+    return [x, a, h0], [(hs**2).sum() + ys.sum() + hs[-1], hs, ys], updates, counter
+
+
+def _until_reference(x, a, h0):
+    """``_until_loop``'s cost, outputs and number of steps, by a NumPy loop."""
+    hs, ys, h = [], [], h0
+    for v in x:
+        ys.append(v * h)
+        h = a * h + np.sin(v)
+        hs.append(h)
+        if h > 2:
+            break
+    hs = np.array(hs)
+    return [(hs**2).sum() + sum(ys) + hs[-1], hs, ys], len(hs)
+
+
+@pytest.fixture(scope="module")
+def truncated_and_stopped():
+    """The loops of the truncate_gradient and until tests, compiled as one function (compiling
+    costs more than both tests' checks), and each test's function of its own inputs: the cost and
+    gradients of ``s_t = a s_{t-1} + sin(s_{t-2}) x_t`` over ``x`` backwards, with
+    ``truncate_gradient=4``; the results
+    and gradients of ``_until_loop``, and its counter."""
+    x, s0, a = T.dvector("x"), T.dvector("s0"), T.dscalar("a")
+    s, _ = theano.scan(lambda x, s2, s1, a: a * s1 + T.sin(s2) * x, sequences=x,
+                       outputs_info=dict(initial=s0, taps=[-2, -1]), non_sequences=a, truncate_gradient=4,
+                       go_backwards=True)  # fmt: skip
+    truncated = [s.sum(), *T.grad(s.sum(), [x, s0, a])]
+    inputs, outputs, updates, counter = _until_loop()
+    f = theano.function([x, s0, a, *inputs], truncated + outputs + T.grad(outputs[0], inputs), updates=updates)
+    return (lambda *v: f(*v, np.zeros(1), 0.0, 0.0)[:4], lambda *v: f(np.zeros(1), np.zeros(2), 0.0, *v)[4:], counter)
+
+
+def test_truncated_gradients_go_back_the_last_k_steps_only(truncated_and_stopped):
+    # truncate_gradient=4 on a state read 1 and 2 steps back: over 6 steps the initial rows get
+    # nothing, over 5 the second one gets what step 1 read of it, over 4 or fewer the gradient is
+    # the full one (against central differences too). The loop goes backwards: the last steps
+    # read the first rows of x.
+    f, _, _ = truncated_and_stopped
+    for n in (6, 5, 3):
+        values = [rand(n, seed=n), rand(2, seed=12), np.float64(0.8)]
+        results = f(*values)
+        cost, gx, *expected = _truncated_gradients(values[0][::-1], *values[1:], k=4)
+        for got, want in zip(results, [cost, gx[::-1], *expected]):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        if n > 4:  # truncated: none of the last 4 steps reads the first initial row
+            assert results[2][0] == 0 and (results[2][1] != 0) == (n == 5)
+    assert_gradients(f, values, range(3))
+
+
+def test_until_stops_the_loop_after_the_first_step_whose_condition_holds(truncated_and_stopped):
+    _, f, counter = truncated_and_stopped
+    # Stopped by the condition after 4 of 8 steps; then never stopped (all 8 steps).
+    for values, steps in (([np.linspace(0.2, 1.5, 8), 1.1, 0.3], 4), ([np.full(8, 0.1), 0.5, 0.1], 8)):
+        values = [np.asarray(v, dtype="float64") for v in values]
+        before = counter.get_value()
+        results = f(*values)
+        expected, taken = _until_reference(*values)
+        assert taken == steps and len(results[1]) == steps and counter.get_value() == before + steps
+        for got, want in zip(results, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        # The gradient goes back through the steps run; the sequence's later rows get none.
+        for k, symbolic in enumerate(results[len(expected) :]):
+            np.testing.assert_allclose(symbolic, numeric_grad(lambda *v: f(*v)[0], values, k), rtol=1e-6, atol=1e-8)
+        assert not results[len(expected)][steps:].any()
 
 
 def test_jacobian_and_hessian_written_with_scan_equal_the_builtins():
@@ -215,10 +298,10 @@ def test_errors_name_what_is_wrong():
     W = T.dmatrix("W")
     with pytest.raises(ValueError, match=r"strict=True .* reads W"):
         theano.scan(lambda x: T.dot(W, x), sequences=T.dmatrix("X"), strict=True)
-    with pytest.raises(NotImplementedError, match="stops on a condition"):
-        theano.scan(lambda x: (2 * x, theano.scan_module.until(x > 1)), sequences=x)
-    with pytest.raises(NotImplementedError, match="truncate_gradient"):
-        theano.scan(lambda x: x, sequences=x, truncate_gradient=3)
+    with pytest.raises(TypeError, match="until: the condition must be a scalar"):
+        theano.scan(lambda x: (2 * x, theano.scan_module.until(T.dvector() > 1)), sequences=x)
+    with pytest.raises(ValueError, match="truncate_gradient must be -1 .* got -2"):
+        theano.scan(lambda x: x, sequences=x, truncate_gradient=-2)
     n = T.iscalar("n")
     ys, _ = theano.scan(lambda x: 2 * x, sequences=x, n_steps=n)
     f = theano.function([x, n], ys)

@@ -64,6 +64,8 @@ class ScanCore:
         steps: tuple[Variable, ...],
         name: str | None,
         backwards: tuple[bool, ...] = (),
+        truncate_gradient: int = -1,
+        until: int | None = None,
     ) -> None:
         self.sequence_slots = sequence_slots
         self.states = states
@@ -73,6 +75,13 @@ class ScanCore:
         self.name = name
         # Per sequence, then per output: read (stored) at row n - 1 - t rather than t.
         self.backwards = backwards or (False,) * (len(sequence_slots) + len(steps) - len(states))
+        #: How many of the last steps the gradient goes back through (-1: all), as Theano's
+        #: ``truncate_gradient``.
+        self.truncate_gradient = truncate_gradient
+        #: Which of ``steps`` is the loop's condition (a boolean output, Theano's ``until``): the
+        #: loop stops after the first step where it holds, and its results have the rows of the
+        #: steps run. None: it runs every step.
+        self.until = until
         #: The loop this one computes more results of (its residuals: see ``with_residuals``), or None.
         self.extends: ScanCore | None = None
         self._with_residuals: dict[tuple[int, ...], ScanCore] = {}
@@ -96,7 +105,8 @@ class ScanCore:
     def signature(self) -> str:
         if self._signature is None:  # the body never changes: describe it once
             layout = (f"states={[(s.taps, s.keep_all) for s in self.states]} sequences={len(self.sequence_slots)} "
-                      f"backwards={self.backwards}")  # fmt: skip
+                      f"backwards={self.backwards} truncate_gradient={self.truncate_gradient} "
+                      f"until={self.until}")  # fmt: skip
             self._signature = f"Scan({layout}\n{describe_graph(self.slots, self.steps)})"
         return self._signature
 
@@ -111,9 +121,8 @@ class ScanCore:
         key = tuple(id(r) for r in residuals)
         if key not in self._with_residuals:
             steps, backwards = (*self.steps, *residuals), (*self.backwards, *(False,) * len(residuals))
-            core = ScanCore(
-                self.sequence_slots, self.states, self.state_slots, self.bound_slots, steps, self.name, backwards
-            )
+            core = ScanCore(self.sequence_slots, self.states, self.state_slots, self.bound_slots, steps, self.name,
+                            backwards, self.truncate_gradient, self.until)  # fmt: skip
             core.extends = self
             self._with_residuals[key] = core
         return self._with_residuals[key]
@@ -144,6 +153,8 @@ class ScanCore:
                 buffer.append(np.broadcast_to(value, np.shape(window)[1:]).astype(np.asarray(window).dtype))
             for out, value in zip(rows, values[self.n_states :]):
                 out.append(value)
+            if self.until is not None and values[self.until]:
+                break
         results = []
         for info, buffer, window in zip(self.states, buffers, initial):
             kept = buffer if info.keep_all else buffer[-info.lag :]
@@ -182,7 +193,7 @@ class Scan(Op):
         for slot, value, drop in zip(slots, values, [1] * (len(sequences) + len(initial)) + [0] * len(bound)):
             if value.dtype != slot.dtype or value.ndim != slot.ndim + drop:
                 raise TypeError(f"scan: {value!r} ({value.type}) does not fit the loop's slot {slot!r} ({slot.type})")
-        steps = int(n.data) if isinstance(n, Constant) else None
+        steps = int(n.data) if isinstance(n, Constant) and core.until is None else None
         if self.which < core.n_states:
             info, window = core.states[self.which], initial[self.which]
             rows = window.type.shape[0]
@@ -226,6 +237,8 @@ def build_scan(
     name: str | None = None,
     backwards: Sequence[bool] = (),
     slot_names: Sequence[str | None] = (),
+    truncate_gradient: int = -1,
+    until: bool = False,
 ) -> list[Variable]:
     """The results of a loop of ``n`` steps (one per state, then one per output).
 
@@ -235,6 +248,9 @@ def build_scan(
     body reads from outside is bound to the loop as an input, computed once. ``backwards`` flags,
     per sequence then per output, those read (stored) at row ``n - 1 - t`` at step ``t``.
     ``slot_names`` names the slots (the sequences' rows, then each state's taps), for printing.
+    ``truncate_gradient``: the gradient goes back through the last that many steps only (-1: all).
+    ``until``: the last output is a condition, and the loop stops after the first step where it
+    holds (``n`` is then the most steps it runs).
     """
     names = iter(slot_names)
     sequence_slots = [make_variable(TensorType(s.dtype, s.type.shape[1:]), name=next(names, None)) for s in sequences]
@@ -248,7 +264,8 @@ def build_scan(
     roots = [*sequence_slots, *(s for taps in state_slots for s in taps)]
     body, bound_slots, bound = hoist_invariants(results, roots)
     slots = tuple(map(tuple, state_slots))
-    core = ScanCore(tuple(sequence_slots), tuple(states), slots, bound_slots, tuple(body), name, tuple(backwards))
+    core = ScanCore(tuple(sequence_slots), tuple(states), slots, bound_slots, tuple(body), name, tuple(backwards),
+                    truncate_gradient, len(body) - 1 if until else None)  # fmt: skip
     inputs = (n, *sequences, *initial, *bound)
     return [apply(Scan(core, which), *inputs) for which in range(len(body))]
 
@@ -295,11 +312,13 @@ def _backward(
     ``l`` steps back (carried in a window of ``L`` pending adjoints per state), its sequences'
     rows (stacked, one per step) and the bound values (summed over the steps). The forward rows
     the body needs are read from the states' buffers: a state kept only as its last window is
-    recomputed with every row kept.
+    recomputed with every row kept. A truncated gradient (Theano's ``truncate_gradient=k``) stops
+    after going back through ``k`` steps: the earlier rows of the sequences get none, and the
+    initial rows only what those ``k`` steps read of them.
     """
     from ..grad import backprop
     from ..rewrite import rebuild
-    from ..tensor.basic import as_tensor_variable, concatenate, zeros_like
+    from ..tensor.basic import as_tensor_variable, concatenate, minimum, zeros_like
 
     n, sequences, initial, bound = core.split_inputs(inputs)
     grads = {w: g for w, g in grads.items() if g is not None}
@@ -324,15 +343,20 @@ def _backward(
     sweep = backprop([core.steps[w] for w in seeded], list(seeds.values()), float_slots)
     stored = _stored_residuals(core, inputs, [sweep[id(s)] for s in float_slots if id(s) in sweep])
 
-    # Backward step tau undoes forward step t = n - 1 - tau: it reads the rows that step read or
-    # stored (so in the other direction), and stores its sequences' gradients where they were read.
-    # Its first rows are those of the forward slots, in the order of ``core.varying_slots``.
+    # Backward step tau undoes forward step t = taken - 1 - tau (``taken``: the steps run, all ``n``
+    # unless an ``until`` stopped the loop): it reads the rows that step read or stored (so in the
+    # other direction), and stores its sequences' gradients where they were read. Its first rows
+    # are those of the forward slots, in the order of ``core.varying_slots``.
+    taken = n if core.until is None else apply(Scan(core, core.until), *inputs).shape[0]
+    first_read = n - taken  # a sequence read backwards: the steps run read its rows n - 1 down to this one
     back_sequences: list[Variable] = list(sequences)
+    if core.until is not None:
+        back_sequences = [x[first_read:] if back else x[:taken] for x, back in zip(sequences, core.backwards)]
     back_directions: list[bool] = [not back for back in core.backwards[:n_seq]]
     for info, buffer in zip(core.states, buffers):
         for tap in info.taps:
             start = info.lag + tap
-            back_sequences.append(buffer[start : start + n])
+            back_sequences.append(buffer[start : start + taken])
             back_directions.append(True)
     for _, rows in stored:
         back_sequences.append(rows)
@@ -348,6 +372,13 @@ def _backward(
         else:
             continue  # a last window's adjoint starts the pending window instead
         seed_rows[which] = len(back_sequences) - 1
+
+    # A truncated gradient goes back through the last steps only: the backward loop reads those
+    # steps' rows (the last rows of what it reads backwards, the first of what it reads forwards).
+    steps_back = taken if core.truncate_gradient < 0 else minimum(taken, core.truncate_gradient)
+    skipped = taken - steps_back
+    if core.truncate_gradient >= 0:
+        back_sequences = [x[skipped:] if back else x[:steps_back] for x, back in zip(back_sequences, back_directions)]
 
     pending_initial = []
     for k, (info, window) in enumerate(zip(core.states, initial)):
@@ -390,8 +421,8 @@ def _backward(
     windows = [*pending_initial, *sums_initial]
     infos = [StateInfo((-1,), keep_all=False)] * len(windows)
     back_directions += [not back for j, back in enumerate(core.backwards[:n_seq]) if j in float_sequences]
-    results = build_scan(n, back_sequences, [as_row(w) for w in windows], infos, back_step, name=_back_name(core),
-                         backwards=back_directions)  # fmt: skip
+    results = build_scan(steps_back, back_sequences, [as_row(w) for w in windows], infos, back_step,
+                         name=_back_name(core), backwards=back_directions)  # fmt: skip
     pending_final = [r[0] for r in results[:n_states]]
     sums_final = [r[0] for r in results[n_states : n_states + len(bound_float)]]
     sequence_grads = results[n_states + len(bound_float) :]
@@ -399,11 +430,16 @@ def _backward(
     input_grads: list[Variable | None] = [None] * len(inputs)
     first_sequence, first_state, first_bound = 1, 1 + len(sequences), 1 + len(sequences) + n_states
     for j, g in zip(float_sequences, sequence_grads):
+        if core.truncate_gradient >= 0 or core.until is not None:  # rows of steps not gone back through get none
+            rows = slice(skipped, taken) if not core.backwards[j] else slice(first_read, n - skipped)
+            g = _written_at(sequences[j], rows, g)
         input_grads[first_sequence + j] = g
     for k, (info, window) in enumerate(zip(core.states, initial)):
         if not window.type.is_float:
             continue
         owed = _reversed_rows(pending_final[k])
+        if core.truncate_gradient >= 0:
+            owed = _owed_to_initial_rows(owed, skipped, info.lag)
         g = grads.get(k)
         input_grads[first_state + k] = owed + _first_rows(g, info.lag) if g is not None and info.keep_all else owed
     for k, total in zip(bound_float, sums_final):
@@ -448,6 +484,28 @@ def _stored_residuals(
     return stored
 
 
+def _written_at(x: Variable, rows: slice, g: Variable) -> Variable:
+    """Zeros like ``x`` with ``g`` written at ``x[rows]`` (the gradient of ``x[rows]``)."""
+    from .shape import Subtensor, SubtensorGrad, subtensor
+
+    part = subtensor(x, (rows,))
+    if part.owner is None or not isinstance(part.owner.op, Subtensor):
+        return g  # rows are all of x's
+    return apply(SubtensorGrad(part.owner.op.index), x, g, *part.owner.inputs[1:])
+
+
+def _owed_to_initial_rows(owed: Variable, skipped: Variable, lag: int) -> Variable:
+    """What a backward loop that stopped ``skipped`` steps short of the first owes to the initial
+    window (``lag`` rows): ``owed`` (oldest first) is owed to the states from the one the first step
+    gone back through read (buffer row ``skipped``), so its row ``i`` goes to initial row
+    ``skipped + i``, where that is one."""
+    from ..tensor.basic import concatenate, minimum, zeros_like
+
+    padded = concatenate([zeros_like(owed), owed])  # row lag + i is owed[i]
+    first = lag - minimum(skipped, lag)
+    return _first_rows(padded[first:], lag)
+
+
 def _reversed_rows(x: Variable) -> Variable:
     """A window's rows in the other order (oldest first, or newest first)."""
     return x if x.type.shape[0] == 1 else x[::-1]
@@ -482,5 +540,7 @@ def _full_buffers(core: ScanCore, inputs: list[Variable]) -> list[Variable]:
         tuple(steps),
         core.name,
         core.backwards,
+        core.truncate_gradient,
+        core.until,
     )
     return [apply(Scan(full, k), *inputs) for k in range(core.n_states)]

@@ -12,6 +12,8 @@ from tests.helpers import rand
 from tests.test_scan import (  # noqa: F401 - pytest collects the imported tests
     _rnn,
     _rnn_values,
+    _until_loop,
+    _until_reference,
     test_errors_name_what_is_wrong,
     test_the_tutorials_loops,
     test_zero_steps_give_empty_results,
@@ -39,4 +41,15 @@ def test_taps_backwards_and_an_output_not_fed_back_equal_the_reference():
     values = [rand(6, seed=3), rand(2, seed=4)]
     got = theano.function([x, s0], wanted)(*values)
     for g, e in zip(got, evaluate(wanted, dict(zip([x, s0], values)))):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
+
+
+def test_until_stops_the_loop_and_the_gradient_goes_back_through_the_steps_run():
+    inputs, outputs, updates, counter = _until_loop()
+    wanted = outputs + T.grad(outputs[0], inputs)
+    values = [rand(8, low=0.2, high=1.5, seed=5), np.float64(1.1), np.float64(0.3)]
+    got = theano.function(inputs, wanted, updates=updates)(*values)
+    _, steps = _until_reference(*values)
+    assert 0 < steps < 8 and len(got[1]) == steps and counter.get_value() == steps
+    for g, e in zip(got, evaluate(wanted, {**dict(zip(inputs, values)), counter: np.int64(0)})):
         np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
