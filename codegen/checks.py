@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from symgrad.graph import Apply, Constant, Variable
-from symgrad.ops.indexing import result_dims
+from symgrad.ops.indexing import IncSubtensor, result_dims
 from symgrad.ops.shape import SYMBOLIC, SubtensorGrad
 
 from .kernel_body import describe
@@ -28,7 +28,7 @@ def scalar_index_checks(p: ModulePrinter, node: Apply) -> list[str]:
     of range names the indexed variable and the line that built the node."""
     names = p.names
     x = names[node.inputs[0]]
-    scalars = iter(node.inputs[2 if isinstance(node.op, SubtensorGrad) else 1 :])
+    scalars = iter(node.inputs[2 if isinstance(node.op, (SubtensorGrad, IncSubtensor)) else 1 :])
     lines = []
     for dim, item in enumerate(node.op.index):
         if isinstance(item, tuple):  # slice bounds clip, as in NumPy: only consume their scalars

@@ -301,16 +301,16 @@ def _advanced_subtensor(p: CpuModulePrinter, step: Apply, out: str) -> list[str]
 
 @CPU_RULES.register(IncSubtensor)
 def _inc_subtensor(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    names, (x, y) = p.names, step.inputs
-    where = index_text(step.op.index)
-    offset = x.ndim - sum(isinstance(i, int) for i in step.op.index) - y.ndim  # y is right-aligned
+    names, (x, y, *scalars) = p.names, step.inputs
+    where = index_text(step.op.index, [names[s] for s in scalars])
+    offset = x.ndim - sum(not isinstance(i, tuple) for i in step.op.index) - y.ndim  # y is right-aligned
     conditions = [
         f"np.shape({names[y]})[{q}] != {names[x]}{where}.shape[{offset + q}]"
         for q, n in enumerate(y.type.shape)
         if n != 1
     ]
-    checks = mismatch(p, conditions, str(step.op), step, [x, y])
-    return checks + _region_loop(p, step, out, x, y, [], adding=step.op.mode == "inc")
+    checks = scalar_index_checks(p, step) + mismatch(p, conditions, str(step.op), step, [x, y])
+    return checks + _region_loop(p, step, out, x, y, scalars, adding=step.op.mode == "inc")
 
 
 @CPU_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)

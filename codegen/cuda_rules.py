@@ -198,10 +198,13 @@ def _argmax(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
 
 @CUDA_RULES.register(IncSubtensor)
 def _inc_subtensor(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
-    x, y = step.inputs
-    region = f"rt.subtensor({out}, {_index(p, step.op.index, ())})"
+    x, y, *scalars = step.inputs
+    region = f"rt.subtensor({out}, {_index(p, step.op.index, scalars)})"
     add = step.op.mode == "inc"
-    return [f"{out} = rt.contiguous({p.names[x]})", f"rt.assign({region}, {p.names[y]}, add={add})"]
+    return scalar_index_checks(p, step) + [
+        f"{out} = rt.contiguous({p.names[x]})",
+        f"rt.assign({region}, {p.names[y]}, add={add})",
+    ]
 
 
 CUDA_RULES.unsupported(

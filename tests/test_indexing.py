@@ -173,6 +173,32 @@ def test_inc_and_set_subtensor_gradients():
     check_grad(lambda a, b: T.inc_subtensor(a[1:, i[:2] - 1], b) ** 2, [m, w.T[:, :2]])
 
 
+def test_inc_and_set_subtensor_at_symbolic_bounds_and_their_gradients():
+    """Slices with symbolic bounds and symbolic integer entries (``x[s:]``, ``m[i, 1:]``) are
+    written where the bounds say, on every call, and differentiate through."""
+    z, g, m = T.dvector("z"), T.dvector("g"), T.dmatrix("m")
+    s, i = T.lscalar("s"), T.lscalar("i")
+    outputs = [T.set_subtensor(z[s:], g), T.inc_subtensor(z[1:s], 2.0), T.set_subtensor(m[i, s:], g[0])]
+    cost = T.sum(T.set_subtensor(z[s:], g * g) ** 2) + T.sum(T.inc_subtensor(m[i, :s], z[:s]) ** 2)
+    f = theano.function([z, g, m, s, i], outputs + T.grad(cost, [z, g, m]))
+    zv, gv, mv = rand(5, seed=1), rand(3, seed=2), rand((3, 5), seed=3)
+    for sv, iv in [(2, 0), (-3, -1)]:
+        got = f(zv, gv, mv, sv, iv)
+        want = [zv.copy(), zv.copy(), mv.copy()]
+        want[0][sv:] = gv
+        want[1][1:sv] += 2.0
+        want[2][iv, sv:] = gv[0]
+        for k in range(3):
+            np.testing.assert_array_equal(got[k], want[k])
+        dz, dg, dm = np.zeros(5), 4 * gv**3, 2 * mv
+        dm[iv, :sv] += 2 * zv[:sv]
+        dz[:sv] = 2 * zv[:sv] + dm[iv, :sv]
+        for got_grad, want_grad in zip(got[3:], [dz, dg, dm]):
+            np.testing.assert_allclose(got_grad, want_grad, rtol=1e-12)
+    with pytest.raises(IndexError, match="out of bounds for dimension 0"):
+        f(zv, gv, mv, 2, 3)
+
+
 def test_inc_subtensor_errors():
     m = T.dmatrix("m")
     with pytest.raises(TypeError, match="must be an indexed tensor"):

@@ -23,7 +23,7 @@ import numpy as np
 from ..graph import Constant, Op, Variable, apply, constant
 from ..types import INT_DTYPES, TensorType, broadcast_static, describe_shape
 from .elemwise import cast
-from .shape import Subtensor, _as_numpy_index, index_text, subtensor
+from .shape import Subtensor, _as_numpy_index, _fill, check_index, index_text, subtensor
 
 
 def result_dims(pattern: tuple[bool, ...], nb: int) -> list[tuple[str, int]]:
@@ -154,8 +154,9 @@ class AdvancedIncSubtensor(Op):
 
 
 class IncSubtensor(Op):
-    """A copy of ``x`` with ``y`` added at or written to ``x[index]`` for basic indexing (constant
-    ints and slices, as :class:`~symgrad.ops.shape.Subtensor`)."""
+    """A copy of ``x`` with ``y`` added at or written to ``x[index]`` for basic indexing (ints, slices
+    and integer scalars, as :class:`~symgrad.ops.shape.Subtensor`: SYMBOLIC entries of ``index``
+    come from the inputs after ``y``, in order)."""
 
     props = ("mode", "index")
 
@@ -166,23 +167,25 @@ class IncSubtensor(Op):
     def __str__(self) -> str:
         return f"{self.mode}_subtensor" + index_text(self.index)
 
-    def make_type(self, x: Variable, y: Variable) -> TensorType:
-        _check_broadcasts(y, Subtensor(self.index).make_type(x), f"{self.mode}_subtensor")
+    def make_type(self, x: Variable, y: Variable, *scalars: Variable) -> TensorType:
+        _check_broadcasts(y, Subtensor(self.index).make_type(x, *scalars), f"{self.mode}_subtensor")
         return x.type
 
-    def perform(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def perform(self, x: np.ndarray, y: np.ndarray, *scalars: np.ndarray) -> np.ndarray:
+        index = _fill(self.index, scalars)
+        check_index(index, x.shape)
         out = x.copy()
-        index = _as_numpy_index(self.index)
         if self.mode == "inc":
-            out[index] += y
+            out[_as_numpy_index(index)] += y
         else:
-            out[index] = y
+            out[_as_numpy_index(index)] = y
         return out
 
     def vjp(self, inputs, output, gg):
-        x, y = inputs
-        gx = gg if self.mode == "inc" else apply(IncSubtensor("set", self.index), gg, _zeros_of_rank(y))
-        return [gx, _reduce_to(apply(Subtensor(self.index), gg), y)]
+        x, y, *scalars = inputs
+        gx = gg if self.mode == "inc" else apply(IncSubtensor("set", self.index), gg, _zeros_of_rank(y), *scalars)
+        gy = _reduce_to(apply(Subtensor(self.index), gg, *scalars), y)
+        return [gx, gy] + [None] * len(scalars)
 
 
 def _zeros_of_rank(y: Variable) -> Variable:
@@ -284,11 +287,11 @@ def _inc_or_set(mode: str, target: Variable, y: object) -> Variable:
         raise ValueError(f"{mode}_subtensor: {y!r} has more dimensions than {target!r} ({y.ndim} > {target.ndim})")
     y = cast(y, x.dtype)
     if isinstance(owner.op, Subtensor):
-        return apply(IncSubtensor(mode, owner.op.index), x, y)
+        return apply(IncSubtensor(mode, owner.op.index), x, y, *owner.inputs[1:])
     inner = apply(AdvancedIncSubtensor(mode, owner.op.pattern), x, y, *owner.inputs[1:])
     if x.owner is not None and isinstance(x.owner.op, Subtensor):
         # x[1:, idx] was indexed in two steps; write the updated slab back into the whole tensor.
-        return apply(IncSubtensor("set", x.owner.op.index), x.owner.inputs[0], inner)
+        return apply(IncSubtensor("set", x.owner.op.index), x.owner.inputs[0], inner, *x.owner.inputs[1:])
     return inner
 
 

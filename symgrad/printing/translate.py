@@ -320,8 +320,9 @@ class SympyTranslator(GraphPrinter):
     def _print_AdvancedIncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr, *indices) -> sympy.Expr:
         return opaque(f"{node.op.mode}_subtensor")(_indexed(node.op.pattern, x, indices), y)
 
-    def _print_IncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr) -> sympy.Expr:
-        return opaque(f"{node.op.mode}_subtensor", postfix=index_text(node.op.index))(x, y)
+    def _print_IncSubtensor(self, node: Apply, x: sympy.Expr, y: sympy.Expr, *scalars: sympy.Expr) -> sympy.Expr:
+        postfix = index_text(node.op.index, [str(i) for i in scalars])
+        return opaque(f"{node.op.mode}_subtensor", postfix=postfix)(x, y)
 
     def _print_Join(self, node: Apply, *tensors: sympy.Expr) -> sympy.Expr:
         return opaque("concatenate", f"axis={node.op.axis}" if node.op.axis else "")(*tensors)

@@ -15,6 +15,7 @@ from tests.helpers import rand
 from tests.test_indexing import (  # noqa: F401 - pytest collects the imported tests
     test_gather_gradients_against_finite_differences,
     test_gather_matches_numpy,
+    test_inc_and_set_subtensor_at_symbolic_bounds_and_their_gradients,
     test_inc_and_set_subtensor_gradients,
     test_inc_and_set_subtensor_match_numpy,
     test_inc_subtensor_errors,
