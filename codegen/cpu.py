@@ -59,6 +59,8 @@ class CpuModulePrinter(ModulePrinter):
         self.step_names: list[str] = []
         #: The helper functions the module has (``copy_2d``, ...), each printed once.
         self.helpers: set[str] = set()
+        #: How many scan loops the lines being printed are inside (their kernels get no twin on threads).
+        self.scan_depth = 0
 
     def fail(self, error: str, *args: str, **keywords: str) -> str:
         if not self.compiled:
@@ -82,7 +84,7 @@ class CpuModulePrinter(ModulePrinter):
         out = ", ".join(names.add(r.var) for r in k.results if r.target is None)
         call = f"{f'{out} = ' if out else ''}{k.name}({', '.join(names[v] for v in k.params)})"
         self.kernels.append(emit_kernel(k, names, self.printer, parallel=False))
-        if not k.parallelizable:
+        if not k.parallelizable or self.scan_depth:
             return lines + [call]
         self.kernels.append(emit_kernel(k, names, self.printer, parallel=True))
         self.kernels.append(f"{threshold_name(k)} = max(1, PARALLEL_THRESHOLD // {k.cost})  # elements")
@@ -112,6 +114,17 @@ class CpuModulePrinter(ModulePrinter):
                 lines.append(f"{end} = perf_counter(); step_seconds[{k}] += {end} - {start}; step_calls[{k}] += 1; "
                              f"{start} = {end}")  # fmt: skip
         return lines
+
+    def scan_loop(self, loop: ScanLoop) -> list[str]:
+        """A scan's step runs its kernels on one thread: a step's arrays are a row of the loop's
+        (an RNN's are 32 x 128: far below the threshold), threads would start and stop at every
+        step, and each kernel's ``prange`` twin costs seconds of compile (a parfor), paid by every
+        program with a loop, while the step's matrix products use BLAS's threads anyway."""
+        self.scan_depth += 1
+        try:
+            return super().scan_loop(loop)
+        finally:
+            self.scan_depth -= 1
 
     def step_name(self, step: Step) -> str:
         """One line saying what ``step`` does, for a profile's table."""
