@@ -1,4 +1,4 @@
-"""Where a cold compile's time goes, phase by phase, for four functions users compile.
+"""Where a cold compile's time goes, phase by phase, for five functions users compile.
 
 Each workload runs in a fresh process with an empty cache, under ``cProfile``; the phases are the
 cumulative times of the functions that do them:
@@ -17,11 +17,13 @@ cumulative times of the functions that do them:
 
 cProfile slows the Python parts (SymPy most), so the phases are a share of the profiled total, and
 compile times measured without it (``examples/spiral.py``'s ``compile:`` line) are lower.
-Prints a Markdown table; run it from the repository root: ``python benchmarks/compile_phases.py``.
+Prints a Markdown table; run it from the repository root: ``python benchmarks/compile_phases.py``
+(``--only rnn`` for some of the workloads).
 """
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 
 from harness import load_average, markdown_table, run_fresh
@@ -65,6 +67,17 @@ def hvp():
     cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
     return [x, v], T.hessian_vector_product(cost, x, v), [np.linspace(-1, 1, 10), np.ones(10)]
 
+def rnn():
+    # benchmarks/bench_scan.py's "rnn grad compile": H = 128, batch 32, float32, two steps of data
+    W, U, b, X, h0 = T.fmatrix("W"), T.fmatrix("U"), T.fvector("b"), T.ftensor3("X"), T.fmatrix("h0")
+    hs, _ = theano.scan(lambda x, h, W, U, b: T.tanh(T.dot(h, W) + T.dot(x, U) + b),
+                        sequences=X, outputs_info=h0, non_sequences=[W, U, b])  # fmt: skip
+    loss = (hs[-1] ** 2).sum() + (hs**2).mean()
+    rng = np.random.default_rng(0)
+    shapes = [(128, 128), (64, 128), (128,), (2, 32, 64), (32, 128)]
+    args = [(rng.standard_normal(s) / 10).astype("float32") for s in shapes]
+    return [W, U, b, X, h0], [loss, *T.grad(loss, [W, U, b])], args
+
 profile = cProfile.Profile()
 profile.enable()
 begin = time.perf_counter()
@@ -100,13 +113,19 @@ WORKLOADS = {
     "w2": "W2 small: two-layer net, loss + 2 gradients",
     "rosenbrock": "W3: Rosenbrock value + gradient",
     "hvp": "Rosenbrock Hessian-vector product",
+    "rnn": "tanh RNN, loss + BPTT gradient wrt W, U, b (bench_scan.py)",
 }
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    only = parser.parse_args().only
     print(f"load average: {load_average()}")
     rows = []
     for workload, label in WORKLOADS.items():
+        if workload not in only:
+            continue
         with tempfile.TemporaryDirectory(prefix="symgrad-phases-") as cache:
             phases = run_fresh(CHILD.replace("WORKLOAD", workload), {"SYMGRAD_CACHE_DIR": cache})
         rows.append([label, *(f"{phases[p]:.2f}" for p in PHASES)])

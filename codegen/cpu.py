@@ -32,9 +32,9 @@ from .checks import kernel_checks
 from .cpu_kernels import FASTMATH, emit_kernel, threshold_name
 from .cpu_rules import CPU_RULES
 from .kernel_body import describe
-from .lower import Branch, Kernel, Loop, Program, ScanLoop, Step
+from .lower import Branch, Kernel, Loop, Program, Result, ScanLoop, Step
 from .module import ModuleOptions, ModulePrinter, Run, constant_text
-from .names import np_dtype
+from .names import np_dtype, shape_text
 from .scalar_printer import NumbaPrinter
 from .segments import Segment, split
 
@@ -59,6 +59,8 @@ class CpuModulePrinter(ModulePrinter):
         self.step_names: list[str] = []
         #: The helper functions the module has (``copy_2d``, ...), each printed once.
         self.helpers: set[str] = set()
+        #: How many scan loops the lines being printed are inside (their kernels get no twin on threads).
+        self.scan_depth = 0
 
     def fail(self, error: str, *args: str, **keywords: str) -> str:
         if not self.compiled:
@@ -79,10 +81,13 @@ class CpuModulePrinter(ModulePrinter):
             count = " * ".join(self.length(k, d) for d in k.axes)
             lines += [f"if {count} == 0:", "    " + self.fail("empty_reduction", repr(describe(k, names)),
                                                                  self.where(k.results[0].node))]  # fmt: skip
+        if _fills(k):  # zeros_like(x) (the first adjoint of a loop's state): no kernel to compile
+            shape = shape_text([self.length(k, d) for d in range(k.ndim)])
+            return lines + [_fill(names.add(r.var), shape, r) for r in k.results]
         out = ", ".join(names.add(r.var) for r in k.results if r.target is None)
         call = f"{f'{out} = ' if out else ''}{k.name}({', '.join(names[v] for v in k.params)})"
         self.kernels.append(emit_kernel(k, names, self.printer, parallel=False))
-        if not k.parallelizable:
+        if not k.parallelizable or self.scan_depth:
             return lines + [call]
         self.kernels.append(emit_kernel(k, names, self.printer, parallel=True))
         self.kernels.append(f"{threshold_name(k)} = max(1, PARALLEL_THRESHOLD // {k.cost})  # elements")
@@ -112,6 +117,17 @@ class CpuModulePrinter(ModulePrinter):
                 lines.append(f"{end} = perf_counter(); step_seconds[{k}] += {end} - {start}; step_calls[{k}] += 1; "
                              f"{start} = {end}")  # fmt: skip
         return lines
+
+    def scan_loop(self, loop: ScanLoop) -> list[str]:
+        """A scan's step runs its kernels on one thread: a step's arrays are a row of the loop's
+        (an RNN's are 32 x 128: far below the threshold), threads would start and stop at every
+        step, and each kernel's ``prange`` twin costs seconds of compile (a parfor), paid by every
+        program with a loop, while the step's matrix products use BLAS's threads anyway."""
+        self.scan_depth += 1
+        try:
+            return super().scan_loop(loop)
+        finally:
+            self.scan_depth -= 1
 
     def step_name(self, step: Step) -> str:
         """One line saying what ``step`` does, for a profile's table."""
@@ -258,6 +274,24 @@ class CpuModulePrinter(ModulePrinter):
 #: Marks a kernel call that a program's twin on threads makes to the kernel's parallel twin when
 #: the condition after it holds (see ``_threads``).
 _THREADS = "  # on threads: "
+
+
+def _fills(k: Kernel) -> bool:
+    """Whether every result of ``k`` is an array of one finite number, newly made: a fill, which
+    NumPy does without a loop of ours (each such kernel and its ``prange`` twin took 0.2 to 1 s to
+    compile, four of them in the RNN gradient's program)."""
+    return k.ndim > 0 and all(
+        r.target is None and r.reduction is None and r.expr.is_Number and r.expr.is_finite for r in k.results
+    )
+
+
+def _fill(out: str, shape: str, r: Result) -> str:
+    """The line making ``r``, an array of one number (see ``_fills``)."""
+    dtype = np_dtype(r.var.dtype)
+    if r.expr.is_zero:
+        return f"{out} = np.zeros({shape}, dtype={dtype})"
+    value = float(r.expr) if "float" in r.var.dtype else int(r.expr)
+    return f"{out} = np.full({shape}, {value!r}, dtype={dtype})"
 
 
 def _copy_function(name: str, ndim: int) -> str:

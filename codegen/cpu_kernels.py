@@ -186,7 +186,14 @@ def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str
         lines.append(f"{indent}for i{dim} in range(n{dim}):")
         indent += "    "
     lines += [indent + line for line in body]
-    lines += [f"        partial{j}[chunk] = acc{j}" for j, _ in reduced]
+    # Element by element: Numba's row assignment (``partial[chunk] = acc``) checks shapes with an
+    # error message it formats in compiled code, which took 5 s to compile in each such kernel.
+    indent = "        "
+    for d in kept:
+        lines.append(f"{indent}for i{d} in range(n{d}):")
+        indent += "    "
+    row = f"chunk, {kept_index}" if kept else "chunk"
+    lines += [f"{indent}partial{j}[{row}] = acc{j}{f'[{kept_index}]' if kept else ''}" for j, _ in reduced]
     lines += ["    " + line for line in inits]
     lines.append("    for chunk in range(chunks):  # in order")
     indent = "        "

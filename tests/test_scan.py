@@ -88,6 +88,22 @@ def test_rnn_values_and_gradients_through_time():
     expected = _rnn_reference(*values)
     assert f(*values)[0] == pytest.approx((expected**2).sum() + expected[-1].sum(), rel=1e-12)
     assert_gradients(f, values, range(5))
+    # Compile time: the steps' kernels have no twin on threads, and the first adjoints are np.zeros.
+    assert "_parallel(" not in "\n".join(_scan_loop_lines(f.source))
+    assert "= np.zeros((" in f.source
+
+
+def _scan_loop_lines(source: str) -> list[str]:
+    """The lines inside the generated module's scan loops (``for t... in range(...)``)."""
+    lines, inside = source.splitlines(), []
+    for k, line in enumerate(lines):
+        if line.lstrip().startswith("for t"):
+            indent = len(line) - len(line.lstrip())
+            for body in lines[k + 1 :]:
+                if len(body) - len(body.lstrip()) <= indent:
+                    break
+                inside.append(body)
+    return inside
 
 
 @pytest.mark.long  # two more RNN gradients to compile: ~5 s on 2 free cores
