@@ -294,7 +294,8 @@ class ModulePrinter(ABC):
                     self.store_rows(buffer, "0", "1", names[window], window.ndim),
                 ]
                 reads.append(f"{names.add(slots[0])} = {self.row_of(buffer, f'{t} % 2')}")
-                after.append(f"{result} = {self.rows_of(buffer, f'{taken} % 2', f'{taken} % 2 + 1')}")
+                if k in made:  # a state no result reads (the backward pass's pending adjoints) is dropped
+                    after.append(f"{result} = {self.rows_of(buffer, f'{taken} % 2', f'{taken} % 2 + 1')}")
             buffers.append(buffer)
         body = self.nested_steps(loop.body.steps)
         new_values = [names[v] for v in loop.body.outputs]
