@@ -13,7 +13,7 @@ import sympy
 
 from symgrad.ops.scalar import floor_div, mod
 
-from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_index
+from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_read
 from .lower import Kernel
 from .names import Names, np_dtype, shape_text
 from .scalar_printer import NumbaPrinter
@@ -69,7 +69,7 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
     exact = _exactly_compared(k) if printer.float32 else set()
     access = {}
     for leaf in k.leaves:
-        text = names[leaf.var] if leaf.var.ndim == 0 else f"{names[leaf.var]}[{leaf_index(leaf)}]"
+        text = names[leaf.var] if leaf.var.ndim == 0 else leaf_read(leaf, names[leaf.var])
         # A wider leaf is read as float32, as the graph's cast to float32 did before fusion; so is
         # every 0-d leaf: kernels return 0-d results as Python numbers, which Numba types as doubles.
         widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")
@@ -180,7 +180,10 @@ def _chunked_reduction(k: Kernel, inits: list[str], body: list[str]) -> list[str
     # Unsigned bounds: a signed index that LLVM cannot prove positive gets NumPy's wraparound test at
     # every access, which stopped the loop vectorizing (W3's gradient at n = 1e6: 2.93 ms on one
     # thread, against 0.47 ms for the serial loop and for this one).
-    lines.append("        for i0 in range(np.uint64(chunk * n0 // chunks), np.uint64((chunk + 1) * n0 // chunks)):")
+    bounds = "chunk * n0 // chunks, (chunk + 1) * n0 // chunks"
+    if not k.guarded:  # a guarded leaf's index (i0 - 1) must stay signed: uint64 - int64 is a double in Numba
+        bounds = ", ".join(f"np.uint64({b})" for b in bounds.split(", "))
+    lines.append(f"        for i0 in range({bounds}):")
     indent = "            "
     for dim in range(1, k.ndim):
         lines.append(f"{indent}for i{dim} in range(n{dim}):")
