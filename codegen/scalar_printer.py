@@ -14,6 +14,8 @@ other exponents are typed too, and ``math`` functions keep float32 arguments in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -68,12 +70,12 @@ class NumbaPrinter(PythonCodePrinter):
     # --- numbers: exact, and short where exact allows; typed in float32 kernels ----------------
     def doprint(self, expr: sympy.Basic, assign_to: object = None) -> str:
         if self.float32 and _on_loop_indices(expr):
-            return self._exactly(expr, lambda: super(NumbaPrinter, self).doprint(expr, assign_to))
+            return self._exactly(lambda: super(NumbaPrinter, self).doprint(expr, assign_to))
         if self.float32:  # pi, E, ...: as numbers, which print typed (math.pi is a double)
             expr = expr.xreplace({c: sympy.Float(c.evalf(20)) for c in expr.atoms(sympy.NumberSymbol)})
         return super().doprint(expr, assign_to)
 
-    def _exactly(self, expr: sympy.Basic, text) -> str:
+    def _exactly(self, text: Callable[[], str]) -> str:
         """``text()`` printed with untyped numbers: arithmetic on loop indices and lengths (a
         guarded read's ``i0 < n0 - 1``) is exact integer arithmetic, never float32's."""
         self.float32 = False
@@ -84,7 +86,7 @@ class NumbaPrinter(PythonCodePrinter):
 
     def _print_Relational(self, expr) -> str:
         if self.float32 and _on_loop_indices(expr):
-            return self._exactly(expr, lambda: super(NumbaPrinter, self)._print_Relational(expr))
+            return self._exactly(lambda: super(NumbaPrinter, self)._print_Relational(expr))
         return super()._print_Relational(expr)
 
     def _number(self, text: str) -> str:
