@@ -13,7 +13,7 @@ import sympy
 
 from symgrad.ops.scalar import floor_div, mod
 
-from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_index
+from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_read
 from .lower import Kernel
 from .names import Names, np_dtype, shape_text
 from .scalar_printer import NumbaPrinter
@@ -69,7 +69,7 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
     exact = _exactly_compared(k) if printer.float32 else set()
     access = {}
     for leaf in k.leaves:
-        text = names[leaf.var] if leaf.var.ndim == 0 else f"{names[leaf.var]}[{leaf_index(leaf)}]"
+        text = names[leaf.var] if leaf.var.ndim == 0 else leaf_read(leaf, names[leaf.var])
         # A wider leaf is read as float32, as the graph's cast to float32 did before fusion; so is
         # every 0-d leaf: kernels return 0-d results as Python numbers, which Numba types as doubles.
         widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")

@@ -59,7 +59,7 @@ from symgrad.graph import Variable
 from .checks import kernel_checks
 from .cuda_indexing import ATOMIC_ADD_DTYPES
 from .cuda_rules import CUDA_RULES
-from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_index
+from .kernel_body import acc_dtype, accumulate, describe, identity, kernel_body, leaf_read
 from .lower import Branch, Kernel, Loop, Program, walk
 from .module import ModuleOptions, ModulePrinter, constant_text
 from .names import np_dtype, shape_text
@@ -226,7 +226,7 @@ class CudaModulePrinter(ModulePrinter):
         for leaf in k.leaves:
             name = names[leaf.var]
             if leaf.var.ndim:
-                access[leaf.symbol] = f"{name}[{leaf_index(leaf)}]"
+                access[leaf.symbol] = leaf_read(leaf, name)
             else:
                 access[leaf.symbol] = name if self.is_host(leaf.var) else f"{name}[()]"
         body, values = kernel_body(k, access, self.printer, self.names)

@@ -17,7 +17,7 @@ from symgrad.printing.formulas import MathTextPrinter
 from symgrad.types import kind
 
 from .lower import Kernel, Leaf, Result
-from .names import Names
+from .names import Names, np_dtype
 from .scalar_printer import NumbaPrinter
 
 
@@ -56,8 +56,27 @@ def acc_dtype(r: Result) -> str:
 
 
 def leaf_index(leaf: Leaf) -> str:
-    """How a kernel indexes a leaf array at the current point: ``i0, 0, i2`` (0 for a broadcast dim)."""
-    return ", ".join("0" if i is None else f"i{i}" for i in leaf.index)
+    """How a kernel indexes a leaf array at the current point: ``i0, 0, i2`` (0 for a broadcast
+    dim), ``i0 - 1`` for a guarded leaf read one element back."""
+    shift = leaf.shift or (0,) * len(leaf.index)
+    return ", ".join("0" if i is None else f"i{i}" + (f" - {-s}" if s < 0 else f" + {s}" if s else "")
+                     for i, s in zip(leaf.index, shift))  # fmt: skip
+
+
+def leaf_read(leaf: Leaf, name: str) -> str:
+    """The text reading ``leaf`` (the array ``name``) at the current point. A guarded leaf's read
+    is in bounds by its own test, whatever the guard around it: common subexpressions may be
+    computed before the guard is tested, and a value read outside the array is never used."""
+    read = f"{name}[{leaf_index(leaf)}]"
+    if leaf.shift is None:
+        return read
+    tests = []
+    for d, (i, s) in enumerate(zip(leaf.index, leaf.shift)):
+        if i is not None:
+            tests += [f"i{i} >= {-s}"] if s < 0 else []
+            tests.append(f"i{i}{f' - {-s}' if s < 0 else ''} < {name}.shape[{d}]")
+    zero = "False" if leaf.var.dtype == "bool" else f"{np_dtype(leaf.var.dtype)}(0)"
+    return f"({read} if {' and '.join(tests)} else {zero})"
 
 
 def _read_bindings(expr: sympy.Expr, earlier: dict[sympy.Expr, sympy.Symbol]) -> sympy.Expr:
@@ -88,6 +107,10 @@ def kernel_body(
     """The statements computing one point of ``k``'s loop nest, and the text of each result's value
     there; ``access`` is how each leaf is read (``x[i0, i1]``). Shared by the CPU and CUDA printers."""
     reads = {symbol: sympy.Symbol(text, real=True) for symbol, text in access.items()}
+    # A guarded leaf (see leaf_read) is read once, into a local ``near<j>``, before any statement.
+    near = [leaf for leaf in k.leaves if leaf.shift is not None]
+    for j, leaf in enumerate(near):
+        reads[leaf.symbol] = sympy.Symbol(f"near{j}", real=True)
     # Common subexpressions become locals e0, e1, ...; bindings (s0, ...) come first, in order,
     # then the results, sharing their common parts. A binding holding a named variable's value
     # takes that name.
@@ -107,7 +130,7 @@ def kernel_body(
     # temporary is written just before the first statement that needs it.
     temporaries, values = sympy.cse([e for _, e in bindings] + results, symbols=sympy.numbered_symbols("e"))
     pending = dict(temporaries)
-    body: list[str] = []
+    body = [f"near{j} = {access[leaf.symbol]}" for j, leaf in enumerate(near)]
 
     def write_needed(expr: sympy.Expr) -> None:
         for symbol in sorted(expr.free_symbols & pending.keys(), key=lambda s: int(s.name[1:])):
@@ -135,8 +158,8 @@ def describe(k: Kernel, names: Names) -> str:
     rename = {}
     for leaf in k.leaves:
         loop_dims = [i for i in leaf.index if i is not None]
-        plain = loop_dims == sorted(loop_dims) and None not in leaf.index
-        rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}{list(leaf.index)}")
+        plain = loop_dims == sorted(loop_dims) and None not in leaf.index and leaf.shift is None
+        rename[leaf.symbol] = sympy.Symbol(names[leaf.var] if plain else f"{names[leaf.var]}[{leaf_index(leaf)}]")
 
     printer = MathTextPrinter()  # pp's notation: switch(x > 0, x, 0), not Piecewise((x, x > 0), (0, True))
 

@@ -7,6 +7,11 @@ loop with no temporaries. Dimshuffles (transposes, broadcast dims) read by a ker
 they only change how the kernel indexes its input. A reduction absorbs the elementwise expression it
 reduces, so ``sum((a - b)**2)`` is one loop as well.
 
+The gradient of a slice (``SubtensorGrad``: zeros shaped like ``x`` with ``g`` written at
+``x[1:]``) is read by its consumer through a *guarded* leaf: at point ``i`` the kernel reads
+``g[i - 1] if i >= 1 else 0``, so the sum of the gradients of ``x[1:]`` and ``x[:-1]`` is one loop
+over ``x``'s elements, with no zero-filled arrays and no passes of their own.
+
 Everything else (matrix products, views, slicing) is a *driver step*: one line of NumPy in the
 generated driver function, between kernel calls. A ``Map`` node (the rows of a Jacobian) becomes a
 :class:`Loop`: its inner graph is lowered to a program of its own, run once per row. The ``Scan``
@@ -28,7 +33,7 @@ from symgrad.ops.elemwise import Elemwise, sym
 from symgrad.ops.loop import Map
 from symgrad.ops.reduce import Reduce
 from symgrad.ops.scan import Scan, ScanCore
-from symgrad.ops.shape import DimShuffle
+from symgrad.ops.shape import DimShuffle, Subtensor, SubtensorGrad
 from symgrad.ops.substitution import substitute
 from symgrad.rewrite import optimize, rebuild
 
@@ -36,11 +41,31 @@ from symgrad.rewrite import optimize, rebuild
 @dataclass(eq=False)
 class Leaf:
     """A materialized value read by a kernel, and how: ``index[d]`` is the loop dim that array
-    dim ``d`` follows, or ``None`` to read element 0 (a broadcast dimension)."""
+    dim ``d`` follows, or ``None`` to read element 0 (a broadcast dimension).
+
+    A *guarded* leaf (``shift`` given) is read at loop index ``index[d]`` plus ``shift[d]``; its
+    lengths are not the loop's, so the read tests its own bounds (``kernel_body.leaf_read``), and
+    a condition of the kernel's expression decides where its value counts (``_Fuser._padded``).
+    """
 
     var: Variable
     index: tuple[int | None, ...]
     symbol: sympy.Symbol
+    shift: tuple[int, ...] | None = None
+
+
+# A guarded leaf's moves along its dims (see Leaf); None for a plain read.
+Shift = tuple[int, ...] | None
+
+
+def loop_index(dim: int) -> sympy.Symbol:
+    """The loop index of dim ``dim`` in a kernel's expressions (``i0``; printed as itself)."""
+    return sympy.Symbol(f"i{dim}", integer=True, nonnegative=True)
+
+
+def loop_length(dim: int) -> sympy.Symbol:
+    """The length of loop dim ``dim`` in a kernel's expressions (``n0``; printed as itself)."""
+    return sympy.Symbol(f"n{dim}", integer=True, nonnegative=True)
 
 
 @dataclass(eq=False)
@@ -62,6 +87,9 @@ MAX_FUSED = 200
 # The most producers inlined into one another in a chain (a sum of 1,000 terms, each used once):
 # deeper, inlining recursed past Python's limit; the producer at this depth gets its own kernel.
 MAX_INLINE_DEPTH = 100
+# The most arithmetic operations that one guarded read (a slice's gradient) recomputes of values
+# other kernels read too, rather than reading them from an array (see _Fuser._visit).
+SHIFTED_BUDGET = 12
 # Functions that compile to a compare or a bit operation, not a library call.
 _CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
 
@@ -103,9 +131,12 @@ class Kernel:
         return list(seen.values())
 
     def dim_sources(self, dim: int) -> list[tuple[Variable, int]]:
-        """(variable, array dim) pairs whose length gives loop dim ``dim``."""
+        """(variable, array dim) pairs whose length gives loop dim ``dim`` (guarded leaves have
+        lengths of their own)."""
         pairs = []
         for leaf in self.leaves:
+            if leaf.shift is not None:
+                continue
             for d, loop_dim in enumerate(leaf.index):
                 if loop_dim == dim and (leaf.var, d) not in pairs:
                     pairs.append((leaf.var, d))
@@ -127,9 +158,13 @@ class Kernel:
 
     @property
     def parallelizable(self) -> bool:
-        """Whether the outermost loop can be a ``prange``: no race on any result."""
+        """Whether the outermost loop can be a ``prange``: no race on any result, and no guarded
+        read along it. (Numba's ``prange`` loop ran a guarded read, ``x[i0 - 1] if i0 >= 1``,
+        2-3 times slower per thread than ``range``: a Hessian-vector product's one loop over 1e6
+        elements took 4.7-8.1 ms on one thread, against 1.7-2.9 ms for the serial loop.)"""
         # A reduction over axis 0 is reduced in fixed chunks (see cpu_kernels._chunked_reduction).
-        return not all(self.broadcastable)  # a single point: nothing to share out
+        guarded_outer = any(leaf.shift is not None and 0 in leaf.index for leaf in self.leaves)
+        return not all(self.broadcastable) and not guarded_outer  # a single point: nothing to share out
 
     def _bind(self, result: Result) -> sympy.Symbol:
         """A local holding ``result``'s value, for other results to read (keeps expressions small:
@@ -151,10 +186,10 @@ class Kernel:
         renames: dict[sympy.Symbol, sympy.Expr] = {}
         for leaf in other.leaves:
             mine = next((r for r in self.results if r.var is leaf.var and r.reduction is None), None)
-            if mine is not None:
+            if mine is not None and leaf.shift is None:
                 renames[leaf.symbol] = self._bind(mine)
                 continue
-            renames[leaf.symbol] = _Fuser._leaf(self, leaf.var, leaf.index)
+            renames[leaf.symbol] = _Fuser._leaf(self, leaf.var, leaf.index, leaf.shift)
         for local, expr in other.bindings:
             renames[local] = sympy.Symbol(f"s{len(self.bindings)}", real=True)
             self.bindings.append((renames[local], expr.xreplace(renames)))
@@ -260,7 +295,10 @@ Step = Kernel | Apply | Branch | Loop
 
 def _kernel_name(index: int, node: Apply) -> str:
     op = node.op
-    label = op.reduction if isinstance(op, Reduce) else (op.name or "fused")
+    if isinstance(op, Reduce):
+        label = op.reduction
+    else:
+        label = "slice_grad" if isinstance(op, SubtensorGrad) else (op.name or "fused")
     label = "".join(c if c.isalnum() else "_" for c in label).strip("_") or "fused"
     return f"k{index}_{label}"
 
@@ -269,14 +307,15 @@ def _light_first(nodes: list[Apply]) -> list[Apply]:
     """``nodes`` reordered so that scalar work which needs no array work (``1/n`` of a mean's
     gradient, from the input's length) comes first: computed early, it keeps a kernel that reads
     it free to share the loop of a reduction over the same data (the cost and its gradient in one
-    pass) instead of waiting for the kernel that the scalar would otherwise join."""
+    pass) instead of waiting for the kernel that the scalar would otherwise join. So do the slices
+    of inputs (``x[1:]``, views that cost nothing): a kernel reading a slice first needed late
+    could otherwise not join the loop of an earlier kernel over the same elements (the two halves
+    of a Hessian-vector product)."""
     light: set[int] = set()
     for node in nodes:
-        if (
-            node.output.ndim == 0
-            and not isinstance(node.op, Reduce)
-            and all(i.owner is None or id(i.owner) in light for i in node.inputs)
-        ):
+        scalar = node.output.ndim == 0 and not isinstance(node.op, Reduce)
+        after_light = all(i.owner is None or id(i.owner) in light for i in node.inputs)
+        if (scalar or isinstance(node.op, Subtensor)) and after_light:
             light.add(id(node))
     return [n for n in nodes if id(n) in light] + [n for n in nodes if id(n) not in light]
 
@@ -285,6 +324,7 @@ class _Fuser:
     def __init__(self, outputs: list[Variable]) -> None:
         self.nodes = _light_first(toposort(outputs))
         self.depth = 0  # producers being inlined, one inside the other
+        self.budget = 0  # operations a guarded read may still recompute (see _padded)
         # Uses that read values. An elementwise input whose symbol the expression never mentions
         # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
         # not stop x from fusing into its real consumer, and the kernel takes its loop bounds from
@@ -293,7 +333,7 @@ class _Fuser:
         for node in self.nodes:
             used = node.op.expr.free_symbols if isinstance(node.op, Elemwise) else None
             for i, inp in enumerate(node.inputs):
-                if used is None or sym(i) in used:
+                if (used is None or sym(i) in used) and not (i == 0 and padding(node) is not None):
                     self.clients[id(inp)] += 1
         for out in outputs:
             self.clients[id(out)] += 2  # an output is always materialized
@@ -306,22 +346,52 @@ class _Fuser:
             k = Kernel(_kernel_name(0, node), body.ndim, body.broadcastable)
             expr = self._visit(k, body, tuple(range(body.ndim)), may_inline=True)
             k.results.append(Result(node.output, node, expr, op.reduction, op.axes))
-        else:
+        elif isinstance(op, Elemwise):
             out = node.output
             k = Kernel(_kernel_name(0, node), out.ndim, out.broadcastable)
             k.results.append(Result(out, node, self._inline(k, node, tuple(range(out.ndim)), absorb=True)))
+        else:  # a slice's gradient (see padding)
+            out = node.output
+            k = Kernel(_kernel_name(0, node), out.ndim, out.broadcastable)
+            k.results.append(Result(out, node, self._padded(k, node, tuple(range(out.ndim)))))
         self._cover_loop_dims(k)
         return k
 
-    def _inline(self, k: Kernel, node: Apply, index: tuple[int | None, ...], absorb: bool) -> sympy.Expr:
-        """``node``'s expression over ``index``; ``absorb``: its producers may be inlined too."""
+    def _padded(self, k: Kernel, node: Apply, index: tuple[int, ...], may_inline: bool = True) -> sympy.Expr:
+        """The value at the loop's point of ``node``, zeros like ``x`` with ``g`` at a block of
+        ``x`` (``padding(node)``): ``g`` read ``start`` elements back where the point is inside the
+        block, 0 elsewhere. ``x`` only lends the loop its lengths. ``g``'s producers are inlined
+        as usual, their reads moved by the same amount (``x[:-1]`` read at ``i - 1``): the kernel
+        computes the slice's gradient where it adds it."""
+        x, g = node.inputs
+        bounds = padding(node)
+        conditions = []
+        for d, (start, stop) in enumerate(bounds):
+            i = loop_index(index[d])
+            if start:
+                conditions.append(i >= start)
+            if stop is not None:
+                conditions.append(i < (loop_length(index[d]) + stop if stop < 0 else stop))
+        k.shape_only.append((x, index))
+        if not conditions:  # the block is the whole of x
+            return self._visit(k, g, index, may_inline)
+        self.budget = SHIFTED_BUDGET
+        read = self._visit(k, g, index, may_inline, tuple(-(start or 0) for start, _ in bounds))
+        return sympy.Piecewise((read, sympy.And(*conditions)), (0, True))
+
+    def _inline(
+        self, k: Kernel, node: Apply, index: tuple[int | None, ...], absorb: bool, shift: Shift = None
+    ) -> sympy.Expr:
+        """``node``'s expression over ``index`` (moved by ``shift``, under a guard; see _padded);
+        ``absorb``: its producers may be inlined too."""
         expr = node.op.expr
         values = {}
         for i, inp in enumerate(node.inputs):
             if not expr.has(sym(i)):
-                k.shape_only.append((inp, index))
+                if shift is None:  # under a guard, the input's lengths are not the loop's
+                    k.shape_only.append((inp, index))
                 continue
-            value = self._visit(k, inp, index, may_inline=absorb)
+            value = self._visit(k, inp, index, absorb, shift)
             if not value.is_Atom and expr.count(sym(i)) > 1:
                 local = sympy.Symbol(f"s{len(k.bindings)}", real=True)
                 k.bindings.append((local, value))
@@ -353,27 +423,33 @@ class _Fuser:
             return self._shape_source(source, tuple(source_index), dim)
         return var, index
 
-    def _visit(self, k: Kernel, var: Variable, index: tuple[int | None, ...], may_inline: bool) -> sympy.Expr:
+    def _visit(
+        self, k: Kernel, var: Variable, index: tuple[int | None, ...], may_inline: bool, shift: Shift = None
+    ) -> sympy.Expr:
+        """``var``'s value at the loop's point (moved by ``shift``, under a guard; see _padded)."""
         owner = var.owner
         single_client = self.clients[id(var)] == 1
         # A cheap node is recomputed by each consumer rather than stored and loaded, unless it is
         # an output (stored anyway): then a consumer in the same loop domain shares its loop
-        # nest and uses the value directly (_sibling), which beats recomputing it.
+        # nest and uses the value directly (_sibling), which beats recomputing it. Read a few
+        # elements away (a slice's gradient), no loop can share it: up to SHIFTED_BUDGET more
+        # operations, with their own producers, are recomputed rather than stored in a pass.
         elementwise = owner is not None and isinstance(owner.op, Elemwise)
-        cheap = elementwise and id(var) not in self.outputs and _cheap(owner)
+        cheap = elementwise and id(var) not in self.outputs and _cheap(owner, 2 if shift is None else self.budget)
         if elementwise and may_inline and (single_client or cheap) and self.depth < MAX_INLINE_DEPTH:
-            covered = {i for i in index if i is not None}
-            same_domain = all(
-                i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)
-            ) and all(k.broadcastable[i] or i in covered for i in range(k.ndim))
-            if same_domain:
+            if self._at_point(k, var, index):
                 # A cheap node recomputed in several kernels reads its own inputs as arrays, or the
-                # duplication would snowball through everything beneath it.
+                # duplication would snowball through everything beneath it (under a guard, the
+                # budget bounds it).
+                if shift is not None and not single_client:
+                    self.budget -= sympy.count_ops(owner.op.expr)
                 self.depth += 1
                 try:
-                    return self._inline(k, owner, index, absorb=single_client)
+                    return self._inline(k, owner, index, single_client or shift is not None, shift)
                 finally:
                     self.depth -= 1
+        if padding(owner) is not None and shift is None and single_client and self._at_point(k, var, index):
+            return self._padded(k, owner, index, may_inline)
         if owner is not None and isinstance(owner.op, DimShuffle):
             # Read through the view: map the source's dims to the loop dims they follow.
             source = owner.inputs[0]
@@ -381,26 +457,68 @@ class _Fuser:
             for position, d in enumerate(owner.op.new_order):
                 if d != "x":
                     source_index[d] = index[position]
+            source_shift = None
+            if shift is not None:
+                source_shift = [0] * source.ndim
+                for position, d in enumerate(owner.op.new_order):
+                    if d != "x":
+                        source_shift[d] = shift[position]
+                source_shift = tuple(source_shift)
             permutation_only = "x" not in owner.op.new_order and source.ndim == var.ndim
-            return self._visit(k, source, tuple(source_index), may_inline and single_client and permutation_only)
-        return self._leaf(k, var, index)
+            inline = may_inline and single_client and permutation_only
+            return self._visit(k, source, tuple(source_index), inline, source_shift)
+        return self._leaf(k, var, index, shift)
 
     @staticmethod
-    def _leaf(k: Kernel, var: Variable, index: tuple[int | None, ...]) -> sympy.Symbol:
+    def _at_point(k: Kernel, var: Variable, index: tuple[int | None, ...]) -> bool:
+        """Whether ``var``, read at ``index``, has the loop's domain: each of its dims follows a
+        loop dim of the same broadcast pattern, and every loop dim is followed."""
+        covered = {i for i in index if i is not None}
+        return all(i is not None and var.broadcastable[d] == k.broadcastable[i] for d, i in enumerate(index)) and all(
+            k.broadcastable[i] or i in covered for i in range(k.ndim)
+        )
+
+    @staticmethod
+    def _leaf(k: Kernel, var: Variable, index: tuple[int | None, ...], shift: Shift = None) -> sympy.Symbol:
         effective = tuple(None if var.type.shape[d] == 1 else i for d, i in enumerate(index))
+        if shift is not None:  # a broadcast dim reads element 0 wherever the point is
+            shift = tuple(0 if i is None else s for i, s in zip(effective, shift))
+            shift = shift if any(i is not None for i in effective) else None
         for leaf in k.leaves:
-            if leaf.var is var and leaf.index == effective:
+            if leaf.var is var and leaf.index == effective and leaf.shift == shift:
                 return leaf.symbol
-        leaf = Leaf(var, effective, sympy.Symbol(f"L{len(k.leaves)}", real=True))
+        leaf = Leaf(var, effective, sympy.Symbol(f"L{len(k.leaves)}", real=True), shift)
         k.leaves.append(leaf)
         return leaf.symbol
 
 
-def _cheap(node: Apply) -> bool:
+def padding(node: Apply | None) -> list[tuple[int | None, int | None]] | None:
+    """For a slice's gradient ``SubtensorGrad(x, g)`` whose index is a block of consecutive
+    elements (slices of step 1, bounds constant, starts counted from the front), the block's
+    ``(start, stop)`` in each dim of ``x``; ``None`` for any other node. Lowering reads such a
+    gradient in place (``_Fuser._padded``); other indices (steps, negative starts, integer or
+    symbolic entries) keep the rule that writes ``g`` into zeros."""
+    if node is None or not isinstance(node.op, SubtensorGrad):
+        return None
+    x, g = node.inputs[:2]
+    if len(node.inputs) > 2 or g.ndim != x.ndim:
+        return None
+    bounds = []
+    for d in range(x.ndim):
+        start, stop, step = node.op.index[d] if d < len(node.op.index) else (None, None, None)
+        if not all(p is None or isinstance(p, int) for p in (start, stop, step)) or step not in (None, 1):
+            return None
+        if (start is not None and start < 0) or ((start or stop is not None) and x.broadcastable[d]):
+            return None
+        bounds.append((start, stop))
+    return bounds
+
+
+def _cheap(node: Apply, operations: int) -> bool:
     """An elementwise op cheaper to recompute in each consumer than to store and load again:
-    at most two arithmetic operations, no function calls (``a + b``, ``x - m``, ``x > 0``)."""
+    at most ``operations`` arithmetic operations, no function calls (``a + b``, ``x - m``, ``x > 0``)."""
     expr = node.op.expr
-    return sympy.count_ops(expr) <= 2 and not expr.atoms(sympy.Function)
+    return sympy.count_ops(expr) <= operations and not expr.atoms(sympy.Function)
 
 
 def lower(
@@ -515,7 +633,7 @@ def _steps(outputs: list[Variable]) -> list[Step]:
     for node in reversed(fuser.nodes):
         if id(node.output) not in needed:
             continue
-        if isinstance(node.op, (Elemwise, Reduce)):
+        if isinstance(node.op, (Elemwise, Reduce)) or padding(node) is not None:
             kernels[id(node)] = fuser.kernel(node)
         reads = kernels[id(node)].params if id(node) in kernels else node.inputs
         needed.update(id(v) for v in reads)
@@ -580,7 +698,9 @@ def _write_in_place(program: Program, target: Variable, value: Variable) -> None
     position, kernel, result = found
     reads = [leaf for leaf in kernel.leaves if id(leaf.var) in aliases]
     in_step = all(
-        leaf.var is target and all(i == d or (i is None and kernel.broadcastable[d]) for d, i in enumerate(leaf.index))
+        leaf.var is target
+        and leaf.shift is None
+        and all(i == d or (i is None and kernel.broadcastable[d]) for d, i in enumerate(leaf.index))
         for leaf in reads
     )
     if not reads or not in_step or kernel.ndim != target.ndim:
@@ -734,7 +854,7 @@ def _reads_pointwise(kernel: Kernel, host: Kernel) -> bool:
         r = made.get(id(leaf.var))
         if r is None:
             continue
-        if r.reduction is not None:
+        if r.reduction is not None or leaf.shift is not None:
             return False
         if any(i != d and not (i is None and kernel.broadcastable[d]) for d, i in enumerate(leaf.index)):
             return False

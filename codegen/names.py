@@ -18,7 +18,7 @@ from .scalar_printer import CUDA_FUNCTIONS, RUNTIME_FUNCTIONS
 
 # Names the generated code itself uses; a user variable called one of these gets a suffix.
 _RESERVED = re.compile(
-    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|built_at|out\d*|acc\d*"
+    r"^(i\d+|j\d+|n\d+|e\d+|s\d+|r\d+|near\d+|k\d+_.*|scatter\d+|[A-Z]+_[A-Z0-9_]+|PARAMETERS|built_at|out\d*|acc\d*"
     r"|candidate|result|np|njit|prange|math|shape_mismatch|index_error|index_out_of_bounds|out_of_memory"
     r"|empty_reduction|err|chunks?|partial\d+|MISSING"
     r"|cuda|rt|flat|kept|part|block|thread|threads|stride|splits|blocks|shared\d+"  # CUDA modules' own names

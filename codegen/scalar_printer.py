@@ -14,6 +14,8 @@ other exponents are typed too, and ``math`` functions keep float32 arguments in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pycode import PythonCodePrinter
@@ -34,6 +36,12 @@ CUDA_POLYGAMMA_MAX_ORDER = 40
 
 class NotSupportedOnDevice(NotImplementedError):
     """A graph holds an op, or a scalar function, that the chosen device cannot run."""
+
+
+def _on_loop_indices(expr: sympy.Basic) -> bool:
+    """Whether ``expr`` reads only integer symbols: the loop indices and lengths of a kernel."""
+    symbols = expr.free_symbols
+    return bool(symbols) and all(s.is_integer for s in symbols)
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -61,9 +69,25 @@ class NumbaPrinter(PythonCodePrinter):
 
     # --- numbers: exact, and short where exact allows; typed in float32 kernels ----------------
     def doprint(self, expr: sympy.Basic, assign_to: object = None) -> str:
+        if self.float32 and _on_loop_indices(expr):
+            return self._exactly(lambda: super(NumbaPrinter, self).doprint(expr, assign_to))
         if self.float32:  # pi, E, ...: as numbers, which print typed (math.pi is a double)
             expr = expr.xreplace({c: sympy.Float(c.evalf(20)) for c in expr.atoms(sympy.NumberSymbol)})
         return super().doprint(expr, assign_to)
+
+    def _exactly(self, text: Callable[[], str]) -> str:
+        """``text()`` printed with untyped numbers: arithmetic on loop indices and lengths (a
+        guarded read's ``i0 < n0 - 1``) is exact integer arithmetic, never float32's."""
+        self.float32 = False
+        try:
+            return text()
+        finally:
+            self.float32 = True
+
+    def _print_Relational(self, expr) -> str:
+        if self.float32 and _on_loop_indices(expr):
+            return self._exactly(lambda: super(NumbaPrinter, self)._print_Relational(expr))
+        return super()._print_Relational(expr)
 
     def _number(self, text: str) -> str:
         if not self.float32:

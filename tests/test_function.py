@@ -396,7 +396,9 @@ import symgrad as theano
 import symgrad.tensor as T
 
 x = T.dvector("x")
-cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+# Slices with a step: their gradients are zero-filled temporaries (Rosenbrock's x[1:] and x[:-1]
+# have none left to reuse: their gradients are read in place).
+cost = T.sum(x[::2] ** 2) + T.sum(x[1::2] ** 3)
 f = theano.function([x], [cost, T.grad(cost, x)])
 data = np.linspace(-1.0, 1.0, 10**6)
 for _ in range(3):

@@ -211,3 +211,69 @@ def test_inc_subtensor_errors():
     f = theano.function([m, y], [T.inc_subtensor(m[[0, 1, 0]], y), T.set_subtensor(m[0], y)])
     with pytest.raises(ValueError, match=r"shape mismatch .*m has shape \(2, 4\).*y has shape \(3,\)"):
         f(np.zeros((2, 4)), np.ones(3))
+
+
+# Slices whose gradient is read in place by the kernel consuming it (a guarded read, no zeros):
+# blocks of consecutive elements with constant bounds; and slices that keep the zeros-and-write
+# rule (a step, a reversal, a start counted from the end).
+_IN_PLACE = [(slice(1, None),), (slice(None, -1),), (slice(1, -1),), (slice(2, None),), (slice(None, 3),),
+             (slice(3, 1),), (slice(7, None),), (slice(None, -7),)]  # fmt: skip
+_OLD_PATH = [(slice(None, None, 2),), (slice(None, None, -1),), (slice(-3, None),)]
+
+
+def _zero_filled(f) -> int:
+    """How many slices' gradients ``f``'s module writes into zero-filled arrays (CPU or CUDA)."""
+    return f.source.count("def put") + f.source.count("= rt.zeros(")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_slice_gradients_against_numpy(dtype):
+    """The gradients of slices summed (Rosenbrock's ``x[1:]`` and ``x[:-1]`` among them), against
+    NumPy, for vectors of 0 to 9 elements and (in float64) a matrix's rows and columns and the
+    slices that keep the old rule."""
+    x, w = T.tensor(dtype, (None,), name="x"), T.tensor(dtype, (None,), name="w")
+    m = T.tensor(dtype, (None, None), name="m")
+    forms = _IN_PLACE + (_OLD_PATH if dtype == "float64" else [])
+    cubes = [T.sum(x[s] ** 3 * (k + 1)) for k, s in enumerate(forms)]
+    rosen = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2 + w[2:] * x[1:-1])
+    outputs = [T.grad(sum(cubes[: len(_IN_PLACE)]), x), *T.grad(rosen, [x, w])]
+    if dtype == "float64":
+        outputs += [T.grad(sum(cubes[len(_IN_PLACE) :]), x), T.grad(T.sum(m[1:, :-1] * m[:-1, 1:] ** 2), m)]
+    f = theano.function([x, w, m], outputs, on_unused_input="ignore")
+    assert _zero_filled(f) == len(forms) - len(_IN_PLACE)  # the blocks' gradients write no zeros
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    for n in (0, 1, 2, 3, 4, 9):
+        xv, wv, mv = rand(n, dtype, seed=n), rand(n, dtype, seed=n + 1), rand((n, n + 2), dtype, seed=n + 2)
+        x64, w64, m64 = (v.astype("float64") for v in (xv, wv, mv))
+        cubed = [np.zeros(n), np.zeros(n)]
+        for k, s in enumerate(forms):
+            cubed[k >= len(_IN_PLACE)][s] += 3 * (k + 1) * x64[s] ** 2
+        g = np.zeros(n)
+        d = x64[1:] - x64[:-1] ** 2
+        g[1:] += 200 * d
+        g[:-1] += -400 * d * x64[:-1] - 2 * (1 - x64[:-1])
+        g[1:-1] += w64[2:]
+        gw = np.zeros(n)
+        gw[2:] = x64[1:-1]
+        gm = np.zeros_like(m64)
+        gm[1:, :-1] += m64[:-1, 1:] ** 2
+        gm[:-1, 1:] += 2 * m64[1:, :-1] * m64[:-1, 1:]
+        expected = [cubed[0], g, gw, cubed[1], gm]
+        for k, (a, b) in enumerate(zip(f(xv, wv, mv), expected)):
+            assert a.dtype == np.dtype(dtype) and a.shape == b.shape, k
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 10, err_msg=f"output {k}, n = {n}")
+
+
+def test_rosenbrock_hessian_vector_product_against_finite_differences():
+    """The second derivative through slices: the Hessian-vector product (one loop over x, reading
+    x and p one element back and ahead) against central differences of the gradient."""
+    x, p = T.dvectors("x", "p")
+    cost = T.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    grad = T.grad(cost, x)
+    f = theano.function([x, p], [grad, T.grad(T.sum(grad * p), x)])
+    assert _zero_filled(f) == 0
+    for n in (0, 1, 2, 5, 17):
+        xv, pv = rand(n, seed=1), rand(n, seed=2)
+        eps = 1e-6
+        expected = (f(xv + eps * pv, pv)[0] - f(xv - eps * pv, pv)[0]) / (2 * eps)
+        np.testing.assert_allclose(f(xv, pv)[1], expected, rtol=1e-6, atol=1e-5)

@@ -21,8 +21,10 @@ from tests.test_indexing import (  # noqa: F401 - pytest collects the imported t
     test_inc_subtensor_errors,
     test_negative_indices_wrap_and_repeated_indices_repeat,
     test_out_of_range_indices_raise_index_errors_naming_the_index,
+    test_rosenbrock_hessian_vector_product_against_finite_differences,
     test_scatter_add_gradient_accumulates_repeated_indices_like_np_add_at,
     test_scatter_gradient_dtypes_and_empty_indices,
+    test_slice_gradients_against_numpy,
     test_symbolic_scalar_index_and_its_gradient,
 )
 
