@@ -15,9 +15,9 @@ from numba.extending import get_cython_function_address
 from .runtime import random_pair
 
 __all__ = [
-    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
-    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full", "linalg_tril",
-    "linalg_triangular_product", "linalg_triu",
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_eigh_packed", "linalg_expm", "linalg_inv", "linalg_lu",
+    "linalg_qr", "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full",
+    "linalg_svd_packed", "linalg_triangle", "linalg_triangular_product",
     "batched_matrix_product", "matrix_product", "random_fill", "random_fill_parallel",
 ]  # fmt: skip
 
@@ -184,30 +184,55 @@ def linalg_eigh(a):
 
 @_cached
 def linalg_lu(a):
-    """``scipy.linalg.lu(a)`` for a square ``a``: ``P``, ``L`` (unit lower) and ``U`` with
-    ``a = P L U``, by Gaussian elimination with partial pivoting (the first largest entry of each
-    column, as LAPACK's getrf chooses)."""
-    n = a.shape[0]
+    """``scipy.linalg.lu(a)`` for ``a`` (m, n), ``k = min(m, n)``: ``P`` (m, m), ``L`` (m, k), unit
+    lower, and ``U`` (k, n) with ``a = P L U``, by Gaussian elimination with partial pivoting (the
+    first largest entry of each column, as LAPACK's getrf chooses)."""
+    m, n = a.shape
+    k = min(m, n)
     u = np.ascontiguousarray(a).copy()
-    lower = np.eye(n, dtype=a.dtype)
-    order = np.arange(n)
-    for k in range(n):
-        pivot = k + np.argmax(np.abs(u[k:, k]))
-        if pivot != k:
+    lower = np.eye(m, dtype=a.dtype)
+    order = np.arange(m)
+    for c in range(k):
+        pivot = c + np.argmax(np.abs(u[c:, c]))
+        if pivot != c:
             for j in range(n):
-                u[k, j], u[pivot, j] = u[pivot, j], u[k, j]
-            for j in range(k):
-                lower[k, j], lower[pivot, j] = lower[pivot, j], lower[k, j]
-            order[k], order[pivot] = order[pivot], order[k]
-        for i in range(k + 1, n):
-            factor = u[i, k] / u[k, k] if u[k, k] != 0 else 0.0
-            lower[i, k] = factor
-            for j in range(k, n):
-                u[i, j] -= factor * u[k, j]
-    permutation = np.zeros((n, n), dtype=a.dtype)
-    for i in range(n):
+                u[c, j], u[pivot, j] = u[pivot, j], u[c, j]
+            for j in range(c):
+                lower[c, j], lower[pivot, j] = lower[pivot, j], lower[c, j]
+            order[c], order[pivot] = order[pivot], order[c]
+        for i in range(c + 1, m):
+            factor = u[i, c] / u[c, c] if u[c, c] != 0 else 0.0
+            lower[i, c] = factor
+            for j in range(c, n):
+                u[i, j] -= factor * u[c, j]
+    permutation = np.zeros((m, m), dtype=a.dtype)
+    for i in range(m):
         permutation[order[i], i] = 1
-    return permutation, lower, np.triu(u)
+    return permutation, np.ascontiguousarray(lower[:, :k]), np.triu(u[:k])
+
+
+@_cached
+def linalg_eigh_packed(a):
+    """``np.linalg.eigh(a)`` in one array (``symgrad.ops.linalg.Factorization``): the eigenvalues
+    in row 0, the eigenvectors below."""
+    w, v = np.linalg.eigh(a)
+    out = np.empty((a.shape[0] + 1, a.shape[0]), dtype=a.dtype)
+    out[0] = w
+    out[1:] = v
+    return out
+
+
+@_cached
+def linalg_svd_packed(a):
+    """``np.linalg.svd(a, full_matrices=False)`` in one array (``Factorization``): ``u`` in the
+    first ``k`` columns of the first ``m`` rows, ``s`` in the next row, ``vt`` below."""
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    m, k = u.shape
+    out = np.zeros((m + 1 + k, a.shape[1]), dtype=a.dtype)
+    out[:m, :k] = u
+    out[m, :k] = s
+    out[m + 1 :] = vt
+    return out
 
 
 @_cached
@@ -229,15 +254,26 @@ def linalg_svd_full(a):
 
 
 @_cached
-def linalg_tril(x, k):
-    """``np.tril(x, k)``."""
-    return np.tril(x, k)
+def _triangle_2d(x, out, lower, k, diagonal):
+    """``out = np.tril(x, k)`` (``np.triu`` unless ``lower``), the diagonal scaled by ``diagonal``
+    (1 unless ``k = 0``), by rows: Numba's ``np.tril`` builds a mask and took 15 times as long."""
+    m, n = x.shape
+    for i in range(m):
+        for j in range(n):
+            inside = j <= i + k if lower else j >= i + k
+            out[i, j] = (x[i, j] * diagonal if j == i else x[i, j]) if inside else 0
 
 
 @_cached
-def linalg_triu(x, k):
-    """``np.triu(x, k)``."""
-    return np.triu(x, k)
+def linalg_triangle(x, lower, k, diagonal):
+    """A triangle of each matrix of ``x`` (see ``_triangle_2d``)."""
+    out = np.empty(x.shape, dtype=x.dtype)
+    if x.ndim == 2:
+        _triangle_2d(x, out, lower, k, diagonal)
+    else:
+        for index in np.ndindex(x.shape[:-2]):
+            _triangle_2d(x[index], out[index], lower, k, diagonal)
+    return out
 
 
 # Random draws (see runtime.random_pair): loops over the pairs of elements of the flat result, on

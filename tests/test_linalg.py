@@ -15,6 +15,8 @@ import symgrad as theano
 import symgrad.tensor as T
 from symgrad.ops.loop import evaluate
 
+from .helpers import program_text
+
 N = 4
 
 
@@ -122,6 +124,13 @@ CASES = {
         lambda G, P, B, v: T.slinalg.lu(P, permute_l=True)[0],
         lambda G, P, B, v: scipy.linalg.lu(P, permute_l=True)[0],
     ),
+    "lu_tall_l": (lambda G, P, B, v: T.slinalg.lu(B)[1], lambda G, P, B, v: scipy.linalg.lu(B)[1]),
+    "lu_tall_u": (lambda G, P, B, v: T.slinalg.lu(B)[2], lambda G, P, B, v: scipy.linalg.lu(B)[2]),
+    "lu_wide_u": (lambda G, P, B, v: T.slinalg.lu(B.T)[2], lambda G, P, B, v: scipy.linalg.lu(B.T)[2]),
+    "lu_wide_permute_l": (
+        lambda G, P, B, v: T.slinalg.lu(B.T, permute_l=True)[0],
+        lambda G, P, B, v: scipy.linalg.lu(B.T, permute_l=True)[0],
+    ),
     "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
     "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
@@ -213,21 +222,28 @@ COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upp
                   "pinv", "expm", "lu_pu", "trace")  # fmt: skip
 
 
-def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:
-    """The compiled program's results against the same graphs evaluated with ``perform``."""
+def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> str:
+    """The compiled program's results against the same graphs evaluated with ``perform``; returns
+    the program's text."""
     values = [v.astype(dtype) for v in _inputs("float64").values()]
-    compiled = theano.function(variables, outputs, on_unused_input="ignore")(*values)
+    f = theano.function(variables, outputs, on_unused_input="ignore")
+    compiled = f(*values)
     expected = evaluate(outputs, {id(v): x for v, x in zip(variables, values)})
     rtol = 1e-10 if dtype == "float64" else 1e-4
     for name, got, want in zip(names, compiled, expected):
         assert np.asarray(got).dtype == dtype, name
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, err_msg=name)
+    return program_text(f)
 
 
 @pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.long)])
 def test_compiled_values(dtype):
     variables = [T.tensor(dtype, (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
-    _check_compiled(dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES))
+    text = _check_compiled(
+        dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES)
+    )
+    # eigh's two results (of P) and pinv's three of svd (of B): one LAPACK call each
+    assert text.count("linalg_eigh_packed(") == 1 and text.count("linalg_svd_packed(") == 1, text
 
 
 def test_compiled_gradient():
@@ -235,7 +251,9 @@ def test_compiled_gradient():
     and solves against the identity, compiled."""
     G, P, B, v = variables = [T.tensor("float64", (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
     cost = T.nlinalg.logdet(P, psd=True) + T.sum(T.slinalg.solve(G, B) * B)
-    _check_compiled("float64", T.grad(cost, [G, P, B]), variables, ["G", "P", "B"])
+    text = _check_compiled("float64", T.grad(cost, [G, P, B]), variables, ["G", "P", "B"])
+    # the Cholesky's adjoint is its diagonal's: L^T Ḡ by an elementwise product, no trmm
+    assert "linalg_triangular_product" not in text
 
 
 @pytest.mark.long
@@ -260,6 +278,8 @@ def test_errors():
         T.slinalg.solve(x, b)
     with pytest.raises(ValueError, match="assume_a must be"):
         T.slinalg.solve(x, y, assume_a="banded")
+    with pytest.raises(ValueError, match="lstsq: b must be a matrix \\(2-d\\), got a 3-d .*lstsq is not batched"):
+        T.nlinalg.lstsq(b, x)
     f = theano.function([x, y], T.slinalg.solve_triangular(x, y, lower=True))
     with pytest.raises(ValueError, match=r"solve_triangular\{lower\}.*x has shape \(2, 3\)"):
         f(np.ones((2, 3)), np.ones(2))
