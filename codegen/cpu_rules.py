@@ -565,9 +565,14 @@ def _index_text(item) -> str:
 
 @CPU_RULES.register(SolveTriangular, TriangularProduct)
 def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    op, vector = step.op, step.inputs[1].ndim == 1  # the BLAS call takes a matrix
+    op, (a, b) = step.op, step.inputs
+    vector = b.ndim == 1  # the BLAS call takes a matrix
     rhs = "{}[:, None]" if vector else "{}"
-    if isinstance(op, SolveTriangular):
+    solve, unit = isinstance(op, SolveTriangular), getattr(op, "unit_diagonal", False)
+    # b a transposed view: copied as b^T, along its rows (a solve of S^T, between the Cholesky gradient's two)
+    if a.ndim == 2 and b.owner is not None and isinstance(b.owner.op, DimShuffle) and b.owner.op.new_order == (1, 0):
+        call = f"linalg_triangular_transposed({{}}, {{}}, {op.lower}, {op.trans}, {unit}, {solve})"
+    elif solve:
         call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
     else:
         call = f"linalg_triangular_product({{}}, {rhs}, {op.lower}, {op.trans})"

@@ -17,7 +17,7 @@ from .runtime import random_pair
 __all__ = [
     "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_eigh_packed", "linalg_expm", "linalg_inv", "linalg_lu",
     "linalg_qr", "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full",
-    "linalg_svd_packed", "linalg_triangle", "linalg_triangular_product",
+    "linalg_svd_packed", "linalg_triangle", "linalg_triangular_product", "linalg_triangular_transposed",
     "batched_matrix_product", "matrix_product", "random_fill", "random_fill_parallel",
 ]  # fmt: skip
 
@@ -123,14 +123,17 @@ _dtrsm, _strsm, _dtrmm, _strmm = (
 
 
 @_cached
-def _triangular_blas(m, x, upper, trans, unit_diagonal, solve):
+def _triangular_blas(m, x, upper, trans, unit_diagonal, solve, left):
     """In place, ``x = m^{-1} x`` (``solve``) or ``x = m x`` (``m^T`` when ``trans``) for C-ordered
     ``m`` (n, n) and ``x`` (n, k): column-major, ``x`` is ``x^T`` and ``m`` is ``m^T``, so BLAS
-    works from the right on ``x^T``. ``upper`` names the triangle of the column-major ``m^T``."""
-    n, k = x.shape
-    flags = np.array([ord("R"), ord("U") if upper else ord("L"), ord("T") if trans else ord("N"),
-                      ord("U") if unit_diagonal else ord("N")], dtype=np.uint8)  # fmt: skip
-    dims = np.array([k, n, n, k], dtype=np.int32)  # m, n, lda, ldb of the column-major call
+    works from the right on ``x^T``. ``upper`` names the triangle of the column-major ``m^T``.
+    With ``left``, ``x`` is (k, n) and holds the transpose of the operand: column-major it is the
+    operand itself, and BLAS works from the left on it (``m^T`` transposed back, so ``trans`` flips)."""
+    n, k = (x.shape[1], x.shape[0]) if left else x.shape
+    flags = np.array([ord("L") if left else ord("R"), ord("U") if upper else ord("L"),
+                      ord("T") if trans != left else ord("N"), ord("U") if unit_diagonal else ord("N")],
+                     dtype=np.uint8)  # fmt: skip
+    dims = np.array([n, k, n, n] if left else [k, n, n, k], dtype=np.int32)  # m, n, lda, ldb of the column-major call
     alpha = np.ones(1, dtype=x.dtype)
     args = (flags[0:].ctypes, flags[1:].ctypes, flags[2:].ctypes, flags[3:].ctypes, dims[0:].ctypes,
             dims[1:].ctypes, alpha.ctypes, m.ctypes, dims[2:].ctypes, x.ctypes, dims[3:].ctypes)  # fmt: skip
@@ -146,34 +149,46 @@ def _triangular_blas(m, x, upper, trans, unit_diagonal, solve):
 
 
 @_cached
-def _triangular(a, b, lower, trans, unit_diagonal, solve):
+def _triangular(a, b, lower, trans, unit_diagonal, solve, left):
     """``a^{-1} b`` (``solve``) or ``a b`` for ``a`` triangular (only the triangle ``lower`` names
-    is read; ``a^T`` when ``trans``), ``b`` a matrix of ``a``'s dtype. A C-ordered ``a`` is,
-    column-major, ``a^T``: its lower triangle is the upper one there, and a transposed view of a
-    C-ordered matrix is passed as that matrix with the flags flipped, never copied."""
-    n, k = b.shape
-    x = np.empty((n, k), dtype=b.dtype)
-    x[:] = b
-    if n == 0 or k == 0:
+    is read; ``a^T`` when ``trans``), ``b`` a matrix of ``a``'s dtype, into ``x``: ``b``'s copy, or
+    with ``left`` ``b^T``'s (then the result is ``x^T``). A C-ordered ``a`` is, column-major,
+    ``a^T``: its lower triangle is the upper one there, and a transposed view of a C-ordered
+    matrix is passed as that matrix with the flags flipped, never copied."""
+    x = np.empty((b.shape[1], b.shape[0]) if left else b.shape, dtype=b.dtype)
+    if left:
+        x[:] = b.T
+    else:
+        x[:] = b
+    if x.size == 0:
         return x
     if not a.flags.c_contiguous and a.T.flags.c_contiguous:  # column-major, a.T is a itself
-        _triangular_blas(a.T, x, not lower, not trans, unit_diagonal, solve)
+        _triangular_blas(a.T, x, not lower, not trans, unit_diagonal, solve, left)
     else:
-        _triangular_blas(np.ascontiguousarray(a), x, lower, trans, unit_diagonal, solve)
+        _triangular_blas(np.ascontiguousarray(a), x, lower, trans, unit_diagonal, solve, left)
     return x
+
+
+@_cached
+def linalg_triangular_transposed(a, b, lower, trans, unit_diagonal, solve):
+    """What ``linalg_solve_triangular`` (``solve``) or ``linalg_triangular_product`` give, for
+    ``b`` the transposed view of a C-ordered matrix (``S^T`` between the two solves of the
+    Cholesky's gradient): its copy is ``b^T``'s, contiguous, not a copy across rows, and the
+    result is the transpose of a C-ordered matrix (the view a reader of ``S`` wants)."""
+    return _triangular(a, b, lower, trans, unit_diagonal, solve, True).T
 
 
 @_cached
 def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
     """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``), ``a`` triangular: BLAS's trsm."""
-    return _triangular(a, b, lower, trans, unit_diagonal, True)
+    return _triangular(a, b, lower, trans, unit_diagonal, True, False)
 
 
 @_cached
 def linalg_triangular_product(a, b, lower, trans):
     """``tril(a) @ b`` (``triu`` unless ``lower``; transposed when ``trans``): BLAS's trmm, half
     the work of a general product."""
-    return _triangular(a, b, lower, trans, False, False)
+    return _triangular(a, b, lower, trans, False, False, False)
 
 
 @_cached

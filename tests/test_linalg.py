@@ -356,7 +356,8 @@ def test_svd_full_matrices_compiled_and_without_a_gradient_for_the_completion():
 
 def test_triangular_product_values_gradients_and_blas():
     """``TriangularProduct`` (the Cholesky gradient's trmm): each triangle, transposed or not, by a
-    matrix and a vector, against NumPy and central differences; compiled, the BLAS call."""
+    matrix and a vector, against NumPy and central differences; compiled, the BLAS calls (also
+    from the left, on a transposed right-hand side)."""
     from symgrad.graph import apply
     from symgrad.ops.linalg import TriangularProduct
     from tests.helpers import numeric_grad
@@ -381,6 +382,12 @@ def test_triangular_product_values_gradients_and_blas():
                 for i, g in enumerate(grads):
                     fd = numeric_grad(lambda x, y, w=weights, f=reference: np.sum(f(x, y) * w), [a_value, rhs_value], i)
                     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
-    f = theano.function([a, b], apply(TriangularProduct(True, True), a, b))
-    np.testing.assert_allclose(f(a_value, b_value), np.tril(a_value).T @ b_value, rtol=1e-13)
+    c = T.dmatrix("c")  # a solve of a transposed view: BLAS works from the left on c, not on a copy of c^T
+    f = theano.function(
+        [a, b, c], [apply(TriangularProduct(True, True), a, b), T.slinalg.solve_triangular(a, c.T, trans=1)]
+    )
+    product, solved = f(a_value, b_value, b_value.T.copy())
+    np.testing.assert_allclose(product, np.tril(a_value).T @ b_value, rtol=1e-13)
+    np.testing.assert_allclose(solved, scipy.linalg.solve_triangular(a_value, b_value, trans=1), rtol=1e-13)
     assert "linalg_triangular_product(a, b, True, True)" in f.source
+    assert "linalg_triangular_transposed(a, " in f.source
