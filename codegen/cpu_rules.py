@@ -582,4 +582,7 @@ def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 @CPU_RULES.register(Triangle)
 def _triangle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     op = step.op
-    return [f"{out} = linalg_triangle({p.names[step.inputs[0]]}, {op.lower}, {op.k}, {op.diagonal!r})"]
+    x = p.names[step.inputs[0]]
+    return _linalg_checks(p, step) + [
+        f"{out} = linalg_triangle({x}, {op.lower}, {op.k}, {op.diagonal!r}, {op.plus_transpose})"
+    ]

@@ -269,25 +269,27 @@ def linalg_svd_full(a):
 
 
 @_cached
-def _triangle_2d(x, out, lower, k, diagonal):
+def _triangle_2d(x, out, lower, k, diagonal, plus_transpose):
     """``out = np.tril(x, k)`` (``np.triu`` unless ``lower``), the diagonal scaled by ``diagonal``
-    (1 unless ``k = 0``), by rows: Numba's ``np.tril`` builds a mask and took 15 times as long."""
+    (1 unless ``k = 0``), of ``x + x^T`` if ``plus_transpose``, by rows: Numba's ``np.tril``
+    builds a mask and took 15 times as long."""
     m, n = x.shape
     for i in range(m):
         for j in range(n):
             inside = j <= i + k if lower else j >= i + k
-            out[i, j] = (x[i, j] * diagonal if j == i else x[i, j]) if inside else 0
+            value = x[i, j] + x[j, i] if plus_transpose else x[i, j]
+            out[i, j] = (value * diagonal if j == i else value) if inside else 0
 
 
 @_cached
-def linalg_triangle(x, lower, k, diagonal):
+def linalg_triangle(x, lower, k, diagonal, plus_transpose):
     """A triangle of each matrix of ``x`` (see ``_triangle_2d``)."""
     out = np.empty(x.shape, dtype=x.dtype)
     if x.ndim == 2:
-        _triangle_2d(x, out, lower, k, diagonal)
+        _triangle_2d(x, out, lower, k, diagonal, plus_transpose)
     else:
         for index in np.ndindex(x.shape[:-2]):
-            _triangle_2d(x[index], out[index], lower, k, diagonal)
+            _triangle_2d(x[index], out[index], lower, k, diagonal, plus_transpose)
     return out
 
 

@@ -110,7 +110,7 @@ def symmetric_part_gradient(g: Variable, lower: bool) -> Variable:
     """The gradient with respect to the triangle an op reads, given ``g``, the gradient with respect
     to the full symmetric matrix it stands for: each off-diagonal entry counts for both of its places
     (the triangle of ``g + g^T``, whose diagonal counts ``g``'s twice: halved)."""
-    return triangle(elemwise("add", g, transpose(g)), lower, diagonal=0.5)
+    return apply(Triangle(lower, diagonal=0.5, plus_transpose=True), g)
 
 
 def _minus_outer(u: Variable, v: Variable) -> Variable:
@@ -125,34 +125,45 @@ def _minus_outer(u: Variable, v: Variable) -> Variable:
 
 class Triangle(Op):
     """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``, the diagonal scaled by ``diagonal`` where
-    ``k = 0`` (Murray's ``Φ``, the lower triangle with the diagonal halved, is one pass). (As an
-    elementwise ``switch`` on row and column numbers it would fuse, but the nested conditions it
-    leaves in a gradient make SymPy's printing of the function's formulas take minutes.)"""
+    ``k = 0`` (Murray's ``Φ``, the lower triangle with the diagonal halved, is one pass); with
+    ``plus_transpose``, that of ``x + x^T`` (the gradient with respect to the triangle a symmetric
+    matrix is read from, in one pass). (As an elementwise ``switch`` on row and column numbers it
+    would fuse, but the nested conditions it leaves in a gradient make SymPy's printing of the
+    function's formulas take minutes.)"""
 
-    props = ("lower", "k", "diagonal")
+    props = ("lower", "k", "diagonal", "plus_transpose")
 
-    def __init__(self, lower: bool, k: int = 0, diagonal: float = 1.0) -> None:
-        self.lower, self.k, self.diagonal = bool(lower), int(k), float(diagonal)
+    def __init__(self, lower: bool, k: int = 0, diagonal: float = 1.0, plus_transpose: bool = False) -> None:
+        self.lower, self.k, self.diagonal, self.plus_transpose = (
+            bool(lower),
+            int(k),
+            float(diagonal),
+            bool(plus_transpose),
+        )
         if self.k and self.diagonal != 1.0:
             raise ValueError(f"Triangle: the diagonal is scaled only for k = 0, got k = {self.k}")
+        self.square = self.plus_transpose  # the CPU rule's run-time check
 
     def __str__(self) -> str:
         name = "tril" if self.lower else "triu"
-        options = [str(self.k)] * bool(self.k) + [f"diagonal={self.diagonal:g}"] * (self.diagonal != 1.0)
+        options = [str(self.k)] * bool(self.k) + ["plus_transpose"] * self.plus_transpose
+        options += [f"diagonal={self.diagonal:g}"] * (self.diagonal != 1.0)
         return f"{name}{{{', '.join(options)}}}" if options else name
 
     def make_type(self, x: Variable) -> TensorType:
-        check_matrix(str(self), x, square=False)
+        check_matrix(str(self), x, square=self.plus_transpose)
         return x.type
 
     def perform(self, x: np.ndarray) -> np.ndarray:
+        x = x + np.swapaxes(x, -1, -2) if self.plus_transpose else x
         out = (np.tril if self.lower else np.triu)(x, self.k)
         on = np.arange(min(x.shape[-2:]))
         out[..., on, on] *= self.diagonal
         return out
 
     def vjp(self, inputs, output, g):
-        return [apply(self, g)]
+        back = apply(Triangle(self.lower, self.k, self.diagonal), g)
+        return [elemwise("add", back, transpose(back)) if self.plus_transpose else back]
 
 
 class Cholesky(Op):
@@ -234,11 +245,7 @@ def _low_rank_factors(term: Variable) -> tuple[int, Variable, Variable] | None:
     from .shape import DimShuffle
 
     node = term.owner
-    if (
-        node is None
-        or not isinstance(node.op, Triangle)
-        or (node.op.lower, node.op.k, node.op.diagonal) != (True, 0, 1)
-    ):
+    if node is None or node.op != Triangle(lower=True):
         return None
     x, sign = node.inputs[0], 1
     while x.owner is not None and isinstance(x.owner.op, Elemwise) and x.owner.op.expr == -sym(0):
