@@ -552,11 +552,11 @@ def _factor_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     """A view of the packed array, at :func:`part_index` (printed with the operand's lengths)."""
     packed, a = (p.names[v] for v in step.inputs)
     m, k = sympy.Symbol(f"{a}.shape[-2]"), sympy.Symbol(f"min({a}.shape[-2], {a}.shape[-1])")
-    index = [_index_text(i) for i in part_index(step.op.op.part, m, k)]
+    index = [_index_item(i) for i in part_index(step.op.op.part, m, k)]
     return [f"{out} = {packed}[{', '.join([':'] * (step.inputs[1].ndim - 2) + index)}]"]
 
 
-def _index_text(item) -> str:
+def _index_item(item) -> str:
     """A basic index's item as Python source: ``0``, ``:m``, ``m + 1:``."""
     if isinstance(item, slice):
         return f"{'' if item.start is None else item.start}:{'' if item.stop is None else item.stop}"

@@ -222,9 +222,9 @@ COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upp
                   "pinv", "expm", "lu_pu", "trace")  # fmt: skip
 
 
-def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> str:
+def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]):
     """The compiled program's results against the same graphs evaluated with ``perform``; returns
-    the program's text."""
+    the compiled function."""
     values = [v.astype(dtype) for v in _inputs("float64").values()]
     f = theano.function(variables, outputs, on_unused_input="ignore")
     compiled = f(*values)
@@ -233,27 +233,31 @@ def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]
     for name, got, want in zip(names, compiled, expected):
         assert np.asarray(got).dtype == dtype, name
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, err_msg=name)
-    return program_text(f)
+    return f
 
 
 @pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.long)])
 def test_compiled_values(dtype):
     variables = [T.tensor(dtype, (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
-    text = _check_compiled(
-        dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES)
-    )
+    f = _check_compiled(dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES))
+    text = program_text(f)
     # eigh's two results (of P) and pinv's three of svd (of B): one LAPACK call each
     assert text.count("linalg_eigh_packed(") == 1 and text.count("linalg_svd_packed(") == 1, text
 
 
 def test_compiled_gradient():
-    """A log-determinant by the Cholesky and a solve: the gradients' triangular solves, triangles
-    and solves against the identity, compiled."""
+    """A Gaussian process's cost (a log-determinant by the Cholesky, a quadratic form by cho_solve)
+    and a solve: the gradients' triangular solves, triangles and solves against the identity,
+    compiled. The Cholesky's adjoint is what its diagonal and the solves give: ``L^T Ḡ`` by
+    products with vectors, no trmm of a matrix; the solves of ``0.5 v`` are those of ``v``, scaled."""
     G, P, B, v = variables = [T.tensor("float64", (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
-    cost = T.nlinalg.logdet(P, psd=True) + T.sum(T.slinalg.solve(G, B) * B)
-    text = _check_compiled("float64", T.grad(cost, [G, P, B]), variables, ["G", "P", "B"])
-    # the Cholesky's adjoint is its diagonal's: L^T Ḡ by an elementwise product, no trmm
-    assert "linalg_triangular_product" not in text
+    quadratic = 0.5 * T.dot(v, T.slinalg.solve(P, v, assume_a="pos", lower=True))
+    cost = T.nlinalg.logdet(P, psd=True) + quadratic + T.sum(T.slinalg.solve(G, B) * B)
+    f = _check_compiled("float64", T.grad(cost, [G, P, B, v]), variables, list(NAMES))
+    products = [line for line in program_text(f).splitlines() if "linalg_triangular_product(" in line]
+    assert products and all("[:, None]" in line for line in products), products
+    # cho_solve's two, and L^{-T} P of the Cholesky's gradient (P L^{-1} is from the left, transposed)
+    assert "scale_out_of_solve" in f.rewrites and program_text(f).count("linalg_solve_triangular(") == 3
 
 
 @pytest.mark.long

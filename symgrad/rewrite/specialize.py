@@ -79,7 +79,7 @@ def one_factorization(node: Apply, ctx: Context) -> Variable | None:
 
 
 @node_rewrite("specialize", SolveTriangular, TriangularProduct)
-def scale_after_triangular(node: Apply, ctx: Context) -> Variable | None:
+def scale_out_of_solve(node: Apply, ctx: Context) -> Variable | None:
     """solve_triangular(a, c*b) → c*solve_triangular(a, b) for a number c (likewise the product)
 
     Both are linear in ``b``, and the adjoint reaching a solve is often a multiple of a right-hand
