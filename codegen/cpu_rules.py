@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import sympy
+
 from symgrad.graph import Apply, Variable
 from symgrad.ops.alloc import Alloc, ARange
 from symgrad.ops.arrays import ArgSort, CumprodGrad, Cumulative, FlatNonzero, Unique
@@ -31,12 +33,15 @@ from symgrad.ops.linalg import (
     Det,
     Eigh,
     Expm,
+    Factorization,
+    FactorPart,
     MatrixInverse,
     SLogDet,
     Solve,
     SolveTriangular,
     Triangle,
     TriangularProduct,
+    part_index,
 )
 from symgrad.ops.random import RandomDraw
 from symgrad.ops.reduce import Argmax, Reduce
@@ -482,7 +487,7 @@ def _per_matrix(p: CpuModulePrinter, step: Apply, out: str, call: str) -> list[s
 
 def _core_length(p: CpuModulePrinter, step: Apply, d: int) -> str:
     """The text of the output's length ``d`` past the leading axes: from the type where it is
-    known, else the operand's length it is (a row count ``k = min(m, n)`` for QR and SVD)."""
+    known, else the operand's length it is (a row count ``k = min(m, n)`` for QR, SVD and LU)."""
     known = step.output.type.shape[d]
     if known is not None:
         return str(known)
@@ -490,11 +495,16 @@ def _core_length(p: CpuModulePrinter, step: Apply, d: int) -> str:
     nd = step.inputs[0].ndim
     if rest:  # a solve: b's shape, with a's column count for its rows
         return f"{a}.shape[-1]" if d == nd - 2 else f"{rest[0]}.shape[{d}]"
-    if isinstance(step.op, (QR, SVD)):
+    if isinstance(step.op, Factorization):
+        m, n = sympy.Symbol(f"{a}.shape[-2]"), sympy.Symbol(f"{a}.shape[-1]")
+        return str(step.op.packed_shape(m, n, sympy.Symbol(f"min({m}, {n})"))[d - (nd - 2)])
+    if isinstance(step.op, (QR, SVD, LU)):
         k = f"min({a}.shape[-2], {a}.shape[-1])"
         m, n = f"{a}.shape[-2]", f"{a}.shape[-1]"
         full = getattr(step.op, "full", False)
         lengths = {"q": (m, k), "r": (k, n), "u": (m, m if full else k), "s": (k,), "vt": (n if full else k, n)}
+        if isinstance(step.op, LU):
+            lengths = {"p": (m, m), "l": (m, k), "u": (k, n)}
         return lengths[step.op.part][d - (nd - 2)]
     return f"{a}.shape[{d}]"  # the input's own shape, or its leading part (eigenvalues: n)
 
@@ -532,11 +542,37 @@ def _linalg_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
     return _linalg_checks(p, step) + _per_matrix(p, step, out, f"{function}({{}})[{parts.index(step.op.part)}]")
 
 
+@CPU_RULES.register(Factorization)
+def _factorization(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    return _linalg_checks(p, step) + _per_matrix(p, step, out, f"linalg_{step.op.kind}_packed({{}})")
+
+
+@CPU_RULES.register(FactorPart, view=True)
+def _factor_part(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
+    """A view of the packed array, at :func:`part_index` (printed with the operand's lengths)."""
+    packed, a = (p.names[v] for v in step.inputs)
+    m, k = sympy.Symbol(f"{a}.shape[-2]"), sympy.Symbol(f"min({a}.shape[-2], {a}.shape[-1])")
+    index = [_index_item(i) for i in part_index(step.op.op.part, m, k)]
+    return [f"{out} = {packed}[{', '.join([':'] * (step.inputs[1].ndim - 2) + index)}]"]
+
+
+def _index_item(item) -> str:
+    """A basic index's item as Python source: ``0``, ``:m``, ``m + 1:``."""
+    if isinstance(item, slice):
+        return f"{'' if item.start is None else item.start}:{'' if item.stop is None else item.stop}"
+    return str(item)
+
+
 @CPU_RULES.register(SolveTriangular, TriangularProduct)
 def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    op, vector = step.op, step.inputs[1].ndim == 1  # the BLAS call takes a matrix
+    op, (a, b) = step.op, step.inputs
+    vector = b.ndim == 1  # the BLAS call takes a matrix
     rhs = "{}[:, None]" if vector else "{}"
-    if isinstance(op, SolveTriangular):
+    solve, unit = isinstance(op, SolveTriangular), getattr(op, "unit_diagonal", False)
+    # b a transposed view: copied as b^T, along its rows (a solve of S^T, between the Cholesky gradient's two)
+    if a.ndim == 2 and b.owner is not None and isinstance(b.owner.op, DimShuffle) and b.owner.op.new_order == (1, 0):
+        call = f"linalg_triangular_transposed({{}}, {{}}, {op.lower}, {op.trans}, {unit}, {solve})"
+    elif solve:
         call = f"linalg_solve_triangular({{}}, {rhs}, {op.lower}, {op.trans}, {op.unit_diagonal})"
     else:
         call = f"linalg_triangular_product({{}}, {rhs}, {op.lower}, {op.trans})"
@@ -545,5 +581,8 @@ def _triangular(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 
 @CPU_RULES.register(Triangle)
 def _triangle(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
-    function = "linalg_tril" if step.op.lower else "linalg_triu"
-    return [f"{out} = {function}({p.names[step.inputs[0]]}, {step.op.k})"]
+    op = step.op
+    x = p.names[step.inputs[0]]
+    return _linalg_checks(p, step) + [
+        f"{out} = linalg_triangle({x}, {op.lower}, {op.k}, {op.diagonal!r}, {op.plus_transpose})"
+    ]

@@ -15,9 +15,9 @@ from numba.extending import get_cython_function_address
 from .runtime import random_pair
 
 __all__ = [
-    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_expm", "linalg_inv", "linalg_lu", "linalg_qr",
-    "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full", "linalg_tril",
-    "linalg_triangular_product", "linalg_triu",
+    "linalg_cholesky", "linalg_det", "linalg_eigh", "linalg_eigh_packed", "linalg_expm", "linalg_inv", "linalg_lu",
+    "linalg_qr", "linalg_slogdet", "linalg_solve", "linalg_solve_triangular", "linalg_svd", "linalg_svd_full",
+    "linalg_svd_packed", "linalg_triangle", "linalg_triangular_product", "linalg_triangular_transposed",
     "batched_matrix_product", "matrix_product", "random_fill", "random_fill_parallel",
 ]  # fmt: skip
 
@@ -123,14 +123,17 @@ _dtrsm, _strsm, _dtrmm, _strmm = (
 
 
 @_cached
-def _triangular_blas(m, x, upper, trans, unit_diagonal, solve):
+def _triangular_blas(m, x, upper, trans, unit_diagonal, solve, left):
     """In place, ``x = m^{-1} x`` (``solve``) or ``x = m x`` (``m^T`` when ``trans``) for C-ordered
     ``m`` (n, n) and ``x`` (n, k): column-major, ``x`` is ``x^T`` and ``m`` is ``m^T``, so BLAS
-    works from the right on ``x^T``. ``upper`` names the triangle of the column-major ``m^T``."""
-    n, k = x.shape
-    flags = np.array([ord("R"), ord("U") if upper else ord("L"), ord("T") if trans else ord("N"),
-                      ord("U") if unit_diagonal else ord("N")], dtype=np.uint8)  # fmt: skip
-    dims = np.array([k, n, n, k], dtype=np.int32)  # m, n, lda, ldb of the column-major call
+    works from the right on ``x^T``. ``upper`` names the triangle of the column-major ``m^T``.
+    With ``left``, ``x`` is (k, n) and holds the transpose of the operand: column-major it is the
+    operand itself, and BLAS works from the left on it (``m^T`` transposed back, so ``trans`` flips)."""
+    n, k = (x.shape[1], x.shape[0]) if left else x.shape
+    flags = np.array([ord("L") if left else ord("R"), ord("U") if upper else ord("L"),
+                      ord("T") if trans != left else ord("N"), ord("U") if unit_diagonal else ord("N")],
+                     dtype=np.uint8)  # fmt: skip
+    dims = np.array([n, k, n, n] if left else [k, n, n, k], dtype=np.int32)  # m, n, lda, ldb of the column-major call
     alpha = np.ones(1, dtype=x.dtype)
     args = (flags[0:].ctypes, flags[1:].ctypes, flags[2:].ctypes, flags[3:].ctypes, dims[0:].ctypes,
             dims[1:].ctypes, alpha.ctypes, m.ctypes, dims[2:].ctypes, x.ctypes, dims[3:].ctypes)  # fmt: skip
@@ -146,34 +149,46 @@ def _triangular_blas(m, x, upper, trans, unit_diagonal, solve):
 
 
 @_cached
-def _triangular(a, b, lower, trans, unit_diagonal, solve):
+def _triangular(a, b, lower, trans, unit_diagonal, solve, left):
     """``a^{-1} b`` (``solve``) or ``a b`` for ``a`` triangular (only the triangle ``lower`` names
-    is read; ``a^T`` when ``trans``), ``b`` a matrix of ``a``'s dtype. A C-ordered ``a`` is,
-    column-major, ``a^T``: its lower triangle is the upper one there, and a transposed view of a
-    C-ordered matrix is passed as that matrix with the flags flipped, never copied."""
-    n, k = b.shape
-    x = np.empty((n, k), dtype=b.dtype)
-    x[:] = b
-    if n == 0 or k == 0:
+    is read; ``a^T`` when ``trans``), ``b`` a matrix of ``a``'s dtype, into ``x``: ``b``'s copy, or
+    with ``left`` ``b^T``'s (then the result is ``x^T``). A C-ordered ``a`` is, column-major,
+    ``a^T``: its lower triangle is the upper one there, and a transposed view of a C-ordered
+    matrix is passed as that matrix with the flags flipped, never copied."""
+    x = np.empty((b.shape[1], b.shape[0]) if left else b.shape, dtype=b.dtype)
+    if left:
+        x[:] = b.T
+    else:
+        x[:] = b
+    if x.size == 0:
         return x
     if not a.flags.c_contiguous and a.T.flags.c_contiguous:  # column-major, a.T is a itself
-        _triangular_blas(a.T, x, not lower, not trans, unit_diagonal, solve)
+        _triangular_blas(a.T, x, not lower, not trans, unit_diagonal, solve, left)
     else:
-        _triangular_blas(np.ascontiguousarray(a), x, lower, trans, unit_diagonal, solve)
+        _triangular_blas(np.ascontiguousarray(a), x, lower, trans, unit_diagonal, solve, left)
     return x
+
+
+@_cached
+def linalg_triangular_transposed(a, b, lower, trans, unit_diagonal, solve):
+    """What ``linalg_solve_triangular`` (``solve``) or ``linalg_triangular_product`` give, for
+    ``b`` the transposed view of a C-ordered matrix (``S^T`` between the two solves of the
+    Cholesky's gradient): its copy is ``b^T``'s, contiguous, not a copy across rows, and the
+    result is the transpose of a C-ordered matrix (the view a reader of ``S`` wants)."""
+    return _triangular(a, b, lower, trans, unit_diagonal, solve, True).T
 
 
 @_cached
 def linalg_solve_triangular(a, b, lower, trans, unit_diagonal):
     """``x`` with ``a x = b`` (``a.T x = b`` when ``trans``), ``a`` triangular: BLAS's trsm."""
-    return _triangular(a, b, lower, trans, unit_diagonal, True)
+    return _triangular(a, b, lower, trans, unit_diagonal, True, False)
 
 
 @_cached
 def linalg_triangular_product(a, b, lower, trans):
     """``tril(a) @ b`` (``triu`` unless ``lower``; transposed when ``trans``): BLAS's trmm, half
     the work of a general product."""
-    return _triangular(a, b, lower, trans, False, False)
+    return _triangular(a, b, lower, trans, False, False, False)
 
 
 @_cached
@@ -184,30 +199,55 @@ def linalg_eigh(a):
 
 @_cached
 def linalg_lu(a):
-    """``scipy.linalg.lu(a)`` for a square ``a``: ``P``, ``L`` (unit lower) and ``U`` with
-    ``a = P L U``, by Gaussian elimination with partial pivoting (the first largest entry of each
-    column, as LAPACK's getrf chooses)."""
-    n = a.shape[0]
+    """``scipy.linalg.lu(a)`` for ``a`` (m, n), ``k = min(m, n)``: ``P`` (m, m), ``L`` (m, k), unit
+    lower, and ``U`` (k, n) with ``a = P L U``, by Gaussian elimination with partial pivoting (the
+    first largest entry of each column, as LAPACK's getrf chooses)."""
+    m, n = a.shape
+    k = min(m, n)
     u = np.ascontiguousarray(a).copy()
-    lower = np.eye(n, dtype=a.dtype)
-    order = np.arange(n)
-    for k in range(n):
-        pivot = k + np.argmax(np.abs(u[k:, k]))
-        if pivot != k:
+    lower = np.eye(m, dtype=a.dtype)
+    order = np.arange(m)
+    for c in range(k):
+        pivot = c + np.argmax(np.abs(u[c:, c]))
+        if pivot != c:
             for j in range(n):
-                u[k, j], u[pivot, j] = u[pivot, j], u[k, j]
-            for j in range(k):
-                lower[k, j], lower[pivot, j] = lower[pivot, j], lower[k, j]
-            order[k], order[pivot] = order[pivot], order[k]
-        for i in range(k + 1, n):
-            factor = u[i, k] / u[k, k] if u[k, k] != 0 else 0.0
-            lower[i, k] = factor
-            for j in range(k, n):
-                u[i, j] -= factor * u[k, j]
-    permutation = np.zeros((n, n), dtype=a.dtype)
-    for i in range(n):
+                u[c, j], u[pivot, j] = u[pivot, j], u[c, j]
+            for j in range(c):
+                lower[c, j], lower[pivot, j] = lower[pivot, j], lower[c, j]
+            order[c], order[pivot] = order[pivot], order[c]
+        for i in range(c + 1, m):
+            factor = u[i, c] / u[c, c] if u[c, c] != 0 else 0.0
+            lower[i, c] = factor
+            for j in range(c, n):
+                u[i, j] -= factor * u[c, j]
+    permutation = np.zeros((m, m), dtype=a.dtype)
+    for i in range(m):
         permutation[order[i], i] = 1
-    return permutation, lower, np.triu(u)
+    return permutation, np.ascontiguousarray(lower[:, :k]), np.triu(u[:k])
+
+
+@_cached
+def linalg_eigh_packed(a):
+    """``np.linalg.eigh(a)`` in one array (``symgrad.ops.linalg.Factorization``): the eigenvalues
+    in row 0, the eigenvectors below."""
+    w, v = np.linalg.eigh(a)
+    out = np.empty((a.shape[0] + 1, a.shape[0]), dtype=a.dtype)
+    out[0] = w
+    out[1:] = v
+    return out
+
+
+@_cached
+def linalg_svd_packed(a):
+    """``np.linalg.svd(a, full_matrices=False)`` in one array (``Factorization``): ``u`` in the
+    first ``k`` columns of the first ``m`` rows, ``s`` in the next row, ``vt`` below."""
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    m, k = u.shape
+    out = np.zeros((m + 1 + k, a.shape[1]), dtype=a.dtype)
+    out[:m, :k] = u
+    out[m, :k] = s
+    out[m + 1 :] = vt
+    return out
 
 
 @_cached
@@ -229,15 +269,28 @@ def linalg_svd_full(a):
 
 
 @_cached
-def linalg_tril(x, k):
-    """``np.tril(x, k)``."""
-    return np.tril(x, k)
+def _triangle_2d(x, out, lower, k, diagonal, plus_transpose):
+    """``out = np.tril(x, k)`` (``np.triu`` unless ``lower``), the diagonal scaled by ``diagonal``
+    (1 unless ``k = 0``), of ``x + x^T`` if ``plus_transpose``, by rows: Numba's ``np.tril``
+    builds a mask and took 15 times as long."""
+    m, n = x.shape
+    for i in range(m):
+        for j in range(n):
+            inside = j <= i + k if lower else j >= i + k
+            value = x[i, j] + x[j, i] if plus_transpose else x[i, j]
+            out[i, j] = (value * diagonal if j == i else value) if inside else 0
 
 
 @_cached
-def linalg_triu(x, k):
-    """``np.triu(x, k)``."""
-    return np.triu(x, k)
+def linalg_triangle(x, lower, k, diagonal, plus_transpose):
+    """A triangle of each matrix of ``x`` (see ``_triangle_2d``)."""
+    out = np.empty(x.shape, dtype=x.dtype)
+    if x.ndim == 2:
+        _triangle_2d(x, out, lower, k, diagonal, plus_transpose)
+    else:
+        for index in np.ndindex(x.shape[:-2]):
+            _triangle_2d(x[index], out[index], lower, k, diagonal, plus_transpose)
+    return out
 
 
 # Random draws (see runtime.random_pair): loops over the pairs of elements of the flat result, on

@@ -26,6 +26,8 @@ from symgrad.ops.linalg import (
     Det,
     Eigh,
     Expm,
+    Factorization,
+    FactorPart,
     MatrixInverse,
     SLogDet,
     Solve,
@@ -73,7 +75,7 @@ CUDA_RULES.register(AdvancedSubtensorGrad, AdvancedIncSubtensor)(scatter)
 CUDA_RULES.unsupported(Print, why="printing.Print prints host values: debug with device='cpu'")
 CUDA_RULES.unsupported(
     QR, SVD, Cholesky, Det, Eigh, Expm, LU, MatrixInverse, SLogDet, Solve, SolveTriangular, Triangle,
-    TriangularProduct,
+    TriangularProduct, Factorization, FactorPart,
     why="linear algebra (T.nlinalg, T.slinalg) runs on the CPU only for now; compile with device='cpu'",
 )  # fmt: skip
 

@@ -175,6 +175,11 @@ LINALG_CASES = {
         lambda G, P, R, Q: abs(np.linalg.svd(Q, full_matrices=False)[0]),
     ),
     "pinv": (lambda G, P, R, Q: T.nlinalg.pinv(Q), lambda G, P, R, Q: np.linalg.pinv(Q)),
+    "lu_l": (lambda G, P, R, Q: T.slinalg.lu(Q)[1], lambda G, P, R, Q: scipy.linalg.lu(Q)[1]),
+    "lu_wide_u": (
+        lambda G, P, R, Q: T.slinalg.lu(Q.dimshuffle(0, 1, 3, 2))[2],
+        lambda G, P, R, Q: scipy.linalg.lu(np.swapaxes(Q, -1, -2))[2],
+    ),
 }
 
 
@@ -207,6 +212,21 @@ def test_batched_linalg_values_and_gradients(name):
     for i, g in zip(read, evaluate(T.grad(cost, [variables[i] for i in read]), given)):
         fd = numeric_grad(lambda *xs: np.sum(reference(*xs) * weights), values, i)
         np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6, err_msg=f"gradient {name} wrt {variables[i]}")
+
+
+def test_batched_expm_is_per_matrix():
+    """``expm`` of a stack: SciPy's values, and the gradient of each matrix that of the 2-d op
+    (checked against central differences in test_linalg.py); central differences of a stack of
+    exponentials would take seconds."""
+    rng = np.random.default_rng(2)
+    values, weights = 0.3 * rng.standard_normal((3, 4, 4)), rng.uniform(0.5, 1.5, (3, 4, 4))
+    a, m = T.dtensor3("a"), T.dmatrix("m")
+    out = T.slinalg.expm(a)
+    got, grad = evaluate([out, T.grad(T.sum(out * weights), a)], {id(a): values})
+    np.testing.assert_allclose(got, scipy.linalg.expm(values), rtol=1e-12)
+    for k in range(3):
+        (expected,) = evaluate([T.grad(T.sum(T.slinalg.expm(m) * weights[k]), m)], {id(m): values[k]})
+        np.testing.assert_allclose(grad[k], expected, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.long  # two minutes of compiling LAPACK loops on a busy machine

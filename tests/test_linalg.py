@@ -15,6 +15,8 @@ import symgrad as theano
 import symgrad.tensor as T
 from symgrad.ops.loop import evaluate
 
+from .helpers import program_text
+
 N = 4
 
 
@@ -122,6 +124,13 @@ CASES = {
         lambda G, P, B, v: T.slinalg.lu(P, permute_l=True)[0],
         lambda G, P, B, v: scipy.linalg.lu(P, permute_l=True)[0],
     ),
+    "lu_tall_l": (lambda G, P, B, v: T.slinalg.lu(B)[1], lambda G, P, B, v: scipy.linalg.lu(B)[1]),
+    "lu_tall_u": (lambda G, P, B, v: T.slinalg.lu(B)[2], lambda G, P, B, v: scipy.linalg.lu(B)[2]),
+    "lu_wide_u": (lambda G, P, B, v: T.slinalg.lu(B.T)[2], lambda G, P, B, v: scipy.linalg.lu(B.T)[2]),
+    "lu_wide_permute_l": (
+        lambda G, P, B, v: T.slinalg.lu(B.T, permute_l=True)[0],
+        lambda G, P, B, v: scipy.linalg.lu(B.T, permute_l=True)[0],
+    ),
     "kron": (lambda G, P, B, v: T.slinalg.kron(G, B), lambda G, P, B, v: np.kron(G, B)),
     "kron_vector": (lambda G, P, B, v: T.slinalg.kron(v, v[:2]), lambda G, P, B, v: np.kron(v, v[:2])),
     "trace": (lambda G, P, B, v: T.nlinalg.trace(G[:, :3]), lambda G, P, B, v: np.trace(G[:, :3])),
@@ -213,29 +222,42 @@ COMPILED_CASES = ("cholesky", "solve", "solve_vector", "solve_lower", "solve_upp
                   "pinv", "expm", "lu_pu", "trace")  # fmt: skip
 
 
-def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]) -> None:
-    """The compiled program's results against the same graphs evaluated with ``perform``."""
+def _check_compiled(dtype: str, outputs: list, variables: list, names: list[str]):
+    """The compiled program's results against the same graphs evaluated with ``perform``; returns
+    the compiled function."""
     values = [v.astype(dtype) for v in _inputs("float64").values()]
-    compiled = theano.function(variables, outputs, on_unused_input="ignore")(*values)
+    f = theano.function(variables, outputs, on_unused_input="ignore")
+    compiled = f(*values)
     expected = evaluate(outputs, {id(v): x for v, x in zip(variables, values)})
     rtol = 1e-10 if dtype == "float64" else 1e-4
     for name, got, want in zip(names, compiled, expected):
         assert np.asarray(got).dtype == dtype, name
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol, err_msg=name)
+    return f
 
 
 @pytest.mark.parametrize("dtype", ["float64", pytest.param("float32", marks=pytest.mark.long)])
 def test_compiled_values(dtype):
     variables = [T.tensor(dtype, (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
-    _check_compiled(dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES))
+    f = _check_compiled(dtype, [CASES[name][0](*variables) for name in COMPILED_CASES], variables, list(COMPILED_CASES))
+    text = program_text(f)
+    # eigh's two results (of P) and pinv's three of svd (of B): one LAPACK call each
+    assert text.count("linalg_eigh_packed(") == 1 and text.count("linalg_svd_packed(") == 1, text
 
 
 def test_compiled_gradient():
-    """A log-determinant by the Cholesky and a solve: the gradients' triangular solves, triangles
-    and solves against the identity, compiled."""
+    """A Gaussian process's cost (a log-determinant by the Cholesky, a quadratic form by cho_solve)
+    and a solve: the gradients' triangular solves, triangles and solves against the identity,
+    compiled. The Cholesky's adjoint is what its diagonal and the solves give: ``L^T Ḡ`` by
+    products with vectors, no trmm of a matrix; the solves of ``0.5 v`` are those of ``v``, scaled."""
     G, P, B, v = variables = [T.tensor("float64", (None,) * nd, name=n) for n, nd in zip(NAMES, (2, 2, 2, 1))]
-    cost = T.nlinalg.logdet(P, psd=True) + T.sum(T.slinalg.solve(G, B) * B)
-    _check_compiled("float64", T.grad(cost, [G, P, B]), variables, ["G", "P", "B"])
+    quadratic = 0.5 * T.dot(v, T.slinalg.solve(P, v, assume_a="pos", lower=True))
+    cost = T.nlinalg.logdet(P, psd=True) + quadratic + T.sum(T.slinalg.solve(G, B) * B)
+    f = _check_compiled("float64", T.grad(cost, [G, P, B, v]), variables, list(NAMES))
+    products = [line for line in program_text(f).splitlines() if "linalg_triangular_product(" in line]
+    assert products and all("[:, None]" in line for line in products), products
+    # cho_solve's two, and L^{-T} P of the Cholesky's gradient (P L^{-1} is from the left, transposed)
+    assert "scale_out_of_solve" in f.rewrites and program_text(f).count("linalg_solve_triangular(") == 3
 
 
 @pytest.mark.long
@@ -260,6 +282,8 @@ def test_errors():
         T.slinalg.solve(x, b)
     with pytest.raises(ValueError, match="assume_a must be"):
         T.slinalg.solve(x, y, assume_a="banded")
+    with pytest.raises(ValueError, match="lstsq: b must be a matrix \\(2-d\\), got a 3-d .*lstsq is not batched"):
+        T.nlinalg.lstsq(b, x)
     f = theano.function([x, y], T.slinalg.solve_triangular(x, y, lower=True))
     with pytest.raises(ValueError, match=r"solve_triangular\{lower\}.*x has shape \(2, 3\)"):
         f(np.ones((2, 3)), np.ones(2))
@@ -336,7 +360,8 @@ def test_svd_full_matrices_compiled_and_without_a_gradient_for_the_completion():
 
 def test_triangular_product_values_gradients_and_blas():
     """``TriangularProduct`` (the Cholesky gradient's trmm): each triangle, transposed or not, by a
-    matrix and a vector, against NumPy and central differences; compiled, the BLAS call."""
+    matrix and a vector, against NumPy and central differences; compiled, the BLAS calls (also
+    from the left, on a transposed right-hand side)."""
     from symgrad.graph import apply
     from symgrad.ops.linalg import TriangularProduct
     from tests.helpers import numeric_grad
@@ -361,6 +386,12 @@ def test_triangular_product_values_gradients_and_blas():
                 for i, g in enumerate(grads):
                     fd = numeric_grad(lambda x, y, w=weights, f=reference: np.sum(f(x, y) * w), [a_value, rhs_value], i)
                     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
-    f = theano.function([a, b], apply(TriangularProduct(True, True), a, b))
-    np.testing.assert_allclose(f(a_value, b_value), np.tril(a_value).T @ b_value, rtol=1e-13)
+    c = T.dmatrix("c")  # a solve of a transposed view: BLAS works from the left on c, not on a copy of c^T
+    f = theano.function(
+        [a, b, c], [apply(TriangularProduct(True, True), a, b), T.slinalg.solve_triangular(a, c.T, trans=1)]
+    )
+    product, solved = f(a_value, b_value, b_value.T.copy())
+    np.testing.assert_allclose(product, np.tril(a_value).T @ b_value, rtol=1e-13)
+    np.testing.assert_allclose(solved, scipy.linalg.solve_triangular(a_value, b_value, trans=1), rtol=1e-13)
     assert "linalg_triangular_product(a, b, True, True)" in f.source
+    assert "linalg_triangular_transposed(a, " in f.source

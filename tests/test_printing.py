@@ -445,6 +445,13 @@ def _examples_of_every_op() -> dict[str, tuple[T.TensorVariable, str]]:
         "SVD": (T.nlinalg.svd(m)[1], "svd_s(m)"),
         "LU": (T.slinalg.lu(m)[1], "lu_l(m)"),
         "Expm": (T.slinalg.expm(m), "expm(m)"),
+        "Factorization": (theano.graph.apply(linalg_ops.Factorization("svd"), m), "svd(m)"),
+        "FactorPart": (
+            theano.graph.apply(
+                linalg_ops.FactorPart(linalg_ops.Eigh("w")), theano.graph.apply(linalg_ops.Factorization("eigh"), m), m
+            ),
+            "eigvalsh(eigh(m), m)",
+        ),
         "IfElse": (theano.ifelse.ifelse(n > 0, a, b), "ifelse((n > 0), a, b)"),
         "Scan": (
             theano.scan(lambda x_t, h: 0.5 * h + T.sin(x_t), sequences=x, outputs_info=T.dscalar("h0"))[0],

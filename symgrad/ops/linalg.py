@@ -1,8 +1,8 @@
 """Linear algebra ops on matrices: Cholesky, solves, inverse, determinants, eigh, QR, SVD, LU, expm.
 
-Each op takes matrices of one float dtype (a right-hand side may be a vector); all but ``LU`` and
-``Expm`` also take stacks of them, batched over the leading axes as NumPy's own functions are
-(a right-hand side then a stack of matrices with the same leading lengths). Its gradient is the
+Each op takes matrices of one float dtype (a right-hand side may be a vector), or stacks of them,
+batched over the leading axes as NumPy's and SciPy's own functions are (a right-hand side then a
+stack of matrices with the same leading lengths). Its gradient is the
 standard matrix-calculus result (Giles 2008, "Collected matrix derivative results"; Murray 2016 for
 the Cholesky), built from the other ops so that it is written stably: the Cholesky's by triangular
 solves, never an explicit inverse; the log-determinant's by a solve. ``T.Rop`` follows from these
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..graph import Op, Variable, apply
 from ..types import TensorType, describe_shape
-from .elemwise import cast, elemwise, result_dtype
+from .elemwise import Elemwise, cast, elemwise, make_elemwise, result_dtype, sym
 from .shape import dimshuffle
 
 
@@ -47,7 +47,7 @@ def float_operands(*xs) -> list[Variable]:
     return [cast(x, dtype) for x in xs]
 
 
-def _check_rhs(what: str, a: Variable, b: Variable) -> None:
+def check_rhs(what: str, a: Variable, b: Variable) -> None:
     """``b`` is a vector or matrix with as many rows as ``a`` (for a stack ``a``, a stack of
     matrices of the same leading lengths)."""
     if a.ndim == 2 and b.ndim not in (1, 2):
@@ -95,9 +95,10 @@ def _per_matrix(x: Variable) -> Variable:
     return dimshuffle(x, (*range(x.ndim), "x", "x"))
 
 
-def triangle(x: Variable, lower: bool, k: int = 0) -> Variable:
-    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``: the other entries are zero."""
-    return apply(Triangle(lower, k), x)
+def triangle(x: Variable, lower: bool, k: int = 0, diagonal: float = 1.0) -> Variable:
+    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``: the other entries are zero; the diagonal
+    (``k = 0``) scaled by ``diagonal``."""
+    return apply(Triangle(lower, k, diagonal), x)
 
 
 def on_diagonal(x: Variable) -> Variable:
@@ -107,9 +108,9 @@ def on_diagonal(x: Variable) -> Variable:
 
 def symmetric_part_gradient(g: Variable, lower: bool) -> Variable:
     """The gradient with respect to the triangle an op reads, given ``g``, the gradient with respect
-    to the full symmetric matrix it stands for: each off-diagonal entry counts for both of its places."""
-    both = elemwise("add", g, transpose(g))
-    return elemwise("sub", triangle(both, lower), on_diagonal(g))
+    to the full symmetric matrix it stands for: each off-diagonal entry counts for both of its places
+    (the triangle of ``g + g^T``, whose diagonal counts ``g``'s twice: halved)."""
+    return apply(Triangle(lower, diagonal=0.5, plus_transpose=True), g)
 
 
 def _minus_outer(u: Variable, v: Variable) -> Variable:
@@ -123,27 +124,46 @@ def _minus_outer(u: Variable, v: Variable) -> Variable:
 
 
 class Triangle(Op):
-    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``. (As an elementwise ``switch`` on row and
-    column numbers it would fuse, but the nested conditions it leaves in a gradient make SymPy's
-    printing of the function's formulas take minutes.)"""
+    """``np.tril(x, k)`` (``lower``) or ``np.triu(x, k)``, the diagonal scaled by ``diagonal`` where
+    ``k = 0`` (Murray's ``Φ``, the lower triangle with the diagonal halved, is one pass); with
+    ``plus_transpose``, that of ``x + x^T`` (the gradient with respect to the triangle a symmetric
+    matrix is read from, in one pass). (As an elementwise ``switch`` on row and column numbers it
+    would fuse, but the nested conditions it leaves in a gradient make SymPy's printing of the
+    function's formulas take minutes.)"""
 
-    props = ("lower", "k")
+    props = ("lower", "k", "diagonal", "plus_transpose")
 
-    def __init__(self, lower: bool, k: int = 0) -> None:
-        self.lower, self.k = bool(lower), int(k)
+    def __init__(self, lower: bool, k: int = 0, diagonal: float = 1.0, plus_transpose: bool = False) -> None:
+        self.lower, self.k, self.diagonal, self.plus_transpose = (
+            bool(lower),
+            int(k),
+            float(diagonal),
+            bool(plus_transpose),
+        )
+        if self.k and self.diagonal != 1.0:
+            raise ValueError(f"Triangle: the diagonal is scaled only for k = 0, got k = {self.k}")
+        self.square = self.plus_transpose  # the CPU rule's run-time check
 
     def __str__(self) -> str:
-        return f"{'tril' if self.lower else 'triu'}{{{self.k}}}" if self.k else ("tril" if self.lower else "triu")
+        name = "tril" if self.lower else "triu"
+        options = [str(self.k)] * bool(self.k) + ["plus_transpose"] * self.plus_transpose
+        options += [f"diagonal={self.diagonal:g}"] * (self.diagonal != 1.0)
+        return f"{name}{{{', '.join(options)}}}" if options else name
 
     def make_type(self, x: Variable) -> TensorType:
-        check_matrix(str(self), x, square=False)
+        check_matrix(str(self), x, square=self.plus_transpose)
         return x.type
 
     def perform(self, x: np.ndarray) -> np.ndarray:
-        return (np.tril if self.lower else np.triu)(x, self.k)
+        x = x + np.swapaxes(x, -1, -2) if self.plus_transpose else x
+        out = (np.tril if self.lower else np.triu)(x, self.k)
+        on = np.arange(min(x.shape[-2:]))
+        out[..., on, on] *= self.diagonal
+        return out
 
     def vjp(self, inputs, output, g):
-        return [apply(self, g)]
+        back = apply(Triangle(self.lower, self.k, self.diagonal), g)
+        return [elemwise("add", back, transpose(back)) if self.plus_transpose else back]
 
 
 class Cholesky(Op):
@@ -162,13 +182,96 @@ class Cholesky(Op):
 
     def vjp(self, inputs, output, g):
         """Murray (2016), eq. 10: with ``P = Φ(L^T Ḡ)`` (the lower triangle, diagonal halved),
-        ``S = L^{-T} P L^{-1}`` by two triangular solves, and the gradient ``Φ``-symmetrized."""
+        ``S = L^{-T} P L^{-1}`` by two triangular solves, and the gradient ``Φ``-symmetrized.
+        ``L^T Ḡ`` is taken term by term of ``Ḡ`` (see :func:`_lower_product`): the terms that
+        solves with ``L`` and its diagonal give cost ``O(n²)`` each, not a triangular product's ``O(n³)``."""
         L = output
-        P = triangle(apply(TriangularProduct(lower=True, trans=True), L, g), lower=True)  # Φ(L^T Ḡ), by trmm
-        P = elemwise("sub", P, elemwise("mul", 0.5, on_diagonal(P)))
+        P = triangle(_lower_product(L, g), lower=True, diagonal=0.5)  # Φ(L^T Ḡ)
         left = apply(SolveTriangular(lower=True, trans=True), L, P)  # L^{-T} P
         S = transpose(apply(SolveTriangular(lower=True, trans=True), L, transpose(left)))  # (L^{-T} P) L^{-1}
-        return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", S, transpose(S))), lower=True)]
+        return [symmetric_part_gradient(S, lower=True)]  # that of S's symmetric part: the same
+
+
+def _lower_product(L: Variable, g: Variable) -> Variable:
+    """A matrix whose lower triangle is that of ``L^T g``, for ``L`` lower triangular, taken term by
+    term of the sum ``g`` (an adjoint adds up what each reader of ``L`` gives). Two kinds of term
+    cost ``O(n²)`` instead of a triangular product's ``O(n³)``:
+
+    - ``tril(±U V^T)`` (what a solve with ``L`` gives, ``U`` and ``V`` vectors or thin matrices):
+      the lower triangle of ``L^T tril(M)`` is that of ``L^T M`` (entry ``(i, j)``, ``i ≥ j``, reads
+      ``M`` at rows ``k ≥ i ≥ j`` only), so this is ``±(L^T U) V^T``, a product with ``U``;
+    - a diagonal matrix ``D`` (the gradient of ``L``'s diagonal, as a log-determinant reads it):
+      the lower triangle of ``L^T D`` is its diagonal, ``L ∘ D``.
+
+    The other terms, summed, are multiplied by ``L^T`` with BLAS's trmm."""
+    from .blas import outer
+
+    fast, rest = [], []
+    for term in _terms(g) if L.ndim == 2 else [g]:
+        factors = _low_rank_factors(term)
+        if factors is not None:
+            sign, u, v = factors
+            lu = apply(TriangularProduct(lower=True, trans=True), L, u)
+            product = outer(lu, v) if u.ndim == 1 else matmul(lu, transpose(v))
+            fast.append(product if sign > 0 else elemwise("neg", product))
+        elif _is_diagonal(term):
+            fast.append(elemwise("mul", L, term))
+        else:
+            rest.append(term)
+    if rest:
+        fast.append(apply(TriangularProduct(lower=True, trans=True), L, _sum(rest)))
+    return _sum(fast)
+
+
+def _sum(terms: list[Variable]) -> Variable:
+    """The sum of ``terms`` (of one type), one elementwise node."""
+    return terms[0] if len(terms) == 1 else make_elemwise(sum(sym(i) for i in range(len(terms))), terms, terms[0].dtype)
+
+
+def _terms(x: Variable) -> list[Variable]:
+    """The terms of ``x`` if it is a sum of same-shaped terms (as the reverse sweep adds up an
+    adjoint), else ``[x]``."""
+    node = x.owner
+    if node is None or not isinstance(node.op, Elemwise) or len(node.inputs) < 2:
+        return [x]
+    if node.op.expr != sum(sym(i) for i in range(len(node.inputs))) or any(t.type != x.type for t in node.inputs):
+        return [x]
+    return list(node.inputs)
+
+
+def _low_rank_factors(term: Variable) -> tuple[int, Variable, Variable] | None:
+    """``(sign, U, V)`` where ``term`` is ``tril(sign · U V^T)`` (vectors: an outer product), else None."""
+    from .blas import Dot
+    from .shape import DimShuffle
+
+    node = term.owner
+    if node is None or node.op != Triangle(lower=True):
+        return None
+    x, sign = node.inputs[0], 1
+    while x.owner is not None and isinstance(x.owner.op, Elemwise) and x.owner.op.expr == -sym(0):
+        x, sign = x.owner.inputs[0], -sign
+    node = x.owner
+    if node is None:
+        return None
+    shuffled = [v.owner.op.new_order if v.owner and isinstance(v.owner.op, DimShuffle) else None for v in node.inputs]
+    if isinstance(node.op, Elemwise) and node.op.expr == sym(0) * sym(1) and shuffled == [(0, "x"), ("x", 0)]:
+        return sign, node.inputs[0].owner.inputs[0], node.inputs[1].owner.inputs[0]
+    if isinstance(node.op, Dot) and node.inputs[0].ndim == 2 and shuffled[1] == (1, 0):
+        return sign, node.inputs[0], node.inputs[1].owner.inputs[0]
+    return None
+
+
+def _is_diagonal(term: Variable) -> bool:
+    """Whether ``term`` is a square matrix that is zero off its diagonal: ``zeros[i, i] += d``."""
+    from .indexing import AdvancedSubtensorGrad
+
+    node = term.owner
+    return (
+        node is not None
+        and isinstance(node.op, AdvancedSubtensorGrad)
+        and node.op.pattern == (True, True)
+        and node.inputs[2] is node.inputs[3]
+    )
 
 
 class SolveTriangular(Op):
@@ -185,7 +288,7 @@ class SolveTriangular(Op):
 
     def make_type(self, a: Variable, b: Variable) -> TensorType:
         check_matrix("solve_triangular", a)
-        _check_rhs("solve_triangular", a, b)
+        check_rhs("solve_triangular", a, b)
         return _solution_type(a, b)
 
     def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -221,7 +324,7 @@ class TriangularProduct(Op):
 
     def make_type(self, a: Variable, b: Variable) -> TensorType:
         check_matrix("triangular_product", a)
-        _check_rhs("triangular_product", a, b)
+        check_rhs("triangular_product", a, b)
         return _solution_type(a, b)
 
     def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -250,7 +353,7 @@ class Solve(Op):
 
     def make_type(self, a: Variable, b: Variable) -> TensorType:
         check_matrix("solve", a)
-        _check_rhs("solve", a, b)
+        check_rhs("solve", a, b)
         return _solution_type(a, b)
 
     def perform(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -365,7 +468,7 @@ class Eigh(Op):
             return [symmetric_part_gradient(matmul(elemwise("mul", v, as_row(g)), transpose(v)), lower=True)]
         f = _reciprocal_gaps(w, squared=False)
         full = matmul(matmul(v, elemwise("mul", f, matmul(transpose(v), g))), transpose(v))
-        return [symmetric_part_gradient(elemwise("mul", 0.5, elemwise("add", full, transpose(full))), lower=True)]
+        return [symmetric_part_gradient(full, lower=True)]  # that of full's symmetric part: the same
 
 
 class QR(Op):
@@ -508,7 +611,7 @@ class Expm(Op):
         return "expm"
 
     def make_type(self, a: Variable) -> TensorType:
-        check_matrix("expm", a, batched=False)
+        check_matrix("expm", a)
         return a.type
 
     def perform(self, a: np.ndarray) -> np.ndarray:
@@ -518,21 +621,28 @@ class Expm(Op):
 
     def vjp(self, inputs, output, g):
         """Najfeld and Havel (1995): the gradient is the upper right block of
-        ``expm([[A^T, Ḡ], [0, A^T]])``, one exponential of twice the size."""
+        ``expm([[A^T, Ḡ], [0, A^T]])``, one exponential of twice the size (per matrix of a stack)."""
         from ..tensor.basic import concatenate, shape, zeros_like
 
         (a,) = inputs
         at = transpose(a)
-        block = concatenate([concatenate([at, g], axis=1), concatenate([zeros_like(a), at], axis=1)], axis=0)
-        n = shape(a)[0]
-        return [apply(Expm(), block)[:n, n:]]
+        top, bottom = concatenate([at, g], axis=-1), concatenate([zeros_like(a), at], axis=-1)
+        n = shape(a)[-1]
+        return [
+            apply(Expm(), concatenate([top, bottom], axis=-2))[
+                (slice(None),) * (a.ndim - 2) + (slice(None, n), slice(n, None))
+            ]
+        ]
 
 
 class LU(Op):
-    """One result of ``scipy.linalg.lu(a)`` for a square ``a = P L U`` (partial pivoting):
-    ``part`` is ``"p"`` (the permutation matrix), ``"l"`` (unit lower triangular) or ``"u"``."""
+    """One result of ``scipy.linalg.lu(a)``, ``a = P L U`` by partial pivoting, for ``a`` of shape
+    ``(m, n)`` (or a stack of them), ``k = min(m, n)``: ``part`` is ``"p"`` (the ``(m, m)``
+    permutation matrix), ``"l"`` (``(m, k)``, unit lower trapezoidal) or ``"u"`` (``(k, n)``,
+    upper trapezoidal)."""
 
     props = ("part",)
+    square = False
 
     def __init__(self, part: str) -> None:
         if part not in ("p", "l", "u"):
@@ -543,8 +653,10 @@ class LU(Op):
         return f"lu_{self.part}"
 
     def make_type(self, a: Variable) -> TensorType:
-        check_matrix("lu", a, batched=False)
-        return a.type
+        check_matrix("lu", a, square=False)
+        m, n = a.type.shape[-2:]
+        k = None if m is None or n is None else min(m, n)
+        return TensorType(a.dtype, a.type.shape[:-2] + {"p": (m, m), "l": (m, k), "u": (k, n)}[self.part])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         import scipy.linalg
@@ -552,16 +664,149 @@ class LU(Op):
         return np.asarray(scipy.linalg.lu(a)[("p", "l", "u").index(self.part)], dtype=a.dtype)
 
     def vjp(self, inputs, output, g):
-        """``Ā = P L^{-T} (tril(L^T L̄, -1) + triu(Ū U^T)) U^{-T}``, by triangular solves; the
-        permutation is piecewise constant (no gradient)."""
+        """The permutation is piecewise constant (no gradient). With ``A = P [L₁; L₂] [U₁ | U₂]``,
+        ``L₁`` and ``U₁`` square (``k × k``; ``L₂`` is empty unless ``A`` is tall, ``U₂`` unless it
+        is wide): ``P^T Ā = [[L₁^{-T} M U₁^{-T}, L₁^{-T} Ū₂], [L̄₂ U₁^{-T}, 0]]`` with
+        ``M = tril(L₁^T L̄₁ - Ū₂ U₂^T, -1) + triu(Ū₁ U₁^T - L₂^T L̄₂)``, by triangular solves (the
+        square case, ``Ā = P L^{-T} (tril(L^T L̄, -1) + triu(Ū U^T)) U^{-T}``, with the rows below
+        ``L₁`` and the columns right of ``U₁`` eliminated as in QR's rule). Each part's rule is this
+        with the other's gradient zero."""
         if self.part == "p":
             return [None]
         (a,) = inputs
         p, lower, upper = (apply(LU(part), a) for part in ("p", "l", "u"))
-        if self.part == "l":
-            middle = triangle(matmul(transpose(lower), g), lower=True, k=-1)
+        return [
+            matmul(p, _lu_gradient(a, lower, upper, g if self.part == "l" else None, g if self.part == "u" else None))
+        ]
+
+
+def _lu_gradient(a: Variable, lower: Variable, upper: Variable, gl: Variable | None, gu: Variable | None) -> Variable:
+    """``P^T Ā`` of :meth:`LU.vjp`; a gradient that is None counts as zero. The blocks that the
+    static shape says are empty (``L₂`` of a wide or square ``a``, ``U₂`` of a tall one) are left out."""
+    from ..tensor.basic import concatenate, minimum
+
+    m, n = a.type.shape[-2:]
+    has_l2 = not (m is not None and n is not None and m <= n)
+    has_u2 = not (m is not None and n is not None and m >= n)
+    k = min(m, n) if m is not None and n is not None else minimum(a.shape[-2], a.shape[-1])
+    lead = (slice(None),) * (a.ndim - 2)
+
+    def block(x: Variable | None, rows: slice, columns: slice) -> Variable | None:
+        return None if x is None else x[lead + (rows, columns)]
+
+    top, bottom, left, right, every = slice(None, k), slice(k, None), slice(None, k), slice(k, None), slice(None)
+    l1, u1 = (block(lower, top, every), block(upper, every, left)) if has_l2 or has_u2 else (lower, upper)
+    gl1, gu1 = (block(gl, top, every), block(gu, every, left)) if has_l2 or has_u2 else (gl, gu)
+    below, above = [], []  # the terms of M's strictly lower triangle and of its upper one
+    if gl is not None:
+        below.append(matmul(transpose(l1), gl1))
+        if has_l2:
+            above.append(elemwise("neg", matmul(transpose(block(lower, bottom, every)), block(gl, bottom, every))))
+    if gu is not None:
+        above.append(matmul(gu1, transpose(u1)))
+        if has_u2:
+            below.append(elemwise("neg", matmul(block(gu, every, right), transpose(block(upper, every, right)))))
+    parts = [triangle(_sum(below), lower=True, k=-1)] if below else []
+    parts += [triangle(_sum(above), lower=False)] if above else []
+    middle = _sum(parts)
+    unit_lower = SolveTriangular(lower=True, trans=True, unit_diagonal=True)
+    left_solved = apply(unit_lower, l1, middle)  # L₁^{-T} M
+    corner = transpose(apply(SolveTriangular(lower=False), u1, transpose(left_solved)))  # ... U₁^{-T}
+    if not has_l2 and not has_u2:
+        return corner
+    zero = elemwise("mul", 0.0, a[lead + (bottom, right)])  # empty: one of its lengths is 0
+    if has_u2:
+        upper_right = (
+            apply(unit_lower, l1, block(gu, every, right))
+            if gu is not None
+            else elemwise("mul", 0.0, block(upper, every, right))
+        )
+        corner = concatenate([corner, upper_right], axis=-1)
+    if has_l2:
+        lower_left = (
+            transpose(apply(SolveTriangular(lower=False), u1, transpose(block(gl, bottom, every))))
+            if gl is not None
+            else elemwise("mul", 0.0, block(lower, bottom, every))
+        )
+        corner = concatenate([corner, concatenate([lower_left, zero], axis=-1) if has_u2 else lower_left], axis=-2)
+    return corner
+
+
+class Factorization(Op):
+    """Every result of one factorization of ``a`` in one array, so that one LAPACK call serves all
+    the results a graph reads (a graph node has one output, so each result is a node of its own,
+    and each would call LAPACK again): ``kind`` is ``"eigh"`` or ``"svd"`` (reduced). The
+    specialize phase puts :class:`FactorPart` views of it in place of the ``Eigh`` and ``SVD``
+    nodes, once their gradients are built; the packing costs one copy of the results, the other
+    calls' ``O(n³)`` is saved. Layout per matrix, ``(m, n)``, ``k = min(m, n)``: see :func:`part_index`."""
+
+    props = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        if kind not in ("eigh", "svd"):
+            raise ValueError(f"Factorization: kind must be 'eigh' or 'svd', got {kind!r}")
+        self.kind = kind
+        self.square = kind == "eigh"  # the CPU rule's run-time check
+
+    def __str__(self) -> str:
+        return self.kind
+
+    def packed_shape(self, m, n, k) -> tuple:
+        """The packed array's last two lengths for an ``(m, n)`` matrix (ints, or SymPy symbols)."""
+        return (n + 1, n) if self.kind == "eigh" else (m + 1 + k, n)
+
+    def make_type(self, a: Variable) -> TensorType:
+        check_matrix(self.kind, a, square=self.square)
+        m, n = a.type.shape[-2:]
+        n = m if n is None and self.kind == "eigh" else n  # square
+        if n is not None and (m is not None or self.kind == "eigh"):
+            shape = self.packed_shape(m, n, n if m is None else min(m, n))
         else:
-            middle = triangle(matmul(g, transpose(upper)), lower=False)
-        left = apply(SolveTriangular(lower=True, trans=True, unit_diagonal=True), lower, middle)  # L^{-T} M
-        right = transpose(apply(SolveTriangular(lower=False), upper, transpose(left)))  # ... U^{-T}
-        return [matmul(p, right)]
+            shape = (None, n)
+        return TensorType(a.dtype, a.type.shape[:-2] + shape)
+
+    def perform(self, a: np.ndarray) -> np.ndarray:
+        m, n = a.shape[-2:]
+        out = np.zeros(a.shape[:-2] + self.packed_shape(m, n, min(m, n)), dtype=a.dtype)
+        results = np.linalg.eigh(a) if self.kind == "eigh" else np.linalg.svd(a, full_matrices=False)
+        for part, value in zip(("w", "v") if self.kind == "eigh" else ("u", "s", "vt"), results):
+            out[(Ellipsis, *part_index(part, m, min(m, n)))] = value
+        return out
+
+    def vjp(self, inputs, output, g):
+        raise NotImplementedError(
+            "the packed factorization has no gradient: its parts' (FactorPart) go to the matrix directly"
+        )
+
+
+def part_index(part: str, m, k) -> tuple:
+    """Where result ``part`` of a factorization lies in its packed array (the index of the last two
+    axes), for an ``(m, n)`` matrix, ``k = min(m, n)`` (ints, or SymPy symbols for printing):
+    ``eigh``'s eigenvalues in row 0, the eigenvectors below; ``svd``'s ``u`` in the first ``k``
+    columns of the first ``m`` rows, ``s`` in the next row, ``vt`` below."""
+    rows, every = {"w": 0, "v": slice(1, None), "u": slice(None, m), "s": m, "vt": slice(m + 1, None)}, slice(None)
+    return rows[part], slice(None, k) if part in ("u", "s") else every
+
+
+class FactorPart(Op):
+    """Result ``op.part`` of ``op`` (an ``Eigh`` or ``SVD`` node's op) of ``a``, read from
+    ``packed``, the :class:`Factorization` of ``a`` (``a`` lends its shape): a view."""
+
+    props = ("op",)
+
+    def __init__(self, op: Op) -> None:
+        self.op = op
+
+    def __str__(self) -> str:
+        return str(self.op)
+
+    def make_type(self, packed: Variable, a: Variable) -> TensorType:
+        return self.op.make_type(a)
+
+    def perform(self, packed: np.ndarray, a: np.ndarray) -> np.ndarray:
+        m, n = a.shape[-2:]
+        return packed[(Ellipsis, *part_index(self.op.part, m, min(m, n)))]
+
+    def vjp(self, inputs, output, g):
+        """The part's own gradient, with respect to ``a`` (the packed array stands for ``a``'s results)."""
+        return [None, *self.op.vjp(inputs[1:], output, g)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..graph import Apply, Variable, apply
 from ..ops.blas import Dot
-from ..ops.elemwise import Elemwise, make_elemwise
+from ..ops.elemwise import Elemwise, make_elemwise, sym
+from ..ops.linalg import SVD, Eigh, Factorization, FactorPart, SolveTriangular, TriangularProduct
 from ..ops.shape import DimShuffle, transpose
 from .core import Context, node_rewrite
 
@@ -61,3 +62,35 @@ def transposed_operand(node: Apply, ctx: Context) -> Variable | None:
         inputs[position] = transpose(make_elemwise(owner.op.expr, flipped, owner.op.dtype, owner.op.name))
         return apply(Dot(), *inputs)
     return None
+
+
+@node_rewrite("specialize", Eigh, SVD)
+def one_factorization(node: Apply, ctx: Context) -> Variable | None:
+    """eigvalsh(a), eigh_vectors(a) → views of one eigh(a) (likewise svd_u, svd_s, svd_vt)
+
+    A graph node has one output, so each result of a factorization is a node of its own, and a
+    gradient reads them all: each would call LAPACK on ``a`` again. As views of one packed
+    :class:`Factorization`, the nodes reading ``a`` share one call (the packing costs a copy).
+    """
+    if getattr(node.op, "full", False):  # svd's full_matrices=True: no gradient reads it
+        return None
+    a = node.inputs[0]
+    return apply(FactorPart(node.op), apply(Factorization("eigh" if isinstance(node.op, Eigh) else "svd"), a), a)
+
+
+@node_rewrite("specialize", SolveTriangular, TriangularProduct)
+def scale_out_of_solve(node: Apply, ctx: Context) -> Variable | None:
+    """solve_triangular(a, c*b) → c*solve_triangular(a, b) for a number c (likewise the product)
+
+    Both are linear in ``b``, and the adjoint reaching a solve is often a multiple of a right-hand
+    side already solved (a quadratic form's ``0.5*y``): the solve of ``b`` itself is then shared,
+    and a pass over the matrix is saved.
+    """
+    a, b = node.inputs
+    owner = ctx.owner(b)
+    if owner is None or not isinstance(owner.op, Elemwise) or len(owner.inputs) != 1 or owner.inputs[0].type != b.type:
+        return None
+    scale = owner.op.expr / sym(0)
+    if scale.free_symbols or scale == 1:
+        return None
+    return make_elemwise(scale * sym(0), [apply(node.op, a, owner.inputs[0])], b.dtype)

@@ -19,6 +19,7 @@ from ..ops.linalg import (
     MatrixInverse,
     SLogDet,
     as_row,
+    check_rhs,
     float_operands,
     matmul,
     transpose,
@@ -156,10 +157,18 @@ def lstsq(a, b, rcond=None) -> tuple[Variable, Variable, Variable, Variable]:
     """``np.linalg.lstsq(a, b, rcond)``: ``(x, residuals, rank, s)``, ``x`` minimizing ``|b - a x|``
     (the smallest such), by the SVD; ``rcond=None`` is NumPy's default, eps times ``max(m, n)``.
     One difference: ``residuals`` (the squared norm of each column of ``b - a x``) is always
-    computed, where NumPy gives an empty array unless ``a`` has full column rank and ``m > n``."""
+    computed, where NumPy gives an empty array unless ``a`` has full column rank and ``m > n``.
+    Not batched: ``a`` is one matrix and ``b`` a vector or a matrix, as for NumPy's, JAX's and
+    PyTensor's ``lstsq`` (for a stack, ``solve`` the normal equations or use ``pinv``)."""
     from .basic import maximum, shape
 
     a, b = float_operands(a, b)
+    if a.ndim != 2:
+        raise ValueError(
+            f"lstsq: {a!r} must be a matrix (2-d), got a {a.ndim}-d {a.type}; lstsq is not batched (as in NumPy), "
+            "for a stack of matrices use pinv(a) @ b"
+        )
+    check_rhs("lstsq", a, b)
     if rcond is None:
         rcond = elemwise("mul", float(np.finfo(a.dtype).eps), cast(maximum(shape(a)[0], shape(a)[1]), a.dtype))
     u, s, vt = svd(a)

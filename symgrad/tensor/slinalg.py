@@ -3,15 +3,26 @@
 ``cholesky``, ``eigvalsh``, ``expm``, ``kron``, ``lu``, ``solve`` (``assume_a`` = ``"gen"``, ``"sym"`` or ``"pos"``),
 ``solve_triangular``, ``cho_solve`` and Theano's ``solve_lower_triangular``, ``solve_upper_triangular`` and
 ``solve_symmetric``. As in SciPy, a matrix assumed symmetric is read from one triangle (``lower``),
-and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). All but ``expm``, ``kron`` and
-``lu`` also take stacks of matrices (the last two axes); the right-hand side of a solve is a vector
+and its gradient lies in that triangle (see ``symgrad/ops/linalg.py``). All but ``kron`` also take
+stacks of matrices (the last two axes), as SciPy's functions do; the right-hand side of a solve is a vector
 or a matrix, or for a stack a stack of matrices.
 """
 
 from __future__ import annotations
 
 from ..graph import Variable, apply
-from ..ops.linalg import LU, Cholesky, Eigh, Expm, Solve, SolveTriangular, float_operands, transpose, triangle
+from ..ops.linalg import (
+    LU,
+    Cholesky,
+    Eigh,
+    Expm,
+    Solve,
+    SolveTriangular,
+    float_operands,
+    matmul,
+    transpose,
+    triangle,
+)
 
 __all__ = [
     "cho_solve", "cholesky", "eigvalsh", "expm", "kron", "lu", "solve", "solve_lower_triangular", "solve_symmetric",
@@ -109,8 +120,10 @@ def expm(a) -> Variable:
 
 
 def lu(a, permute_l: bool = False):
-    """SciPy's ``lu`` of a square matrix: ``(p, l, u)`` with ``a = p @ l @ u``, or (``permute_l``)
-    ``(p @ l, u)``. Partial pivoting, as LAPACK's getrf."""
+    """SciPy's ``lu`` of an ``(m, n)`` matrix (or a stack of them), ``k = min(m, n)``:
+    ``(p, l, u)`` with ``a = p @ l @ u``, ``p`` ``(m, m)``, ``l`` ``(m, k)`` unit lower trapezoidal,
+    ``u`` ``(k, n)`` upper trapezoidal; or (``permute_l``) ``(p @ l, u)``. Partial pivoting, as
+    LAPACK's getrf."""
     (a,) = float_operands(a)
     p, lower, upper = (apply(LU(part), a) for part in ("p", "l", "u"))
-    return (p.dot(lower), upper) if permute_l else (p, lower, upper)
+    return (matmul(p, lower), upper) if permute_l else (p, lower, upper)
