@@ -389,7 +389,12 @@ def _line_kernel(p: CpuModulePrinter, node: Apply, out: str, name: str, body: li
     names, axis, x = p.names, node.op.axis, node.inputs[0]
     lengths = [f"{names[x]}.shape[{d}]" for d in range(x.ndim)]
     shape3 = shape_text(["*".join(lengths[:axis]) or "1", lengths[axis], "*".join(lengths[axis + 1 :]) or "1"])
-    args = ", ".join(f"np.ascontiguousarray({names[v]}).reshape({shape3})" for v in node.inputs)
+    # A vector is viewed as (1, n, 1) whatever its strides (a gradient's reversed w[::-1]: no copy);
+    # other arrays are merged into three dimensions by a reshape, which needs them contiguous.
+    args = ", ".join(
+        f"{names[v]}[None, :, None]" if v.ndim == 1 else f"np.ascontiguousarray({names[v]}).reshape({shape3})"
+        for v in node.inputs
+    )
     lines = [
         f"def {name}({', '.join('xg'[: len(node.inputs)])}):",
         f'    """{node.op} of {names[x]}, along the middle axis of (before, along, after) arrays."""',
