@@ -506,12 +506,18 @@ class ModulePrinter(ABC):
 
     def aliases(self, var: Variable, copied: set[int]) -> bool:
         """Whether returning ``var`` as is could alias an input, a constant, another output or what the
-        next call overwrites (then it is copied); ``copied`` collects the variables already returned."""
-        owner = var.owner
-        aliased = owner is None or id(var) in copied
-        aliased = aliased or self.rules.covers(type(owner.op)) and self.rules.rule(owner).is_view(owner)
-        copied.add(id(var))
+        next call overwrites (then it is copied); ``copied`` collects the variables already returned
+        and the arrays they are views of. A view of an array the program made this call (the
+        gradient of a cumsum, ``cumsum(w[::-1])[::-1]``) is returned as it is: nothing else holds it."""
+        root = var
+        while root.owner is not None and self._is_view(root.owner):
+            root = root.owner.inputs[0]  # every view rule's result is a view of its first input
+        aliased = root.owner is None or id(var) in copied or id(root) in copied
+        copied.update((id(var), id(root)))
         return aliased
+
+    def _is_view(self, node: Apply) -> bool:
+        return self.rules.covers(type(node.op)) and self.rules.rule(node).is_view(node)
 
 
 #: A graph whose expression, written out as a tree, is bigger than this is not printed in the

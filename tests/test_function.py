@@ -330,6 +330,25 @@ def test_outputs_never_alias_inputs_or_each_other():
     assert first.tolist() == [0.0, 1.0, 2.0]
 
 
+def test_views_of_arrays_made_in_the_call_are_returned_uncopied_and_alias_nothing_else():
+    x = T.dvector("x")
+    total = theano.shared(np.zeros(3), name="total")
+    y = T.cumsum(x)
+    reverse = T.grad(T.sum(T.cumsum(x) * x), x)  # cumsum(x[::-1])[::-1] + cumsum(x): fresh
+    f = theano.function([x], [y[::-1], y, x[1:], T.cumsum(x * 2)[::-1]], updates={total: y[::-1]})
+    value = np.arange(3.0)
+    a, b, c, d = f(value)
+    assert d.strides[0] < 0  # a view of the program's own array: not copied
+    for one, other in [(a, b), (a, total.get_value(borrow=True)), (b, total.get_value(borrow=True)), (c, value)]:
+        assert not np.shares_memory(one, other)
+    np.testing.assert_array_equal(a, [3.0, 1.0, 0.0])
+    np.testing.assert_array_equal(d, [6.0, 2.0, 0.0])
+    a[0] = b[1] = c[0] = 100.0
+    assert value.tolist() == [0.0, 1.0, 2.0] and total.get_value().tolist() == [3.0, 1.0, 0.0]
+    g = theano.function([x], reverse)
+    np.testing.assert_array_equal(g(value), np.cumsum(value[::-1])[::-1] + np.cumsum(value))
+
+
 def test_parallel_kernels_match_serial(monkeypatch, quiet_machine):
     monkeypatch.setattr(theano.config, "parallel_threshold", 10)
     x = T.dmatrix("x")
