@@ -5,7 +5,7 @@ product) with central differences of the compiled gradient; random functions wit
 (some gradients of others) and updates of shared variables with the reference of each call;
 random loops (``theano.scan``, see ``tests/fuzz_scan.py``) and their gradients through time.
 
-The default run checks 50 first-order graphs, 3 with linear algebra and array functions, and a
+The default run checks 30 first-order graphs, 3 with linear algebra and array functions, and a
 few of each other kind, the same ones every time (derandomized), so CI is reproducible; ``pytest
 -m long tests/test_fuzz.py -s`` checks 10,000 new random ones (and ``tests/cuda/test_fuzz.py``
 2,500 more on the GPU backend), in batches of
@@ -41,7 +41,7 @@ SETTINGS = dict(deadline=None, database=None, suppress_health_check=list(HealthC
 checked: collections.Counter = collections.Counter()
 
 
-@settings(max_examples=50, derandomize=True, **SETTINGS)
+@settings(max_examples=30, derandomize=True, **SETTINGS)
 @given(graphs(), st.integers(0, 2**32 - 1))
 def test_random_graphs_match_numpy_and_finite_differences(example, seed):
     checked[check_example(*example, seed=seed)] += 1

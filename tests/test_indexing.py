@@ -17,8 +17,15 @@ def _labels(n, k, seed, dtype="int64"):
     return np.random.default_rng(seed).integers(0, k, n).astype(dtype)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("index_dtype", ["int64", "int32", "uint8"])
+# Each value dtype and each index dtype by default (one 14-output program each); the other pairs under -m long.
+@pytest.mark.parametrize(
+    "dtype, index_dtype",
+    [("float64", "int64"), ("float32", "int32"), ("float64", "uint8")]
+    + [
+        pytest.param(*pair, marks=pytest.mark.long)
+        for pair in [("float32", "int64"), ("float64", "int32"), ("float32", "uint8")]
+    ],
+)
 def test_gather_matches_numpy(dtype, index_dtype):
     x = T.tensor(dtype, (None, None, None), name="x")
     m = T.tensor(dtype, (None, None), name="m")
