@@ -65,8 +65,18 @@ def emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) 
         printer.float32 = False
 
 
+def _read_in_a_branch(k: Kernel) -> set[sympy.Symbol]:
+    """The leaves read in a branch of a conditional (a Piecewise) of ``k``'s expressions."""
+    found: set[sympy.Symbol] = set()
+    for expr in [r.expr for r in k.results] + [e for _, e in k.bindings]:
+        for piecewise in expr.atoms(sympy.Piecewise):
+            found |= piecewise.free_symbols
+    return found
+
+
 def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool) -> str:
     exact = _exactly_compared(k) if printer.float32 else set()
+    branches = _read_in_a_branch(k)
     access = {}
     for leaf in k.leaves:
         text = names[leaf.var] if leaf.var.ndim == 0 else leaf_read(leaf, names[leaf.var])
@@ -75,6 +85,10 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
         widening = leaf.var.dtype in _WIDENING or (leaf.var.ndim == 0 and leaf.var.dtype != "bool")
         if printer.float32 and widening and leaf.symbol not in exact:
             text = f"np.float32({text})"
+        elif leaf.var.ndim == 0 and leaf.var.dtype != "bool" and leaf.symbol in branches:
+            # A 0-d leaf may be a 0-d array (a reshape's result), and Numba cannot unify a 0-d
+            # array with the other branch's number in `t if i0 >= 1 else 0`: read it as a number.
+            text = f"{np_dtype(leaf.var.dtype)}({text})"
         access[leaf.symbol] = text
     body, values = kernel_body(k, access, printer, names)
 

@@ -94,6 +94,17 @@ def summary():
 # Bugs the fuzzer found, each pinned by its (shrunk) graph
 
 
+@pytest.mark.parametrize("n", [0, 3])
+def test_second_derivatives_of_a_slice_set_to_a_scalar_compile(n):
+    """The long run's second-order find: the gradient of set_subtensor(x0[1:], x1), read in place,
+    put a 0-d array in a branch, `t42 if i0 >= 1 else 0`, which Numba could not type."""
+    x0, x1, x2, w = T.dvector("x0"), T.dscalar("x1"), T.dmatrix("x2"), T.dvector("w")
+    cost = T.sum(T.dot(T.set_subtensor(x0[1:], x1), x2) * w)
+    rng = np.random.default_rng(n)
+    values = [rng.uniform(-3, 3, n), np.array(0.82177012), rng.uniform(-3, 3, (n, 2)), rng.uniform(0.5, 1.5, 2)]
+    assert check_second_order([x0, x1, x2, w], [x0, x1, x2], cost, values, seed=0) == "second order"
+
+
 def test_gradient_of_a_sum_over_one_axis_of_a_3d_input_compiles():
     # The stabilize rule softmax_max_shift took any elementwise node reading a dimshuffled sum
     # for a softmax denominator, and re-expanding a 2-d sum to the node's rank 3 raised
