@@ -32,6 +32,11 @@ differ:
   kernel that writes a shared variable in place, before that kernel too, so that a call failing on
   an index leaves the shared variables as they were, as on the CPU. No launch is followed by its own
   wait.
+- **Ops along an axis** (``cumsum``, ``cumprod`` and its gradient, ``argsort``, ``unique``,
+  ``flatnonzero``) call kernels compiled once in ``cuda_runtime``, one thread per line along the axis
+  (a serial scan; for argsort, insertion-sorted runs and then merge passes). ``unique`` and
+  ``flatnonzero`` count their kept entries per chunk, read the counts back to allocate the result,
+  then write it.
 - **ifelse** is decided on the host: a condition computed by a kernel is one scalar copied back
   from the device (a host scalar input costs nothing); only the taken branch's steps run.
 - **Map** (the rows of ``T.jacobian`` and ``T.hessian``) is a ``for`` loop on the host, as on the

@@ -3,7 +3,8 @@
 The driver runs on the host and keeps values on the device: matrix products go to cuBLAS through
 CuPy (or a tiled kernel), views are made from shapes and strides without copying (Numba's device
 arrays copy on ``.T`` and refuse most reshapes of views), and integer-array indexing is a generated
-kernel (``cuda_indexing``). 0-d values that live on the host (inputs, sizes) stay there. See
+kernel (``cuda_indexing``); cumulative ops, argsort, unique and flatnonzero call kernels of
+``cuda_runtime``. 0-d values that live on the host (inputs, sizes) stay there. See
 ``codegen.rules`` for the protocol.
 """
 
@@ -209,7 +210,31 @@ def _inc_subtensor(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
     ]
 
 
-CUDA_RULES.unsupported(
-    Cumulative, CumprodGrad, ArgSort, Unique, FlatNonzero,
-    why="cumsum, cumprod, sort, argsort, unique and nonzero have no CUDA kernel yet; compile with device='cpu'",
-)  # fmt: skip
+# The ops along an axis (symgrad/ops/arrays.py): kernels of cuda_runtime, one thread per line along it.
+
+
+@CUDA_RULES.register(Cumulative)
+def _cumulative(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    op = step.op
+    return [f"{out} = rt.cumulative({p.device_value(step.inputs[0])}, {op.axis}, {op.mode!r})"]
+
+
+@CUDA_RULES.register(CumprodGrad)
+def _cumprod_grad(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    x, g = (p.device_value(v) for v in step.inputs)
+    return [f"{out} = rt.cumprod_grad({x}, {g}, {step.op.axis})"]
+
+
+@CUDA_RULES.register(ArgSort)
+def _argsort(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    return [f"{out} = rt.argsort({p.device_value(step.inputs[0])}, {step.op.axis})"]
+
+
+@CUDA_RULES.register(Unique)
+def _unique(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    return [f"{out} = rt.unique({p.device_value(step.inputs[0])})"]
+
+
+@CUDA_RULES.register(FlatNonzero)
+def _flatnonzero(p: CudaModulePrinter, step: Apply, out: str) -> list[str]:
+    return [f"{out} = rt.flatnonzero({p.device_value(step.inputs[0])})"]

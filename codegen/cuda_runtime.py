@@ -13,7 +13,8 @@ What lives here, rather than in each generated module:
   one function, :func:`view`, from a shape, strides and an offset. Numba's own device arrays copy on
   ``.T`` and refuse most reshapes of views, so the views are built here, without copying.
 - **Generic kernels** for what is not a fused loop nest: strided copies (outputs that alias an
-  input, reshapes of non-contiguous views), fills, joins, ``arange``, ``argmax``, and matrix
+  input, reshapes of non-contiguous views), fills, joins, ``arange``, ``argmax``, the ops along an
+  axis (cumulative sums and products, cumprod's gradient, argsort, unique, flatnonzero), and matrix
   products: cuBLAS through CuPy when CuPy is installed, otherwise a tiled shared-memory kernel.
 - **Device functions** for the scalar helpers of ``codegen.runtime`` (``sigmoid``, ``softplus``,
   ``digamma``, ``trigamma`` and ``polygamma``, compiled from the CPU version's own source, with
@@ -345,6 +346,224 @@ def argmax(x: Any, axis: int | None, which: str) -> Any:
         sign = 1 if which == "argmax" else -1
         _argmax_rows[grid(rows.shape[0])](rows, out, rows.dtype.type(sign))
     return reshape(out, kept_shape)
+
+
+# ------------------------------------------------------------------------------------------------
+# Ops along one axis (ops/arrays.py): cumulative sums and products, cumprod's gradient, argsort,
+# and the compactions behind flatnonzero and unique. Each sees its operand as a 3-d array of
+# (before, along, after) lengths, whose lines ``x[a, :, c]`` are independent; neighbouring threads
+# take neighbouring ``c``, so their reads are adjacent in memory.
+
+#: Length of the runs that argsort's first kernel sorts by insertion, one thread per run, before the
+#: merge passes (tiny under the simulator, so that tests reach several merge passes).
+SORT_RUN = 2 if SIMULATOR else 16
+#: Entries per thread in the compactions of flatnonzero and unique (tiny under the simulator, so
+#: that tests reach several chunks).
+CHUNK = 2 if SIMULATOR else 256
+
+
+def _lines(x: Any, axis: int) -> Any:
+    """``x`` as a 3-d (before, along, after) array: a view (a vector keeps its strides: the reversed
+    ``w[::-1]`` of cumsum's gradient is not copied); other arrays are reshaped, which copies them
+    first when they are not C-contiguous."""
+    if x.ndim == 1:
+        return view(x, (1, x.shape[0], 1), (0, x.strides[0], 0))
+    shape = tuple(x.shape)
+    return reshape(x, (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])))
+
+
+def _line_count(lines: Any) -> int:
+    return lines.shape[0] * lines.shape[2]
+
+
+@cuda.jit(cache=True)
+def _cumulative_lines(x, out, product, identity):
+    """out[a, :, c] = the cumulative sum (or product) of x[a, :, c]: one thread per line, a serial
+    scan along it, adding in the CPU's order (so the same results). A first kernel: lines too few to
+    fill the GPU (the cumsum of one long vector) would want a parallel scan within each line."""
+    n, after = x.shape[1], x.shape[2]
+    for line in range(cuda.grid(1), x.shape[0] * after, cuda.gridsize(1)):
+        a, c = line // after, line % after
+        acc = identity
+        for b in range(n):
+            acc = acc * x[a, b, c] if product else acc + x[a, b, c]
+            out[a, b, c] = acc
+
+
+def cumulative(x: Any, axis: int, mode: str) -> Any:
+    """``np.cumsum`` (``mode`` ``'sum'``) or ``np.cumprod`` (``'prod'``) of ``x`` along ``axis``."""
+    lines = _lines(x, axis)
+    out = empty(lines.shape, x.dtype)
+    if out.size:
+        identity = x.dtype.type(mode == "prod")
+        _cumulative_lines[grid(_line_count(lines))](lines, out, mode == "prod", identity)
+    return reshape(out, x.shape)
+
+
+@cuda.jit(cache=True)
+def _cumprod_grad_lines(x, g, out, zero, one):
+    """The gradient of cumprod along lines (symgrad/ops/arrays.py): out[k] = P[k-1] R[k], with
+    R[k] = g[k] + x[k+1] R[k+1] run backwards and P the product before k; exact at zeros. One
+    thread per line, as the CPU's loop."""
+    n, after = x.shape[1], x.shape[2]
+    for line in range(cuda.grid(1), x.shape[0] * after, cuda.gridsize(1)):
+        a, c = line // after, line % after
+        rest = zero
+        for b in range(n - 1, -1, -1):
+            rest = g[a, b, c] + (x[a, b + 1, c] * rest if b + 1 < n else zero)
+            out[a, b, c] = rest
+        before = one
+        for b in range(n):
+            out[a, b, c] *= before
+            before *= x[a, b, c]
+
+
+def cumprod_grad(x: Any, g: Any, axis: int) -> Any:
+    """The gradient of ``cumprod(x, axis)`` given the output's gradient ``g`` (shaped like ``x``)."""
+    lines = _lines(x, axis)
+    out = empty(lines.shape, x.dtype)
+    if out.size:
+        zero, one = x.dtype.type(0), x.dtype.type(1)
+        _cumprod_grad_lines[grid(_line_count(lines))](lines, _lines(g, axis), out, zero, one)
+    return reshape(out, x.shape)
+
+
+@cuda.jit(device=True)
+def _before(u, v):
+    """Whether ``u`` sorts strictly before ``v`` in NumPy's order, where nan comes last."""
+    return u < v or (v != v and u == u)
+
+
+@cuda.jit(cache=True)
+def _sort_runs(x, order, run):
+    """order[a, s:s + run, c] = the indices sorting x[a, s:s + run, c], a stable insertion sort:
+    one thread per run of each line."""
+    n, after = x.shape[1], x.shape[2]
+    runs = (n + run - 1) // run
+    for task in range(cuda.grid(1), x.shape[0] * runs * after, cuda.gridsize(1)):
+        c, rest = task % after, task // after
+        start, a = rest % runs * run, rest // runs
+        for k in range(start, min(start + run, n)):
+            value = x[a, k, c]
+            j = k
+            while j > start and _before(value, x[a, order[a, j - 1, c], c]):
+                order[a, j, c] = order[a, j - 1, c]
+                j -= 1
+            order[a, j, c] = k
+
+
+@cuda.jit(cache=True)
+def _merge_runs(x, src, dst, width):
+    """One pass of a bottom-up merge sort of indices along the lines: the sorted runs of ``width``
+    indices in src, merged by pairs into dst, one thread per pair of each line. An entry of the
+    right run goes first only if it sorts strictly before, so equal entries keep their order."""
+    n, after = x.shape[1], x.shape[2]
+    pairs = (n + 2 * width - 1) // (2 * width)
+    for task in range(cuda.grid(1), x.shape[0] * pairs * after, cuda.gridsize(1)):
+        c, rest = task % after, task // after
+        start, a = rest % pairs * 2 * width, rest // pairs
+        middle, stop = min(start + width, n), min(start + 2 * width, n)
+        i, j = start, middle
+        for k in range(start, stop):
+            if j < stop and (i >= middle or _before(x[a, src[a, j, c], c], x[a, src[a, i, c], c])):
+                dst[a, k, c] = src[a, j, c]
+                j += 1
+            else:
+                dst[a, k, c] = src[a, i, c]
+                i += 1
+
+
+def argsort(x: Any, axis: int) -> Any:
+    """NumPy's stable ``argsort`` of ``x`` along ``axis`` (int64; nan last): runs of
+    :data:`SORT_RUN` sorted by insertion, then merge passes of doubling width, each a launch whose
+    threads merge pairs of runs. A first kernel: each pass halves the threads at work on a line, the
+    last merging the whole line on one, so many short lines sort well and one long line (``axis=None``
+    of a large array) does not; splitting each merge among threads (merge path) is the next step."""
+    lines = _lines(x, axis)
+    before, n, after = lines.shape
+    order = empty(lines.shape, "int64")
+    if order.size:
+        _sort_runs[grid(before * -(-n // SORT_RUN) * after)](lines, order, SORT_RUN)
+        spare, width = None, SORT_RUN
+        while width < n:
+            spare = empty(lines.shape, "int64") if spare is None else spare
+            _merge_runs[grid(before * -(-n // (2 * width)) * after)](lines, order, spare, width)
+            order, spare = spare, order
+            width *= 2
+    return reshape(order, x.shape)
+
+
+@cuda.jit(device=True)
+def _kept(x, order, i, distinct):
+    """Whether flat position ``i`` is kept: x[i] is nonzero, or (``distinct``, for unique) the
+    i-th entry of x in sorted ``order`` differs from the one before it (nans are one value, as in
+    NumPy's unique)."""
+    if not distinct:
+        return x[i] != 0
+    if i == 0:
+        return True
+    u, v = x[order[i - 1]], x[order[i]]
+    return not (u == v or (u != u and v != v))
+
+
+@cuda.jit(cache=True)
+def _count_kept(x, order, distinct, chunk, counts):
+    for t in range(cuda.grid(1), counts.size, cuda.gridsize(1)):
+        count = 0
+        for i in range(t * chunk, min(t * chunk + chunk, x.size)):
+            if _kept(x, order, i, distinct):
+                count += 1
+        counts[t] = count
+
+
+@cuda.jit(cache=True)
+def _write_kept(x, order, distinct, chunk, offsets, out):
+    for t in range(cuda.grid(1), offsets.size, cuda.gridsize(1)):
+        k = offsets[t]
+        for i in range(t * chunk, min(t * chunk + chunk, x.size)):
+            if _kept(x, order, i, distinct):
+                out[k] = i
+                k += 1
+
+
+def _kept_positions(flat: Any, order: Any, distinct: bool) -> Any:
+    """The kept flat positions of ``flat`` (see ``_kept``), in order, as an int64 device vector:
+    each thread counts the kept entries of its chunk of :data:`CHUNK`; the counts come to the host,
+    which adds them up into each chunk's first place in the result and the result's length (which
+    it needs to allocate the result: a length that depends on the data is read on the host, one
+    int64 per chunk); then each thread writes its chunk's positions from its place."""
+    chunks = -(-flat.shape[0] // CHUNK)
+    counts = empty((chunks,), "int64")
+    if chunks:
+        _count_kept[grid(chunks)](flat, order, distinct, CHUNK, counts)
+    offsets = np.concatenate([[0], np.cumsum(to_host(counts))]).astype(np.int64)
+    out = empty((int(offsets[-1]),), "int64")
+    if out.size:
+        _write_kept[grid(chunks)](flat, order, distinct, CHUNK, to_device(offsets[:-1]), out)
+    return out
+
+
+def flatnonzero(x: Any) -> Any:
+    """NumPy's ``flatnonzero``: the int64 positions of the nonzero entries of the flattened ``x``."""
+    return _kept_positions(reshape(x, (x.size,)), empty((0,), "int64"), False)
+
+
+@cuda.jit(cache=True)
+def _take_sorted(flat, order, picks, out):
+    for j in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        out[j] = flat[order[picks[j]]]
+
+
+def unique(x: Any) -> Any:
+    """NumPy's ``unique``: the flattened ``x`` sorted by :func:`argsort`, and the first entry of each
+    run of equal ones kept (see ``_kept_positions``)."""
+    flat = reshape(x, (x.size,))
+    order = argsort(flat, 0)
+    picks = _kept_positions(flat, order, True)
+    out = empty(picks.shape, x.dtype)
+    if out.size:
+        _take_sorted[grid(out.size)](flat, order, picks, out)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
