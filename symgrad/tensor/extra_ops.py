@@ -147,7 +147,9 @@ def roll(x, shift: int, axis: int | None = None) -> Variable:
     # the result is concatenate(x[s:], x[:s]) with s = -shift mod the length, which may be known
     # only at run time: then s is a symbolic scalar, and so are the slices' bounds
     length = x.type.shape[axis] or x.shape[axis]
-    s = -shift % length  # in [0, length), as Python and NumPy take a remainder
+    # in [0, length), as Python and NumPy take a remainder; an empty axis takes s = 0, not a
+    # remainder by zero (which the CUDA driver, computing it on the host in Python, would raise)
+    s = -shift % (length if isinstance(length, int) else maximum(length, 1))
     head = getitem(x, _along(axis, x.ndim, slice(s, None)))
     tail = getitem(x, _along(axis, x.ndim, slice(None, s)))
     return concatenate([head, tail], axis)
