@@ -269,7 +269,9 @@ def _alloc(p: CpuModulePrinter, step: Apply, out: str) -> list[str]:
 
 
 # A draw of at least this many elements fills its pairs on threads (the same numbers either way):
-# a normal costs about 6 ns, so below this waking the threads costs more than they save.
+# a normal costs about 3 ns of one core (1e6 in 4 ms), so below this waking the threads costs more
+# than they save. (On 2 cores that other processes keep busy they cost more even above it; see
+# benchmarks/random_draws.py's rows for the fill alone.)
 RANDOM_THREADS_ABOVE = 1 << 20
 
 

@@ -12,6 +12,7 @@ import numba
 import numpy as np
 from numba.extending import get_cython_function_address
 
+from .memory import advise_huge_pages
 from .runtime import random_pair
 
 __all__ = [
@@ -339,7 +340,9 @@ def random_fill(out, state, kind):
 
 @numba.njit(cache=True, error_model="numpy", fastmath=False, parallel=True)
 def random_fill_parallel(out, state, kind):
-    """``random_fill`` on threads, in RANDOM_CHUNKS chunks."""
+    """``random_fill`` on threads, in RANDOM_CHUNKS chunks. ``out`` is large (the program's own
+    fresh array, see RANDOM_THREADS_ABOVE in cpu_rules.py): huge pages make its first writes cheaper."""
+    advise_huge_pages(out)
     pairs = out.size // 2
     chunk = (pairs + RANDOM_CHUNKS - 1) // RANDOM_CHUNKS
     for c in numba.prange(RANDOM_CHUNKS):

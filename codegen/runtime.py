@@ -460,7 +460,8 @@ def philox_words(key, counter, block):
 
 
 # fdlibm's logarithm (e_log.c) and sine and cosine kernels (k_sin.c, k_cos.c), in +, -, * and /
-# only: the C library's functions differ between machines and from the GPU's, and do not vectorize.
+# (and the logarithm's exponent read from the bits, as fdlibm does): the C library's functions
+# differ between machines and from the GPU's, and do not vectorize.
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LG1, _LG2, _LG3 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01
@@ -472,7 +473,10 @@ _C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015
 _C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 _PIO2_HI = 1.57079632673412561417e00  # pi/2 in two parts: r * _PIO2_HI is exact for r = k / 2^51
 _PIO2_LO = 6.07710050650619224932e-11
-_SQRT_HALF = 0.7071067811865476
+_SQRT_TWO = 1.4142135623730951
+_MANTISSA = np.uint64((1 << 52) - 1)
+_EXPONENT_ONE = np.uint64(1023 << 52)  # 1.0's exponent field
+_U52 = np.uint64(52)
 _TWO_53 = np.uint64(1 << 53)
 _HALF_QUADRANT = np.uint64(1 << 50)
 _U51 = np.uint64(51)
@@ -481,25 +485,14 @@ _ZERO, _ONE, _TWO = np.uint64(0), np.uint64(1), np.uint64(2)
 
 @_random_jit
 def _log_unit(m):
-    """ln(m / 2^53) for an integer 1 <= m <= 2^53 (uint64), within an ulp: fdlibm's method, the
-    scaling to [sqrt(1/2), 1] done by selects rather than by reading the exponent's bits."""
-    v = float(m) * _TWO_M53
-    e = 0.0
-    small = v < 2.0**-32
-    v, e = (v * 2.0**32, e - 32.0) if small else (v, e)
-    small = v < 2.0**-16
-    v, e = (v * 2.0**16, e - 16.0) if small else (v, e)
-    small = v < 2.0**-8
-    v, e = (v * 2.0**8, e - 8.0) if small else (v, e)
-    small = v < 2.0**-4
-    v, e = (v * 2.0**4, e - 4.0) if small else (v, e)
-    small = v < 2.0**-2
-    v, e = (v * 2.0**2, e - 2.0) if small else (v, e)
-    small = v < _SQRT_HALF
-    v, e = (v * 2.0, e - 1.0) if small else (v, e)
-    small = v < _SQRT_HALF
-    v, e = (v * 2.0, e - 1.0) if small else (v, e)
-    f = v - 1.0  # exact: v is in [sqrt(1/2), 1]
+    """ln(m / 2^53) for an integer 1 <= m <= 2^53 (uint64), within an ulp: fdlibm's method, m / 2^53
+    written as v 2^e with v in [sqrt(1/2), sqrt(2)) from its exponent's bits (and a select)."""
+    bits = np.float64(float(m) * _TWO_M53).view(np.uint64)  # normal: its exponent field is not 0
+    v = np.uint64((bits & _MANTISSA) | _EXPONENT_ONE).view(np.float64)  # in [1, 2)
+    e = float(np.int64(bits >> _U52)) - 1023.0
+    above = v >= _SQRT_TWO
+    v, e = (v * 0.5, e + 1.0) if above else (v, e)
+    f = v - 1.0  # exact: v is in [sqrt(1/2), sqrt(2))
     s = f / (2.0 + f)
     z = s * s
     w = z * z

@@ -11,6 +11,7 @@ import pytest
 
 import symgrad as theano
 import symgrad.tensor as T
+from codegen.memory import HUGE_PAGES_FROM, advise_huge_pages
 
 from .helpers import rand
 
@@ -443,3 +444,13 @@ def test_large_temporaries_reuse_freed_memory_instead_of_faulting_in_fresh_pages
     fresh, reused = faults("0"), faults("1")
     assert fresh > 2000  # at least one 8 MB array's pages, every call
     assert reused < fresh / 20, (reused, fresh)
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"), reason="Linux's transparent huge pages"
+)
+def test_large_arrays_are_advised_huge_pages():
+    """Arrays above the malloc ceiling are fresh pages on every call: a compiled step asks for 2 MiB
+    pages under those of 4 MiB and more, as NumPy does (one fault per 2 MiB instead of per 4 KiB)."""
+    assert advise_huge_pages(np.empty(HUGE_PAGES_FROM // 8))
+    assert not advise_huge_pages(np.empty(HUGE_PAGES_FROM // 8 - 1))

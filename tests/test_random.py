@@ -7,13 +7,14 @@ from __future__ import annotations
 import math
 import pickle
 
+import mpmath
 import numpy as np
 import pytest
 import scipy.special
 
 import symgrad as theano
 import symgrad.tensor as T
-from codegen.runtime import philox_words
+from codegen.runtime import _log_unit, philox_words
 from symgrad.ops.random import RandomDraw, random_draw
 from symgrad.ops.random import philox_words as reference_words
 from symgrad.tensor.shared_randomstreams import RandomStream, RandomStreams
@@ -71,6 +72,18 @@ def test_compiled_draws_are_the_reference_and_do_not_depend_on_threads():
         else:  # the reference's NumPy log, cos and sin round differently from the kernels' fdlibm ones
             np.testing.assert_allclose(got, expected, rtol=1e-6 if got.dtype == np.float32 else 1e-13, atol=1e-14)
     assert np.all(values[1] < 1) and np.all(values[0] >= 0)
+
+
+def test_the_kernels_logarithm_is_within_an_ulp_at_every_exponent():
+    """Box-Muller's ln(m / 2^53), m = 1 .. 2^53, scaled by its exponent's bits: powers of two, their
+    neighbours and the ends of the reduced range [sqrt(1/2), sqrt(2))."""
+    powers = [1 << k for k in range(54)]
+    near = [p for k in powers[1:] for p in (k, int(k * 0.7071067811865476), int(k * 1.4142135623730951))]
+    ms = {p + d for p in near for d in (-1, 0, 1)}
+    ms = sorted(m for m in ms if 1 <= m <= 1 << 53)
+    got = np.array([_log_unit(np.uint64(m)) for m in ms])
+    exact = np.array([float(mpmath.log(mpmath.mpf(m) / 2**53)) for m in ms])
+    assert np.all(np.abs(got - exact) <= np.spacing(np.abs(exact))), ms[np.argmax(np.abs(got - exact))]
 
 
 # The distributions composed of other ops (sums, sorting, comparisons) run on the 'py' linker (each
