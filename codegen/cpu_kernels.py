@@ -4,7 +4,9 @@ Each kernel computes every one of its results in one pass over its loop nest. A 
 on several threads (its elements times its estimated operations per element reach
 ``config.parallel_threshold``) gets a ``prange`` twin, ``<name>_parallel``, chosen by the driver from
 the size of its biggest argument. A parallel reduction over every axis sums fixed chunks and then
-adds the partial sums in order, so its result does not depend on the thread count.
+adds the partial sums in order, so its result does not depend on the thread count. The twin's
+results are large, and above glibc's reuse ceiling (``codegen.memory``) they are fresh pages on every
+call: the twin asks for huge pages under them before its first writes (``advise_huge_pages``).
 """
 
 from __future__ import annotations
@@ -118,6 +120,9 @@ def _emit_kernel(k: Kernel, names: Names, printer: NumbaPrinter, parallel: bool)
         if r.reduction is None:
             if k.ndim:
                 lines.append(f"    out{j} = np.empty({shape}, dtype={dtype})")
+                if parallel:  # a large result (see the module's docstring)
+                    printer.module_imports["codegen.memory"].add("advise_huge_pages")
+                    lines.append(f"    advise_huge_pages(out{j})")
                 stores.append(f"out{j}[{full_index}] = {value}")
                 returns.append(f"out{j}")
             else:

@@ -356,6 +356,9 @@ def test_parallel_kernels_match_serial(monkeypatch, quiet_machine):
     outputs = [T.exp(x) * T.sin(x), T.sum(x**2), T.sum(x, axis=1), T.max(x, axis=1), T.sum(x, axis=0)]
     f = theano.function([x], outputs)
     assert "prange" in f.source
+    # The twin of the elementwise kernel asks for huge pages under its result before writing it.
+    twin = f.source[f.source.index("def k0_mul_parallel(") :].split("\n\n\n")[0]
+    assert "out0 = np.empty((n0, n1), dtype=np.float64)\n    advise_huge_pages(out0)\n" in twin
     value = rand((50, 40), seed=3)
     expected = [np.exp(value) * np.sin(value), (value**2).sum(), value.sum(1), value.max(1), value.sum(0)]
     for got, want in zip(f(value), expected):
