@@ -119,7 +119,7 @@ class CheckedFunctionCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         try:
-            return super().load_overload(sig, target_context)
+            compiled = super().load_overload(sig, target_context)
         except Exception as err:  # whatever a damaged pickle raises, recompiling is the cure
             reason = str(err) if isinstance(err, DamagedCacheFile) else f"{type(err).__name__}: {err}"
             warnings.warn(
@@ -130,6 +130,27 @@ class CheckedFunctionCache(FunctionCache):
             )
             self._cache_file.remove_all()
             return None
+        if compiled is not None:
+            _trim(compiled.library)
+        return compiled
+
+    def save_overload(self, sig, data) -> None:
+        super().save_overload(sig, data)
+        _trim(data.library)
+
+
+def _trim(library) -> None:
+    """Drop what a program's code library keeps only to be linked into other code or written to
+    the cache again, neither of which happens to a program (Python calls it; it is written once).
+
+    ``_shared_module`` is a copy of the program's whole optimized LLVM IR, made to be linked into
+    callers (it is also what the cache file holds besides the machine code); ``_compiled_object`` is
+    its object code, kept to be written. Measured here, the copy is about 180 KiB of a small
+    function's 250 KiB (loaded from the disk cache) or 1.5 MB (compiled); the object code, 20 KiB.
+    Only after ``save_overload`` or ``load_overload``: Numba has written or loaded the library by then.
+    """
+    library._shared_module = None
+    library._compiled_object = None
 
 
 def cached_functions(module: ModuleType) -> list[Dispatcher]:
