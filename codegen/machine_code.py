@@ -18,6 +18,7 @@ set, so ``python -m symgrad cache clear`` and ``prune`` find them.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -175,3 +176,26 @@ def attach(module: ModuleType) -> None:
             value._cache = CheckedFunctionCache(value.py_func)
         except RuntimeError as err:  # Numba found no usable __pycache__ (it became read-only)
             warnings.warn(f"symgrad: {err}; compiling {value.py_func.__qualname__} in memory", CacheWarning, 2)
+
+
+def release(module: ModuleType) -> None:
+    """Let go of the compiled code of ``module``'s own functions (``cache.hold`` calls this once no
+    function uses the module).
+
+    Numba never frees a dispatcher defined in a module: the finalizer it registers for each one holds
+    its compile results, whose type annotations hold the module, whose namespace holds the dispatcher.
+    Emptying the dispatchers' overloads (and the target context's entries for them, what that
+    finalizer would do) breaks the cycle, so the module, the compile results and their code libraries
+    are collected. Not everything: a dispatcher that was compiled keeps a reference to its Python
+    function that the garbage collector does not see (from inside Numba), so it and the module's
+    namespace stay, empty of compiled code; and Numba's JIT engine keeps the machine code and the
+    optimized LLVM IR of every module it has compiled (numba#5976, numba#7831). A dispatcher still
+    reached afterwards compiles (or loads) again.
+    """
+    for value in list(vars(module).values()):
+        value = getattr(value, "threaded", value)  # a program on threads, as _guard_parallel_programs wraps it
+        if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
+            for compiled in value.overloads.values():
+                with contextlib.suppress(KeyError):
+                    value.targetctx.remove_user_function(compiled.entry_point)
+            value._reset_overloads()
