@@ -26,6 +26,9 @@ Fallbacks. A cache directory that cannot be created or written (read-only, missi
 read-only file system, full disk) gives one warning per process, and the function is compiled
 in memory: it works, but the next process compiles it again.
 
+In the process, a loaded module is shared by the functions of its key while any of them lives, and
+unloaded after the last is collected (:func:`hold`).
+
 Housekeeping (``python -m symgrad cache info | clear | prune --max-size SIZE``): :func:`entries`,
 :func:`clear` and :func:`prune`. Loading an entry sets its access time, so pruning removes the
 least recently used entries first.
@@ -58,7 +61,8 @@ _HASH_PREFIX = "# sha256: "
 _loaded: dict[str, ModuleType] = {}
 # How many live functions use each loaded module, by id(module): the last one to go unloads it.
 _users: dict[int, int] = {}
-_users_lock = threading.Lock()
+# Reentrant: the collector may run a finalizer (`_let_go`) in a thread holding it, inside `hold`.
+_users_lock = threading.RLock()
 # The verdict on each cache directory (None: usable), reached once per process.
 _directory_verdicts: dict[Path, str | None] = {}
 _warned: set[str] = set()
