@@ -41,6 +41,7 @@ def test_a_dropped_function_releases_its_module_and_numba_objects():
     assert [ref() for ref in alive] == [None, None]
     assert not program.overloads  # (the dispatcher itself may outlive: see machine_code.release)
     assert name not in sys.modules and name not in {m.__name__ for m in cache._loaded.values()}
-    h = build()  # loaded again (from the disk cache)
+    h = build()  # loaded again, from the disk cache
     np.testing.assert_allclose(h(value), expected)
     assert h._module.__name__ == name
+    assert next(iter(h._module.program.overloads.values())).library._shared_module is None
