@@ -26,6 +26,9 @@ Fallbacks. A cache directory that cannot be created or written (read-only, missi
 read-only file system, full disk) gives one warning per process, and the function is compiled
 in memory: it works, but the next process compiles it again.
 
+In the process, a loaded module is shared by the functions of its key while any of them lives, and
+unloaded after the last is collected (:func:`hold`).
+
 Housekeeping (``python -m symgrad cache info | clear | prune --max-size SIZE``): :func:`entries`,
 :func:`clear` and :func:`prune`. Loading an entry sets its access time, so pruning removes the
 least recently used entries first.
@@ -42,8 +45,10 @@ import re
 import stat
 import sys
 import tempfile
+import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +57,12 @@ from types import ModuleType
 from symgrad.config import config
 
 _HASH_PREFIX = "# sha256: "
+# The modules loaded in this process, by key, while a function uses them (see `hold`).
 _loaded: dict[str, ModuleType] = {}
+# How many live functions use each loaded module, by id(module): the last one to go unloads it.
+_users: dict[int, int] = {}
+# Reentrant: the collector may run a finalizer (`_let_go`) in a thread holding it, inside `hold`.
+_users_lock = threading.RLock()
 # The verdict on each cache directory (None: usable), reached once per process.
 _directory_verdicts: dict[Path, str | None] = {}
 _warned: set[str] = set()
@@ -279,6 +289,7 @@ def load_existing(key: str, attach: Callable[[ModuleType], None]) -> ModuleType 
     if text is None:
         return None
     _loaded[key] = module = _open_entry(path, text, st, attach)
+    module.__symgrad_key__ = key
     return module
 
 
@@ -351,7 +362,39 @@ def load_module(
         linecache.cache[filename] = (len(source()), None, source().splitlines(True), filename)
         module = _execute(f"symgrad_{key[:40]}", source(), filename)
     _loaded[key] = module
+    module.__symgrad_key__ = key
     return module
+
+
+def hold(module: ModuleType, owner: object, release: Callable[[ModuleType], None] = lambda module: None) -> None:
+    """Keep ``module`` (from ``load_module`` or ``load_existing``) loaded while ``owner`` lives.
+
+    A second function of the same key meanwhile gets the same module. Once the last owner of a
+    module is collected, the module is forgotten (this process's registry, ``sys.modules``,
+    ``linecache``) and ``release(module)`` lets go of what else keeps it (Numba's compiled code:
+    ``machine_code.release``), so a long-lived process compiling thousands of functions in turn does
+    not keep every one. A later function of that key loads the module again, from disk.
+    """
+    with _users_lock:
+        _users[id(module)] = _users.get(id(module), 0) + 1
+        # Back in the registry if its last owner went between its loading and this call.
+        _loaded.setdefault(module.__symgrad_key__, module)
+        sys.modules.setdefault(module.__name__, module)
+    weakref.finalize(owner, _let_go, module, release)
+
+
+def _let_go(module: ModuleType, release: Callable[[ModuleType], None]) -> None:
+    with _users_lock:
+        _users[id(module)] -= 1
+        if _users[id(module)]:
+            return
+        del _users[id(module)]
+        if _loaded.get(module.__symgrad_key__) is module:
+            del _loaded[module.__symgrad_key__]
+        if sys.modules.get(module.__name__) is module:
+            del sys.modules[module.__name__]
+        linecache.cache.pop(getattr(module, "__file__", f"<{module.__name__}>"), None)
+    release(module)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ class Function:
     function itself, so a call costs one Python call plus the kernels (no wrapper layers).
     """
 
-    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "call", "profile", "_module")
+    # __weakref__: the disk cache unloads its module once the last function using it is collected.
+    __slots__ = ("inputs", "outputs", "name", "rewrites", "built_at", "call", "profile", "_module", "__weakref__")
 
     def __init__(
         self,
@@ -478,6 +479,7 @@ def _function(spec: FunctionSpec, module, sites: dict[int, str]) -> Function:
     profile = StepProfile(module.STEPS, entry.step_seconds, entry.step_calls) if hasattr(module, "STEPS") else None
     _guard_parallel_programs(module)
     made.append(_wrapped(spec, entry, module, profile))
+    cache.hold(module, made[0], machine_code.release if spec.device == "cpu" else lambda module: None)
     return made[0]
 
 

@@ -18,6 +18,7 @@ set, so ``python -m symgrad cache clear`` and ``prune`` find them.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
@@ -119,7 +120,7 @@ class CheckedFunctionCache(FunctionCache):
 
     def load_overload(self, sig, target_context):
         try:
-            return super().load_overload(sig, target_context)
+            compiled = super().load_overload(sig, target_context)
         except Exception as err:  # whatever a damaged pickle raises, recompiling is the cure
             reason = str(err) if isinstance(err, DamagedCacheFile) else f"{type(err).__name__}: {err}"
             warnings.warn(
@@ -130,6 +131,27 @@ class CheckedFunctionCache(FunctionCache):
             )
             self._cache_file.remove_all()
             return None
+        if compiled is not None:
+            _trim(compiled.library)
+        return compiled
+
+    def save_overload(self, sig, data) -> None:
+        super().save_overload(sig, data)
+        _trim(data.library)
+
+
+def _trim(library) -> None:
+    """Drop what a program's code library keeps only to be linked into other code or written to
+    the cache again, neither of which happens to a program (Python calls it; it is written once).
+
+    ``_shared_module`` is a copy of the program's whole optimized LLVM IR, made to be linked into
+    callers (it is also what the cache file holds besides the machine code); ``_compiled_object`` is
+    its object code, kept to be written. Measured here, the copy is about 180 KiB of a small
+    function's 250 KiB (loaded from the disk cache) or 1.5 MB (compiled); the object code, 20 KiB.
+    Only after ``save_overload`` or ``load_overload``: Numba has written or loaded the library by then.
+    """
+    library._shared_module = None
+    library._compiled_object = None
 
 
 def cached_functions(module: ModuleType) -> list[Dispatcher]:
@@ -154,3 +176,26 @@ def attach(module: ModuleType) -> None:
             value._cache = CheckedFunctionCache(value.py_func)
         except RuntimeError as err:  # Numba found no usable __pycache__ (it became read-only)
             warnings.warn(f"symgrad: {err}; compiling {value.py_func.__qualname__} in memory", CacheWarning, 2)
+
+
+def release(module: ModuleType) -> None:
+    """Let go of the compiled code of ``module``'s own functions (``cache.hold`` calls this once no
+    function uses the module).
+
+    Numba never frees a dispatcher defined in a module: the finalizer it registers for each one holds
+    its compile results, whose type annotations hold the module, whose namespace holds the dispatcher.
+    Emptying the dispatchers' overloads (and the target context's entries for them, what that
+    finalizer would do) breaks the cycle, so the module, the compile results and their code libraries
+    are collected. Not everything: a dispatcher that was compiled keeps a reference to its Python
+    function that the garbage collector does not see (from inside Numba), so it and the module's
+    namespace stay, empty of compiled code; and Numba's JIT engine keeps the machine code and the
+    optimized LLVM IR of every module it has compiled (numba#5976, numba#7831). A dispatcher still
+    reached afterwards compiles (or loads) again.
+    """
+    for value in list(vars(module).values()):
+        value = getattr(value, "threaded", value)  # a program on threads, as _guard_parallel_programs wraps it
+        if isinstance(value, Dispatcher) and value.py_func.__module__ == module.__name__:
+            for compiled in value.overloads.values():
+                with contextlib.suppress(KeyError):
+                    value.targetctx.remove_user_function(compiled.entry_point)
+            value._reset_overloads()
