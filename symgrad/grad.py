@@ -234,7 +234,10 @@ def _sweep_branches(
             inside = {id(n) for n in region}
             reads = {id(i): i for n in region for i in n.inputs if id(i) in wanted and id(i.owner) not in inside}
             boundary = list(reads.values())
-            inner = sweep([branch], [g], boundary, consider_constant)
+            # The sweep stops at the boundary: a boundary value computed from another (exp(u) and u,
+            # both read in the branch, exp(u) outside it too) passes its adjoint on in the outer
+            # sweep, which would count that contribution twice if this one passed it on as well.
+            inner = sweep([branch], [g], boundary, [*consider_constant, *boundary])
         else:
             boundary, inner = [branch], {id(branch): g}
         for v in boundary:

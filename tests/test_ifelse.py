@@ -113,3 +113,24 @@ def test_second_derivatives_through_an_ifelse_reach_a_value_both_branches_read()
         y_value = first if first > 2 else second
         expected = [6 * y_value * 0.25, 0.0] if first > 2 else [0.0, 6 * y_value * -0.5]
         np.testing.assert_allclose(f(first, second, 0.25, -0.5), expected, rtol=1e-15)
+
+
+def test_a_value_read_in_a_branch_and_outside_it_gets_its_branch_gradient_once():
+    # exp(u) is read inside the branch and outside it, u inside the branch too: the branch's own
+    # sweep passed exp(u)'s adjoint on to u, and so did the outer sweep, so u * exp(u)'s term was
+    # counted twice. Found by the long fuzz run as a wrong Hessian of
+    # w * ifelse(x0 < 2, dot(reshape(x1), log_softmax(x2)), ...), whose gradient with respect to
+    # both inputs reads log(sum(exp(x2))) in both ifelse's regions.
+    c, u = T.dscalars("c", "u")
+    cost = ifelse(c < 1, u * T.exp(u), u * 0) + T.exp(u)
+    g = theano.function([c, u], T.grad(cost, u))
+    assert g(0.0, 0.7) == pytest.approx(2 * np.exp(0.7) + 0.7 * np.exp(0.7), rel=1e-15)
+    assert g(2.0, 0.7) == pytest.approx(np.exp(0.7), rel=1e-15)
+
+    a, x = T.dvectors("a", "x")
+    ga, gx = T.grad(ifelse(c < 1, T.sum(a) * T.log(T.sum(T.exp(x))), c * 0), [a, x])
+    hessian_rows = theano.function([c, a, x], T.jacobian(T.concatenate([ga, gx]), x))
+    av, xv = np.array([-1.38, -2.75, -2.9]), np.array([1.88, 2.48, 0.64])
+    softmax = np.exp(xv) / np.exp(xv).sum()
+    expected = np.vstack([np.tile(softmax, (3, 1)), av.sum() * (np.diag(softmax) - np.outer(softmax, softmax))])
+    np.testing.assert_allclose(hessian_rows(0.0, av, xv), expected, rtol=1e-12, atol=1e-15)
