@@ -1,7 +1,8 @@
 """The extremes of size (issue 19): a big graph compiles in time linear in its size, with no
-recursion error, and what keeps it linear (kernels of at most ``MAX_FUSED`` results and locals,
-producers inlined at most ``MAX_INLINE_DEPTH`` deep, programs of at most ``MAX_PROGRAM`` steps)
-computes the same values.
+recursion error, and what keeps it linear (kernels of at most ``MAX_FUSED`` of weight: results,
+locals, calls of transcendental functions and the ranks of the arrays read; producers inlined at
+most ``MAX_INLINE_DEPTH`` deep; programs of at most ``MAX_PROGRAM`` steps; adjoints summed at most
+``MAX_TERMS`` terms per node) computes the same values.
 
 The default run compiles a chain of 60 nodes against a generous bound per node; ``pytest -m long``
 runs the cases of ``benchmarks/graph_size.py`` at their full sizes, each in a fresh process.
