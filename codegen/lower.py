@@ -91,9 +91,6 @@ MAX_FUSED = 200
 # compiled in 3.9 s, 200 in 11.3 s). Without it, a kernel of 200 results and locals held up to
 # hundreds of calls: a sum of 400 terms sin(x*c_i) and its gradient was one kernel of 834.
 HEAVY_WEIGHT = 4
-# An array a kernel reads weighs its rank (the index arithmetic of each read): Numba and LLVM take
-# time quadratic in the arrays one deep loop nest reads (a sum of 16, 32, 64, 100 rank-6 arrays
-# compiled in 1.9, 3.2, 8.9, 21 s; of rank-1 arrays, linear: 0.5, 0.8, 1.7, 2.7 s).
 # The most producers inlined into one another in a chain (a sum of 1,000 terms, each used once):
 # deeper, inlining recursed past Python's limit; the producer at this depth gets its own kernel.
 MAX_INLINE_DEPTH = 100
@@ -128,7 +125,10 @@ class Kernel:
     bound: dict[sympy.Symbol, Variable] = field(default_factory=dict)
     # Calls of transcendental functions in the expressions (see heavy_calls), kept as they grow.
     heavy: int = 0
-    # The ranks of the arrays the leaves read, added up (see weight).
+    # The ranks of the arrays the leaves read, added up: an array read weighs its rank (the index
+    # arithmetic of each read) in the kernel's weight, as Numba and LLVM take time quadratic in the
+    # arrays one deep loop nest reads (a sum of 16, 32, 64, 100 rank-6 arrays compiled in 1.9, 3.2,
+    # 8.9, 21 s; of rank-1 arrays, about linear: 0.5, 0.8, 1.7, 2.7 s).
     reads: int = 0
 
     @property
