@@ -82,8 +82,15 @@ class Result:
     target: Variable | None = None
 
 
-# The most results and locals one kernel holds (see _sibling).
+# The most weight (see Kernel.weight) one kernel holds (see _sibling), and the most one kernel's
+# expressions take by inlining producers (see _Fuser._visit).
 MAX_FUSED = 200
+# What one call of a transcendental function (exp, sin, ...) weighs in a kernel, against 1 for a
+# result or a local: codegen.vecmath's functions are inlined, tens of instructions each, and Numba
+# and LLVM take more than linear time in the size of one function (100 chained vecmath sin calls
+# compiled in 3.9 s, 200 in 11.3 s). Without it, a kernel of 200 results and locals held up to
+# hundreds of calls: a sum of 400 terms sin(x*c_i) and its gradient was one kernel of 834.
+HEAVY_WEIGHT = 4
 # The most producers inlined into one another in a chain (a sum of 1,000 terms, each used once):
 # deeper, inlining recursed past Python's limit; the producer at this depth gets its own kernel.
 MAX_INLINE_DEPTH = 100
@@ -92,6 +99,11 @@ MAX_INLINE_DEPTH = 100
 SHIFTED_BUDGET = 12
 # Functions that compile to a compare or a bit operation, not a library call.
 _CHEAP_FUNCTIONS = (sympy.Max, sympy.Min, sympy.Abs, sympy.Piecewise, sympy.sign, sympy.floor, sympy.ceiling)
+
+
+def heavy_calls(expr: sympy.Expr) -> int:
+    """The distinct calls of transcendental functions in ``expr`` (repeats are computed once)."""
+    return sum(1 for f in expr.atoms(sympy.Function) if not isinstance(f, _CHEAP_FUNCTIONS))
 
 
 @dataclass(eq=False)
@@ -111,6 +123,13 @@ class Kernel:
     # Bindings holding the value of a graph variable (a result other results read): printed
     # under the variable's name where it has one.
     bound: dict[sympy.Symbol, Variable] = field(default_factory=dict)
+    # Calls of transcendental functions in the expressions (see heavy_calls), kept as they grow.
+    heavy: int = 0
+    # The ranks of the arrays the leaves read, added up: an array read weighs its rank (the index
+    # arithmetic of each read) in the kernel's weight, as Numba and LLVM take time quadratic in the
+    # arrays one deep loop nest reads (a sum of 16, 32, 64, 100 rank-6 arrays compiled in 1.9, 3.2,
+    # 8.9, 21 s; of rank-1 arrays, about linear: 0.5, 0.8, 1.7, 2.7 s).
+    reads: int = 0
 
     @property
     def axes(self) -> tuple[int, ...]:
@@ -148,13 +167,14 @@ class Kernel:
         call of a transcendental function (exp, sin, ...), which takes tens of cycles. Decides
         when threads pay off."""
         exprs = [e for _, e in self.bindings] + [r.expr for r in self.results]
-        heavy = [f for e in exprs for f in e.atoms(sympy.Function) if not isinstance(f, _CHEAP_FUNCTIONS)]
-        return max(1, sum(sympy.count_ops(e) for e in exprs) + 9 * len(heavy))
+        return max(1, sum(sympy.count_ops(e) for e in exprs) + 9 * self.heavy)
 
     @property
-    def full(self) -> bool:
-        """Whether the kernel is as big as a kernel gets (see _sibling)."""
-        return len(self.results) + len(self.bindings) >= MAX_FUSED
+    def weight(self) -> int:
+        """How much compiling the kernel costs, roughly: its results and locals (lines),
+        :data:`HEAVY_WEIGHT` for each call of a transcendental function, and the rank of each
+        array it reads."""
+        return len(self.results) + len(self.bindings) + HEAVY_WEIGHT * self.heavy + self.reads
 
     @property
     def parallelizable(self) -> bool:
@@ -197,6 +217,7 @@ class Kernel:
                 self.bound[renames[local]] = other.bound[local]
         for r in other.results:
             self.results.append(Result(r.var, r.node, r.expr.xreplace(renames), r.reduction, r.axes))
+        self.heavy += other.heavy
 
 
 @dataclass(eq=False)
@@ -324,6 +345,7 @@ class _Fuser:
     def __init__(self, outputs: list[Variable]) -> None:
         self.nodes = _light_first(toposort(outputs))
         self.depth = 0  # producers being inlined, one inside the other
+        self.weight = 0  # the weight (see Kernel.weight) inlined into the kernel being built
         self.budget = 0  # operations a guarded read may still recompute (see _padded)
         # Uses that read values. An elementwise input whose symbol the expression never mentions
         # only lends its shape (as in the gradient of a sum, ``ones_like(x) * g``); such a use does
@@ -341,6 +363,7 @@ class _Fuser:
 
     def kernel(self, node: Apply) -> Kernel:
         op = node.op
+        self.weight = 0
         if isinstance(op, Reduce):
             body = node.inputs[0]
             k = Kernel(_kernel_name(0, node), body.ndim, body.broadcastable)
@@ -355,6 +378,7 @@ class _Fuser:
             k = Kernel(_kernel_name(0, node), out.ndim, out.broadcastable)
             k.results.append(Result(out, node, self._padded(k, node, tuple(range(out.ndim)))))
         self._cover_loop_dims(k)
+        k.heavy = sum(heavy_calls(e) for e in [*(e for _, e in k.bindings), *(r.expr for r in k.results)])
         return k
 
     def _padded(self, k: Kernel, node: Apply, index: tuple[int, ...], may_inline: bool = True) -> sympy.Expr:
@@ -436,8 +460,12 @@ class _Fuser:
         # operations, with their own producers, are recomputed rather than stored in a pass.
         elementwise = owner is not None and isinstance(owner.op, Elemwise)
         cheap = elementwise and id(var) not in self.outputs and _cheap(owner, 2 if shift is None else self.budget)
-        if elementwise and may_inline and (single_client or cheap) and self.depth < MAX_INLINE_DEPTH:
+        # The kernel stops taking producers when it weighs MAX_FUSED (a sum of thousands of terms,
+        # each used once, flattens into one expression): the producer gets its own kernel.
+        small = self.depth < MAX_INLINE_DEPTH and self.weight + k.reads < MAX_FUSED
+        if elementwise and may_inline and (single_client or cheap) and small:
             if self._at_point(k, var, index):
+                self.weight += 1 + HEAVY_WEIGHT * heavy_calls(owner.op.expr)
                 # A cheap node recomputed in several kernels reads its own inputs as arrays, or the
                 # duplication would snowball through everything beneath it (under a guard, the
                 # budget bounds it).
@@ -489,6 +517,7 @@ class _Fuser:
                 return leaf.symbol
         leaf = Leaf(var, effective, sympy.Symbol(f"L{len(k.leaves)}", real=True), shift)
         k.leaves.append(leaf)
+        k.reads += var.ndim
         return leaf.symbol
 
 
@@ -813,9 +842,10 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: set[int]) 
     loops take their bound from), and everything ``kernel`` reads must already exist where that
     kernel runs. Reductions share a loop only over the same axes; elementwise work joins any
     reduction, also one over outer axes (a bias's gradient, sum over axis 0), whose results
-    accumulate into arrays of the kept dims. A kernel of :data:`MAX_FUSED` results and locals
-    takes no more: checking a host and absorbing into it cost time in its size, which made the
-    lowering of a long chain fused into one kernel quadratic (benchmarks/graph_size.py).
+    accumulate into arrays of the kept dims. The two together weigh at most :data:`MAX_FUSED`
+    (see ``Kernel.weight``): checking a host and absorbing into it cost time in its size, which
+    made the lowering of a long chain fused into one kernel quadratic, and Numba's compile time
+    grows more than linearly in a kernel's size (benchmarks/graph_size.py).
     """
     made_after: set[int] = set()
     for step in reversed(steps):
@@ -828,7 +858,8 @@ def _sibling(kernel: Kernel, steps: list[Kernel | Apply], candidates: set[int]) 
             if reads_step:
                 return None
             continue
-        if step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable or step.full:
+        too_big = step.weight + kernel.weight > MAX_FUSED
+        if step.ndim != kernel.ndim or step.broadcastable != kernel.broadcastable or too_big:
             if reads_step:
                 return None
             continue

@@ -80,10 +80,11 @@ def free_reads(steps: list[Step], then_read: Iterable[Variable] = ()) -> list[Va
 
 
 def size(step: Step) -> int:
-    """How much a step weighs in a program: 1, plus a tenth of a kernel's results and locals (its
-    lines), with what a branch or a loop holds."""
+    """How much a step weighs in a program: 1, plus a tenth of a kernel's weight (its lines, its
+    calls of transcendental functions and its array reads, see ``Kernel.weight``), with what a
+    branch or a loop holds."""
     if isinstance(step, Kernel):
-        return 1 + (len(step.results) + len(step.bindings)) // 10
+        return 1 + step.weight // 10
     if isinstance(step, Branch):
         return 1 + sum(size(s) for s in step.then_steps + step.else_steps)
     if isinstance(step, Loop):

@@ -72,7 +72,16 @@ def zeros_like(x: Variable) -> Variable:
     return make_elemwise(sym(0) * 0, [x], x.dtype)
 
 
+# The most terms one node of an adjoint's sum adds. Each is an array the kernel computing the sum
+# reads, and Numba and LLVM take time quadratic in the arrays one deep loop nest reads (see
+# codegen/lower.py): more terms are added in groups, and the groups' sums in turn, which lets the
+# lowering split the sum into kernels of bounded size.
+MAX_TERMS = 32
+
+
 def _add_all(terms: list[Variable], like: Variable) -> Variable:
+    while len(terms) > MAX_TERMS:
+        terms = [_add_all(terms[i : i + MAX_TERMS], like) for i in range(0, len(terms), MAX_TERMS)]
     total = terms[0]
     if len(terms) > 1:
         total = make_elemwise(sum(sym(i) for i in range(len(terms))), terms, like.dtype)

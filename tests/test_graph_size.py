@@ -1,7 +1,8 @@
 """The extremes of size (issue 19): a big graph compiles in time linear in its size, with no
-recursion error, and what keeps it linear (kernels of at most ``MAX_FUSED`` results and locals,
-producers inlined at most ``MAX_INLINE_DEPTH`` deep, programs of at most ``MAX_PROGRAM`` steps)
-computes the same values.
+recursion error, and what keeps it linear (kernels of at most ``MAX_FUSED`` of weight: results,
+locals, calls of transcendental functions and the ranks of the arrays read; producers inlined at
+most ``MAX_INLINE_DEPTH`` deep; programs of at most ``MAX_PROGRAM`` steps; adjoints summed at most
+``MAX_TERMS`` terms per node) computes the same values.
 
 The default run compiles a chain of 60 nodes against a generous bound per node; ``pytest -m long``
 runs the cases of ``benchmarks/graph_size.py`` at their full sizes, each in a fresh process.
@@ -9,6 +10,7 @@ runs the cases of ``benchmarks/graph_size.py`` at their full sizes, each in a fr
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from pathlib import Path
@@ -20,9 +22,12 @@ import symgrad as theano
 import symgrad.tensor as T
 from codegen import lower, segments
 from symgrad.graph import toposort
+from symgrad.ops.elemwise import Elemwise
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import graph_size  # noqa: E402
+
+gradient = importlib.import_module("symgrad.grad")  # the module (the package's grad is the function)
 
 # Seconds of compile time per graph node (theano.function and the first call, Numba's compile);
 # measured: 20 to 60 ms on a loaded two-core machine, flat from 100 to 1,600 nodes.
@@ -113,6 +118,26 @@ def test_a_chain_of_values_used_once_is_inlined_to_a_bounded_depth(monkeypatch):
     values = np.linspace(-1.0, 2.0, 10)
     want = [values[0] ** 2 + np.sum(np.sin(values[1:])), 2 * values[0], np.cos(values[1])]
     np.testing.assert_allclose(f(*values), want, rtol=1e-14)
+
+
+def test_kernels_are_cut_by_their_weight_and_long_sums_by_their_terms(monkeypatch):
+    # A sum of terms sin(x*c_i) and its gradient: each call of sin or cos weighs HEAVY_WEIGHT, so
+    # a kernel stops growing (a sum of 400 such terms was one kernel of 834 calls, whose compile
+    # time grew more than linearly); the gradient adds at most MAX_TERMS adjoint terms per node
+    # (a loop nest reading 100 arrays compiled in quadratic time).
+    monkeypatch.setattr(lower, "MAX_FUSED", 40)
+    monkeypatch.setattr(gradient, "MAX_TERMS", 3)
+    coefficients = np.random.default_rng(4).uniform(0.5, 1.0, 20)
+    x = T.dscalar("x")
+    cost = sum(T.sin(x * float(c)) for c in coefficients)
+    g = T.grad(cost, x)
+    sums = [n for n in toposort([g]) if isinstance(n.op, Elemwise) and len(n.inputs) > 1]
+    assert sums and max(len(n.inputs) for n in sums) <= 3
+    f = theano.function([x], [cost, g])
+    bodies = [kernel.split('"""')[2] for kernel in f.source.split("\ndef k")[1:]]  # docstrings left out
+    calls = [body.count("sin(") + body.count("cos(") for body in bodies]
+    assert sum(calls) == 40 and max(calls) <= 40 // lower.HEAVY_WEIGHT, calls  # one kernel of 40 before
+    np.testing.assert_allclose(f(0.3), [np.sum(np.sin(0.3 * coefficients)), coefficients @ np.cos(0.3 * coefficients)])
 
 
 @pytest.mark.long
