@@ -47,7 +47,24 @@ def batched_matrix_product(a, b):
 
 
 # Linear algebra: Numba's np.linalg calls LAPACK (through SciPy's cython_lapack), compiling each
-# function for 1-3 s; called through these, a program pays it once per machine.
+# function for 1-3 s; called through these, a program pays it once per machine. Numba's wrappers
+# raise "Array must not contain infs or NaNs" where NumPy's return NaN (a mean over an empty axis
+# feeding a determinant): det, slogdet, inv, solve and expm return NumPy's NaN instead, so that a
+# NaN spreads through a compiled program as it does through NumPy. The factorizations (eigh, qr,
+# svd) still raise: NumPy's results there are LAPACK's accident (part NaN, part not, or its own
+# "did not converge"), and their ops' reference raises too.
+
+
+@_cached
+def _finite(a):
+    """Whether every element of ``a`` is finite."""
+    return np.isfinite(a).all()
+
+
+@_cached
+def _nan(a):
+    """NaN in ``a``'s dtype."""
+    return np.full(1, np.nan, dtype=a.dtype)[0]
 
 
 @_cached
@@ -58,8 +75,23 @@ def linalg_cholesky(a):
 
 @_cached
 def linalg_solve(a, b):
-    """``np.linalg.solve(a, b)`` (LAPACK's gesv)."""
-    return np.linalg.solve(a, b)
+    """``np.linalg.solve(a, b)`` (LAPACK's gesv); as NumPy's, NaN where ``a`` is not finite, and in
+    the columns of ``b`` that are not."""
+    if not _finite(a):
+        return np.full(b.shape, _nan(b))
+    if _finite(b):
+        return np.linalg.solve(a, b)
+    columns = np.ascontiguousarray(b).reshape(b.shape[0], -1).copy()
+    finite = np.empty(columns.shape[1], dtype=np.bool_)
+    for j in range(columns.shape[1]):
+        finite[j] = _finite(columns[:, j])
+        if not finite[j]:
+            columns[:, j] = 0
+    x = np.linalg.solve(a, columns)
+    for j in range(columns.shape[1]):
+        if not finite[j]:
+            x[:, j] = np.nan
+    return x.reshape(b.shape)
 
 
 # Higham (2005): the degree-13 Padé approximant's coefficients, and the 1-norm up to which it is
@@ -77,6 +109,8 @@ def linalg_expm(a):
     (Higham 2005, as ``scipy.linalg.expm`` for large norms; used here at every norm), computed in
     float64 whatever ``a``'s dtype."""
     n = a.shape[0]
+    if not _finite(a):
+        return np.full(a.shape, _nan(a))
     norm = np.abs(a).sum(axis=0).max() if n else 0.0
     s = max(0, int(np.ceil(np.log2(norm / _THETA13)))) if norm > 0 else 0
     x = np.ascontiguousarray(a).astype(np.float64) / 2.0**s
@@ -96,18 +130,24 @@ def linalg_expm(a):
 @_cached
 def linalg_inv(a):
     """``np.linalg.inv(a)``."""
+    if not _finite(a):
+        return np.full(a.shape, _nan(a))
     return np.linalg.inv(a)
 
 
 @_cached
 def linalg_det(a):
     """``np.linalg.det(a)``."""
+    if not _finite(a):
+        return _nan(a)
     return np.linalg.det(a)
 
 
 @_cached
 def linalg_slogdet(a):
     """``np.linalg.slogdet(a)``: the sign and the log of the absolute value of the determinant."""
+    if not _finite(a):
+        return _nan(a), _nan(a)
     return np.linalg.slogdet(a)
 
 

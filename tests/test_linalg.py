@@ -260,6 +260,34 @@ def test_compiled_gradient():
     assert "scale_out_of_solve" in f.rewrites and program_text(f).count("linalg_solve_triangular(") == 3
 
 
+def test_not_finite_input_gives_nan_as_numpy():
+    """A NaN in a matrix spreads through the compiled program as through NumPy (whose LAPACK
+    wrappers return NaN where Numba's raise); a right-hand side's NaN column stays its own. The
+    fuzzer's case: a log-determinant of a mean over an empty axis."""
+    G, P, B = variables = [T.dmatrix(n) for n in "GPB"]
+    x0 = T.dtensor3("x0")
+    m = T.mean(x0, axis=0)
+    outputs = [T.nlinalg.det(G), T.nlinalg.slogdet(G)[0], T.nlinalg.slogdet(G)[1], T.nlinalg.inv(G),
+               T.slinalg.solve(P, B), T.slinalg.solve(G, B), T.slinalg.expm(G),
+               T.slinalg.solve_triangular(T.slinalg.cholesky(T.dot(G, G.T)), B, lower=True),
+               T.log(T.nlinalg.det(T.dot(m, m.T) + 2))]  # fmt: skip
+    values = [v.copy() for v in _inputs("float64").values()][:3]
+    values[0][1, 2] = np.nan
+    values[2][0, 1] = np.inf
+    values.append(np.zeros((0, 1, 1)))
+    f = theano.function([*variables, x0], outputs)
+    expected = evaluate(outputs, {id(v): x for v, x in zip([*variables, x0], values)})
+    for k, (got, want) in enumerate(zip(f(*values), expected)):
+        assert np.isnan(got).any(), k
+        np.testing.assert_allclose(got, want, rtol=1e-10, err_msg=f"output {k}: {theano.pp(outputs[k])}")
+    assert np.isfinite(f(*values)[4][:, 0]).all()  # solve(P, B): only B's second column is not finite
+    for factorization in (T.nlinalg.eigh(G)[0], T.nlinalg.qr(G)[1], T.nlinalg.svd(G, compute_uv=False)):
+        with pytest.raises(np.linalg.LinAlgError):  # as the reference does (see ops.linalg._finite)
+            evaluate([factorization], {id(G): values[0]})
+        with pytest.raises(np.linalg.LinAlgError):
+            theano.function([G], factorization)(values[0])
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_compiled_gradients_of_every_op(dtype):

@@ -296,8 +296,8 @@ class SolveTriangular(Op):
 
         x = np.empty(b.shape, dtype=b.dtype)
         for index in np.ndindex(a.shape[:-2]):  # SciPy's solve_triangular takes one matrix
-            x[index] = scipy.linalg.solve_triangular(
-                a[index], b[index], trans=int(self.trans), lower=self.lower, unit_diagonal=self.unit_diagonal
+            x[index] = scipy.linalg.solve_triangular(  # a NaN spreads, as through the other solves
+                a[index], b[index], int(self.trans), self.lower, self.unit_diagonal, check_finite=False
             )
         return x
 
@@ -402,6 +402,14 @@ class Det(Op):
         return [elemwise("mul", _per_matrix(elemwise("mul", g, output)), _inverse_transpose(a))]
 
 
+def _finite(name: str, a: np.ndarray) -> np.ndarray:
+    """``a``, or LinAlgError if it holds an inf or a NaN: the factorizations refuse them, as the
+    compiled programs (Numba's LAPACK wrappers) do, rather than give LAPACK's part-NaN results."""
+    if not np.isfinite(a).all():
+        raise np.linalg.LinAlgError(f"{name}: the matrix must not contain infs or NaNs")
+    return a
+
+
 def _inverse_transpose(a: Variable) -> Variable:
     """``A^{-T}``, as ``solve(A^T, I)`` (LU with partial pivoting, as ``inv`` itself computes it)."""
     from ..tensor.basic import ones_like
@@ -428,6 +436,7 @@ class SLogDet(Op):
 
     def perform(self, a: np.ndarray) -> np.ndarray:
         sign, logabsdet = np.linalg.slogdet(a)
+        sign = np.where(np.isfinite(a).all(axis=(-2, -1)), sign, np.nan)  # NumPy's is ±1 for a NaN matrix
         return np.asarray(sign if self.part == "sign" else logabsdet, dtype=a.dtype)
 
     def vjp(self, inputs, output, g):
@@ -455,7 +464,7 @@ class Eigh(Op):
         return a.type if self.part == "v" else TensorType(a.dtype, a.type.shape[:-1])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
-        return np.linalg.eigh(a)[0 if self.part == "w" else 1]
+        return np.linalg.eigh(_finite("eigh", a))[0 if self.part == "w" else 1]
 
     def vjp(self, inputs, output, g):
         """Giles (2008), 3.1: with ``A = V diag(w) V^T``, ``Ā = V (diag(w̄) + F ∘ (V^T V̄)) V^T`` where
@@ -494,7 +503,7 @@ class QR(Op):
         return TensorType(a.dtype, a.type.shape[:-2] + ((m, k) if self.part == "q" else (k, n)))
 
     def perform(self, a: np.ndarray) -> np.ndarray:
-        return np.linalg.qr(a)[0 if self.part == "q" else 1]
+        return np.linalg.qr(_finite("qr", a))[0 if self.part == "q" else 1]
 
     def vjp(self, inputs, output, g):
         """For ``m >= n``: ``M = R R̄^T - Q̄^T Q``, ``Ā = (Q̄ + Q copyltu(M)) R^{-T}`` with
@@ -570,7 +579,7 @@ class SVD(Op):
         return TensorType(a.dtype, a.type.shape[:-2] + {"u": u, "s": (k,), "vt": vt}[self.part])
 
     def perform(self, a: np.ndarray) -> np.ndarray:
-        return np.linalg.svd(a, full_matrices=self.full)[("u", "s", "vt").index(self.part)]
+        return np.linalg.svd(_finite("svd", a), full_matrices=self.full)[("u", "s", "vt").index(self.part)]
 
     def vjp(self, inputs, output, g):
         """Townsend (2016), with ``A = U S V^T``: ``Ā = U [(F ∘ (U^T Ū - Ū^T U)) S + diag(S̄) +
@@ -768,6 +777,7 @@ class Factorization(Op):
     def perform(self, a: np.ndarray) -> np.ndarray:
         m, n = a.shape[-2:]
         out = np.zeros(a.shape[:-2] + self.packed_shape(m, n, min(m, n)), dtype=a.dtype)
+        a = _finite(self.kind, a)
         results = np.linalg.eigh(a) if self.kind == "eigh" else np.linalg.svd(a, full_matrices=False)
         for part, value in zip(("w", "v") if self.kind == "eigh" else ("u", "s", "vt"), results):
             out[(Ellipsis, *part_index(part, m, min(m, n)))] = value
