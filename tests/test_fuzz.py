@@ -179,6 +179,23 @@ def test_a_square_root_folded_into_a_clipped_switch_prints_and_compiles():
     assert [a.shape for a in f(-3.0, np.zeros((0, 3)))] == [(0, 3), (0, 3)]
 
 
+def test_the_gradient_of_a_max_of_a_switch_prints_with_the_max_around_the_switch():
+    # Long run, first order, batch seed 2751560050: compiling max(sinc(x1)) with its gradient hung
+    # in the module header's formula. The gradient compares sinc(x1) = switch(x1 == 0, 1, ...) with
+    # its max; building that comparison as a Piecewise's condition, SymPy folded the switch out
+    # through the max (max(switch(c, a, b)) became switch(c, max(a), max(b)), which is wrong) and
+    # then spent minutes comparing the pieces.
+    x1 = T.dvector("x1")
+    top = T.max(T.sinc(x1), axis=0)
+    text = theano.pp(T.grad(top, x1), simplify=False)
+    assert "== max(switch(x1 == 0, 1, sin(pi*x1)/(pi*x1))" in text, text
+    f = theano.function([x1], [top, T.grad(top, x1)])
+    value, grad = f(np.array([-1.5, 0.0, 0.25]))
+    assert value == 1.0 and grad.tolist() == [0.0, 0.0, 0.0]  # sinc's derivative is 0 at its top
+    value, grad = f(np.array([2.5, 0.5]))
+    np.testing.assert_allclose(grad, [0.0, (np.cos(np.pi / 2) / 0.5 - np.sin(np.pi / 2) / (np.pi * 0.25))])
+
+
 @pytest.mark.parametrize(
     "build, reference",
     [

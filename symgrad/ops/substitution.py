@@ -15,6 +15,12 @@ finite numbers, and three of its habits change what NumPy would compute:
 complex value becomes nan at the node that made it, comparisons with nan follow IEEE, and where
 building a node dropped a subexpression that is nan outside its domain, the node keeps that
 domain: ``Piecewise((x, (x >= -1) & (x <= 1)), (nan, True))`` for ``cos(acos(x))``.
+
+A fourth habit concerns printing only, where a reduction is a SymPy function of its operand (a
+printed ``max(...)``): a comparison in a Piecewise's condition has any Piecewise it holds folded
+out through every function around it, which is wrong for a reduction (``max(switch(c, a, b))`` is
+not ``switch(c, max(a), max(b))``) and took minutes as SymPy then compared the pieces. Such a
+comparison, condition or Piecewise is built as it stands.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import sympy
 from sympy.codegen.cfunctions import log1p, log2, log10
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 __all__ = ["defined_where", "real_valued", "substitute"]
 
@@ -110,8 +117,23 @@ def compare(relation: type, lhs: sympy.Expr, rhs: sympy.Expr) -> sympy.Basic:
 _COMBINING = (sympy.Add, sympy.Mul, sympy.Pow, sympy.Function)
 
 
+# The nodes SymPy builds by folding a Piecewise out of their operands (see the module docstring).
+_FOLDING = (sympy.core.relational.Relational, ExprCondPair, sympy.Piecewise)
+
+
+@functools.lru_cache(maxsize=65536)
+def _piecewise_in_a_reduction(e: sympy.Basic) -> bool:
+    """Whether a Piecewise sits inside a function of ``e`` that is not elementwise (``elementwise =
+    False`` on its class: the printers' reductions), where folding it out would change the value."""
+    if isinstance(e, sympy.Function) and not getattr(e, "elementwise", True) and e.has(sympy.Piecewise):
+        return True
+    return any(_piecewise_in_a_reduction(a) for a in e.args)
+
+
 def _rebuild(e: sympy.Basic, args: list[sympy.Basic]) -> sympy.Basic:
     """``e``'s kind of node over new ``args``, as NumPy would compute it."""
+    if isinstance(e, _FOLDING) and any(_piecewise_in_a_reduction(a) for a in args):
+        return sympy.Basic.__new__(type(e), *args)  # unevaluated: SymPy's constructors would fold
     if isinstance(e, sympy.core.relational.Relational):
         return compare(type(e), *args)
     new = e.func(*args)

@@ -70,6 +70,7 @@ class OpaqueBase(sympy.Function):
     keywords = ""
     postfix = ""
     precedence = PRECEDENCE["Func"]  # read by SymPy's printers
+    elementwise = False  # no Piecewise is folded out of it (see symgrad.ops.substitution)
 
     def _eval_is_extended_real(self) -> bool:
         # Its elements are real numbers (symgrad has no complex dtypes): without this SymPy prints
