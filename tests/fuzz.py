@@ -42,6 +42,7 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
+import signal
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -1001,6 +1002,24 @@ KINDS = {
     "cuda scan": (lambda: _scan_graphs(), lambda example, seed: check_on_device("cuda", *example, seed=seed)),
 }
 BATCH = 100
+#: An example (its compile and its checks) running longer is reported as hung, and the batch goes
+#: on: a hang would otherwise stop a long run for good (one did, in SymPy: test_fuzz.py has it).
+EXAMPLE_SECONDS = 600
+
+
+class _Hung(BaseException):
+    """Raised by the alarm inside a check; a BaseException, so that no check reports it as its own."""
+
+
+def _alarm(signum, frame):
+    raise _Hung
+
+
+def _example_text(example) -> str:
+    """An example as the failure reports show it."""
+    if isinstance(example, tuple) and len(example) == 4 and isinstance(example[0], str):
+        return describe(*example[1:])  # (dtype, inputs, outputs, values)
+    return repr(example)
 
 
 def _scan_graphs():
@@ -1015,22 +1034,34 @@ def run_batch(kind: str, examples: int, seed: int) -> tuple[collections.Counter,
     (shrunk) or None."""
     strategy, check = KINDS[kind]
     checked: collections.Counter = collections.Counter()
+    hung: list[str] = []  # not shrunk: each try of a smaller example could take as long again
+    previous = signal.signal(signal.SIGALRM, _alarm)
 
     @hypothesis.seed(seed)
     @hypothesis.settings(max_examples=examples, deadline=None, database=None, print_blob=True,
                          suppress_health_check=list(hypothesis.HealthCheck))  # fmt: skip
     @hypothesis.given(strategy(), st.integers(0, 2**32 - 1))
     def run(example, example_seed):
-        checked[check(example, example_seed)] += 1
+        # Again every few seconds after the first: an alarm landing where Python ignores exceptions
+        # (a weakref's callback) is lost.
+        signal.setitimer(signal.ITIMER_REAL, EXAMPLE_SECONDS, min(10, EXAMPLE_SECONDS))
+        try:
+            checked[check(example, example_seed)] += 1
+        except _Hung:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            hung.append(f"an example ran over {EXAMPLE_SECONDS} s (seed {example_seed}):\n{_example_text(example)}")
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
     try:
         run()
     except Exception as err:  # the shrunk examples' reports, with the blobs that reproduce them
         errors = getattr(err, "exceptions", None) or [err]  # an ExceptionGroup: several distinct bugs
-        return checked, "\n\n".join(
-            "".join(traceback.format_exception_only(e)) + "\n".join(getattr(e, "__notes__", [])) for e in errors
-        )
-    return checked, None
+        reports = ["".join(traceback.format_exception_only(e)) + "\n".join(getattr(e, "__notes__", [])) for e in errors]
+        return checked, "\n\n".join(hung + reports)
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    return checked, "\n\n".join(hung) or None
 
 
 def run_long(kind: str, total: int) -> tuple[collections.Counter, list[str]]:
