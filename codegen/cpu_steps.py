@@ -282,7 +282,7 @@ def linalg_eigh_packed(a):
 def linalg_svd_packed(a):
     """``np.linalg.svd(a, full_matrices=False)`` in one array (``Factorization``): ``u`` in the
     first ``k`` columns of the first ``m`` rows, ``s`` in the next row, ``vt`` below."""
-    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    u, s, vt = linalg_svd(a)
     m, k = u.shape
     out = np.zeros((m + 1 + k, a.shape[1]), dtype=a.dtype)
     out[:m, :k] = u
@@ -293,19 +293,31 @@ def linalg_svd_packed(a):
 
 @_cached
 def linalg_qr(a):
-    """``np.linalg.qr(a)``: the reduced Q and R."""
+    """``np.linalg.qr(a)``: the reduced Q and R (empty for an empty ``a``, where Numba's raises)."""
+    if a.size == 0:
+        k = min(a.shape[0], a.shape[1])
+        return np.zeros((a.shape[0], k), a.dtype), np.zeros((k, a.shape[1]), a.dtype)
     return np.linalg.qr(a)
 
 
 @_cached
 def linalg_svd(a):
-    """``np.linalg.svd(a, full_matrices=False)``: U, s (descending) and V^T."""
+    """``np.linalg.svd(a, full_matrices=False)``: U, s (descending) and V^T (empty for an empty
+    ``a``, where Numba's raises)."""
+    if a.size == 0:
+        m, n = a.shape
+        k = min(m, n)
+        return np.zeros((m, k), a.dtype), np.zeros(k, a.dtype), np.zeros((k, n), a.dtype)
     return np.linalg.svd(a, full_matrices=False)
 
 
 @_cached
 def linalg_svd_full(a):
-    """``np.linalg.svd(a, full_matrices=True)``: U (m, m), s, V^T (n, n)."""
+    """``np.linalg.svd(a, full_matrices=True)``: U (m, m), s, V^T (n, n) (for an empty ``a``, as
+    NumPy's: identities and no singular value)."""
+    if a.size == 0:
+        m, n = a.shape
+        return np.eye(m, dtype=a.dtype), np.zeros(0, a.dtype), np.eye(n, dtype=a.dtype)
     return np.linalg.svd(a, full_matrices=True)
 
 

@@ -179,6 +179,19 @@ def test_a_square_root_folded_into_a_clipped_switch_prints_and_compiles():
     assert [a.shape for a in f(-3.0, np.zeros((0, 3)))] == [(0, 3), (0, 3)]
 
 
+def test_a_remainder_of_two_constants_folds_to_numpys_and_a_static_empty_axis_rolls():
+    # Long run, arrays, batch seed 3501362325: T.roll along an axis of static length 0 raised
+    # "Cannot convert complex to float" building the graph. Its shift, mod(-1, 1) of two constants,
+    # was folded by float() of SymPy's unevaluated mod; numbers that are not plain SymPy numbers
+    # now fold through NumPy.
+    for a, b in [(5, 3), (-7, 2), (7, -2), (1, 1), (-7.5, 2.0)]:
+        folded = T.constant(a) % T.constant(b)
+        assert folded.data == np.mod(a, b) and folded.dtype == np.result_type(np.asarray(a), np.asarray(b))
+    x = T.tensor("float64", (0, None), name="x")
+    f = theano.function([x], [T.roll(x, -1, 0), T.roll(x, 2, 1)])
+    assert [r.shape for r in f(np.zeros((0, 3)))] == [(0, 3), (0, 3)]
+
+
 def test_the_gradient_of_a_max_of_a_switch_prints_with_the_max_around_the_switch():
     # Long run, first order, batch seed 2751560050: compiling max(sinc(x1)) with its gradient hung
     # in the module header's formula. The gradient compares sinc(x1) = switch(x1 == 0, 1, ...) with

@@ -288,6 +288,25 @@ def test_not_finite_input_gives_nan_as_numpy():
             theano.function([G], factorization)(values[0])
 
 
+def test_empty_matrices_factorize_as_in_numpy():
+    """QR and SVD of matrices with no rows or no columns: NumPy's empty factors (the full SVD's
+    identities), where Numba's wrappers raise "Arrays cannot be empty". The fuzzer's case: the
+    singular values of ``m mᵀ`` for ``m`` a sum over axis 0 of an empty stack."""
+    x, stack = T.dmatrix("x"), T.dtensor3("stack")
+    m = T.sum(stack, axis=0)
+    u, s, vt = T.nlinalg.svd(x)
+    full = T.nlinalg.svd(x, full_matrices=True)
+    outputs = [*T.nlinalg.qr(x), u, s, vt, full[0], full[2], T.nlinalg.svd(T.dot(m, m.T), compute_uv=False)[::-1]]
+    f = theano.function([x, stack], outputs)
+    for shape in [(0, 0), (0, 3), (3, 0)]:
+        got = f(np.zeros(shape), np.zeros((2, 0, 3)))
+        want = [*np.linalg.qr(np.zeros(shape)), *np.linalg.svd(np.zeros(shape), full_matrices=False),
+                np.linalg.svd(np.zeros(shape))[0], np.linalg.svd(np.zeros(shape))[2], np.zeros(0)]  # fmt: skip
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert g.shape == w.shape and g.dtype == w.dtype, (shape, k, g.shape, w.shape)
+            np.testing.assert_array_equal(g, w)
+
+
 @pytest.mark.long
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_compiled_gradients_of_every_op(dtype):

@@ -313,10 +313,10 @@ def make_elemwise(expr: sympy.Expr, inputs: Sequence[Variable], dtype: str, name
     final_inputs = [kept[i] for i in final]
     if expr == sym(0) and final_inputs[0].dtype == dtype and final_inputs[0].type.shape == out_shape:
         return final_inputs[0]  # the identity: no node at all
-    if not final_inputs and expr.is_number:  # constant folding of a number: no NumPy needed
-        value = np.asarray(int(expr) if expr.is_Integer else float(expr), dtype=dtype)
+    if not final_inputs and expr.is_number and (expr.is_Integer or expr.is_Float or expr.is_Rational):
+        value = np.asarray(int(expr) if expr.is_Integer else float(expr), dtype=dtype)  # no NumPy needed
         return constant(np.broadcast_to(value, [1 if n is None else n for n in out_shape]), dtype=dtype, weak=False)
-    if all(isinstance(v, Constant) for v in final_inputs):  # constant folding
+    if all(isinstance(v, Constant) for v in final_inputs):  # constant folding, NumPy's value (mod(5, 3))
         value = Elemwise(expr, dtype, name).perform(*(v.data for v in final_inputs))
         return constant(np.broadcast_to(value, [1 if n is None else n for n in out_shape]), dtype=dtype, weak=False)
     return apply(Elemwise(expr, dtype, name), *final_inputs)
