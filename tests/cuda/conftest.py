@@ -39,7 +39,10 @@ def on_the_gpu():
 @pytest.fixture(autouse=True)
 def gradients_against_the_reference(monkeypatch):
     """The imported CPU tests' check_grad compares with the gradient graph evaluated in NumPy."""
-    for name, module in list(sys.modules.items()):
+    # A copy taken in one step: listing the items makes a tuple each, which can start a collection
+    # (finalizers) or let another thread run, and a module imported meanwhile once raised
+    # "dictionary changed size during iteration" here.
+    for name, module in sys.modules.copy().items():
         if name.startswith("tests.") and not name.startswith("tests.cuda") and hasattr(module, "check_grad"):
             monkeypatch.setattr(module, "check_grad", check_grad_against_reference)
 
