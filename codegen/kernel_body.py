@@ -101,6 +101,22 @@ def _read_bindings(expr: sympy.Expr, earlier: dict[sympy.Expr, sympy.Symbol]) ->
     return done[expr]
 
 
+def _divisions_kept(temporaries: list, values: list) -> tuple[list, list]:
+    """cse's temporaries without the reciprocals it takes out of divisions (``e0 = 1/b``, then
+    ``a*e0``): each ``a/b`` stays a division. A value is then computed to the same bits in every
+    kernel, which the gradient of a max or min relies on (it compares ``a/b`` recomputed with the
+    max of ``a/b`` computed elsewhere: ``a*(1/b)`` differs from ``a/b`` in the last bit, and the
+    gradient was 0 there)."""
+    reciprocals: dict = {}
+    for symbol, value in temporaries:  # in cse's order: a reciprocal of a reciprocal is resolved
+        if value.is_Pow and value.exp == -1:
+            reciprocals[symbol] = value.xreplace(reciprocals)
+    if not reciprocals:
+        return temporaries, values
+    kept = [(symbol, value.xreplace(reciprocals)) for symbol, value in temporaries if symbol not in reciprocals]
+    return kept, [value.xreplace(reciprocals) for value in values]
+
+
 def kernel_body(
     k: Kernel, access: dict[sympy.Symbol, str], printer: NumbaPrinter, names: Names
 ) -> tuple[list[str], list[str]]:
@@ -129,6 +145,7 @@ def kernel_body(
     # One cse over everything, so that bindings and results share their common parts; each
     # temporary is written just before the first statement that needs it.
     temporaries, values = sympy.cse([e for _, e in bindings] + results, symbols=sympy.numbered_symbols("e"))
+    temporaries, values = _divisions_kept(temporaries, values)
     pending = dict(temporaries)
     body = [f"near{j} = {access[leaf.symbol]}" for j, leaf in enumerate(near)]
 

@@ -179,6 +179,18 @@ def test_a_square_root_folded_into_a_clipped_switch_prints_and_compiles():
     assert [a.shape for a in f(-3.0, np.zeros((0, 3)))] == [(0, 3), (0, 3)]
 
 
+def test_the_gradient_of_a_min_of_a_quotient_recomputed_in_another_kernel_is_not_lost():
+    # Long run, second order, batch seed 2432240041: with its Hessian and Jacobian beside it, the
+    # gradient of sum(min(softmax(x0, axis=0), axis=0)) was 0 in a column at x0 - 1.38e-6 e_1. Its
+    # kernel compared the min with the quotient recomputed as t2*e0, e0 = 1/t3 (cse's reciprocal),
+    # while the min's kernel had divided: one bit apart, the comparison failed.
+    x0, w = T.dmatrix("x0"), T.dscalar("w")
+    cost = T.sum(w * T.min(T.nnet.softmax(x0, axis=0), axis=0))
+    x = np.array([[0.8217701239287258, -1.3812797174167781, -2.7541588563828316],
+                  [-2.9008341868288254, 1.879621435201635, 2.47653346366633]])  # fmt: skip
+    assert check_second_order([x0, w], [x0], cost, [x, np.array(1.1066357757671799)], 0) == "second order"
+
+
 def test_a_remainder_of_two_constants_folds_to_numpys_and_a_static_empty_axis_rolls():
     # Long run, arrays, batch seed 3501362325: T.roll along an axis of static length 0 raised
     # "Cannot convert complex to float" building the graph. Its shift, mod(-1, 1) of two constants,
